@@ -1,0 +1,5 @@
+"""Entry point for `python -m vapiops`."""
+
+from vapiops.cli import main
+
+main()
