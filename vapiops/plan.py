@@ -120,6 +120,11 @@ class Plan:
     # address -> desired spec as state should record it once every step of the address succeeded
     # (references by name, secrets as hashes, ignoreChanges paths left out).
     applied: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # address -> {dotted path: hash} of the secret values in `applied`.
+    secrets: dict[str, dict[str, str]] = field(default_factory=dict)
+    # addresses in state whose live object is already gone and that are no longer declared:
+    # dropped from state without any API call.
+    forget: list[str] = field(default_factory=list)
 
     @property
     def summary(self) -> dict[str, int]:
