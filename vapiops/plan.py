@@ -125,6 +125,8 @@ class Plan:
     # addresses in state whose live object is already gone and that are no longer declared:
     # dropped from state without any API call.
     forget: list[str] = field(default_factory=list)
+    # addresses this plan deletes or replaces although their manifest sets lifecycle.preventDestroy.
+    protected: list[str] = field(default_factory=list)
 
     @property
     def summary(self) -> dict[str, int]:

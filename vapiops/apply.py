@@ -1,0 +1,185 @@
+"""Carry out a Plan's steps in dependency order, in parallel, recording state after every call."""
+
+from __future__ import annotations
+
+import copy
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+from vapiops import paths
+from vapiops.client import VapiClient
+from vapiops.diff import owned_equal
+from vapiops.errors import VapiopsError
+from vapiops.graph import is_uuid
+from vapiops.kinds import KINDS, address, is_secret_path
+from vapiops.plan import Plan, Step
+from vapiops.state import Intent, ResourceState, State, StateStore, hash_secret
+
+Progress = Callable[[str], None]
+
+_PAST = {"create": "created", "update": "updated", "delete": "deleted"}
+
+
+@dataclass
+class ApplyResult:
+    done: list[str] = field(default_factory=list)  # step keys that succeeded
+    failed: dict[str, str] = field(default_factory=dict)  # step key -> error message
+    skipped: list[str] = field(default_factory=list)  # step keys never started
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed and not self.skipped
+
+
+def now_iso() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+class Applier:
+    """Runs the steps of one plan against one environment. State is saved after each success.
+
+    A create records an Intent (and saves) before its POST, so a run that dies mid-call leaves
+    enough behind for the next plan to adopt the object instead of creating it twice.
+    """
+
+    def __init__(self, plan: Plan, client: VapiClient, store: StateStore, state: State, *,
+                 parallelism: int = 8, progress: Progress = lambda _line: None):
+        self.plan = plan
+        self.client = client
+        self.store = store
+        self.state = state
+        self.parallelism = max(1, parallelism)
+        self.progress = progress
+        self._lock = threading.Lock()  # guards self.state and the save that follows a change
+        self.ids: dict[str, str] = {a: r.id for a, r in state.resources.items()}
+        self.names: dict[str, str] = {a: r.name for a, r in state.resources.items()}
+
+    def run(self) -> ApplyResult:
+        result = ApplyResult()
+        if self.plan.forget:
+            with self._lock:
+                for addr in self.plan.forget:
+                    self.state.resources.pop(addr, None)
+                self.store.save(self.state)
+        pending = {s.key: s for s in self.plan.steps}
+        running: dict[Future[None], Step] = {}
+        failed = False
+        with ThreadPoolExecutor(max_workers=self.parallelism, thread_name_prefix="vapiops-apply") as pool:
+            while pending or running:
+                if not failed:
+                    for step in [s for s in pending.values() if all(a in result.done for a in s.after)]:
+                        if len(running) >= self.parallelism:
+                            break
+                        del pending[step.key]
+                        running[pool.submit(self._run_step, step)] = step
+                if not running:
+                    break  # nothing can start: a failure upstream, or (a planner bug) unsatisfiable order
+                finished, _ = wait(list(running), return_when=FIRST_COMPLETED)
+                for fut in finished:
+                    step = running.pop(fut)
+                    error = fut.exception()
+                    if error is None:
+                        result.done.append(step.key)
+                    else:
+                        failed = True
+                        result.failed[step.key] = str(error)
+                        self.progress(f"{step.address}: {step.op} failed: {error}")
+        result.skipped = sorted(pending)
+        return result
+
+    # -- one step ---------------------------------------------------------------------------
+
+    def _run_step(self, step: Step) -> None:
+        kind = KINDS[step.kind]
+        started = time.monotonic()
+        if step.op == "create":
+            obj_id = self._create(step)
+            detail = f" (id {obj_id})"
+        elif step.op == "update":
+            target = step.id or self.ids[step.address]
+            self.client.update(kind, target, self._resolve(step))
+            self._record(step, target)
+            detail = ""
+        else:
+            assert step.id is not None, f"delete step {step.key} without an id"
+            self.client.delete(kind, step.id)
+            with self._lock:
+                entry = self.state.resources.get(step.address)
+                if entry is not None and entry.id == step.id:
+                    del self.state.resources[step.address]
+                    self.store.save(self.state)
+            detail = f" (id {step.id})"
+        what = "linked" if step.key.startswith("link:") else _PAST[step.op]
+        self.progress(f"{step.address}: {what}{detail} [{time.monotonic() - started:.2f}s]")
+
+    def _create(self, step: Step) -> str:
+        kind = KINDS[step.kind]
+        body = self._resolve(step)
+        started_at = now_iso()
+        stored, sensitive = self._hash_secrets(body, step.address)
+        with self._lock:
+            self.state.intents[step.address] = Intent(
+                address=step.address, kind=step.kind, started_at=started_at, body=stored, sensitive=sensitive
+            )
+            self.store.save(self.state)
+        set_paths = kind.set_fields
+        obj = self.client.create(
+            kind, body, match=lambda live: owned_equal(body, live, set_paths=set_paths), started_at=started_at
+        )
+        obj_id = str(obj["id"])
+        with self._lock:
+            self.ids[step.address] = obj_id
+            self.state.intents.pop(step.address, None)
+        self._record(step, obj_id)
+        return obj_id
+
+    def _record(self, step: Step, obj_id: str) -> None:
+        """Remember what this address now has applied; saved at once (atomic write)."""
+        if not step.records:
+            return
+        _kind, name = step.address.split("/", 1)
+        with self._lock:
+            self.state.resources[step.address] = ResourceState(
+                kind=step.kind,
+                name=name,
+                id=obj_id,
+                applied=copy.deepcopy(self.plan.applied.get(step.address, {})),
+                secrets=dict(self.plan.secrets.get(step.address, {})),
+            )
+            self.store.save(self.state)
+
+    def _resolve(self, step: Step) -> dict[str, Any]:
+        """The step's body with every reference name swapped for that resource's current ID."""
+        body = copy.deepcopy(step.body)
+        for ref in KINDS[step.kind].references:
+            for path, value in list(paths.find(body, ref.pattern)):
+                if not isinstance(value, str) or is_uuid(value):
+                    continue
+                target = address(ref.target, value)
+                with self._lock:
+                    target_id = self.ids.get(target)
+                if target_id is None:
+                    raise VapiopsError(
+                        f"{paths.format_path(path)} refers to {target}, which has no ID yet",
+                        where=step.address,
+                        hint="this is a bug in vapiops' ordering; please report it with the plan",
+                    )
+                paths.set_(body, path, target_id)
+        return body
+
+    def _hash_secrets(self, body: dict[str, Any], addr: str) -> tuple[dict[str, Any], list[str]]:
+        """A copy of a create body fit for the state file: secret values replaced by their hashes."""
+        stored = copy.deepcopy(body)
+        secret_paths = set(self.plan.secrets.get(addr, {}))
+        sensitive: list[str] = []
+        for path, value in list(paths.find(stored, "**")):
+            dotted = paths.format_path(path)
+            if path and (dotted in secret_paths or is_secret_path(path)) and not isinstance(value, (dict, list)):
+                paths.set_(stored, path, hash_secret(value, self.state.lineage))
+                sensitive.append(dotted)
+        return stored, sensitive

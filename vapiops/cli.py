@@ -1,0 +1,347 @@
+"""The command line: parses options, prints, and turns every VapiopsError into one line and exit 1."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import sys
+import traceback
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import click
+
+from vapiops import __version__
+from vapiops.apply import Applier
+from vapiops.config import load_project
+from vapiops.engine import Context, build_plan, check_safety
+from vapiops.errors import VapiopsError
+from vapiops.kinds import KINDS, split_address
+from vapiops.manifest import load_manifests
+from vapiops.plan import Plan
+from vapiops.render import render_json, render_markdown, render_text
+from vapiops.state import ResourceState
+from vapiops.validate import desired_resources
+
+EXIT_OK, EXIT_ERROR, EXIT_CHANGES = 0, 1, 2
+
+
+def _err(message: str) -> None:
+    click.echo(message, err=True)
+
+
+def use_color(no_color: bool) -> bool:
+    """Colour only on a terminal, and never with --no-color or NO_COLOR (https://no-color.org)."""
+    return not no_color and not os.environ.get("NO_COLOR") and sys.stdout.isatty()
+
+
+def common(with_path: bool = True) -> Callable:
+    """Options every command takes: --env, --no-color, --debug, and the project PATH."""
+
+    def decorate(fn: Callable) -> Callable:
+        fn = click.option("--debug", is_flag=True, help="Show tracebacks and request counts.")(fn)
+        fn = click.option("--no-color", is_flag=True, help="No ANSI colours (also: NO_COLOR=1).")(fn)
+        fn = click.option("--env", "env_name", metavar="ENV", help="Environment (default: the only one).")(fn)
+        if with_path:
+            fn = click.argument("path", required=False, default=".", type=click.Path(path_type=Path))(fn)
+        return fn
+
+    return decorate
+
+
+@contextlib.contextmanager
+def client_for(ctx: Context, sandbox: bool) -> Iterator[Any]:
+    """A VapiClient for the environment, or for an in-process sandbox under .vapiops/ (SPEC 7)."""
+    if not sandbox:
+        with ctx.client() as client:
+            yield client
+        return
+    from vapiops.sandbox import SandboxServer  # only the --sandbox path needs it
+
+    data = ctx.project.root / ".vapiops" / "sandbox" / "data.json"
+    data.parent.mkdir(parents=True, exist_ok=True)
+    server = SandboxServer(data_file=data, allow_fields={k: list(v) for k, v in ctx.project.allow_fields.items()})
+    url = server.start()
+    key = os.environ.get(ctx.env.api_key_env) or f"sandbox-{ctx.env.name}"
+    from vapiops.client import VapiClient
+
+    try:
+        with VapiClient(url, key) as client:
+            yield client
+    finally:
+        server.stop()
+
+
+class VapiopsGroup(click.Group):
+    """Turns every error into one clear line on stderr and exit 1; a traceback only with --debug."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        argv = [*getattr(ctx, "protected_args", []), *ctx.args]
+        debug = "--debug" in argv or bool(os.environ.get("VAPIOPS_DEBUG"))
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.Exit, click.ClickException, click.exceptions.Abort, SystemExit):
+            raise
+        except VapiopsError as exc:
+            if debug:
+                traceback.print_exc()
+            _err(f"Error: {exc}")
+        except KeyboardInterrupt:
+            _err("Interrupted.")
+            ctx.exit(130)
+        except Exception as exc:  # a bug: still one line unless --debug
+            if debug:
+                traceback.print_exc()
+            _err(f"Error: unexpected {type(exc).__name__}: {exc} (run with --debug for the traceback; please report it)")
+        ctx.exit(EXIT_ERROR)
+
+
+@click.group(cls=VapiopsGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="vapiops")
+def cli() -> None:
+    """vapiops: Vapi assistants, tools, squads, structured outputs and scorecards as code.
+
+    Keep manifests in git; `vapiops plan` shows how the live org differs; `vapiops apply`
+    makes exactly the calls needed.
+    """
+
+
+@cli.command()
+@common()
+def validate(path: Path, env_name: str | None, no_color: bool, debug: bool) -> None:
+    """Check manifests offline: YAML, kinds, names, templates, references, Vapi's schemas.
+
+    Sends no request. Without --env every environment of the project is checked.
+    """
+    project = load_project(path)
+    envs = [project.environment(env_name)] if env_name else list(project.environments.values())
+    resources = load_manifests(project)
+    count = 0
+    for env in envs:
+        count = len(desired_resources(project, resources, env))
+    where = ", ".join(e.name for e in envs)
+    _err(f"Valid: {count} resource{'s' if count != 1 else ''} ({where}).")
+
+
+def _print_plan(plan: Plan, fmt: str, color: bool) -> None:
+    doc = plan.to_dict()
+    if fmt == "json":
+        click.echo(render_json(doc), nl=False)
+    elif fmt == "markdown":
+        click.echo(render_markdown(doc))
+    else:
+        click.echo(render_text(doc, color=color))
+
+
+@cli.command()
+@common()
+@click.option("--format", "fmt", type=click.Choice(["text", "markdown", "json"]), default="text",
+              show_default=True, help="Output format (json: one JSON document on stdout).")
+@click.option("--detailed-exitcode", is_flag=True, help="Exit 2 when there are changes, 0 when none.")
+@click.option("--target", "targets", multiple=True, metavar="ADDR", help="Only this address (repeatable).")
+@click.option("--refresh-only", is_flag=True, help="Only report what changed on the server since the last apply.")
+@click.option("--sandbox", is_flag=True, help="Run against an in-process Vapi sandbox (data under .vapiops/).")
+def plan(path: Path, env_name: str | None, no_color: bool, debug: bool, fmt: str, detailed_exitcode: bool,
+         targets: tuple[str, ...], refresh_only: bool, sandbox: bool) -> None:
+    """Show how the live Vapi org differs from the manifests. Writes nothing remote."""
+    ctx = Context.open(path, env_name)
+    desired = None if refresh_only else ctx.desired()  # validation errors before any request
+    state = ctx.store.load()
+    with client_for(ctx, sandbox) as client:
+        result, adopted = build_plan(ctx, client, state, targets=targets, refresh_only=refresh_only,
+                                     desired=desired)
+        _debug_stats(debug, client)
+    for addr in adopted:
+        _err(f"{addr}: adopted the object an interrupted apply created")
+    _print_plan(result, fmt, use_color(no_color))
+    if detailed_exitcode and not result.is_empty:
+        raise SystemExit(EXIT_CHANGES)
+
+
+def _confirm(what: str) -> None:
+    if not sys.stdin.isatty():
+        raise VapiopsError(f"{what} needs confirmation and there is no terminal to ask on",
+                           hint="pass --auto-approve")
+    answer = click.prompt(f"Do you want to {what}? Only 'yes' will be accepted", default="", show_default=False,
+                          err=True)
+    if answer.strip() != "yes":
+        raise VapiopsError(f"{what} cancelled")
+
+
+def _run_plan(ctx: Context, client: Any, state: Any, result: Plan, *, auto_approve: bool, force: bool,
+              parallelism: int, color: bool, what: str) -> None:
+    click.echo(render_text(result.to_dict(), color=color))
+    if result.is_empty and not result.forget:
+        return
+    check_safety(result, state, force=force)
+    if not auto_approve and not result.is_empty:
+        _confirm(what)
+    outcome = Applier(result, client, ctx.store, state, parallelism=parallelism, progress=_err).run()
+    summary = result.summary
+    if outcome.ok:
+        _err(f"Apply complete! Resources: {summary['add']} added, {summary['change']} changed, "
+             f"{summary['destroy']} destroyed.")
+        return
+    lines = [f"Apply failed: {len(outcome.done)} call(s) done, {len(outcome.failed)} failed, "
+             f"{len(outcome.skipped)} not started. State holds everything that was done."]
+    lines += [f"  failed: {key}: {msg}" for key, msg in outcome.failed.items()]
+    lines += [f"  not started: {key}" for key in outcome.skipped]
+    raise VapiopsError("\n".join(lines), hint="fix the cause and run apply again: it carries on where it stopped")
+
+
+def _apply_options(fn: Callable) -> Callable:
+    fn = click.option("--sandbox", is_flag=True, help="Run against an in-process Vapi sandbox.")(fn)
+    fn = click.option("--force", is_flag=True, help="Pass the bulk-destroy safety limit.")(fn)
+    fn = click.option("--parallelism", default=8, show_default=True, type=click.IntRange(1, 64),
+                      help="Independent calls run at once.")(fn)
+    fn = click.option("--auto-approve", is_flag=True, help="Do not ask for confirmation.")(fn)
+    return fn
+
+
+@cli.command()
+@common()
+@_apply_options
+@click.option("--target", "targets", multiple=True, metavar="ADDR", help="Only this address (repeatable).")
+def apply(path: Path, env_name: str | None, no_color: bool, debug: bool, auto_approve: bool, parallelism: int,
+          force: bool, sandbox: bool, targets: tuple[str, ...]) -> None:
+    """Plan, show, ask, then make the changes (create, PATCH, DELETE) in dependency order."""
+    ctx = Context.open(path, env_name)
+    desired = ctx.desired()
+    with ctx.store.lock(who="apply"), client_for(ctx, sandbox) as client:
+        state = ctx.store.load()
+        result, _ = build_plan(ctx, client, state, targets=targets, desired=desired)
+        _run_plan(ctx, client, state, result, auto_approve=auto_approve, force=force, parallelism=parallelism,
+                  color=use_color(no_color), what="apply these changes")
+        _debug_stats(debug, client)
+
+
+@cli.command()
+@common()
+@_apply_options
+def destroy(path: Path, env_name: str | None, no_color: bool, debug: bool, auto_approve: bool, parallelism: int,
+            force: bool, sandbox: bool) -> None:
+    """Delete every resource in the environment's state (dependents first)."""
+    ctx = Context.open(path, env_name)
+    with ctx.store.lock(who="destroy"), client_for(ctx, sandbox) as client:
+        state = ctx.store.load()
+        result, _ = build_plan(ctx, client, state, desired=[])
+        _run_plan(ctx, client, state, result, auto_approve=auto_approve, force=True, parallelism=parallelism,
+                  color=use_color(no_color), what="destroy every managed resource")
+        _debug_stats(debug, client)
+
+
+@cli.command(name="import")
+@click.argument("address")
+@click.argument("object_id", metavar="ID")
+@common()
+@click.option("--sandbox", is_flag=True, help="Run against an in-process Vapi sandbox.")
+def import_(address: str, object_id: str, path: Path, env_name: str | None, no_color: bool, debug: bool,
+            sandbox: bool) -> None:
+    """Adopt the live object ID into state under ADDRESS (kind/name); the next plan shows its drift."""
+    kind_name, name = split_address(address)
+    if kind_name not in KINDS or not name:
+        raise VapiopsError(f"{address!r} is not an address", hint=f"write KIND/NAME, KIND one of {', '.join(KINDS)}")
+    ctx = Context.open(path, env_name)
+    with ctx.store.lock(who="import"), client_for(ctx, sandbox) as client:
+        state = ctx.store.load()
+        if address in state.resources:
+            raise VapiopsError(f"{address} is already managed (id {state.resources[address].id})",
+                               hint="use `vapiops state rm` first to re-import")
+        other = state.address_of_id(object_id)
+        if other:
+            raise VapiopsError(f"{object_id} is already managed as {other}", hint="use `vapiops state mv` to rename")
+        client.get(KINDS[kind_name], object_id)  # fails clearly if it does not exist
+        state.resources[address] = ResourceState(kind=kind_name, name=name, id=object_id, applied={}, secrets={})
+        ctx.store.save(state)
+    _err(f"Imported {object_id} as {address}. Run `vapiops plan` to see how it differs from the manifest.")
+
+
+@cli.group()
+def state() -> None:
+    """Inspect and edit the state of an environment."""
+
+
+@state.command(name="list")
+@common()
+def state_list(path: Path, env_name: str | None, no_color: bool, debug: bool) -> None:
+    """List managed addresses and their IDs."""
+    ctx = Context.open(path, env_name)
+    for addr, entry in sorted(ctx.store.load().resources.items()):
+        click.echo(f"{addr}\t{entry.id}")
+
+
+@state.command(name="show")
+@click.argument("address")
+@common()
+def state_show(address: str, path: Path, env_name: str | None, no_color: bool, debug: bool) -> None:
+    """Show what state holds for ADDRESS (secrets only as hashes)."""
+    ctx = Context.open(path, env_name)
+    entry = ctx.store.load().resources.get(address)
+    if entry is None:
+        raise VapiopsError(f"{address} is not in state", hint="see `vapiops state list`")
+    click.echo(json.dumps({"address": address, "id": entry.id, "applied": entry.applied}, indent=2))
+
+
+@state.command(name="rm")
+@click.argument("address")
+@common()
+def state_rm(address: str, path: Path, env_name: str | None, no_color: bool, debug: bool) -> None:
+    """Forget ADDRESS: the live object is left alone and no longer managed."""
+    ctx = Context.open(path, env_name)
+    with ctx.store.lock(who="state rm"):
+        st = ctx.store.load()
+        if st.resources.pop(address, None) is None:
+            raise VapiopsError(f"{address} is not in state", hint="see `vapiops state list`")
+        ctx.store.save(st)
+    _err(f"Removed {address} from state; the live object was not touched.")
+
+
+@state.command(name="mv")
+@click.argument("source")
+@click.argument("destination")
+@common()
+def state_mv(source: str, destination: str, path: Path, env_name: str | None, no_color: bool, debug: bool) -> None:
+    """Rename SOURCE to DESTINATION in state (no delete and re-create)."""
+    ctx = Context.open(path, env_name)
+    src_kind, _ = split_address(source)
+    dst_kind, dst_name = split_address(destination)
+    if src_kind != dst_kind or not dst_name:
+        raise VapiopsError(f"cannot move {source} to {destination}", hint="both addresses must be of one kind")
+    with ctx.store.lock(who="state mv"):
+        st = ctx.store.load()
+        if source not in st.resources:
+            raise VapiopsError(f"{source} is not in state", hint="see `vapiops state list`")
+        if destination in st.resources:
+            raise VapiopsError(f"{destination} is already in state")
+        entry = st.resources.pop(source)
+        entry.name = dst_name
+        st.resources[destination] = entry
+        ctx.store.save(st)
+    _err(f"Moved {source} to {destination}.")
+
+
+@cli.command()
+@click.option("--port", default=8787, show_default=True, type=int, help="Port on 127.0.0.1.")
+@click.option("--data", type=click.Path(path_type=Path), help="Keep data in this JSON file.")
+@click.option("--latency-ms", default=0, type=int, help="Delay every response.")
+@click.option("--fault-rate", default=0.0, type=click.FloatRange(0, 1), help="Share of requests failing (429/5xx).")
+@click.option("--debug", is_flag=True, help="Show tracebacks.")
+def sandbox(port: int, data: Path | None, latency_ms: int, fault_rate: float, debug: bool) -> None:
+    """Serve a local stand-in for the Vapi API on 127.0.0.1 (Ctrl-C stops it)."""
+    from vapiops.sandbox import SandboxServer
+
+    server = SandboxServer(data_file=data, latency_ms=latency_ms, fault_rate=fault_rate)
+    _err(f"Vapi sandbox on http://127.0.0.1:{port} — export VAPI_BASE_URL=http://127.0.0.1:{port}")
+    server.serve_forever(port)
+
+
+def _debug_stats(debug: bool, client: Any) -> None:
+    if debug and getattr(client, "stats", None):
+        _err("requests: " + ", ".join(f"{k} {v}" for k, v in sorted(client.stats.items())))
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console entry point."""
+    cli.main(args=argv, prog_name="vapiops")

@@ -1,0 +1,88 @@
+"""Offline checks of rendered manifests: references by name and each spec against Vapi's DTO.
+
+Turns resources into the planner's Desired values, collecting every problem of every file in one
+ValidationError, so a user fixes them all in one pass and no request is ever sent for a bad project.
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+
+from vapiops import apispec, paths
+from vapiops.config import Environment, Project
+from vapiops.errors import Problem, TemplateError, ValidationError
+from vapiops.graph import is_uuid
+from vapiops.kinds import KINDS, address
+from vapiops.manifest import Resource
+from vapiops.planner import Desired
+from vapiops.template import in_environment, render_resource
+
+# Stands in for a reference name while the spec is checked against the DTO (which wants an ID).
+PLACEHOLDER_ID = "00000000-0000-4000-8000-000000000000"
+
+
+def desired_resources(project: Project, resources: list[Resource], env: Environment) -> list[Desired]:
+    """Render, name, reference-check and schema-check every resource of `env`; raise all problems at once."""
+    problems: list[Problem] = []
+    selected = [r for r in resources if in_environment(r, env.name)]
+    names = {kind: sorted(r.name for r in selected if r.kind == kind) for kind in KINDS}
+    out: list[Desired] = []
+    for res in selected:
+        kind = KINDS[res.kind]
+        try:
+            rendered = render_resource(res, env, project.root)
+        except TemplateError as exc:
+            problems.append(Problem(exc.where or res.where, "", exc.message))
+            continue
+        spec = rendered.spec
+        if kind.name_field and kind.name_field not in spec and apispec.accepts(kind, spec, kind.name_field):
+            spec[kind.name_field] = res.name
+        found = _reference_problems(res, spec, names)
+        problems.extend(found)
+        if not found:
+            problems.extend(_schema_problems(project, res, spec))
+        out.append(
+            Desired(
+                kind=res.kind,
+                name=res.name,
+                spec=spec,
+                lifecycle=res.lifecycle,
+                sensitive=frozenset(rendered.sensitive),
+                where=str(res.where),
+            )
+        )
+    if problems:
+        raise ValidationError(problems)
+    return out
+
+
+def _reference_problems(res: Resource, spec: dict, names: dict[str, list[str]]) -> list[Problem]:
+    problems = []
+    for ref in KINDS[res.kind].references:
+        for path, value in paths.find(spec, ref.pattern):
+            if is_uuid(value) or (isinstance(value, str) and value in names[ref.target]):
+                continue
+            known = names[ref.target]
+            close = difflib.get_close_matches(str(value), known, n=1)
+            hint = f"did you mean {close[0]!r}? " if close else ""
+            listing = ", ".join(known) if known else "none"
+            problems.append(
+                Problem(
+                    res.location(path),
+                    paths.format_path(path),
+                    f"{value!r} is not the name of a {ref.target} manifest ({address(ref.target, str(value))} "
+                    f"is unknown) nor a Vapi ID; {hint}known {ref.target} names: {listing}",
+                )
+            )
+    return problems
+
+
+def _schema_problems(project: Project, res: Resource, spec: dict) -> list[Problem]:
+    kind = KINDS[res.kind]
+    body = copy.deepcopy(spec)
+    for ref in kind.references:
+        for path, _value in list(paths.find(body, ref.pattern)):
+            paths.set_(body, path, PLACEHOLDER_ID)
+    issues = apispec.check(kind, body, allow_extra=project.allow_fields.get(res.kind, ()))
+    return [Problem(res.location(i.path), paths.format_path(i.path), i.message) for i in issues]
