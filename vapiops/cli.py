@@ -13,7 +13,7 @@ from typing import Any
 
 import click
 
-from vapiops import __version__
+from vapiops import __version__, planfile
 from vapiops.apply import Applier
 from vapiops.config import load_project
 from vapiops.engine import Context, build_plan, check_safety
@@ -143,19 +143,26 @@ def _print_plan(plan: Plan, fmt: str, color: bool) -> None:
 @click.option("--target", "targets", multiple=True, metavar="ADDR", help="Only this address (repeatable).")
 @click.option("--refresh-only", is_flag=True, help="Only report what changed on the server since the last apply.")
 @click.option("--sandbox", is_flag=True, help="Run against an in-process Vapi sandbox (data under .vapiops/).")
+@click.option("--out", "out", type=click.Path(path_type=Path), help="Save the plan for `vapiops apply FILE`.")
 def plan(path: Path, env_name: str | None, no_color: bool, debug: bool, fmt: str, detailed_exitcode: bool,
-         targets: tuple[str, ...], refresh_only: bool, sandbox: bool) -> None:
+         targets: tuple[str, ...], refresh_only: bool, sandbox: bool, out: Path | None) -> None:
     """Show how the live Vapi org differs from the manifests. Writes nothing remote."""
     ctx = Context.open(path, env_name)
     desired = None if refresh_only else ctx.desired()  # validation errors before any request
     state = ctx.store.load()
     with client_for(ctx, sandbox) as client:
-        result, adopted = build_plan(ctx, client, state, targets=targets, refresh_only=refresh_only,
-                                     desired=desired)
+        planned = build_plan(ctx, client, state, targets=targets, refresh_only=refresh_only, desired=desired)
         _debug_stats(debug, client)
-    for addr in adopted:
+    result = planned.plan
+    for addr in planned.adopted:
         _err(f"{addr}: adopted the object an interrupted apply created")
     _print_plan(result, fmt, use_color(no_color))
+    if out is not None:
+        if refresh_only:
+            raise VapiopsError("--out cannot save a --refresh-only report", hint="drop one of the two")
+        planfile.save(out, result, planfile.fingerprint(planned.desired, planned.live, state), ctx.project.root,
+                      targets)
+        _err(f"Saved the plan to {out}; apply exactly it with `vapiops apply {out}`.")
     if detailed_exitcode and not result.is_empty:
         raise SystemExit(EXIT_CHANGES)
 
@@ -206,14 +213,28 @@ def _apply_options(fn: Callable) -> Callable:
 @click.option("--target", "targets", multiple=True, metavar="ADDR", help="Only this address (repeatable).")
 def apply(path: Path, env_name: str | None, no_color: bool, debug: bool, auto_approve: bool, parallelism: int,
           force: bool, sandbox: bool, targets: tuple[str, ...]) -> None:
-    """Plan, show, ask, then make the changes (create, PATCH, DELETE) in dependency order."""
+    """Plan, show, ask, then make the changes (create, PATCH, DELETE) in dependency order.
+
+    PATH may be a plan file from `vapiops plan --out`: then exactly that plan is applied, without
+    asking, and only if neither the manifests nor the live objects changed since it was made.
+    """
+    saved = planfile.load(path) if planfile.is_plan_file(path) else None
+    if saved is not None:
+        root = Path(saved["project_root"])
+        path = root if root.is_dir() else Path(".")
+        env_name = env_name or saved["plan"]["environment"]
+        auto_approve = True  # the plan was reviewed when it was saved
+        targets = tuple(saved.get("targets", []))
     ctx = Context.open(path, env_name)
     desired = ctx.desired()
     with ctx.store.lock(who="apply"), client_for(ctx, sandbox) as client:
         state = ctx.store.load()
-        result, _ = build_plan(ctx, client, state, targets=targets, desired=desired)
-        _run_plan(ctx, client, state, result, auto_approve=auto_approve, force=force, parallelism=parallelism,
-                  color=use_color(no_color), what="apply these changes")
+        planned = build_plan(ctx, client, state, targets=targets, desired=desired)
+        if saved is not None:
+            fresh = planfile.fingerprint(planned.desired, planned.live, state)
+            planfile.check_fresh(saved, planned.plan, fresh, where=str(path))
+        _run_plan(ctx, client, state, planned.plan, auto_approve=auto_approve, force=force,
+                  parallelism=parallelism, color=use_color(no_color), what="apply these changes")
         _debug_stats(debug, client)
 
 
@@ -226,7 +247,7 @@ def destroy(path: Path, env_name: str | None, no_color: bool, debug: bool, auto_
     ctx = Context.open(path, env_name)
     with ctx.store.lock(who="destroy"), client_for(ctx, sandbox) as client:
         state = ctx.store.load()
-        result, _ = build_plan(ctx, client, state, desired=[])
+        result = build_plan(ctx, client, state, desired=[]).plan
         _run_plan(ctx, client, state, result, auto_approve=auto_approve, force=True, parallelism=parallelism,
                   color=use_color(no_color), what="destroy every managed resource")
         _debug_stats(debug, client)

@@ -68,13 +68,23 @@ def refresh(store: StateStore, state: State, live: dict[str, list[dict]]) -> lis
     return sorted(adopted)
 
 
+@dataclass
+class Planned:
+    """A plan and what it was made from (for plan files and their staleness check)."""
+
+    plan: Plan
+    desired: list[Desired]
+    live: dict[str, list[dict]]
+    adopted: list[str]
+
+
 def build_plan(ctx: Context, client: VapiClient, state: State, *, targets: Iterable[str] = (),
-               refresh_only: bool = False, desired: list[Desired] | None = None) -> tuple[Plan, list[str]]:
-    """Read live state and plan; returns the plan and the addresses adopted from crash intents."""
+               refresh_only: bool = False, desired: list[Desired] | None = None) -> Planned:
+    """Read live state (adopting what a crashed apply created) and plan."""
     live = read_live(client)
     adopted = refresh(ctx.store, state, live)
     if refresh_only:
-        return drift_report(ctx.env.name, state, live, hash_secret=_hasher(state)), adopted
+        return Planned(drift_report(ctx.env.name, state, live, hash_secret=_hasher(state)), [], live, adopted)
     desired = ctx.desired() if desired is None else desired
     allow = ctx.project.allow_fields
 
@@ -89,7 +99,7 @@ def build_plan(ctx: Context, client: VapiClient, state: State, *, targets: Itera
     plan.protected = [
         c.address for c in plan.changes if c.address in guarded and c.action in (Action.DELETE, Action.REPLACE)
     ]
-    return plan, adopted
+    return Planned(plan, desired, live, adopted)
 
 
 def _hasher(state: State):
