@@ -1,0 +1,323 @@
+"""StateStore: round trips, atomic and concurrent saves, corrupt files, versions, and the lock."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import stat
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from vapiops.errors import StateError
+from vapiops.state import STATE_VERSION, Intent, ResourceState, State, StateStore, hash_secret, utc_now_iso
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def sample_state() -> State:
+    state = State(environment="dev")
+    state.resources["assistant/support"] = ResourceState(
+        kind="assistant", name="support", id="a-1",
+        applied={"firstMessage": "Hi", "model": {"toolIds": ["lookup"]},
+                 "server": {"headers": {"x-key": hash_secret("s3cret", state.lineage)}}},
+        secrets={"server.headers.x-key": hash_secret("s3cret", state.lineage)},
+    )
+    state.resources["tool/lookup"] = ResourceState(kind="tool", name="lookup", id="t-1", applied={"type": "function"})
+    state.intents["squad/team"] = Intent(
+        address="squad/team", kind="squad", started_at="2024-05-01T12:00:00.000Z",
+        body={"name": "team", "members": [{"assistantId": "a-1"}]}, sensitive=[],
+    )
+    return state
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> StateStore:
+    return StateStore(tmp_path / ".vapiops" / "state" / "dev.json", "dev")
+
+
+def test_missing_file_is_an_empty_state_with_a_new_lineage(store: StateStore):
+    first, second = store.load(), store.load()
+    assert (first.environment, first.serial, first.resources, first.intents) == ("dev", 0, {}, {})
+    assert uuid.UUID(first.lineage).version == 4
+    assert first.lineage != second.lineage  # chosen only once it is saved
+    assert not store.path.exists()
+
+
+def test_round_trip(store: StateStore):
+    state = sample_state()
+    store.save(state)
+    assert state.serial == 1
+    loaded = StateStore(store.path, "dev").load()
+    assert loaded == state
+    assert loaded.id_of("tool/lookup") == "t-1"
+    assert loaded.id_of("tool/missing") is None
+    assert loaded.address_of_id("a-1") == "assistant/support"
+    assert loaded.address_of_id("nope") is None
+
+
+def test_file_is_pretty_sorted_private_json(store: StateStore):
+    store.save(sample_state())
+    text = store.path.read_text()
+    data = json.loads(text)
+    assert text == json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    assert data["version"] == STATE_VERSION
+    assert list(data["resources"]) == ["assistant/support", "tool/lookup"]
+    assert stat.S_IMODE(store.path.stat().st_mode) == 0o600
+    assert "s3cret" not in text
+
+
+def test_previous_file_is_kept_as_backup(store: StateStore):
+    state = sample_state()
+    store.save(state)
+    assert not store.backup_path.exists()
+    del state.resources["tool/lookup"]
+    store.save(state)
+    backup = json.loads(store.backup_path.read_text())
+    assert backup["serial"] == 1 and "tool/lookup" in backup["resources"]
+    assert store.load().serial == 2
+    assert stat.S_IMODE(store.backup_path.stat().st_mode) == 0o600
+
+
+@pytest.mark.parametrize("fail_on_call", [1, 2])  # 1: writing the backup, 2: writing the state itself
+def test_a_crash_during_save_leaves_the_old_file(store: StateStore, monkeypatch, fail_on_call: int):
+    state = sample_state()
+    store.save(state)
+    before = store.path.read_bytes()
+    calls = []
+    real_replace = os.replace
+
+    def crashing_replace(src, dst):
+        calls.append(dst)
+        if len(calls) == fail_on_call:
+            raise OSError(28, "No space left on device")
+        return real_replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", crashing_replace)
+    state.resources.clear()
+    with pytest.raises(StateError, match="cannot write state file"):
+        store.save(state)
+    monkeypatch.setattr(os, "replace", real_replace)
+    assert store.path.read_bytes() == before
+    loaded = store.load()
+    assert loaded.serial == 1 and "tool/lookup" in loaded.resources
+    assert state.serial == 1  # not saved, so not counted
+    assert sorted(p.name for p in store.path.parent.iterdir() if p.name.endswith(".tmp")) == []
+
+
+def test_concurrent_saves_from_8_threads(store: StateStore):
+    state = State(environment="dev")
+    errors: list[BaseException] = []
+
+    def worker(n: int) -> None:
+        try:
+            for i in range(10):
+                with store.mutex:
+                    state.resources[f"tool/t{n}-{i}"] = ResourceState("tool", f"t{n}-{i}", f"id-{n}-{i}", {})
+                    store.save(state)
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    data = json.loads(store.path.read_text())
+    assert data["serial"] == 80 == state.serial
+    assert len(data["resources"]) == 80
+    assert json.loads(store.backup_path.read_text())["serial"] == 79
+
+
+def test_corrupt_file_names_the_file_and_the_backup(store: StateStore):
+    store.save(sample_state())
+    store.save(sample_state())
+    store.path.write_text('{"version": 1, "resources": {')
+    with pytest.raises(StateError) as e:
+        store.load()
+    assert str(store.path) in str(e.value)
+    assert "not valid JSON" in str(e.value)
+    assert str(store.backup_path) in str(e.value.hint)
+
+
+def test_binary_garbage_is_a_state_error(store: StateStore):
+    store.path.parent.mkdir(parents=True)
+    store.path.write_bytes(b"\xff\xfe\x00garbage")
+    with pytest.raises(StateError, match="not UTF-8"):
+        store.load()
+
+
+@pytest.mark.parametrize(("version", "hint"), [(2, "upgrade vapiops"), (None, "restore"), ("1", "restore")])
+def test_unknown_version_is_refused(store: StateStore, version, hint: str):
+    data = sample_state().to_dict()
+    data["version"] = version
+    store.path.parent.mkdir(parents=True)
+    store.path.write_text(json.dumps(data))
+    with pytest.raises(StateError) as e:
+        store.load()
+    assert "not supported" in str(e.value)
+    assert hint in str(e.value.hint)
+    assert e.value.where == str(store.path)
+
+
+def test_malformed_entries_are_refused(store: StateStore):
+    data = sample_state().to_dict()
+    data["resources"]["tool/lookup"]["id"] = 42
+    store.path.parent.mkdir(parents=True)
+    store.path.write_text(json.dumps(data))
+    with pytest.raises(StateError, match="malformed"):
+        store.load()
+
+
+def test_state_of_another_environment_is_refused(store: StateStore):
+    store.save(sample_state())
+    with pytest.raises(StateError, match="belongs to environment 'dev', not 'prod'"):
+        StateStore(store.path, "prod").load()
+
+
+def test_hash_secret_is_salted_and_stable():
+    h = hash_secret("s3cret", "lineage-a")
+    assert h.startswith("sha256:") and len(h) == len("sha256:") + 64
+    assert "s3cret" not in h
+    assert h == hash_secret("s3cret", "lineage-a")
+    assert h != hash_secret("s3cret", "lineage-b")
+    assert h != hash_secret("s3cret2", "lineage-a")
+    assert hash_secret({"b": 1, "a": 2}, "x") == hash_secret({"a": 2, "b": 1}, "x")
+
+
+def test_utc_now_iso_format():
+    now = utc_now_iso()
+    assert len(now) == len("2024-05-01T12:00:00.123Z") and now.endswith("Z")
+
+
+# -- the lock --------------------------------------------------------------------------------
+
+HOLDER = textwrap.dedent("""
+    import sys
+    from pathlib import Path
+    from vapiops.state import StateStore
+    store = StateStore(Path(sys.argv[1]), "dev")
+    with store.lock(who="apply (test holder)"):
+        print("locked", flush=True)
+        sys.stdin.readline()
+    print("released", flush=True)
+""")
+
+
+def start_holder(store: StateStore) -> subprocess.Popen:
+    proc = subprocess.Popen([sys.executable, "-c", HOLDER, str(store.path)], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, text=True, cwd=REPO)
+    assert proc.stdout is not None and proc.stdout.readline().strip() == "locked"
+    return proc
+
+
+def release_holder(proc: subprocess.Popen) -> None:
+    assert proc.stdin is not None and proc.stdout is not None
+    proc.stdin.write("\n")
+    proc.stdin.flush()
+    assert proc.stdout.readline().strip() == "released"
+    proc.wait(timeout=10)
+
+
+def test_lock_held_by_another_process(store: StateStore):
+    proc = start_holder(store)
+    try:
+        holder = json.loads(store.lock_path.read_text())
+        assert holder["pid"] == proc.pid and holder["command"] == "apply (test holder)"
+        assert set(holder) == {"pid", "host", "user", "started_at", "command"}
+        with pytest.raises(StateError) as e:
+            with store.lock(who="plan"):
+                pytest.fail("got a lock another process holds")
+        message = str(e.value)
+        assert message.startswith(
+            f"state for env dev is locked by {holder['user']}@{socket.gethostname()} pid {proc.pid} "
+            f"since {holder['started_at']}")
+        assert "apply (test holder)" in message
+        assert str(store.lock_path) in str(e.value.hint)
+    finally:
+        release_holder(proc)
+    assert not store.lock_path.exists()
+    with store.lock(who="plan"):
+        assert json.loads(store.lock_path.read_text())["pid"] == os.getpid()
+    assert not store.lock_path.exists()
+
+
+def test_lock_waits_up_to_timeout_for_the_holder(store: StateStore):
+    proc = start_holder(store)
+    releaser = threading.Timer(0.5, release_holder, args=(proc,))
+    started = time.monotonic()
+    releaser.start()
+    try:
+        with store.lock(timeout=10):
+            waited = time.monotonic() - started
+            assert json.loads(store.lock_path.read_text())["pid"] == os.getpid()
+    finally:
+        releaser.join()
+    assert 0.4 < waited < 10
+
+
+def test_lock_timeout_expires(store: StateStore):
+    proc = start_holder(store)
+    try:
+        started = time.monotonic()
+        with pytest.raises(StateError, match=f"pid {proc.pid}"):
+            with store.lock(timeout=0.5):
+                pass
+        assert time.monotonic() - started >= 0.5
+    finally:
+        release_holder(proc)
+
+
+def test_stale_lock_of_a_dead_process_is_taken_over(store: StateStore):
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    store.lock_path.parent.mkdir(parents=True)
+    store.lock_path.write_text(json.dumps({"pid": dead.pid, "host": socket.gethostname(), "user": "ghost",
+                                           "started_at": "2024-01-01T00:00:00.000Z", "command": "apply"}))
+    with store.lock(who="apply"):
+        assert json.loads(store.lock_path.read_text())["pid"] == os.getpid()
+    assert not store.lock_path.exists()
+    assert [p.name for p in store.lock_path.parent.iterdir()] == []  # nothing left aside
+
+
+def test_lock_of_a_process_on_another_host_is_not_stale(store: StateStore):
+    store.lock_path.parent.mkdir(parents=True)
+    store.lock_path.write_text(json.dumps({"pid": 999999, "host": "elsewhere.example", "user": "bob",
+                                           "started_at": "2024-01-01T00:00:00.000Z", "command": "apply"}))
+    with pytest.raises(StateError, match="locked by bob@elsewhere.example pid 999999"):
+        with store.lock():
+            pass
+    assert store.lock_path.exists()  # not ours to remove
+
+
+def test_unreadable_lock_file_is_reported(store: StateStore):
+    store.lock_path.parent.mkdir(parents=True)
+    store.lock_path.write_text("")
+    with pytest.raises(StateError, match="cannot be read"):
+        with store.lock():
+            pass
+
+
+def test_lock_is_released_on_exceptions(store: StateStore):
+    with pytest.raises(ZeroDivisionError):
+        with store.lock(who="apply"):
+            assert store.lock_path.exists()
+            1 / 0  # noqa: B018
+    assert not store.lock_path.exists()
+    with store.lock():
+        pass
+
+
+def test_lock_file_sits_beside_the_state_file(store: StateStore):
+    with store.lock():
+        assert store.lock_path == store.path.with_name("dev.json.lock")
+        assert store.lock_path.exists()
+        assert stat.S_IMODE(store.lock_path.stat().st_mode) == 0o600

@@ -1,0 +1,408 @@
+"""The only module that talks HTTP: VapiClient lists, reads, creates, updates and deletes Vapi resources."""
+
+from __future__ import annotations
+
+import builtins
+import email.utils
+import logging
+import math
+import random
+import re
+import threading
+import time
+from collections.abc import Callable
+from datetime import datetime, timedelta, timezone
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+from vapiops import __version__
+from vapiops.errors import ApiError
+from vapiops.kinds import Kind
+
+log = logging.getLogger(__name__)
+
+PAGE_SIZE = 100  # Vapi returns at most 100 items per list call
+MAX_RETRY_AFTER = 60.0  # a server asking for longer is capped: a run should not hang for minutes
+MAX_BACKOFF = 30.0
+# A created object's createdAt comes from Vapi's clock, started_at from ours: allow a little skew so
+# a clock running ahead does not hide the object we created (and cause a second POST).
+CLOCK_SKEW = timedelta(seconds=5)
+KEY_HINT = "check the API key: it is read from the environment's api_key_env variable (default VAPI_API_KEY)"
+
+# Failures after which the request surely never reached Vapi: even a POST may be sent again.
+_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+# Failures after which the request may have been acted on: safe to repeat only when idempotent.
+_MAYBE_SENT = (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError)
+
+# How one attempt ended.
+_OK, _NOT_ACTED, _MAYBE_ACTED, _FATAL = "ok", "not-acted", "maybe-acted", "fatal"
+
+Result = httpx.Response | Exception  # one attempt: a response, or the transport error it raised
+
+
+class VapiClient:
+    """Vapi's REST API for the kinds in the registry, with retries and complete listings.
+
+    Thread-safe: one httpx.Client (itself thread-safe) is shared by all calls. `stats` counts
+    the HTTP requests sent per method, retries included.
+    """
+
+    # The `list` method shadows the builtin inside this class, hence `builtins.list` in annotations.
+
+    def __init__(
+        self,
+        base_url: str,
+        api_key: str,
+        *,
+        transport: httpx.BaseTransport | None = None,
+        timeout: float = 30.0,
+        max_retries: int = 5,
+        backoff: float = 0.5,
+        sleep: Callable[[float], None] = time.sleep,
+        user_agent: str = f"vapiops/{__version__}",
+    ):
+        self.base_url = base_url.rstrip("/")
+        self.max_retries = max_retries
+        self.backoff = backoff
+        self.sleep = sleep
+        self.stats: dict[str, int] = {}
+        self._stats_lock = threading.Lock()
+        # The key lives only in the httpx client's headers (never in repr) and in this redaction
+        # helper, which scrubs it from any text that could end up in an error message.
+        self._redact = _redactor(api_key)
+        self._http = httpx.Client(
+            base_url=self.base_url,
+            headers={
+                "Authorization": f"Bearer {api_key}",
+                "Accept": "application/json",
+                "User-Agent": user_agent,
+            },
+            timeout=httpx.Timeout(timeout),
+            transport=transport,
+        )
+
+    def __repr__(self) -> str:
+        return f"VapiClient(base_url={self.base_url!r})"
+
+    def __enter__(self) -> VapiClient:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._http.close()
+
+    # -- the public calls ---------------------------------------------------------------------
+
+    def list(self, kind: Kind) -> list[dict]:
+        """Every live object of a kind, read to the end; ApiError rather than a partial list."""
+        if kind.list_shape == "array":
+            return self._list_backwards(kind)
+        return self._list_pages(kind)
+
+    def get(self, kind: Kind, id: str) -> dict:
+        path = _item_path(kind, id)
+        return self._object("GET", path, self._call("GET", path))
+
+    def create(self, kind: Kind, body: dict, *, match: Callable[[dict], bool] | None = None,
+               started_at: str | None = None) -> dict:
+        """POST a new object. Never creates it twice: see `_call` for when a POST is repeated.
+
+        `match(obj)` says whether a live object is the one this body would create; it is asked
+        about objects created at/after `started_at` when a POST failed in a way that may have
+        created it anyway. It should reject objects already known to belong to something else.
+        """
+        started = _parse_time(started_at) if started_at else datetime.now(timezone.utc)
+        if started is None:
+            raise ValueError(f"started_at is not an ISO 8601 time: {started_at!r}")
+        recover = (lambda: self._find_created(kind, started, match)) if match is not None else None
+        return self._object("POST", kind.path, self._call("POST", kind.path, body=body, recover=recover))
+
+    def update(self, kind: Kind, id: str, body: dict) -> dict:
+        path = _item_path(kind, id)
+        data = self._call("PATCH", path, params=dict(kind.patch_query) or None, body=body)
+        return self._object("PATCH", path, data)
+
+    def delete(self, kind: Kind, id: str) -> None:
+        """DELETE; an object already gone (404) is success: the desired outcome holds."""
+        self._call("DELETE", _item_path(kind, id), missing_ok=True)
+
+    # -- listing ------------------------------------------------------------------------------
+
+    def _list_backwards(self, kind: Kind) -> builtins.list[dict]:
+        """Array kinds: newest first, then `createdAtLe=<oldest createdAt seen>` until done.
+
+        Items at the boundary timestamp come back on the next page, so items are deduplicated
+        by id. Limitation: if more than PAGE_SIZE items share one createdAt, `createdAtLe` cannot
+        get past them; that raises ApiError instead of silently returning a partial list.
+        """
+        found: dict[str, dict] = {}
+        params: dict[str, Any] = {"limit": PAGE_SIZE}
+        while True:
+            page = self._call("GET", kind.path, params=params)
+            if not isinstance(page, list):
+                raise self._malformed(kind.path, "expected a JSON array")
+            new = self._collect(kind.path, page, found)
+            if len(page) < PAGE_SIZE:
+                return list(found.values())
+            if not new:
+                raise ApiError(
+                    "GET", kind.path, None,
+                    f"cannot list every {kind.name}: more than {PAGE_SIZE} share createdAt "
+                    f"{params.get('createdAtLe')}, and the API pages by createdAt",
+                    hint="the listing is incomplete, so nothing was planned",
+                )
+            params = {"limit": PAGE_SIZE, "createdAtLe": self._oldest_created_at(kind.path, page)}
+
+    def _list_pages(self, kind: Kind) -> builtins.list[dict]:
+        """Paginated kinds ({results, metadata}): page=1, 2, ... until the last page."""
+        found: dict[str, dict] = {}
+        page_no = 1
+        while True:
+            data = self._call("GET", kind.path, params={"limit": PAGE_SIZE, "page": page_no})
+            if not isinstance(data, dict) or not isinstance(data.get("results"), list):
+                raise self._malformed(kind.path, "expected an object with a `results` array")
+            results = data["results"]
+            new = self._collect(kind.path, results, found)
+            meta = data["metadata"] if isinstance(data.get("metadata"), dict) else {}
+            total_pages = meta.get("totalPages")
+            if (
+                len(results) < PAGE_SIZE
+                or meta.get("hasNextPage") is False
+                or (isinstance(total_pages, (int, float)) and page_no >= total_pages)
+            ):
+                return list(found.values())
+            if not new:
+                # A server ignoring `page` would otherwise be read forever.
+                raise ApiError("GET", kind.path, None,
+                               f"cannot list every {kind.name}: page {page_no} repeats earlier items")
+            page_no += 1
+
+    def _collect(self, path: str, items: builtins.list, found: dict[str, dict]) -> int:
+        """Add items not seen yet to `found` (by id); return how many were new."""
+        new = 0
+        for item in items:
+            if not isinstance(item, dict) or not isinstance(item.get("id"), str):
+                raise self._malformed(path, "a listed item has no string `id`")
+            if item["id"] not in found:
+                found[item["id"]] = item
+                new += 1
+        return new
+
+    def _oldest_created_at(self, path: str, page: builtins.list[dict]) -> str:
+        oldest: tuple[datetime, str] | None = None
+        for item in page:
+            when = _parse_time(item.get("createdAt"))
+            if when is None:
+                raise self._malformed(path, f"item {item['id']} has no valid `createdAt` to page by")
+            if oldest is None or when < oldest[0]:
+                oldest = (when, item["createdAt"])
+        assert oldest is not None  # only called on a full page
+        return oldest[1]
+
+    def _find_created(self, kind: Kind, started: datetime, match: Callable[[dict], bool]) -> dict | None:
+        """The object an uncertain POST created, if it exists: created since `started`, matching."""
+        candidates = [
+            obj for obj in self.list(kind)
+            if (when := _parse_time(obj.get("createdAt"))) is not None
+            and when >= started - CLOCK_SKEW
+            and match(obj)
+        ]
+        if not candidates:
+            return None
+        # Several matches: take the earliest, the one most likely to be from our first attempt.
+        return min(candidates, key=lambda obj: _parse_time(obj["createdAt"]) or started)
+
+    # -- one call, with retries ---------------------------------------------------------------
+
+    def _call(self, method: str, path: str, *, params: dict[str, Any] | None = None,
+              body: dict | None = None, recover: Callable[[], dict | None] | None = None,
+              missing_ok: bool = False) -> Any:
+        """Send a request, retrying what is safe to retry; return the parsed JSON body (or None).
+
+        GET/PATCH/DELETE are repeated on 429, 5xx and network failures. A POST is repeated
+        only when Vapi surely did not act (429, no connection). After any other failure a POST
+        may have created the object: `recover()` looks for it (found: returned as the result;
+        not found: POST again). Without `recover` such a POST is not repeated.
+        """
+        attempt = 0
+        while True:
+            result = self._send(method, path, params, body)
+            if missing_ok and isinstance(result, httpx.Response) and result.status_code == 404:
+                return None
+            outcome = _outcome(result)
+            if outcome == _OK:
+                assert isinstance(result, httpx.Response)
+                return self._json(method, path, result)
+            unsure = outcome == _MAYBE_ACTED and method == "POST"
+            if outcome == _FATAL or (unsure and recover is None):
+                hint = "the request may have reached Vapi: run `vapiops plan` to see whether it was created" \
+                    if unsure else None
+                raise self._error(method, path, result, hint=hint)
+            last = attempt >= self.max_retries
+            if not last:
+                self.sleep(self._delay(attempt, result))
+            if unsure:
+                assert recover is not None
+                found = self._recover(method, path, result, recover)
+                if found is not None:
+                    log.debug("%s %s: found the object the failed attempt created", method, path)
+                    return found
+            if last:
+                raise self._error(method, path, result, hint=f"gave up after {attempt + 1} attempts")
+            attempt += 1
+
+    def _send(self, method: str, path: str, params: dict[str, Any] | None, body: dict | None) -> Result:
+        """One attempt, counted in `stats`; a transport failure is returned, not raised."""
+        with self._stats_lock:
+            self.stats[method] = self.stats.get(method, 0) + 1
+        started = time.monotonic()
+        try:
+            response = self._http.request(method, path, params=params, json=body)
+        except (httpx.HTTPError, httpx.InvalidURL) as exc:
+            log.debug("%s %s -> %s after %.0f ms", method, path, type(exc).__name__,
+                      (time.monotonic() - started) * 1000)
+            return exc
+        log.debug("%s %s -> %s in %.0f ms", method, path, response.status_code,
+                  (time.monotonic() - started) * 1000)
+        return response
+
+    def _recover(self, method: str, path: str, result: Result, recover: Callable[[], dict | None]) -> dict | None:
+        try:
+            return recover()
+        except ApiError as exc:
+            error = self._error(method, path, result)
+            raise ApiError(
+                method, path, error.status,
+                f"{error.api_message}; looking for the object it may have created also failed: {exc}",
+                hint="run `vapiops plan` to see whether it was created",
+            ) from exc
+
+    def _delay(self, attempt: int, result: Result) -> float:
+        """Retry-After when the server gives one, else exponential backoff with jitter."""
+        if isinstance(result, httpx.Response):
+            wait = _retry_after(result.headers.get("Retry-After"))
+            if wait is not None:
+                return wait
+        base = min(self.backoff * 2**attempt, MAX_BACKOFF)
+        # Jitter spreads out parallel apply threads that all hit the same rate limit.
+        return base + random.uniform(0, self.backoff)
+
+    # -- responses and errors -----------------------------------------------------------------
+
+    def _json(self, method: str, path: str, response: httpx.Response) -> Any:
+        if not response.content:
+            return None
+        try:
+            return response.json()
+        except ValueError:
+            raise ApiError(method, path, None,
+                           f"malformed response: HTTP {response.status_code} with a body that is not JSON") from None
+
+    def _object(self, method: str, path: str, data: Any) -> dict:
+        if not isinstance(data, dict):
+            raise ApiError(method, path, None, "malformed response: expected a JSON object")
+        return data
+
+    def _malformed(self, path: str, what: str) -> ApiError:
+        return ApiError("GET", path, None, f"malformed response: {what}")
+
+    def _error(self, method: str, path: str, result: Result, hint: str | None = None) -> ApiError:
+        if isinstance(result, httpx.Response):
+            status: int | None = result.status_code
+            message = _api_message(result)
+            if status in (401, 403):
+                hint = KEY_HINT
+        else:
+            status = None
+            detail = str(result) or type(result).__name__
+            message = f"could not reach {self.base_url}: {detail}"
+        return ApiError(method, path, status, self._redact(message), hint=hint)
+
+
+def _outcome(result: Result) -> str:
+    if isinstance(result, httpx.Response):
+        if result.is_success:
+            return _OK
+        if result.status_code == 429:
+            return _NOT_ACTED
+        if result.status_code >= 500:
+            return _MAYBE_ACTED
+        return _FATAL
+    if isinstance(result, _NOT_SENT):
+        return _NOT_ACTED
+    if isinstance(result, _MAYBE_SENT):
+        return _MAYBE_ACTED
+    return _FATAL
+
+
+def _api_message(response: httpx.Response) -> str:
+    """Vapi's own words: JSON `message` (a string or a list of strings), else the body text."""
+    try:
+        data = response.json()
+    except ValueError:
+        data = None
+    if isinstance(data, dict):
+        message = data.get("message", data.get("error"))
+        if isinstance(message, list):
+            return "; ".join(str(m) for m in message)
+        if isinstance(message, str) and message:
+            return message
+        if message is not None:
+            return str(message)
+    text = " ".join(response.text.split())
+    if text:
+        return text if len(text) <= 300 else text[:300] + "..."
+    return response.reason_phrase or ""
+
+
+def _retry_after(value: str | None) -> float | None:
+    """Retry-After as seconds (a number or an HTTP date), capped at MAX_RETRY_AFTER."""
+    if not value:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=timezone.utc)
+        seconds = (when - datetime.now(timezone.utc)).total_seconds()
+    if not math.isfinite(seconds):
+        return None
+    return min(max(seconds, 0.0), MAX_RETRY_AFTER)
+
+
+_FRACTION = re.compile(r"\.(\d+)")
+
+
+def _parse_time(value: Any) -> datetime | None:
+    """An ISO 8601 timestamp as an aware datetime (naive means UTC); None when not one."""
+    if not isinstance(value, str):
+        return None
+    text = value.strip()
+    if text[-1:] in ("Z", "z"):
+        text = text[:-1] + "+00:00"
+    # Python 3.10's fromisoformat takes only 3 or 6 fraction digits.
+    text = _FRACTION.sub(lambda m: "." + m.group(1)[:6].ljust(6, "0"), text, count=1)
+    try:
+        when = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return when if when.tzinfo else when.replace(tzinfo=timezone.utc)
+
+
+def _item_path(kind: Kind, id: str) -> str:
+    return f"{kind.path}/{quote(str(id), safe='')}"
+
+
+def _redactor(secret: str) -> Callable[[str], str]:
+    def redact(text: str) -> str:
+        return text.replace(secret, "***") if secret else text
+
+    return redact

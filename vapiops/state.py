@@ -1,0 +1,372 @@
+"""The only module that touches state files: versioned JSON state, atomic saves, and the apply lock."""
+
+from __future__ import annotations
+
+import contextlib
+import getpass
+import hashlib
+import json
+import logging
+import os
+import socket
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from vapiops.errors import StateError
+
+log = logging.getLogger(__name__)
+
+STATE_VERSION = 1
+LOCK_POLL_SECONDS = 0.2
+
+
+@dataclass
+class ResourceState:
+    """One managed resource: its live ID and what vapiops last applied to it."""
+
+    kind: str
+    name: str
+    id: str
+    applied: dict[str, Any]  # the declared spec as last applied (refs by name; secrets as hash strings)
+    secrets: dict[str, str] = field(default_factory=dict)  # dotted path -> hash of the secret last applied
+
+
+@dataclass
+class Intent:
+    """A create recorded BEFORE its POST is sent, so a re-run after a crash can adopt the object."""
+
+    address: str
+    kind: str
+    started_at: str  # ISO 8601 UTC with ms, taken before sending
+    body: dict[str, Any]  # the body as sent, refs resolved to IDs, secrets replaced by hashes
+    sensitive: list[str] = field(default_factory=list)  # dotted paths in body holding secret hashes
+
+
+@dataclass
+class State:
+    """Everything vapiops remembers about one environment."""
+
+    environment: str
+    lineage: str = field(default_factory=lambda: str(uuid.uuid4()))  # chosen once, when first created
+    serial: int = 0  # incremented by every save
+    resources: dict[str, ResourceState] = field(default_factory=dict)  # address -> entry
+    intents: dict[str, Intent] = field(default_factory=dict)  # address -> pending create
+
+    def to_dict(self) -> dict[str, Any]:
+        """A deep copy as plain JSON values (safe to serialise while others keep working)."""
+        return {
+            "version": STATE_VERSION,
+            "environment": self.environment,
+            "lineage": self.lineage,
+            "serial": self.serial,
+            "resources": {a: asdict(r) for a, r in self.resources.items()},
+            "intents": {a: asdict(i) for a, i in self.intents.items()},
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> State:
+        version = d.get("version") if isinstance(d, dict) else None
+        if version != STATE_VERSION:
+            newer = isinstance(version, int) and version > STATE_VERSION
+            raise StateError(
+                f"state format version {version!r} is not supported (this vapiops reads version {STATE_VERSION})",
+                hint="upgrade vapiops" if newer else "restore the state file from a backup",
+            )
+        try:
+            return cls(
+                environment=_typed(d["environment"], str),
+                lineage=_typed(d["lineage"], str),
+                serial=_typed(d["serial"], int),
+                resources={
+                    _typed(a, str): ResourceState(
+                        kind=_typed(r["kind"], str),
+                        name=_typed(r["name"], str),
+                        id=_typed(r["id"], str),
+                        applied=_typed(r["applied"], dict),
+                        secrets=_typed(r.get("secrets", {}), dict),
+                    )
+                    for a, r in _typed(d["resources"], dict).items()
+                },
+                intents={
+                    _typed(a, str): Intent(
+                        address=_typed(i["address"], str),
+                        kind=_typed(i["kind"], str),
+                        started_at=_typed(i["started_at"], str),
+                        body=_typed(i["body"], dict),
+                        sensitive=_typed(i.get("sensitive", []), list),
+                    )
+                    for a, i in _typed(d.get("intents", {}), dict).items()
+                },
+            )
+        except (KeyError, TypeError, AttributeError) as exc:
+            raise StateError(f"state is malformed: {type(exc).__name__} {exc}",
+                             hint="restore the state file from a backup") from exc
+
+    def id_of(self, address: str) -> str | None:
+        entry = self.resources.get(address)
+        return entry.id if entry is not None else None
+
+    def address_of_id(self, id: str) -> str | None:
+        for address, entry in self.resources.items():
+            if entry.id == id:
+                return address
+        return None
+
+
+def _typed(value: Any, expected: type) -> Any:
+    # bool is an int in Python; a serial of `true` is still malformed.
+    if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
+        raise TypeError(f"expected {expected.__name__}, found {type(value).__name__}")
+    return value
+
+
+def hash_secret(value: Any, salt: str) -> str:
+    """What state keeps instead of a secret: salted (by lineage) so equal secrets differ across states."""
+    digest = hashlib.sha256((salt + json.dumps(value, sort_keys=True)).encode("utf-8")).hexdigest()
+    return f"sha256:{digest}"
+
+
+def utc_now_iso() -> str:
+    """Now as ISO 8601 UTC with milliseconds, e.g. 2024-05-01T12:00:00.123Z (Vapi's format)."""
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+class StateStore:
+    """One environment's state file, its `.backup` and its `.lock`, all in the same directory.
+
+    `mutex` (reentrant) serialises saves within this process; threads that change a State
+    shared with others should hold it while they change and save.
+    """
+
+    def __init__(self, path: Path, environment: str):
+        self.path = Path(path)
+        self.environment = environment
+        self.backup_path = self.path.with_name(self.path.name + ".backup")
+        self.lock_path = self.path.with_name(self.path.name + ".lock")
+        self.mutex = threading.RLock()
+
+    # -- reading and writing ------------------------------------------------------------------
+
+    def load(self) -> State:
+        """The saved state; an empty State (new lineage) when there is no file yet."""
+        try:
+            text = self.path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return State(environment=self.environment)
+        except UnicodeDecodeError as exc:
+            raise self._corrupt(f"state file is not UTF-8 text ({exc.reason})") from exc
+        except OSError as exc:
+            raise StateError(f"cannot read state file: {exc.strerror or exc}", where=str(self.path)) from exc
+        try:
+            data = json.loads(text)
+        except ValueError as exc:
+            raise self._corrupt(f"state file is not valid JSON ({exc})") from exc
+        if not isinstance(data, dict):
+            raise self._corrupt("state file does not hold a JSON object")
+        try:
+            state = State.from_dict(data)
+        except StateError as exc:
+            exc.where = str(self.path)
+            raise
+        if state.environment != self.environment:
+            raise StateError(
+                f"state file belongs to environment {state.environment!r}, not {self.environment!r}",
+                where=str(self.path),
+                hint="check --env and state_dir in vapiops.yaml",
+            )
+        return state
+
+    def save(self, state: State) -> None:
+        """Write state atomically (serial += 1), keeping the previous file as `<name>.backup`.
+
+        A crash at any point leaves the old file or the new one, never a torn one.
+        """
+        with self.mutex:
+            state.serial += 1
+            try:
+                text = json.dumps(state.to_dict(), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                try:
+                    previous = self.path.read_bytes()
+                except FileNotFoundError:
+                    previous = None
+                if previous is not None:
+                    _atomic_write(self.backup_path, previous)
+                _atomic_write(self.path, text.encode("utf-8"))
+            except BaseException as exc:
+                state.serial -= 1  # not saved: the next save must reuse this serial
+                if isinstance(exc, OSError):
+                    raise StateError(f"cannot write state file: {exc}", where=str(self.path)) from exc
+                raise
+
+    def _corrupt(self, message: str) -> StateError:
+        if self.backup_path.exists():
+            hint = f"restore it from {self.backup_path} (the previous save)"
+        else:
+            hint = "restore it from version control or a backup"
+        return StateError(message, where=str(self.path), hint=hint)
+
+    # -- the lock -----------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def lock(self, *, who: str | None = None, timeout: float = 0.0) -> Iterator[None]:
+        """Hold `<state>.lock` for one run; released on exit, even on exceptions.
+
+        `who` describes the holder's command (e.g. "apply"); default: this process's argv.
+        Another live holder: wait up to `timeout` seconds, then StateError naming it.
+        """
+        mine = self._acquire(who, timeout)
+        try:
+            yield
+        finally:
+            self._release(mine)
+
+    def _acquire(self, who: str | None, timeout: float) -> bytes:
+        mine = json.dumps(
+            {
+                "pid": os.getpid(),
+                "host": socket.gethostname(),
+                "user": _user(),
+                "started_at": utc_now_iso(),
+                "command": who if who is not None else " ".join(sys.argv),
+            },
+            indent=2, sort_keys=True,
+        ).encode("utf-8")
+        deadline = time.monotonic() + timeout
+        self.lock_path.parent.mkdir(parents=True, exist_ok=True)
+        while True:
+            try:
+                fd = os.open(self.lock_path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+            except FileExistsError:
+                held, holder = self._read_lock()
+                if held is None:
+                    continue  # released between our open and our read: try again at once
+                if holder is not None and self._is_stale(holder):
+                    self._take_over(held, holder)
+                    continue
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise self._locked(holder) from None
+                time.sleep(min(LOCK_POLL_SECONDS, remaining))
+                continue
+            with os.fdopen(fd, "wb") as f:
+                f.write(mine)
+                f.flush()
+                os.fsync(f.fileno())
+            return mine
+
+    def _release(self, mine: bytes) -> None:
+        # Remove the lock only if it is still ours (never another run's that took over).
+        with contextlib.suppress(FileNotFoundError):
+            if self.lock_path.read_bytes() == mine:
+                self.lock_path.unlink()
+
+    def _read_lock(self) -> tuple[bytes | None, dict[str, Any] | None]:
+        """The lock file's bytes (None: gone) and its holder (None: unreadable, e.g. being written)."""
+        try:
+            held = self.lock_path.read_bytes()
+        except FileNotFoundError:
+            return None, None
+        except OSError:
+            return b"", None  # present but unreadable (permissions): held by someone we cannot name
+        try:
+            holder = json.loads(held)
+        except ValueError:
+            return held, None
+        return held, holder if isinstance(holder, dict) else None
+
+    def _is_stale(self, holder: dict[str, Any]) -> bool:
+        """Left by a process that is gone: only provable for a pid on this host."""
+        pid = holder.get("pid")
+        if holder.get("host") != socket.gethostname() or not isinstance(pid, int) or isinstance(pid, bool):
+            return False
+        return not _pid_alive(pid)
+
+    def _take_over(self, held: bytes, holder: dict[str, Any]) -> None:
+        """Remove a stale lock without removing one another run has just put in its place."""
+        aside = self.lock_path.with_name(f"{self.lock_path.name}.stale.{os.getpid()}")
+        try:
+            os.replace(self.lock_path, aside)
+        except FileNotFoundError:
+            return  # someone else cleared it first
+        try:
+            if aside.read_bytes() != held:
+                # Another run replaced the stale lock between our read and our rename: put its
+                # live lock back (link fails harmlessly if yet another run holds the path now).
+                with contextlib.suppress(OSError):
+                    os.link(aside, self.lock_path)
+            else:
+                log.warning("taking over the stale lock %s of pid %s (no longer running)",
+                            self.lock_path, holder.get("pid"))
+        finally:
+            aside.unlink(missing_ok=True)
+
+    def _locked(self, holder: dict[str, Any] | None) -> StateError:
+        hint = f"wait for that run to finish, or remove {self.lock_path} if that process is gone"
+        if holder is None:
+            return StateError(f"state for env {self.environment} is locked (the lock file "
+                              f"{self.lock_path} cannot be read)", hint=hint)
+        message = (
+            f"state for env {self.environment} is locked by {holder.get('user', '?')}@{holder.get('host', '?')} "
+            f"pid {holder.get('pid', '?')} since {holder.get('started_at', '?')}"
+        )
+        if holder.get("command"):
+            message += f" (running: {holder['command']})"
+        return StateError(message, hint=hint)
+
+
+def _atomic_write(target: Path, data: bytes) -> None:
+    """Write a temp file in the target's directory (mode 0600), fsync it, then os.replace it in."""
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    _fsync_dir(target.parent)
+
+
+def _fsync_dir(directory: Path) -> None:
+    """Make the rename itself durable; not every platform can open a directory, which is fine."""
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _pid_alive(pid: int) -> bool:
+    if pid <= 0:
+        return False  # not a real process id (and kill(0) would signal our own group)
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True  # e.g. PermissionError: it exists but belongs to someone else
+    return True
+
+
+def _user() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:  # no login name in some containers
+        return "unknown"
