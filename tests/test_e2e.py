@@ -98,7 +98,7 @@ spec:
   metrics:
     - structuredOutputId: call-outcome
       conditions:
-        - type: boolean
+        - type: comparator
           comparator: "="
           value: true
           points: 100

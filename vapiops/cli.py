@@ -37,11 +37,26 @@ def use_color(no_color: bool) -> bool:
     return not no_color and not os.environ.get("NO_COLOR") and sys.stdout.isatty()
 
 
+def _remember_debug(ctx: click.Context, _param: click.Parameter, value: bool) -> bool:
+    # ctx.meta is shared by the whole context chain, so the group sees a subcommand's --debug.
+    if value:
+        ctx.meta["vapiops.debug"] = True
+    return value
+
+
+def _debugging(ctx: click.Context) -> bool:
+    return bool(ctx.meta.get("vapiops.debug") or os.environ.get("VAPIOPS_DEBUG"))
+
+
+_debug_option = click.option("--debug", is_flag=True, callback=_remember_debug,
+                             help="Show tracebacks and request counts.")
+
+
 def common(with_path: bool = True) -> Callable:
     """Options every command takes: --env, --no-color, --debug, and the project PATH."""
 
     def decorate(fn: Callable) -> Callable:
-        fn = click.option("--debug", is_flag=True, help="Show tracebacks and request counts.")(fn)
+        fn = _debug_option(fn)
         fn = click.option("--no-color", is_flag=True, help="No ANSI colours (also: NO_COLOR=1).")(fn)
         fn = click.option("--env", "env_name", metavar="ENV", help="Environment (default: the only one).")(fn)
         if with_path:
@@ -78,21 +93,19 @@ class VapiopsGroup(click.Group):
     """Turns every error into one clear line on stderr and exit 1; a traceback only with --debug."""
 
     def invoke(self, ctx: click.Context) -> Any:
-        argv = [*getattr(ctx, "protected_args", []), *ctx.args]
-        debug = "--debug" in argv or bool(os.environ.get("VAPIOPS_DEBUG"))
         try:
             return super().invoke(ctx)
         except (click.exceptions.Exit, click.ClickException, click.exceptions.Abort, SystemExit):
             raise
         except VapiopsError as exc:
-            if debug:
+            if _debugging(ctx):
                 traceback.print_exc()
             _err(f"Error: {exc}")
         except KeyboardInterrupt:
             _err("Interrupted.")
             ctx.exit(130)
         except Exception as exc:  # a bug: still one line unless --debug
-            if debug:
+            if _debugging(ctx):
                 traceback.print_exc()
             _err(f"Error: unexpected {type(exc).__name__}: {exc} (run with --debug for the traceback; please report it)")
         ctx.exit(EXIT_ERROR)
@@ -348,7 +361,7 @@ def state_mv(source: str, destination: str, path: Path, env_name: str | None, no
 @click.option("--data", type=click.Path(path_type=Path), help="Keep data in this JSON file.")
 @click.option("--latency-ms", default=0, type=int, help="Delay every response.")
 @click.option("--fault-rate", default=0.0, type=click.FloatRange(0, 1), help="Share of requests failing (429/5xx).")
-@click.option("--debug", is_flag=True, help="Show tracebacks.")
+@_debug_option
 def sandbox(port: int, data: Path | None, latency_ms: int, fault_rate: float, debug: bool) -> None:
     """Serve a local stand-in for the Vapi API on 127.0.0.1 (Ctrl-C stops it)."""
     from vapiops.sandbox import SandboxServer

@@ -14,8 +14,8 @@ from pathlib import Path
 from vapiops import apispec
 from vapiops.client import VapiClient
 from vapiops.config import Environment, Project, load_project
-from vapiops.kinds import KINDS, Kind
 from vapiops.errors import UnsafePlan
+from vapiops.kinds import KINDS, Kind
 from vapiops.manifest import load_manifests
 from vapiops.plan import Action, Plan
 from vapiops.planner import Desired, adopt_intents, drift_report, make_plan
@@ -49,7 +49,7 @@ def read_live(client: VapiClient, kinds: Iterable[Kind] = KINDS.values()) -> dic
     kinds = list(kinds)
     with ThreadPoolExecutor(max_workers=len(kinds) or 1) as pool:
         results = list(pool.map(client.list, kinds))
-    return {k.name: objs for k, objs in zip(kinds, results)}
+    return {k.name: objs for k, objs in zip(kinds, results, strict=True)}
 
 
 def refresh(store: StateStore, state: State, live: dict[str, list[dict]]) -> list[str]:
