@@ -128,9 +128,15 @@ class Applier:
             )
             self.store.save(self.state)
         set_paths = kind.set_fields
-        obj = self.client.create(
-            kind, body, match=lambda live: owned_equal(body, live, set_paths=set_paths), started_at=started_at
-        )
+
+        def is_ours(live: dict[str, Any]) -> bool:
+            # An object another address already owns is never "the one this POST created",
+            # even when two manifests declare identical bodies.
+            with self._lock:
+                taken = set(self.ids.values())
+            return live.get("id") not in taken and owned_equal(body, live, set_paths=set_paths)
+
+        obj = self.client.create(kind, body, match=is_ours, started_at=started_at)
         obj_id = str(obj["id"])
         with self._lock:
             self.ids[step.address] = obj_id
