@@ -1,0 +1,932 @@
+"""planner.py: desired + live + prior -> Plan, each SPEC 4 rule on plain values.
+
+A tiny in-memory org (`Org`) stands in for Vapi: it assigns IDs, fills server defaults, turns
+ints into floats, reorders ID arrays and replaces top-level keys on PATCH, like the real API.
+`run` carries out a plan's steps in order the way apply does (names resolved to IDs at call
+time, state recorded from plan.applied), so "plan after apply is empty" is tested end to end.
+"""
+
+from __future__ import annotations
+
+import copy
+import itertools
+import json
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+from vapiops import paths
+from vapiops.graph import is_uuid
+from vapiops.kinds import KINDS, address
+from vapiops.plan import ABSENT, SENSITIVE, Action, FieldChange, Plan
+from vapiops.planner import (
+    Desired,
+    adopt_intents,
+    default_hash,
+    destructive_protected,
+    drift_report,
+    make_plan,
+)
+
+# -- test doubles -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Lifecycle:
+    prevent_destroy: bool = False
+    ignore_changes: tuple[str, ...] = ()
+
+
+@dataclass
+class ResourceState:
+    kind: str
+    name: str
+    id: str
+    applied: dict[str, Any]
+    secrets: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class Intent:
+    address: str
+    kind: str
+    started_at: str
+    body: dict[str, Any]
+    sensitive: list[str] = field(default_factory=list)
+
+
+@dataclass
+class State:
+    environment: str = "dev"
+    lineage: str = "lin"
+    serial: int = 0
+    resources: dict[str, ResourceState] = field(default_factory=dict)
+    intents: dict[str, Intent] = field(default_factory=dict)
+
+
+def D(kind: str, name: str, spec: dict, *, prevent: bool = False, ignore: tuple[str, ...] = (),
+      sensitive: frozenset = frozenset()) -> Desired:
+    return Desired(kind, name, copy.deepcopy(spec), Lifecycle(prevent, ignore), sensitive, where="f.yaml:1")
+
+
+_ids = itertools.count(1)
+
+
+def new_id() -> str:
+    return f"00000000-0000-4000-8000-{next(_ids):012d}"
+
+
+def _floats(value: Any) -> Any:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int):
+        return float(value)
+    if isinstance(value, dict):
+        return {k: _floats(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_floats(v) for v in value]
+    return value
+
+
+def server_defaults(kind: str, obj: dict) -> dict:
+    """What a Vapi-like server adds to what it was sent (realistic defaults, extra nested keys)."""
+    obj = copy.deepcopy(obj)
+    if kind == "assistant":
+        obj.setdefault("firstMessageMode", "assistant-speaks-first")
+        obj.setdefault("backgroundSound", "off")
+        obj.setdefault("isServerUrlSecretSet", False)
+        obj.setdefault("transcriber", {"provider": "deepgram", "model": "nova-2", "language": "en"})
+        if "model" in obj:
+            obj["model"] = _floats(obj["model"])
+            obj["model"].setdefault("temperature", 0.7)
+            obj["model"].setdefault("maxTokens", 250.0)
+            for m in obj["model"].get("messages", []):
+                m.setdefault("name", None)
+            if "toolIds" in obj["model"]:
+                obj["model"]["toolIds"] = sorted(obj["model"]["toolIds"])
+        if "voice" in obj:
+            obj["voice"].setdefault("provider", "vapi")
+            obj["voice"].setdefault("chunkPlan", {"enabled": True, "minCharacters": 30})
+        else:
+            obj["voice"] = {"provider": "vapi", "voiceId": "Elliot"}
+        if "silenceTimeoutSeconds" in obj:
+            obj["silenceTimeoutSeconds"] = float(obj["silenceTimeoutSeconds"])
+    elif kind == "tool":
+        obj.setdefault("async", False)
+        if "server" in obj:
+            obj["server"].setdefault("timeoutSeconds", 20)
+        for dest in obj.get("destinations", []):
+            dest.setdefault("contextEngineeringPlan", {"type": "all"})
+    elif kind == "squad":
+        for member in obj.get("members", []):
+            member.setdefault("assistantOverrides", {})
+    elif kind == "structured-output":
+        obj.setdefault("description", "")
+        obj.setdefault("workflowIds", [])
+        obj["assistantIds"] = sorted(obj.get("assistantIds", []))
+        obj.setdefault("schema", {}).setdefault("additionalProperties", False)
+    elif kind == "scorecard":
+        obj.setdefault("description", None)
+        for metric in obj.get("metrics", []):
+            metric.setdefault("id", new_id())
+            metric["conditions"] = _floats(metric.get("conditions", []))
+    return obj
+
+
+class Org:
+    """A Vapi-like org in memory: create, PATCH (top-level replace), delete; list as raw objects."""
+
+    def __init__(self) -> None:
+        self.objects: dict[str, dict[str, dict]] = {k: {} for k in KINDS}
+        self.calls: list[tuple[str, str, str, dict]] = []
+        self.clock = itertools.count()
+
+    def live(self) -> dict[str, list[dict]]:
+        return {k: copy.deepcopy(list(objs.values())) for k, objs in self.objects.items()}
+
+    def create(self, kind: str, body: dict) -> str:
+        obj_id = new_id()
+        obj = server_defaults(kind, body)
+        obj.update(id=obj_id, orgId="org-1", createdAt=f"2024-01-01T00:00:{next(self.clock):02d}.000Z",
+                   updatedAt="2024-01-01T00:00:00.000Z")
+        self.objects[kind][obj_id] = obj
+        self.calls.append(("POST", kind, obj_id, body))
+        return obj_id
+
+    def patch(self, kind: str, obj_id: str, body: dict) -> None:
+        obj = self.objects[kind][obj_id]
+        assert not set(body) & KINDS[kind].read_only, body
+        for k, v in body.items():
+            if v is None:
+                obj.pop(k, None)
+            else:
+                obj[k] = copy.deepcopy(v)
+        self.objects[kind][obj_id] = server_defaults(kind, obj)
+        self.calls.append(("PATCH", kind, obj_id, body))
+
+    def delete(self, kind: str, obj_id: str) -> None:
+        del self.objects[kind][obj_id]
+        self.calls.append(("DELETE", kind, obj_id, {}))
+
+
+def run(plan: Plan, state: State, org: Org) -> None:
+    """Carry out the plan as apply does: in order, names -> IDs at call time, state per step."""
+    ids = {a: r.id for a, r in state.resources.items()}
+    done: set[str] = set()
+    for addr in plan.forget:
+        state.resources.pop(addr)
+    for step in plan.steps:
+        assert set(step.after) <= done, f"{step.key} runs before {set(step.after) - done}"
+        body = copy.deepcopy(step.body)
+        for ref in KINDS[step.kind].references:
+            for path, value in list(paths.find(body, ref.pattern)):
+                if isinstance(value, str) and not is_uuid(value):
+                    paths.set_(body, path, ids[address(ref.target, value)])  # KeyError = ordering bug
+        kind_name, name = step.address.split("/", 1)
+        if step.op == "create":
+            obj_id = org.create(step.kind, body)
+            ids[step.address] = obj_id
+        elif step.op == "update":
+            obj_id = step.id or ids[step.address]
+            org.patch(step.kind, obj_id, body)
+        else:
+            org.delete(step.kind, step.id)
+            if state.resources.get(step.address) and state.resources[step.address].id == step.id:
+                del state.resources[step.address]
+            done.add(step.key)
+            continue
+        if step.records:
+            state.resources[step.address] = ResourceState(
+                kind_name, name, obj_id, copy.deepcopy(plan.applied[step.address]),
+                dict(plan.secrets.get(step.address, {})))
+        done.add(step.key)
+
+
+def plan_for(desired: list[Desired], state: State, org: Org, **kw) -> Plan:
+    return make_plan("dev", desired, state, org.live(), **kw)
+
+
+def converge(desired: list[Desired], state: State | None = None, org: Org | None = None) -> tuple[State, Org]:
+    state = state or State()
+    org = org or Org()
+    run(plan_for(desired, state, org), state, org)
+    return state, org
+
+
+def step_keys(plan: Plan) -> list[str]:
+    return [s.key for s in plan.steps]
+
+
+def change(plan: Plan, addr: str):
+    (found,) = [c for c in plan.changes if c.address == addr]
+    return found
+
+
+def step(plan: Plan, key: str):
+    (found,) = [s for s in plan.steps if s.key == key]
+    return found
+
+
+# -- a realistic project with every kind and both cycles ---------------------------------------------
+
+PROMPT = "You are Acme's support agent. The caller is {{ customer.number }}.\nBe brief.\n"
+
+
+def project() -> list[Desired]:
+    return [
+        D("tool", "lookup-order", {
+            "type": "function",
+            "function": {"name": "lookup_order", "description": "Look up an order.",
+                         "parameters": {"type": "object", "properties": {"orderNumber": {"type": "string"}},
+                                        "required": ["orderNumber"]}},
+            "server": {"url": "https://hooks.example.com/orders"},
+        }),
+        D("tool", "handoff-to-billing", {
+            "type": "handoff",
+            "destinations": [{"type": "assistant", "assistantId": "billing", "description": "billing"}],
+        }),
+        D("tool", "end-call", {"type": "endCall"}),
+        D("assistant", "support", {
+            "name": "support",
+            "firstMessage": "Hi, this is Acme support.",
+            "silenceTimeoutSeconds": 30,
+            "model": {"provider": "openai", "model": "gpt-4o", "temperature": 1,
+                      "messages": [{"role": "system", "content": PROMPT}],
+                      "toolIds": ["lookup-order", "handoff-to-billing", "end-call"]},
+            "voice": {"provider": "11labs", "voiceId": "burt"},
+            "artifactPlan": {"structuredOutputIds": ["call-outcome"]},
+        }),
+        D("assistant", "billing", {
+            "name": "billing", "firstMessage": "Billing here.",
+            "model": {"provider": "openai", "model": "gpt-4o",
+                      "messages": [{"role": "system", "content": "You handle billing."}]},
+        }),
+        D("squad", "desk", {"name": "desk", "members": [
+            {"assistantId": "support", "assistantDestinations": [{"type": "assistant", "assistantId": "billing"}]},
+            {"assistantId": "billing"}]}),
+        D("structured-output", "call-outcome", {
+            "name": "call-outcome", "type": "ai",
+            "schema": {"type": "object", "properties": {"resolved": {"type": "boolean"}}},
+            "assistantIds": ["support", "billing"]}),
+        D("scorecard", "quality", {
+            "name": "quality",
+            "metrics": [{"structuredOutputId": "call-outcome",
+                         "conditions": [{"type": "boolean", "comparator": "=", "value": True, "points": 100}]}],
+            "assistantIds": ["support"]}),
+    ]
+
+
+def test_everything_is_created_in_dependency_order_with_cycles_linked():
+    state, org = State(), Org()
+    plan = plan_for(project(), state, org)
+    assert [c.action for c in plan.changes] == [Action.CREATE] * 8
+    assert [c.address for c in plan.changes] == sorted(c.address for c in plan.changes)
+    keys = step_keys(plan)
+    assert keys.index("create:assistant/billing") < keys.index("create:tool/handoff-to-billing")
+    assert keys.index("create:tool/end-call") < keys.index("create:assistant/support")
+    # assistant/support <-> structured-output/call-outcome: the assistant is created without the
+    # back-reference and linked once both exist.
+    support = step(plan, "create:assistant/support")
+    assert "artifactPlan" in support.body and support.body["artifactPlan"]["structuredOutputIds"] == []
+    link = step(plan, "link:assistant/support")
+    assert link.op == "update" and link.id is None
+    assert link.body == {"artifactPlan": {"structuredOutputIds": ["call-outcome"]}}
+    assert set(link.after) == {"create:assistant/support", "create:structured-output/call-outcome"}
+    assert keys.index("create:structured-output/call-outcome") < keys.index("link:assistant/support")
+    assert set(plan.applied) == {c.address for c in plan.changes}
+    run(plan, state, org)
+    live_support = org.objects["assistant"][state.resources["assistant/support"].id]
+    assert live_support["artifactPlan"]["structuredOutputIds"] == [state.resources["structured-output/call-outcome"].id]
+    # The state records the whole desired spec, references by name.
+    assert state.resources["assistant/support"].applied["artifactPlan"] == {"structuredOutputIds": ["call-outcome"]}
+
+
+def test_plan_after_apply_is_empty_whatever_defaults_the_server_filled():
+    state, org = converge(project())
+    again = plan_for(project(), state, org)
+    assert again.changes == [] and again.steps == [] and again.is_empty
+    # Every kind got server-filled values that are not declared, numbers as floats, reordered IDs.
+    support = org.objects["assistant"][state.resources["assistant/support"].id]
+    assert support["model"]["temperature"] == 1.0 and isinstance(support["model"]["temperature"], float)
+    assert support["model"]["maxTokens"] == 250.0 and support["voice"]["chunkPlan"]["enabled"] is True
+    sent = [state.resources[f"tool/{n}"].id for n in ("lookup-order", "handoff-to-billing", "end-call")]
+    assert sent != sorted(sent) and support["model"]["toolIds"] == sorted(sent)
+
+
+def test_a_change_then_plan_again_is_clean():
+    state, org = converge(project())
+    changed = project()
+    changed[3].spec["model"]["messages"][0]["content"] = PROMPT + "Never promise refunds.\n"
+    plan = plan_for(changed, state, org)
+    assert [(c.address, c.action) for c in plan.changes] == [("assistant/support", Action.UPDATE)]
+    (fc,) = change(plan, "assistant/support").fields
+    assert fc.path == "model.messages[0].content" and fc.before == PROMPT
+    org.calls.clear()
+    run(plan, state, org)
+    (call,) = org.calls
+    assert call[0] == "PATCH" and sorted(call[3]) == ["model"]
+    assert call[3]["model"]["maxTokens"] == 250.0  # undeclared nested setting sent back, not wiped
+    assert plan_for(changed, state, org).is_empty
+
+
+# -- rule 1: name space -------------------------------------------------------------------------------
+
+
+def test_live_ids_of_managed_resources_become_names_and_unmanaged_uuids_compare_as_is():
+    unmanaged = "9b1deb4d-3b7d-4bad-9bdd-2b0d7b3dcb6d"
+    tool_id = new_id()
+    state = State(resources={
+        "tool/t": ResourceState("tool", "t", tool_id, {"type": "endCall"}),
+        "assistant/a": ResourceState("assistant", "a", "aid-1", {"model": {"toolIds": ["t", unmanaged]}}),
+    })
+    live = {"tool": [{"id": tool_id, "type": "endCall"}],
+            "assistant": [{"id": "aid-1", "model": {"toolIds": [unmanaged, tool_id], "temperature": 0.5}}]}
+    desired = [D("tool", "t", {"type": "endCall"}), D("assistant", "a", {"model": {"toolIds": ["t", unmanaged]}})]
+    assert make_plan("dev", desired, state, live).is_empty
+    # A dropped reference shows by name, never by ID.
+    desired[1].spec["model"]["toolIds"] = [unmanaged]
+    plan = make_plan("dev", desired, state, live)
+    (fc,) = change(plan, "assistant/a").fields
+    assert fc.before == [unmanaged, "t"] and fc.after == [unmanaged]
+    assert step(plan, "update:assistant/a").body == {"model": {"toolIds": [unmanaged], "temperature": 0.5}}
+
+
+def test_a_manifest_holding_the_uuid_of_a_managed_resource_compares_by_name():
+    tool_id = new_id()
+    state = State(resources={
+        "tool/t": ResourceState("tool", "t", tool_id, {"type": "endCall"}),
+        "assistant/a": ResourceState("assistant", "a", "aid-1", {"model": {"toolIds": ["t"]}}),
+    })
+    live = {"tool": [{"id": tool_id, "type": "endCall"}], "assistant": [{"id": "aid-1", "model": {"toolIds": [tool_id]}}]}
+    desired = [D("tool", "t", {"type": "endCall"}), D("assistant", "a", {"model": {"toolIds": [tool_id]}})]
+    assert make_plan("dev", desired, state, live).is_empty
+
+
+def test_a_reference_of_the_wrong_kind_is_not_translated():
+    shared = new_id()
+    state = State(resources={"assistant/x": ResourceState("assistant", "x", shared, {"name": "x"})})
+    live = {"assistant": [{"id": shared, "name": "x", "model": {"toolIds": [shared]}}]}
+    desired = [D("assistant", "x", {"name": "x", "model": {"toolIds": [shared]}})]
+    assert make_plan("dev", desired, state, live).is_empty
+
+
+# -- rule 2/3/6: ownership, removal, the PATCH body --------------------------------------------------
+
+
+def one_assistant(applied: dict, live_extra: dict | None = None):
+    state = State(resources={"assistant/a": ResourceState("assistant", "a", "aid", copy.deepcopy(applied))})
+    live_obj = {"id": "aid", "orgId": "o", "createdAt": "2024-01-01T00:00:00Z", **copy.deepcopy(applied),
+                **(live_extra or {})}
+    return state, {"assistant": [live_obj]}
+
+
+def test_read_only_fields_are_never_diffed_or_sent():
+    state, live = one_assistant({"name": "a"}, {"updatedAt": "later"})
+    desired = [D("assistant", "a", {"name": "a", "id": "other", "createdAt": "x"})]
+    assert make_plan("dev", desired, state, live).is_empty
+    desired = [D("assistant", "a", {"name": "b", "id": "other"})]
+    plan = make_plan("dev", desired, state, live)
+    assert step(plan, "update:assistant/a").body == {"name": "b"}
+    assert "id" not in plan.applied["assistant/a"]
+
+
+def test_update_sends_only_changed_top_level_keys():
+    applied = {"name": "a", "firstMessage": "hi", "model": {"provider": "openai", "model": "gpt-4o"}}
+    state, live = one_assistant(applied, {"voicemailMessage": "dash"})
+    live["assistant"][0]["model"]["temperature"] = 0.3
+    desired = [D("assistant", "a", dict(applied, model={"provider": "openai", "model": "gpt-4.1"}))]
+    plan = make_plan("dev", desired, state, live)
+    c = change(plan, "assistant/a")
+    assert c.action is Action.UPDATE and c.id == "aid"
+    assert c.fields == [FieldChange("model.model", "gpt-4o", "gpt-4.1")]
+    s = step(plan, "update:assistant/a")
+    assert (s.op, s.id) == ("update", "aid")
+    assert s.body == {"model": {"provider": "openai", "model": "gpt-4.1", "temperature": 0.3}}
+
+
+def test_removed_top_level_field_is_sent_as_null():
+    applied = {"name": "a", "firstMessage": "hi"}
+    state, live = one_assistant(applied)
+    plan = make_plan("dev", [D("assistant", "a", {"name": "a"})], state, live)
+    assert change(plan, "assistant/a").fields == [FieldChange("firstMessage", "hi", ABSENT)]
+    assert step(plan, "update:assistant/a").body == {"firstMessage": None}
+    assert plan.applied["assistant/a"] == {"name": "a"}
+
+
+def test_removed_nested_field_is_taken_out_of_the_whole_key():
+    applied = {"model": {"provider": "openai", "temperature": 0.2}}
+    state, live = one_assistant(applied)
+    live["assistant"][0]["model"]["maxTokens"] = 100
+    plan = make_plan("dev", [D("assistant", "a", {"model": {"provider": "openai"}})], state, live)
+    assert step(plan, "update:assistant/a").body == {"model": {"provider": "openai", "maxTokens": 100}}
+
+
+def test_patch_required_keys_ride_along_every_squad_patch():
+    aid = new_id()
+    state = State(resources={
+        "assistant/x": ResourceState("assistant", "x", aid, {"name": "x"}),
+        "squad/s": ResourceState("squad", "s", "sid", {"name": "s", "members": [{"assistantId": "x"}]}),
+    })
+    live = {"assistant": [{"id": aid, "name": "x"}],
+            "squad": [{"id": "sid", "name": "s", "members": [{"assistantId": aid, "assistantOverrides": {"a": 1}}]}]}
+    desired = [D("assistant", "x", {"name": "x"}), D("squad", "s", {"name": "t", "members": [{"assistantId": "x"}]})]
+    plan = make_plan("dev", desired, state, live)
+    assert step(plan, "update:squad/s").body == {
+        "name": "t", "members": [{"assistantId": "x", "assistantOverrides": {"a": 1}}]}
+
+
+def test_update_filter_gets_the_kind_and_trims_the_body_with_a_warning_for_dropped_changes():
+    seen = []
+
+    def only_name(kind, body):
+        seen.append(kind.name)
+        return {k: v for k, v in body.items() if k == "name"}
+
+    state, live = one_assistant({"name": "a", "x": 1})
+    plan = make_plan("dev", [D("assistant", "a", {"name": "b", "x": 2})], state, live, update_filter=only_name)
+    assert seen == ["assistant"]
+    assert step(plan, "update:assistant/a").body == {"name": "b"}
+    assert plan.warnings == ["assistant/a: x cannot be changed by an update (Vapi's update body does not accept it); "
+                             "the change stays pending"]
+
+
+def test_an_update_the_filter_empties_sends_nothing_but_stays_visible():
+    state, live = one_assistant({"name": "a", "x": 1})
+    plan = make_plan("dev", [D("assistant", "a", {"name": "a", "x": 2})], state, live,
+                     update_filter=lambda kind, body: {})
+    assert change(plan, "assistant/a").action is Action.UPDATE
+    assert plan.steps == [] and "assistant/a" not in plan.applied
+    assert plan.warnings and "x cannot be changed by an update" in plan.warnings[0]
+
+
+def test_step_bodies_and_applied_never_alias_the_inputs():
+    state, live = one_assistant({"name": "a", "model": {"provider": "openai"}})
+    desired = [D("assistant", "a", {"name": "a", "model": {"provider": "openai", "model": "gpt-4o"}}),
+               D("tool", "t", {"type": "function", "function": {"name": "t"}})]
+    before = copy.deepcopy((desired[0].spec, desired[1].spec, live))
+    plan = make_plan("dev", desired, state, live | {"tool": []})
+    for s in plan.steps:
+        s.body.clear()
+    for v in plan.applied.values():
+        v.clear()
+    assert (desired[0].spec, desired[1].spec, live) == before
+
+
+# -- rule 4: ignore_changes ---------------------------------------------------------------------------
+
+
+def test_ignored_paths_are_not_diffed_not_written_not_recorded():
+    applied = {"voice": {"provider": "11labs"}, "name": "a"}
+    state, live = one_assistant(applied)
+    live["assistant"][0]["voice"]["voiceId"] = "from-dashboard"
+    spec = {"voice": {"provider": "11labs", "voiceId": "manifest"}, "name": "a"}
+    desired = [D("assistant", "a", spec, ignore=("voice.voiceId",))]
+    assert make_plan("dev", desired, state, live).is_empty
+    desired = [D("assistant", "a", dict(spec, voice={"provider": "cartesia", "voiceId": "manifest"}),
+                 ignore=("voice.voiceId",))]
+    plan = make_plan("dev", desired, state, live)
+    assert change(plan, "assistant/a").fields == [FieldChange("voice.provider", "11labs", "cartesia")]
+    assert step(plan, "update:assistant/a").body == {"voice": {"provider": "cartesia", "voiceId": "from-dashboard"}}
+    assert plan.applied["assistant/a"] == {"voice": {"provider": "cartesia"}, "name": "a"}
+
+
+def test_newly_ignored_path_that_was_applied_before_is_not_removed():
+    applied = {"name": "a", "firstMessage": "hi"}
+    state, live = one_assistant(applied, {"firstMessage": "dash"})
+    assert make_plan("dev", [D("assistant", "a", applied, ignore=("firstMessage",))], state, live).is_empty
+
+
+def test_a_create_starts_with_the_ignored_values_but_does_not_record_them():
+    plan = make_plan("dev", [D("assistant", "a", {"name": "a", "voice": {"voiceId": "v"}}, ignore=("voice",))],
+                     State(), {"assistant": []})
+    assert step(plan, "create:assistant/a").body == {"name": "a", "voice": {"voiceId": "v"}}
+    assert plan.applied["assistant/a"] == {"name": "a"}
+
+
+# -- rule 5: secrets ----------------------------------------------------------------------------------
+
+SECRET = "sk-live-0123456789abcdef"
+
+
+def secret_tool(header: str = SECRET) -> Desired:
+    return D("tool", "hook", {"type": "function", "function": {"name": "hook"},
+                              "server": {"url": f"https://hooks.example.com/{SECRET}",
+                                         "headers": {"Authorization": header}}},
+             sensitive=frozenset({("server", "url")}))
+
+
+def test_secrets_are_hashed_in_applied_and_never_shown_but_sent():
+    plan = make_plan("dev", [secret_tool()], State(), {"tool": []})
+    shown = json.dumps([plan.to_dict(), plan.applied, plan.secrets, plan.warnings], default=str)
+    assert SECRET not in shown
+    assert plan.secrets["tool/hook"] == {
+        "server.headers.Authorization": default_hash(SECRET),
+        "server.url": default_hash(f"https://hooks.example.com/{SECRET}")}
+    assert plan.applied["tool/hook"]["server"]["headers"]["Authorization"] == default_hash(SECRET)
+    fields = {f.path: f for f in change(plan, "tool/hook").fields}
+    assert fields["server.headers.Authorization"].after == SENSITIVE and fields["server.url"].sensitive
+    assert step(plan, "create:tool/hook").body["server"]["headers"]["Authorization"] == SECRET
+
+
+def test_an_unchanged_secret_is_no_change_even_when_vapi_masks_it_and_a_changed_one_is_detected():
+    state, org = converge([secret_tool()])
+    tool = org.objects["tool"][state.resources["tool/hook"].id]
+    tool["server"]["headers"]["Authorization"] = "****"  # masked in responses
+    tool["server"]["url"] = "https://hooks.example.com/****"
+    assert plan_for([secret_tool()], state, org).is_empty
+    plan = plan_for([secret_tool("Bearer rotated")], state, org)
+    c = change(plan, "tool/hook")
+    assert c.fields == [FieldChange("server.headers.Authorization", SENSITIVE, SENSITIVE, sensitive=True)]
+    body = step(plan, "update:tool/hook").body
+    assert body["server"]["headers"]["Authorization"] == "Bearer rotated"
+    assert SECRET not in json.dumps([plan.to_dict(), plan.applied], default=str)
+    assert plan.secrets["tool/hook"]["server.headers.Authorization"] == default_hash("Bearer rotated")
+
+
+def test_hash_secret_is_the_one_passed_in():
+    plan = make_plan("dev", [secret_tool()], State(), {"tool": []}, hash_secret=lambda v: f"h{len(str(v))}")
+    assert plan.secrets["tool/hook"]["server.headers.Authorization"] == f"h{len(SECRET)}"
+
+
+# -- rule 7: replace ----------------------------------------------------------------------------------
+
+
+def test_a_type_change_replaces_creates_repoints_then_deletes_the_old_object():
+    state, org = converge(project())
+    old = state.resources["tool/end-call"].id
+    desired = project()
+    desired[2] = D("tool", "end-call", {"type": "dtmf"})
+    plan = plan_for(desired, state, org)
+    c = change(plan, "tool/end-call")
+    assert c.action is Action.REPLACE and c.id == old and c.reason == "type cannot change in place"
+    assert c.fields == [FieldChange("type", "endCall", "dtmf")]
+    repoint = change(plan, "assistant/support")
+    assert repoint.action is Action.UPDATE and repoint.reason == "repoint to replaced tool/end-call"
+    assert [f.after for f in repoint.fields] == ["end-call"] and repoint.fields[0].before == old
+    assert step_keys(plan) == ["create:tool/end-call", "update:assistant/support", "delete:tool/end-call"]
+    assert step(plan, "delete:tool/end-call").id == old
+    assert sorted(step(plan, "update:assistant/support").body) == ["model"]
+    assert plan.summary == {"add": 1, "change": 1, "destroy": 1, "replace": 1}
+    run(plan, state, org)
+    new = state.resources["tool/end-call"].id
+    assert new != old and old not in org.objects["tool"]
+    assert new in org.objects["assistant"][state.resources["assistant/support"].id]["model"]["toolIds"]
+    assert plan_for(desired, state, org).is_empty
+
+
+def test_a_replace_of_a_prevent_destroy_resource_says_so():
+    state, org = converge(project())
+    desired = project()
+    desired[2] = D("tool", "end-call", {"type": "dtmf"}, prevent=True)
+    plan = plan_for(desired, state, org)
+    assert "preventDestroy" in change(plan, "tool/end-call").reason
+    assert plan.protected == ["tool/end-call"]
+    assert destructive_protected(plan, desired) == ["tool/end-call"]
+    # A deleted manifest has no lifecycle any more: its delete is not protected.
+    remaining = [d for d in desired if d.address != "tool/end-call"]
+    remaining[2].spec["model"]["toolIds"] = ["lookup-order", "handoff-to-billing"]
+    plan = plan_for(remaining, state, org)
+    assert change(plan, "tool/end-call").action is Action.DELETE
+    assert destructive_protected(plan, remaining) == [] and plan.protected == []
+
+
+def test_a_replaced_resource_in_a_dependent_that_changes_anyway_gets_one_update():
+    state, org = converge(project())
+    desired = project()
+    desired[2] = D("tool", "end-call", {"type": "dtmf"})
+    desired[3].spec["firstMessage"] = "Hello!"
+    plan = plan_for(desired, state, org)
+    c = change(plan, "assistant/support")
+    assert c.reason is None and [f.path for f in c.fields] == ["firstMessage"]
+    assert sorted(step(plan, "update:assistant/support").body) == ["firstMessage", "model"]
+    run(plan, state, org)
+    assert plan_for(desired, state, org).is_empty
+
+
+# -- rule 8: create -----------------------------------------------------------------------------------
+
+
+def test_create_fields_and_body():
+    plan = make_plan("dev", [D("assistant", "a", {"name": "a", "model": {"provider": "openai",
+                                                                          "messages": [{"role": "system"}]}})],
+                     State(), {"assistant": []})
+    c = change(plan, "assistant/a")
+    assert (c.action, c.id, c.reason) == (Action.CREATE, None, None)
+    assert c.fields == [FieldChange("model.messages[0].role", ABSENT, "system"),
+                        FieldChange("model.provider", ABSENT, "openai"), FieldChange("name", ABSENT, "a")]
+    assert step(plan, "create:assistant/a").body == {"name": "a", "model": {"provider": "openai",
+                                                                             "messages": [{"role": "system"}]}}
+
+
+def test_a_resource_deleted_outside_vapiops_is_created_again():
+    state, org = converge(project())
+    gone = state.resources["assistant/billing"].id
+    del org.objects["assistant"][gone]
+    plan = plan_for(project(), state, org)
+    c = change(plan, "assistant/billing")
+    assert (c.action, c.reason) == (Action.CREATE, "deleted outside vapiops")
+    # Whatever pointed at the old object is repointed to the new one.
+    assert change(plan, "squad/desk").reason == "repoint to re-created assistant/billing"
+    assert change(plan, "tool/handoff-to-billing").action is Action.UPDATE
+    assert "delete:assistant/billing" not in step_keys(plan)
+    run(plan, state, org)
+    assert plan_for(project(), state, org).is_empty
+
+
+def test_a_create_named_like_an_unmanaged_live_object_warns_with_the_import_command():
+    live = {"assistant": [{"id": "live-1", "name": "support"}, {"id": "live-2", "name": "other"}],
+            "tool": [{"id": "live-3", "type": "function", "function": {"name": "lookup"}}]}
+    desired = [D("assistant", "support", {"name": "support"}),
+               D("tool", "lookup", {"type": "function", "function": {"name": "lookup"}})]
+    plan = make_plan("dev", desired, State(), live)
+    assert len(plan.warnings) == 2
+    assert "assistant/support" in plan.warnings[0] and "live-1" in plan.warnings[0]
+    assert "vapiops import assistant/support live-1" in plan.warnings[0]
+    assert "vapiops import tool/lookup live-3" in plan.warnings[1]
+
+
+def test_no_collision_warning_for_a_managed_object_of_that_name():
+    state = State(resources={"assistant/old": ResourceState("assistant", "old", "live-1", {"name": "support"})})
+    live = {"assistant": [{"id": "live-1", "name": "support"}]}
+    plan = make_plan("dev", [D("assistant", "old", {"name": "support"}), D("assistant", "support", {"name": "support"})],
+                     state, live)
+    assert plan.warnings == []
+
+
+# -- rule 9: delete -----------------------------------------------------------------------------------
+
+
+def test_undeclared_resource_is_deleted_by_id_after_dependents_let_go():
+    state, org = converge(project())
+    tool_id = state.resources["tool/end-call"].id
+    desired = [d for d in project() if d.address != "tool/end-call"]
+    desired[2].spec["model"]["toolIds"] = ["lookup-order", "handoff-to-billing"]
+    plan = plan_for(desired, state, org)
+    c = change(plan, "tool/end-call")
+    assert (c.action, c.id) == (Action.DELETE, tool_id)
+    assert c.fields == [FieldChange("type", "endCall", ABSENT)]
+    assert step_keys(plan) == ["update:assistant/support", "delete:tool/end-call"]
+    assert step(plan, "delete:tool/end-call").after == ["update:assistant/support"]
+    run(plan, state, org)
+    assert "tool/end-call" not in state.resources and plan_for(desired, state, org).is_empty
+
+
+def test_an_undeclared_resource_already_gone_is_forgotten_without_a_call():
+    state, org = converge(project())
+    del org.objects["tool"][state.resources["tool/end-call"].id]
+    desired = [d for d in project() if d.address != "tool/end-call"]
+    desired[2].spec["model"]["toolIds"] = ["lookup-order", "handoff-to-billing"]
+    plan = plan_for(desired, state, org)
+    assert plan.forget == ["tool/end-call"]
+    assert "tool/end-call" not in {c.address for c in plan.changes}
+    assert all(s.address != "tool/end-call" for s in plan.steps)
+
+
+def test_destroying_everything_deletes_dependents_first_even_across_cycles():
+    state, org = converge(project())
+    plan = plan_for([], state, org)
+    keys = step_keys(plan)
+    assert len(keys) == 8 and all(k.startswith("delete:") for k in keys)
+    assert keys.index("delete:squad/desk") < keys.index("delete:assistant/support")
+    assert keys.index("delete:squad/desk") < keys.index("delete:assistant/billing")
+    assert keys.index("delete:scorecard/quality") < keys.index("delete:structured-output/call-outcome")
+    assert keys.index("delete:assistant/support") < keys.index("delete:tool/lookup-order")
+    assert keys.index("delete:tool/handoff-to-billing") < keys.index("delete:assistant/billing")
+    run(plan, state, org)
+    assert state.resources == {} and all(not objs for objs in org.objects.values())
+
+
+def test_a_kind_that_was_not_listed_is_an_error_not_a_deletion():
+    state = State(resources={"tool/t": ResourceState("tool", "t", "tid", {"type": "endCall"})})
+    with pytest.raises(ValueError, match="tool"):
+        make_plan("dev", [], state, {"assistant": []})
+
+
+# -- rule 10: order and cycles ------------------------------------------------------------------------
+
+
+def test_cycle_assistant_handoff_tool_is_broken_and_linked():
+    desired = [
+        D("assistant", "a", {"name": "a", "model": {"provider": "openai", "toolIds": ["h", "plain"]}}),
+        D("tool", "h", {"type": "handoff", "destinations": [{"type": "assistant", "assistantId": "a"}]}),
+        D("tool", "plain", {"type": "endCall"}),
+    ]
+    plan = make_plan("dev", desired, State(), {k: [] for k in KINDS})
+    assert step_keys(plan) == ["create:tool/plain", "create:assistant/a", "create:tool/h", "link:assistant/a"]
+    assert step(plan, "create:assistant/a").body["model"] == {"provider": "openai", "toolIds": ["plain"]}
+    assert step(plan, "create:assistant/a").after == ["create:tool/plain"]
+    assert step(plan, "create:tool/h").after == ["create:assistant/a"]
+    assert step(plan, "link:assistant/a").body == {"model": {"provider": "openai", "toolIds": ["h", "plain"]}}
+    state, org = State(), Org()
+    run(plan, state, org)
+    assert plan_for(desired, state, org).is_empty
+
+
+def test_a_single_reference_in_a_cycle_drops_the_key_on_create():
+    desired = [
+        D("assistant", "a", {"name": "a", "hooks": [{"on": "x", "do": [{"type": "tool", "toolId": "h"}]}]}),
+        D("tool", "h", {"type": "handoff", "destinations": [{"type": "assistant", "assistantId": "a"}]}),
+    ]
+    plan = make_plan("dev", desired, State(), {k: [] for k in KINDS})
+    assert step(plan, "create:assistant/a").body["hooks"] == [{"on": "x", "do": [{"type": "tool"}]}]
+    assert step(plan, "link:assistant/a").body == {
+        "hooks": [{"on": "x", "do": [{"type": "tool", "toolId": "h"}]}]}
+
+
+def test_a_cycle_through_an_existing_resource_needs_no_link():
+    tool_id = new_id()
+    state = State(resources={"tool/h": ResourceState("tool", "h", tool_id, {"type": "handoff"})})
+    live = {"tool": [{"id": tool_id, "type": "handoff"}], "assistant": []}
+    desired = [
+        D("assistant", "a", {"name": "a", "model": {"toolIds": ["h"]}}),
+        D("tool", "h", {"type": "handoff", "destinations": [{"type": "assistant", "assistantId": "a"}]}),
+    ]
+    plan = make_plan("dev", desired, state, live)
+    assert step_keys(plan) == ["create:assistant/a", "update:tool/h"]
+    assert step(plan, "create:assistant/a").body["model"]["toolIds"] == ["h"]
+    assert step(plan, "update:tool/h").after == ["create:assistant/a"]
+
+
+def test_steps_after_lists_only_existing_steps_and_order_is_deterministic():
+    one = plan_for(project(), State(), Org())
+    two = make_plan("dev", list(reversed(project())), State(), Org().live())
+    assert step_keys(one) == step_keys(two)
+    assert [s.after for s in one.steps] == [s.after for s in two.steps]
+    assert one.checksum() == two.checksum()
+    keys = set(step_keys(one))
+    position = {k: i for i, k in enumerate(step_keys(one))}
+    for s in one.steps:
+        assert set(s.after) <= keys and all(position[a] < position[s.key] for a in s.after)
+
+
+def test_a_declared_address_twice_is_an_error():
+    with pytest.raises(ValueError, match="twice"):
+        make_plan("dev", [D("tool", "t", {}), D("tool", "t", {})], State(), {"tool": []})
+
+
+# -- rule 12: targets ---------------------------------------------------------------------------------
+
+
+def test_targets_keep_the_target_and_what_it_references_that_changes():
+    state, org = converge(project())
+    desired = project()
+    desired[0].spec["function"]["description"] = "changed"  # tool/lookup-order
+    desired[4].spec["firstMessage"] = "changed"  # assistant/billing
+    desired[3].spec["firstMessage"] = "changed"  # assistant/support (references lookup-order)
+    full = plan_for(desired, state, org)
+    assert {c.address for c in full.changes} == {"tool/lookup-order", "assistant/billing", "assistant/support"}
+    plan = plan_for(desired, state, org, targets=["assistant/support"])
+    # support references lookup-order (changed) and, through the handoff tool, billing (changed).
+    assert {c.address for c in plan.changes} == {"assistant/support", "tool/lookup-order", "assistant/billing"}
+    plan = plan_for(desired, state, org, targets=["tool/lookup-order"])
+    assert [c.address for c in plan.changes] == ["tool/lookup-order"]
+    assert step_keys(plan) == ["update:tool/lookup-order"] and set(plan.applied) == {"tool/lookup-order"}
+
+
+def test_a_targeted_replace_keeps_the_repoints_it_needs():
+    state, org = converge(project())
+    desired = project()
+    desired[2] = D("tool", "end-call", {"type": "dtmf"})
+    desired[4].spec["firstMessage"] = "changed"  # not targeted
+    plan = plan_for(desired, state, org, targets=["tool/end-call"])
+    assert step_keys(plan) == ["create:tool/end-call", "update:assistant/support", "delete:tool/end-call"]
+    assert "assistant/billing" not in {c.address for c in plan.changes}
+
+
+def test_targets_prune_after_to_kept_steps():
+    desired = project()
+    plan = plan_for(desired, State(), Org(), targets=["tool/handoff-to-billing"])
+    assert step_keys(plan) == ["create:assistant/billing", "create:tool/handoff-to-billing"]
+    assert step(plan, "create:tool/handoff-to-billing").after == ["create:assistant/billing"]
+    plan = plan_for(desired, State(), Org(), targets=["tool/end-call"])
+    assert step_keys(plan) == ["create:tool/end-call"] and step(plan, "create:tool/end-call").after == []
+
+
+# -- rule 13/14 -----------------------------------------------------------------------------------------
+
+
+def test_changes_sorted_by_address_and_fields_by_path():
+    state, org = converge(project())
+    desired = project()
+    desired[3].spec["voice"] = {"provider": "cartesia", "voiceId": "x"}
+    desired[3].spec["firstMessage"] = "changed"
+    desired[1].spec["destinations"][0]["description"] = "changed"
+    plan = plan_for(desired, state, org)
+    assert [c.address for c in plan.changes] == ["assistant/support", "tool/handoff-to-billing"]
+    assert [f.path for f in change(plan, "assistant/support").fields] == [
+        "firstMessage", "voice.provider", "voice.voiceId"]
+
+
+# -- drift ------------------------------------------------------------------------------------------------
+
+
+def test_drift_report_shows_declared_changes_and_deletions_made_outside():
+    state, org = converge(project() + [secret_tool()])
+    assert drift_report("dev", state, org.live()).is_empty
+    support = org.objects["assistant"][state.resources["assistant/support"].id]
+    support["firstMessage"] = "edited"
+    support["voicemailMessage"] = "undeclared"
+    support["model"]["toolIds"] = list(reversed(support["model"]["toolIds"]))
+    del org.objects["squad"][state.resources["squad/desk"].id]
+    hook = org.objects["tool"][state.resources["tool/hook"].id]
+    hook["server"]["headers"]["Authorization"] = "****"
+    report = drift_report("dev", state, org.live())
+    assert report.steps == []
+    assert [(c.address, c.action, c.reason) for c in report.changes] == [
+        ("assistant/support", Action.UPDATE, "changed outside vapiops"),
+        ("squad/desk", Action.DELETE, "deleted outside vapiops")]
+    assert change(report, "assistant/support").fields == [
+        FieldChange("firstMessage", "Hi, this is Acme support.", "edited")]
+    del hook["server"]["headers"]["Authorization"]
+    report = drift_report("dev", state, org.live())
+    assert change(report, "tool/hook").fields == [
+        FieldChange("server.headers.Authorization", SENSITIVE, ABSENT, sensitive=True)]
+    assert SECRET not in json.dumps(report.to_dict())
+
+
+# -- crash recovery ---------------------------------------------------------------------------------------
+
+
+def intent_state(body: dict, started: str = "2024-05-01T12:00:00.000Z", sensitive=()) -> State:
+    return State(intents={"tool/t": Intent("tool/t", "tool", started, body, list(sensitive))})
+
+
+def test_adopt_intents_finds_the_object_a_crashed_create_made():
+    body = {"type": "function", "function": {"name": "t"}, "server": {"headers": {"A": "sha256:abc"}}}
+    state = intent_state(body, sensitive=["server.headers.A"])
+    live = {"tool": [
+        {"id": "old", "createdAt": "2024-05-01T11:00:00.000Z", **body},  # before the intent: not ours
+        {"id": "other", "createdAt": "2024-05-01T12:00:01.000Z", "type": "function", "function": {"name": "u"}},
+        {"id": "ours", "createdAt": "2024-05-01T12:00:02.000Z", "async": False, "type": "function",
+         "function": {"name": "t", "parameters": {}}, "server": {"headers": {"A": "****"}}},
+    ]}
+    assert adopt_intents(state, live) == {"tool/t": "ours"}
+
+
+def test_adopt_intents_allows_clock_skew_and_picks_the_oldest_of_several():
+    body = {"type": "endCall"}
+    state = intent_state(body)
+    live = {"tool": [
+        {"id": "b", "createdAt": "2024-05-01T12:03:00.000Z", **body},
+        {"id": "a", "createdAt": "2024-05-01T11:55:00.000Z", **body},  # 5 min "before": server clock behind
+        {"id": "z", "createdAt": "2024-05-01T11:45:00.000Z", **body},  # outside the 10 min allowance
+    ]}
+    assert adopt_intents(state, live) == {"tool/t": "a"}
+
+
+def test_adopt_intents_skips_managed_objects_addresses_with_ids_and_unmatched_intents():
+    body = {"type": "endCall"}
+    state = intent_state(body)
+    state.resources["tool/x"] = ResourceState("tool", "x", "managed", {"type": "endCall"})
+    live = {"tool": [{"id": "managed", "createdAt": "2024-05-01T12:00:01.000Z", **body}]}
+    assert adopt_intents(state, live) == {}
+    state.resources["tool/t"] = ResourceState("tool", "t", "tid", body)
+    live["tool"].append({"id": "new", "createdAt": "2024-05-01T12:00:02.000Z", **body})
+    assert adopt_intents(state, live) == {}
+
+
+def test_two_intents_never_adopt_the_same_object():
+    body = {"type": "endCall"}
+    state = intent_state(body)
+    state.intents["tool/u"] = Intent("tool/u", "tool", "2024-05-01T12:00:00.000Z", body)
+    live = {"tool": [{"id": "one", "createdAt": "2024-05-01T12:00:01.000Z", **body}]}
+    assert adopt_intents(state, live) == {"tool/t": "one"}
+
+
+# -- performance --------------------------------------------------------------------------------------------
+
+
+def test_planning_a_thousand_resources_is_fast():
+    desired = []
+    for i in range(200):
+        desired.append(D("tool", f"t{i}", {"type": "function", "function": {
+            "name": f"t{i}", "parameters": {"type": "object", "properties": {"x": {"type": "string"}}}},
+            "server": {"url": "https://h", "headers": {"Authorization": "secret"}}}))
+    for i in range(600):
+        desired.append(D("assistant", f"a{i}", {
+            "name": f"a{i}", "firstMessage": "hello",
+            "model": {"provider": "openai", "model": "gpt-4o", "temperature": 1,
+                      "messages": [{"role": "system", "content": PROMPT * 20}],
+                      "toolIds": [f"t{(i + k) % 200}" for k in range(4)]},
+            "voice": {"provider": "11labs", "voiceId": "burt"},
+            "artifactPlan": {"structuredOutputIds": [f"o{i % 100}"]}}))
+    for i in range(100):
+        desired.append(D("structured-output", f"o{i}", {
+            "name": f"o{i}", "type": "ai", "schema": {"type": "object"}, "assistantIds": [f"a{i}", f"a{i + 100}"]}))
+    for i in range(100):
+        desired.append(D("squad", f"s{i}", {"name": f"s{i}", "members": [{"assistantId": f"a{i}"},
+                                                                         {"assistantId": f"a{i + 1}"}]}))
+    state, org = converge(desired)
+    assert len(state.resources) == 1000
+    live = org.live()
+    desired[5].spec["firstMessage"] = "changed"
+    best = float("inf")
+    for _ in range(3):
+        started = time.perf_counter()
+        plan = make_plan("dev", desired, state, live)
+        best = min(best, time.perf_counter() - started)
+    assert [c.address for c in plan.changes] == ["tool/t5"]
+    print(f"\nmake_plan over 1,000 resources: {best * 1000:.0f} ms")
+    assert best < 1.0

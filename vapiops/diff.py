@@ -1,0 +1,454 @@
+"""The ownership rules of SPEC 4 on plain values: what differs between desired, live and prior.
+
+Only what the desired value declares is owned: objects compare over the desired keys only, so a
+server default or a dashboard-only setting never shows up as a change. A path declared at the last
+apply (prior) and no longer declared is "removed". Secrets compare by hash and are never shown.
+
+A small recursive walk of our own rather than deepdiff: the rules (desired keys only, set-like ID
+arrays, numbers by value but bools apart, null == absent) are not deepdiff's, and a walk over the
+declared keys alone is what makes planning 1,000 resources cheap.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping
+from functools import lru_cache
+from typing import Any
+
+from vapiops import kinds
+from vapiops.paths import Path, format_path, matches, parse_path
+from vapiops.plan import ABSENT, SENSITIVE, FieldChange
+
+Hasher = Callable[[Any], str]
+Pattern = Path  # a parsed path pattern (may hold "[]", "*", "**")
+
+
+def default_hash(value: Any) -> str:
+    """A stable fingerprint of a secret value (the state module supplies a salted one in real runs)."""
+    text = json.dumps(value, sort_keys=True, separators=(",", ":"))
+    return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
+
+
+@lru_cache(maxsize=65536)
+def is_secret(path: Path) -> bool:
+    """kinds.is_secret_path, cached: the same paths recur in every resource of a kind."""
+    return kinds.is_secret_path(path)
+
+
+def path_key(path: Path) -> tuple[tuple[int, Any], ...]:
+    """Sort key for paths: indexes numerically (messages[2] before messages[10]), keys by name."""
+    return tuple((0, s) if isinstance(s, int) else (1, s) for s in path)
+
+
+def copy_json(value: Any) -> Any:
+    """A deep copy of a JSON-like value (much faster than copy.deepcopy)."""
+    if isinstance(value, dict):
+        return {k: copy_json(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [copy_json(v) for v in value]
+    return value
+
+
+def _patterns(patterns: Iterable[str | Path]) -> tuple[Pattern, ...]:
+    return tuple(parse_path(p) if isinstance(p, str) else tuple(p) for p in patterns)
+
+
+def _matches_any(patterns: tuple[Pattern, ...], path: Path) -> bool:
+    return any(matches(p, path) for p in patterns)
+
+
+# -- ignore_changes ---------------------------------------------------------------------------
+
+
+def ignore_patterns(patterns: Iterable[str | Path]) -> tuple[Pattern, ...]:
+    """lifecycle.ignore_changes as parsed patterns.
+
+    A pattern ending in a list index (`model.toolIds[]`, `tools[2]`) is taken to mean the whole
+    list: dropping single elements would shift the positions the rest of the list is compared by.
+    """
+    out = []
+    for p in _patterns(patterns):
+        while p and (isinstance(p[-1], int) or p[-1] == "[]"):
+            p = p[:-1]
+        if p:
+            out.append(p)
+    return tuple(out)
+
+
+def strip_ignored(value: Any, patterns: Iterable[str | Path]) -> Any:
+    """A copy of value without the dict keys an ignore pattern matches (value itself if none)."""
+    pats = ignore_patterns(patterns)
+    if not pats:
+        return value
+    return _strip(value, pats, ())
+
+
+def _strip(value: Any, pats: tuple[Pattern, ...], at: Path) -> Any:
+    if isinstance(value, dict):
+        out = {}
+        for k, v in value.items():
+            p = at + (k,)
+            if not _matches_any(pats, p):
+                out[k] = _strip(v, pats, p)
+        return out
+    if isinstance(value, list):
+        return [_strip(v, pats, at + (i,)) for i, v in enumerate(value)]
+    return value
+
+
+# -- secrets ----------------------------------------------------------------------------------
+
+
+def sensitive_paths(value: Any, marked: Iterable[Path] = ()) -> frozenset[Path]:
+    """The paths in value holding secrets: the marked ones present in value and every known secret field.
+
+    A secret field whose value is an object (a whole auth plan under a secret key) is one secret.
+    """
+    found: set[Path] = set()
+    _find_secrets(value, (), found)
+    for p in marked:
+        if _present(value, tuple(p)):
+            found.add(tuple(p))
+    return frozenset(found)
+
+
+def _find_secrets(value: Any, at: Path, found: set[Path]) -> None:
+    if isinstance(value, dict):
+        items: Iterable[tuple[Any, Any]] = value.items()
+    elif isinstance(value, list):
+        items = enumerate(value)
+    else:
+        return
+    for k, v in items:
+        p = at + (k,)
+        if is_secret(p):
+            found.add(p)
+        else:
+            _find_secrets(v, p, found)
+
+
+def _present(value: Any, path: Path) -> bool:
+    for step in path:
+        if isinstance(step, int):
+            if not isinstance(value, list) or not 0 <= step < len(value):
+                return False
+        elif not isinstance(value, dict) or step not in value:
+            return False
+        value = value[step]
+    return True
+
+
+def hash_secrets(value: dict[str, Any], sensitive: Iterable[Path],
+                 hash_secret: Hasher = default_hash) -> tuple[dict[str, Any], dict[str, str]]:
+    """A copy of value with every sensitive path's value replaced by its hash, and {dotted path: hash}."""
+    out = copy_json(value)
+    hashes: dict[str, str] = {}
+    # Outer paths first, so a secret nested in a secret object is hashed as part of its parent.
+    for p in sorted(sensitive, key=len):
+        if not p or not _present(out, p):
+            continue
+        digest = hash_secret(_get(value, p))
+        parent = _get(out, p[:-1])
+        parent[p[-1]] = digest
+        hashes[format_path(p)] = digest
+    return out, hashes
+
+
+def _get(value: Any, path: Path) -> Any:
+    for step in path:
+        value = value[step]
+    return value
+
+
+def secret_values(value: Any, sensitive: Iterable[Path]) -> frozenset[str]:
+    """Every non-empty string at or under a sensitive path: scrubbed from anything shown."""
+    found: set[str] = set()
+
+    def collect(v: Any) -> None:
+        if isinstance(v, str) and v:
+            found.add(v)
+        elif isinstance(v, dict):
+            for x in v.values():
+                collect(x)
+        elif isinstance(v, list):
+            for x in v:
+                collect(x)
+
+    for p in sensitive:
+        if _present(value, p):
+            collect(_get(value, p))
+    return frozenset(found)
+
+
+class Redactor:
+    """Replaces secrets in a value about to be shown by SENSITIVE.
+
+    A value is secret when its path is a known secret field, a path marked sensitive, a path whose
+    hash the state holds, or when it contains the text of a desired secret (which also catches a
+    secret that sits at another position of a reordered list).
+    """
+
+    def __init__(self, sensitive: Iterable[Path] = (), secret_dotted: Iterable[str] = (),
+                 values: Iterable[str] = ()):
+        self.paths = frozenset(tuple(p) for p in sensitive)
+        self.dotted = frozenset(secret_dotted)
+        self.values = tuple(v for v in values if v)
+
+    def is_secret_at(self, path: Path) -> bool:
+        return bool(path) and (path in self.paths or is_secret(path) or format_path(path) in self.dotted)
+
+    def __call__(self, value: Any, at: Path) -> Any:
+        if value is ABSENT:
+            return value
+        if self.is_secret_at(at):
+            return SENSITIVE
+        if isinstance(value, dict):
+            return {k: self(v, at + (k,)) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self(v, at + (i,)) for i, v in enumerate(value)]
+        if isinstance(value, str) and any(s in value for s in self.values):
+            return SENSITIVE
+        return value
+
+
+# -- comparison -------------------------------------------------------------------------------
+
+
+def scalar_equal(a: Any, b: Any) -> bool:
+    """Numbers by value (1 == 1.0), but a bool is not a number (True != 1); strings exactly."""
+    if isinstance(a, bool) or isinstance(b, bool):
+        return isinstance(a, bool) and isinstance(b, bool) and a == b
+    if isinstance(a, (int, float)) and isinstance(b, (int, float)):
+        return a == b
+    return type(a) is type(b) and a == b
+
+
+def _freeze(value: Any) -> Any:
+    """A hashable form in which equal values (by scalar_equal) are equal: for multiset comparison."""
+    if isinstance(value, bool):
+        return ("b", value)
+    if isinstance(value, (int, float)):
+        return ("n", value)  # 1 and 1.0 hash and compare equal
+    if isinstance(value, dict):
+        return ("d", tuple(sorted((k, _freeze(v)) for k, v in value.items())))
+    if isinstance(value, list):
+        return ("l", tuple(_freeze(v) for v in value))
+    return (type(value).__name__, value)
+
+
+def _missing(value: Any) -> bool:
+    return value is ABSENT or value is None
+
+
+class _Walk:
+    """One comparison: collects (path, before, after, sensitive) of every owned difference."""
+
+    def __init__(self, *, set_paths: Iterable[str | Path], sensitive: Iterable[Path],
+                 prior_secrets: Mapping[str, str], hash_secret: Hasher, skip: Iterable[Path],
+                 redact: Redactor | None = None, stop_early: bool = False):
+        self.set_pats = _patterns(set_paths)
+        self.sensitive = frozenset(tuple(p) for p in sensitive)
+        self.prior_secrets = prior_secrets
+        self.hash_secret = hash_secret
+        self.skip = frozenset(tuple(p) for p in skip)
+        self.redact = redact
+        self.stop_early = stop_early
+        self.out: list[tuple[Path, Any, Any, bool]] = []
+
+    def _emit(self, path: Path, before: Any, after: Any) -> None:
+        if self.redact is not None:
+            before, after = self.redact(before, path), self.redact(after, path)
+        secret = before is SENSITIVE or after is SENSITIVE
+        self.out.append((path, before, after, secret))
+
+    def _is_set(self, path: Path) -> bool:
+        return bool(self.set_pats) and _matches_any(self.set_pats, path)
+
+    def compare(self, d: Any, live: Any, path: Path) -> None:
+        """Record where desired `d` differs from `live` under the ownership rules (SPEC 4)."""
+        if self.stop_early and self.out:
+            return
+        if path in self.skip:
+            return
+        if path in self.sensitive:
+            self._secret(d, live, path)
+            return
+        if d is None:  # a declared null equals an absent field
+            if not _missing(live):
+                self._emit(path, live, None)
+            return
+        if isinstance(d, dict):
+            if isinstance(live, dict) or _missing(live):
+                # Over the desired keys only; an absent object is compared as an empty one, so a
+                # new nested object shows each declared field, and `{}` is no change.
+                inner = live if isinstance(live, dict) else {}
+                for k, v in d.items():
+                    self.compare(v, inner.get(k, ABSENT), path + (k,))
+            else:
+                self._emit(path, live, d)
+            return
+        if isinstance(d, list):
+            if not d and _missing(live):
+                return  # an empty list equals an absent one: servers drop either, no perpetual diff
+            if not isinstance(live, list):
+                self._emit(path, live, d)
+            elif self._is_set(path):
+                if Counter(map(_freeze, d)) != Counter(map(_freeze, live)):
+                    self._emit(path, live, d)
+            elif len(d) != len(live):
+                self._emit(path, live, d)
+            else:
+                for i, (dv, lv) in enumerate(zip(d, live, strict=True)):
+                    self.compare(dv, lv, path + (i,))
+            return
+        if not scalar_equal(d, live):
+            self._emit(path, live, d)
+
+    def _secret(self, d: Any, live: Any, path: Path) -> None:
+        prior_hash = self.prior_secrets.get(format_path(path))
+        if prior_hash is not None:
+            # The live value is not consulted: Vapi may mask it. The hash of what we last sent is the truth.
+            changed = self.hash_secret(d) != prior_hash
+        else:
+            changed = not owned_equal(d, live)
+        if changed:
+            before = ABSENT if _missing(live) else SENSITIVE
+            self.out.append((path, before, SENSITIVE, True))
+
+    def removed(self, prior: Any, d: Any, live: Any, path: Path) -> None:
+        """Record paths declared in prior, no longer declared, that the live object still has."""
+        if path in self.skip:
+            return
+        if isinstance(prior, dict) and isinstance(d, dict):
+            for k, pv in prior.items():
+                p = path + (k,)
+                if k in d:
+                    self.removed(pv, d[k], _child(live, k), p)
+                elif p not in self.skip and not _missing(_child(live, k)):
+                    self._emit(p, _child(live, k), ABSENT)
+        elif isinstance(prior, list) and isinstance(d, list) and len(prior) == len(d):
+            for i, (pv, dv) in enumerate(zip(prior, d, strict=True)):
+                self.removed(pv, dv, _child(live, i), path + (i,))
+
+
+def _child(value: Any, step: str | int) -> Any:
+    if isinstance(step, int):
+        return value[step] if isinstance(value, list) and 0 <= step < len(value) else ABSENT
+    return value.get(step, ABSENT) if isinstance(value, dict) else ABSENT
+
+
+def compare(desired: Any, live: Any, prior: Any = None, *, set_paths: Iterable[str | Path] = (),
+            ignore: Iterable[str | Path] = (), sensitive: Iterable[Path] = frozenset(),
+            prior_secrets: Mapping[str, str] | None = None, hash_secret: Hasher = default_hash,
+            skip: Iterable[Path] = ()) -> list[tuple[Path, FieldChange]]:
+    """Every owned difference as (path, FieldChange), sorted by path. See `diff`."""
+    ignore_pats = ignore_patterns(ignore)
+    if ignore_pats:
+        desired = _strip(desired, ignore_pats, ())
+        prior = _strip(prior, ignore_pats, ()) if prior is not None else None
+        sensitive = [p for p in sensitive if _present(desired, tuple(p))]
+    sensitive = frozenset(tuple(p) for p in sensitive)
+    prior_secrets = dict(prior_secrets or {})
+    redact = Redactor(sensitive, prior_secrets, secret_values(desired, sensitive))
+    walk = _Walk(set_paths=set_paths, sensitive=sensitive, prior_secrets=prior_secrets,
+                 hash_secret=hash_secret, skip=skip, redact=redact)
+    walk.compare(desired, live, ())
+    changed = [p for p, *_ in walk.out]
+    if prior is not None:
+        walk.removed(prior, desired, live, ())
+    # A removal under a path that already changes as a whole is part of that change.
+    out = [
+        (p, FieldChange(format_path(p), before, after, sensitive=secret))
+        for p, before, after, secret in walk.out
+        if after is not ABSENT or not any(p[: len(c)] == c and p != c for c in changed)
+    ]
+    return sorted(out, key=lambda pc: path_key(pc[0]))
+
+
+def diff(desired: Any, live: Any, prior: Any = None, *, set_paths: Iterable[str | Path] = (),
+         ignore: Iterable[str | Path] = (), sensitive: Iterable[Path] = frozenset(),
+         prior_secrets: Mapping[str, str] | None = None, hash_secret: Hasher = default_hash,
+         skip: Iterable[Path] = ()) -> list[FieldChange]:
+    """The owned differences between desired and live (plus removals against prior), sorted by path.
+
+    desired/live/prior are plain JSON values in the same "name space" (references as names).
+    set_paths: patterns of arrays compared as multisets. ignore: patterns never diffed.
+    sensitive: paths of desired holding secrets; compared by hash against prior_secrets
+    ({dotted path: hash}) when there is one, else against live; shown as SENSITIVE.
+    skip: concrete paths not compared at all. A removed field has after=ABSENT.
+    """
+    return [fc for _, fc in compare(desired, live, prior, set_paths=set_paths, ignore=ignore,
+                                    sensitive=sensitive, prior_secrets=prior_secrets,
+                                    hash_secret=hash_secret, skip=skip)]
+
+
+def owned_equal(desired: Any, live: Any, *, set_paths: Iterable[str | Path] = (),
+                skip: Iterable[Path] = ()) -> bool:
+    """True when every field desired declares equals live's (the ownership rules; extra live keys ignored)."""
+    walk = _Walk(set_paths=set_paths, sensitive=(), prior_secrets={}, hash_secret=default_hash,
+                 skip=skip, stop_early=True)
+    walk.compare(desired, live, ())
+    return not walk.out
+
+
+# -- the PATCH body ---------------------------------------------------------------------------
+
+
+def overlay(live: Any, desired: Any, path: Path = (), set_paths: Iterable[str | Path] = ()) -> Any:
+    """live with desired laid over it: dicts merge recursively, equal-length lists element-wise,
+    anything else (and set-like ID arrays) is the desired value. Returns a fresh copy."""
+    return _overlay(live, desired, path, _patterns(set_paths))
+
+
+def _overlay(live: Any, d: Any, path: Path, set_pats: tuple[Pattern, ...]) -> Any:
+    if d is ABSENT:
+        return copy_json(live)
+    if isinstance(d, dict) and isinstance(live, dict):
+        out = {k: copy_json(v) for k, v in live.items()}
+        for k, v in d.items():
+            out[k] = _overlay(live.get(k, ABSENT), v, path + (k,), set_pats)
+        return out
+    if (isinstance(d, list) and isinstance(live, list) and len(d) == len(live)
+            and not (set_pats and _matches_any(set_pats, path))):
+        return [_overlay(lv, dv, path + (i,), set_pats) for i, (lv, dv) in enumerate(zip(live, d, strict=True))]
+    return copy_json(d)
+
+
+def build_patch(desired: dict[str, Any], live: dict[str, Any], changed: Iterable[Path],
+                removed: Iterable[Path] = (), *, required: Iterable[str] = (),
+                set_paths: Iterable[str | Path] = (), ignore: Iterable[str | Path] = ()) -> dict[str, Any]:
+    """The PATCH body for the changed and removed paths (SPEC 4: a key is sent whole).
+
+    Top-level keys: those of every changed/removed path plus `required` (e.g. squad `members`)
+    when either side has it. Each is the live value with the desired one laid over it, so nested
+    settings nobody declared survive; removed paths are taken out (a removed top-level key is sent
+    as null); ignored paths keep their live value because they are stripped from desired first.
+    """
+    desired = strip_ignored(desired, ignore)
+    removed = [tuple(p) for p in removed]
+    # Top-level steps of a path into an object are always keys (str).
+    keys = {str(p[0]) for p in [*map(tuple, changed), *removed] if p}
+    keys |= {k for k in required if k in desired or k in live}
+    body: dict[str, Any] = {}
+    for key in sorted(keys):
+        if (key,) in removed:
+            body[key] = None
+            continue
+        body[key] = _overlay(live.get(key, ABSENT), desired.get(key, ABSENT), (key,), _patterns(set_paths))
+    # Deepest first, so removing a key never disturbs the path of another removal.
+    for p in sorted((p for p in removed if len(p) > 1), key=len, reverse=True):
+        parent = _walk_to(body, p[:-1])
+        if isinstance(parent, dict):
+            parent.pop(p[-1], None)
+    return body
+
+
+def _walk_to(value: Any, path: Path) -> Any:
+    for step in path:
+        value = _child(value, step)
+        if value is ABSENT:
+            return None
+    return value

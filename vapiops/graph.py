@@ -1,0 +1,124 @@
+"""References between resources as a graph: which names a spec points at, cycles, and a safe order.
+
+Everything here is deterministic (sorted tie-breaks), so the same input always gives the same plan.
+"""
+
+from __future__ import annotations
+
+import heapq
+import re
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
+
+from vapiops import paths
+from vapiops.kinds import Kind, address
+
+_UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+
+
+def is_uuid(value: Any) -> bool:
+    """A Vapi ID: a reference holding one points at a resource as it is, managed here or not."""
+    return isinstance(value, str) and _UUID.match(value) is not None
+
+
+def references(kind: Kind, spec: dict[str, Any]) -> list[tuple[paths.Path, str]]:
+    """(path in spec, target address) for every reference value that is a manifest name, not a UUID."""
+    found: list[tuple[paths.Path, str]] = []
+    for ref in kind.references:
+        for path, value in paths.find(spec, ref.pattern):
+            if isinstance(value, str) and value and not is_uuid(value):
+                found.append((path, address(ref.target, value)))
+    return found
+
+
+def strongly_connected(nodes: Iterable[str], edges: Iterable[tuple[str, str]]) -> list[list[str]]:
+    """The strongly connected components of a directed graph (edge (a, b): a points at b).
+
+    Each component is sorted; the components are sorted by their first node. A node on no cycle is
+    a component of its own. Iterative Tarjan, so a long chain cannot hit Python's recursion limit.
+    """
+    graph = _adjacency(nodes, edges)
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    on_stack: set[str] = set()
+    stack: list[str] = []
+    components: list[list[str]] = []
+    counter = 0
+    for root in sorted(graph):
+        if root in index:
+            continue
+        # Each frame: a node and an iterator over its (sorted) successors.
+        work: list[tuple[str, Iterator[str]]] = [(root, iter(graph[root]))]
+        index[root] = low[root] = counter
+        counter += 1
+        stack.append(root)
+        on_stack.add(root)
+        while work:
+            node, successors = work[-1]
+            advanced = False
+            for nxt in successors:
+                if nxt not in index:
+                    index[nxt] = low[nxt] = counter
+                    counter += 1
+                    stack.append(nxt)
+                    on_stack.add(nxt)
+                    work.append((nxt, iter(graph[nxt])))
+                    advanced = True
+                    break
+                if nxt in on_stack:
+                    low[node] = min(low[node], index[nxt])
+            if advanced:
+                continue
+            work.pop()
+            if work:
+                parent = work[-1][0]
+                low[parent] = min(low[parent], low[node])
+            if low[node] == index[node]:
+                component: list[str] = []
+                while True:
+                    member = stack.pop()
+                    on_stack.discard(member)
+                    component.append(member)
+                    if member == node:
+                        break
+                components.append(sorted(component))
+    return sorted(components, key=lambda c: c[0])
+
+
+def topo_order(nodes: Iterable[str], edges: Iterable[tuple[str, str]], *,
+               key: Callable[[str], Any] | None = None) -> list[str]:
+    """Nodes ordered so that for every edge (a, b), a comes before b.
+
+    Among nodes that are ready at the same time the smallest by `key` (default: the node) comes
+    first. Raises ValueError naming the nodes left on a cycle.
+    """
+    sort_key: Callable[[str], Any] = key or (lambda n: n)
+    graph = _adjacency(nodes, edges)
+    waiting = {n: 0 for n in graph}
+    for n in graph:
+        for m in graph[n]:
+            waiting[m] += 1
+    ready = [(sort_key(n), i, n) for i, n in enumerate(sorted(graph, key=sort_key)) if waiting[n] == 0]
+    heapq.heapify(ready)
+    order: list[str] = []
+    position = {n: i for i, n in enumerate(sorted(graph, key=sort_key))}
+    while ready:
+        _, _, node = heapq.heappop(ready)
+        order.append(node)
+        for m in graph[node]:
+            waiting[m] -= 1
+            if waiting[m] == 0:
+                heapq.heappush(ready, (sort_key(m), position[m], m))
+    if len(order) != len(graph):
+        stuck = sorted((n for n in graph if waiting[n] > 0), key=sort_key)
+        raise ValueError(f"dependency cycle among: {', '.join(map(str, stuck))}")
+    return order
+
+
+def _adjacency(nodes: Iterable[str], edges: Iterable[tuple[str, str]]) -> dict[str, list[str]]:
+    """node -> sorted distinct successors; nodes named only by an edge are included."""
+    succ: dict[str, set[str]] = {n: set() for n in nodes}
+    for a, b in edges:
+        succ.setdefault(a, set()).add(b)
+        succ.setdefault(b, set())
+    return {n: sorted(s) for n, s in succ.items()}
