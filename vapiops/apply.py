@@ -61,11 +61,7 @@ class Applier:
 
     def run(self) -> ApplyResult:
         result = ApplyResult()
-        if self.plan.forget:
-            with self._lock:
-                for addr in self.plan.forget:
-                    self.state.resources.pop(addr, None)
-                self.store.save(self.state)
+        self._refresh_recorded()
         pending = {s.key: s for s in self.plan.steps}
         running: dict[Future[None], Step] = {}
         failed = False
@@ -91,6 +87,25 @@ class Applier:
                         self.progress(f"{step.address}: {step.op} failed: {error}")
         result.skipped = sorted(pending)
         return result
+
+    def _refresh_recorded(self) -> None:
+        """State bookkeeping that needs no API call: forget what is gone, and record what is declared
+        for resources that need no write (so a later removal of such a field is seen)."""
+        stepped = {s.address for s in self.plan.steps}
+        with self._lock:
+            dirty = False
+            for addr in self.plan.forget:
+                dirty |= self.state.resources.pop(addr, None) is not None
+            for addr, applied in self.plan.applied.items():
+                entry = self.state.resources.get(addr)
+                if addr in stepped or entry is None:
+                    continue
+                secrets = self.plan.secrets.get(addr, {})
+                if entry.applied != applied or entry.secrets != secrets:
+                    entry.applied, entry.secrets = copy.deepcopy(applied), dict(secrets)
+                    dirty = True
+            if dirty:
+                self.store.save(self.state)
 
     # -- one step ---------------------------------------------------------------------------
 

@@ -173,6 +173,9 @@ def plan(path: Path, env_name: str | None, no_color: bool, debug: bool, fmt: str
     if out is not None:
         if refresh_only:
             raise VapiopsError("--out cannot save a --refresh-only report", hint="drop one of the two")
+        if not ctx.store.path.exists():
+            # The fingerprints are keyed with the state's lineage: keep it, so `apply FILE` can check them.
+            ctx.store.save(state)
         planfile.save(out, result, planfile.fingerprint(planned.desired, planned.live, state), ctx.project.root,
                       targets)
         _err(f"Saved the plan to {out}; apply exactly it with `vapiops apply {out}`.")
@@ -193,10 +196,12 @@ def _confirm(what: str) -> None:
 def _run_plan(ctx: Context, client: Any, state: Any, result: Plan, *, auto_approve: bool, force: bool,
               parallelism: int, color: bool, what: str) -> None:
     click.echo(render_text(result.to_dict(), color=color))
-    if result.is_empty and not result.forget:
+    if result.is_empty:
+        # No write to send; state still learns what is declared now (and forgets what is gone).
+        Applier(result, client, ctx.store, state).run()
         return
     check_safety(result, state, force=force)
-    if not auto_approve and not result.is_empty:
+    if not auto_approve:
         _confirm(what)
     outcome = Applier(result, client, ctx.store, state, parallelism=parallelism, progress=_err).run()
     summary = result.summary
