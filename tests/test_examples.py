@@ -1,0 +1,597 @@
+"""The examples: support-desk validates in every environment, and the CI workflows call vapiops as it is.
+
+The workflows are checked three ways: as YAML GitHub can load; each `vapiops ...` command line
+against the real click CLI (subcommands, flags, values); and their shell steps run for real,
+verbatim, against a sandbox on 127.0.0.1 with the state branch in a local git repository.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import click
+import httpx
+import jsonschema
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from vapiops import paths
+from vapiops.cli import cli
+from vapiops.config import load_project
+from vapiops.kinds import KINDS, address
+from vapiops.manifest import load_manifests
+from vapiops.validate import desired_resources
+
+ROOT = Path(__file__).resolve().parents[1]
+PROJECT = ROOT / "examples" / "support-desk"
+EXAMPLE_WORKFLOWS = sorted((ROOT / "examples" / "ci").glob("*.y*ml"))
+WORKFLOWS = EXAMPLE_WORKFLOWS + sorted((ROOT / ".github" / "workflows").glob("*.y*ml"))
+MANIFEST_FILES = sorted((PROJECT / "resources").rglob("*.y*ml"))
+# Commands that talk to the API: they need the environment's key.
+API_COMMANDS = {"plan", "apply", "destroy", "import"}
+
+
+# -- reading workflows ---------------------------------------------------------------------------
+
+
+def load_workflow(path: Path) -> dict[str, Any]:
+    doc = yaml.safe_load(path.read_text())
+    assert isinstance(doc, dict), f"{path.name}: not a mapping"
+    return doc
+
+
+def triggers(doc: dict[str, Any]) -> Any:
+    # YAML 1.1 (PyYAML) reads the bare key `on` as the boolean True; GitHub reads it as "on".
+    return doc.get("on", doc.get(True))
+
+
+def steps(doc: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any], dict[str, Any]]]:
+    for job_id, job in doc["jobs"].items():
+        for step in job.get("steps", []):
+            yield job_id, job, step
+
+
+def find_step(doc: dict[str, Any], job_id: str, key: str) -> dict[str, Any]:
+    """The step of `job_id` whose id or name is `key`."""
+    found = [s for s in doc["jobs"][job_id]["steps"] if key in (s.get("id"), s.get("name"))]
+    assert len(found) == 1, f"job {job_id}: {len(found)} steps named {key!r}"
+    return found[0]
+
+
+_SHELL_KEYWORDS = {"if", "then", "else", "elif", "do", "while", "until", "!", "time", "exec"}
+_ASSIGNMENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*=")
+
+
+def vapiops_invocations(script: str) -> list[list[str]]:
+    """The argument lists of every `vapiops` command in a shell script (redirections left out)."""
+    found = []
+    for line in script.replace("\\\n", " ").splitlines():
+        line = re.sub(r"(?<=\s)\d+(?=>)", "", line)  # `2> file` -> `> file`: the fd is not an argument
+        lexer = shlex.shlex(line, posix=True, punctuation_chars=True)
+        lexer.whitespace_split = True
+        tokens = list(lexer)
+        command: list[str] = []
+        for i, token in enumerate(tokens + [";"]):
+            if token and set(token) <= set("();<>|&"):
+                if "<" in token or ">" in token:
+                    continue  # a redirection: its target follows and is skipped below
+                words = [w for w in command if w is not None]
+                while words and (words[0] in _SHELL_KEYWORDS or _ASSIGNMENT.match(words[0])):
+                    words.pop(0)
+                if words and words[0].rsplit("/", 1)[-1] == "vapiops":
+                    found.append(words[1:])
+                command = []
+            elif i > 0 and ("<" in tokens[i - 1] or ">" in tokens[i - 1]) and set(tokens[i - 1]) <= set("<>&"):
+                continue  # the target of a redirection
+            else:
+                command.append(token)
+    return found
+
+
+def workflow_invocations(doc: dict[str, Any]) -> list[tuple[dict[str, Any], dict[str, Any], list[str]]]:
+    return [(job, step, args) for _, job, step in steps(doc) for args in vapiops_invocations(step.get("run", ""))]
+
+
+def resolve_command(args: list[str]) -> tuple[click.Command, list[str], list[str]]:
+    """Walk the click groups: (command, its subcommand names, the arguments left for it)."""
+    command: click.Command = cli
+    names: list[str] = []
+    rest = list(args)
+    while isinstance(command, click.Group):
+        assert rest, f"`vapiops {' '.join(args)}`: no subcommand"
+        name = rest.pop(0)
+        assert name in command.commands, (
+            f"`vapiops {' '.join(args)}`: no subcommand {name!r} (has: {', '.join(sorted(command.commands))})"
+        )
+        command = command.commands[name]
+        names.append(name)
+    return command, names, rest
+
+
+def option_value(args: list[str], flag: str) -> str | None:
+    for i, arg in enumerate(args):
+        if arg == flag and i + 1 < len(args):
+            return args[i + 1]
+        if arg.startswith(flag + "="):
+            return arg.split("=", 1)[1]
+    return None
+
+
+# -- the workflows: YAML, commands, secrets --------------------------------------------------------
+
+
+def test_there_are_workflows_to_check() -> None:
+    names = {p.name for p in EXAMPLE_WORKFLOWS}
+    assert {"plan-on-pull-request.yml", "apply-on-merge.yml", "drift-nightly.yml", "promote.yml"} <= names
+    assert (ROOT / ".github" / "workflows" / "ci.yml") in WORKFLOWS
+
+
+@pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.name)
+def test_workflow_is_valid_github_actions_yaml(path: Path) -> None:
+    doc = load_workflow(path)
+    assert isinstance(doc.get("name"), str)
+    assert triggers(doc), f"{path.name}: no `on:` triggers"
+    assert isinstance(doc.get("jobs"), dict) and doc["jobs"]
+    for job_id, job in doc["jobs"].items():
+        assert job.get("runs-on"), f"{path.name}: job {job_id} has no runs-on"
+        for need in [job["needs"]] if isinstance(job.get("needs"), str) else job.get("needs", []):
+            assert need in doc["jobs"], f"{path.name}: job {job_id} needs unknown job {need}"
+        assert job.get("steps"), f"{path.name}: job {job_id} has no steps"
+        for step in job["steps"]:
+            assert ("run" in step) != ("uses" in step), f"{path.name}: a step needs exactly one of run/uses: {step}"
+            if "run" in step:
+                # Values reach scripts through env, never pasted in by ${{ }} (script injection).
+                assert "${{" not in step["run"], f"{path.name}: ${{{{ }}}} inside a run script: {step['run']!r}"
+
+
+@pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.name)
+def test_every_vapiops_command_line_matches_the_cli(path: Path) -> None:
+    doc = load_workflow(path)
+    saved_plans = set()
+    for _job, _step, args in workflow_invocations(doc):
+        command, names, rest = resolve_command(args)
+        options = {opt for p in command.params if isinstance(p, click.Option) for opt in p.opts + p.secondary_opts}
+        for arg in rest:
+            if arg.startswith("--"):
+                flag = arg.split("=", 1)[0]
+                assert flag in options, (
+                    f"{path.name}: `vapiops {' '.join(args)}`: {flag} is not an option of `{' '.join(names)}` "
+                    f"(has: {', '.join(sorted(options))})"
+                )
+        try:  # click's own parser: values of choices, option arity, number of arguments
+            command.make_context(" ".join(["vapiops", *names]), list(rest))
+        except click.ClickException as exc:
+            pytest.fail(f"{path.name}: `vapiops {' '.join(args)}`: {exc.format_message()}")
+        if names == ["plan"] and option_value(rest, "--out"):
+            saved_plans.add(option_value(rest, "--out"))
+        if names == ["apply"]:
+            # CI has no terminal to answer the confirmation: auto-approve, or a saved, reviewed plan.
+            positional = [a for a in rest if not a.startswith("-") and a not in (option_value(rest, "--env"),)]
+            assert "--auto-approve" in rest or set(positional) & saved_plans, (
+                f"{path.name}: `vapiops {' '.join(args)}` would stop to ask for confirmation"
+            )
+
+
+def test_the_example_workflows_use_the_main_commands() -> None:
+    used = {}
+    for path in EXAMPLE_WORKFLOWS:
+        invocations = workflow_invocations(load_workflow(path))
+        assert invocations, f"{path.name}: no vapiops command found"
+        for _job, _step, args in invocations:
+            used.setdefault(args[0], []).append(args)
+    assert {"validate", "plan", "apply"} <= used.keys()
+    assert any("--detailed-exitcode" in a for a in used["plan"])
+    assert any("--refresh-only" in a for a in used["plan"])
+    assert any(option_value(a, "--format") == "markdown" for a in used["plan"])
+
+
+def _walk(value: Any, where: tuple = ()) -> Iterator[tuple[tuple, Any]]:
+    if isinstance(value, dict):
+        for key, item in value.items():
+            yield from _walk(item, (*where, key))
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            yield from _walk(item, (*where, i))
+    else:
+        yield where, value
+
+
+@pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.name)
+def test_secrets_reach_steps_only_as_env_variables(path: Path) -> None:
+    doc = load_workflow(path)
+    for where, value in _walk(doc):
+        if isinstance(value, str) and "secrets." in value:
+            assert len(where) >= 2 and where[-2] == "env", f"{path.name}: secret used outside env: {where}"
+            assert re.fullmatch(r"\$\{\{ secrets\.[A-Z0-9_]+ \}\}", value), f"{path.name}: {where}: {value!r}"
+    for _, _, step in steps(doc):
+        # vapiops reads the key from its variable itself; a script never needs to touch it.
+        assert "VAPI_API_KEY" not in step.get("run", ""), f"{path.name}: a run script uses an API key variable"
+
+
+@pytest.mark.parametrize("path", EXAMPLE_WORKFLOWS, ids=lambda p: p.name)
+def test_each_api_step_gets_the_key_its_environment_reads(path: Path) -> None:
+    project = load_project(PROJECT)
+    doc = load_workflow(path)
+    saved_env: dict[str, str] = {}  # plan file -> environment it was planned for
+    checked = 0
+    for job, step, args in workflow_invocations(doc):
+        if args[0] not in API_COMMANDS:
+            continue
+        env_name = option_value(args, "--env") or next((saved_env[a] for a in args if a in saved_env), None)
+        assert env_name in project.environments, f"{path.name}: `vapiops {' '.join(args)}`: which environment?"
+        if option_value(args, "--out"):
+            saved_env[option_value(args, "--out") or ""] = env_name
+        key_var = project.environments[env_name].api_key_env
+        env = {**doc.get("env", {}), **job.get("env", {}), **step.get("env", {})}
+        assert env.get(key_var) == f"${{{{ secrets.{key_var} }}}}", (
+            f"{path.name}: `vapiops {' '.join(args)}` runs without {key_var} from secrets"
+        )
+        others = {k for k in env if k.startswith("VAPI_API_KEY") and k != key_var}
+        assert not others, f"{path.name}: a step for {env_name} also gets {others}"
+        checked += 1
+    assert checked, f"{path.name}: no API command found"
+
+
+def test_project_ci_runs_the_ci_script_on_python_311() -> None:
+    doc = load_workflow(ROOT / ".github" / "workflows" / "ci.yml")
+    on = triggers(doc)
+    assert "push" in on and "pull_request" in on
+    all_steps = [step for _, _, step in steps(doc)]
+    uses = [s.get("uses", "") for s in all_steps]
+    assert any(u.startswith("actions/checkout@") for u in uses)
+    setup = [s for s in all_steps if s.get("uses", "").startswith("actions/setup-python@")]
+    assert setup and str(setup[0]["with"]["python-version"]) == "3.11"
+    assert [s["run"].strip() for s in all_steps if "run" in s] == ["bash .ci/run"]
+    assert (ROOT / ".ci" / "run").is_file()
+
+
+def test_the_command_line_extractor_sees_through_shell_syntax() -> None:
+    script = (
+        "set +e\n"
+        "A=1 vapiops plan --env dev --format markdown > plan.md 2> plan.err\n"
+        "if vapiops validate --no-color; then echo \"vapiops plan is a string here\"; fi\n"
+        "vapiops apply \\\n  --env prod --auto-approve | tee log 2>&1\n"
+        "# vapiops destroy in a comment\n"
+    )
+    assert vapiops_invocations(script) == [
+        ["plan", "--env", "dev", "--format", "markdown"],
+        ["validate", "--no-color"],
+        ["apply", "--env", "prod", "--auto-approve"],
+    ]
+
+
+# -- the example project ---------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def rendered() -> dict[str, dict[str, Any]]:
+    """Environment -> address -> rendered spec, exactly as `vapiops validate` checks them."""
+    project = load_project(PROJECT)
+    resources = load_manifests(project)
+    return {
+        env.name: {address(d.kind, d.name): d.spec for d in desired_resources(project, resources, env)}
+        for env in project.environments.values()
+    }
+
+
+def test_the_project_validates_in_every_environment_and_uses_every_kind(rendered) -> None:
+    assert set(rendered) == {"dev", "staging", "prod"}
+    for env, specs in rendered.items():
+        assert {a.split("/")[0] for a in specs} == set(KINDS), env
+    # `environments: [dev]` keeps the debug tool out of staging and prod.
+    assert "tool/debug-echo" in rendered["dev"]
+    assert "tool/debug-echo" not in rendered["staging"] and "tool/debug-echo" not in rendered["prod"]
+    assert set(rendered["dev"]) - set(rendered["prod"]) == {"tool/debug-echo"}
+
+
+def test_vars_env_and_overrides_differ_per_environment(rendered) -> None:
+    project = load_project(PROJECT)
+    urls = {env: specs["tool/lookup-order"]["server"]["url"] for env, specs in rendered.items()}
+    assert urls == {env: project.environments[env].vars["hooks_url"] + "/orders" for env in rendered}
+    assert len(set(urls.values())) == 3
+    for env, specs in rendered.items():
+        assert specs["assistant/support"]["metadata"]["environment"] == env
+    models = {env: specs["assistant/support"]["model"]["model"] for env, specs in rendered.items()}
+    assert models["dev"] == models["staging"] != models["prod"]
+    # The override is a deep merge: the prompt and the tools survive it.
+    assert rendered["prod"]["assistant/support"]["model"]["messages"] == rendered["dev"]["assistant/support"]["model"][
+        "messages"
+    ]
+    assert rendered["prod"]["assistant/support"]["model"]["toolIds"] == rendered["dev"]["assistant/support"]["model"][
+        "toolIds"
+    ]
+
+
+def _references(specs: dict[str, dict[str, Any]]) -> dict[str, set[str]]:
+    """Address -> addresses it references by name (from the kind registry's reference fields)."""
+    edges: dict[str, set[str]] = {}
+    for addr, spec in specs.items():
+        kind = KINDS[addr.split("/")[0]]
+        edges[addr] = {
+            address(ref.target, value)
+            for ref in kind.references
+            for _, value in paths.find(spec, ref.pattern)
+            if address(ref.target, value) in specs
+        }
+    return edges
+
+
+def _reaches(edges: dict[str, set[str]], start: str, goal: str) -> bool:
+    seen, todo = set(), [start]
+    while todo:
+        node = todo.pop()
+        if node == goal and seen:
+            return True
+        if node not in seen:
+            seen.add(node)
+            todo.extend(edges[node])
+    return False
+
+
+def test_references_form_the_cycles_vapiops_must_break(rendered) -> None:
+    edges = _references(rendered["prod"])
+    assert "tool/handoff-to-billing" in edges["assistant/support"]
+    for a, b in [("assistant/support", "tool/handoff-to-billing"), ("assistant/support", "structured-output/call-outcome")]:
+        assert _reaches(edges, a, b) and _reaches(edges, b, a), f"no cycle through {a} and {b}"
+    # Every kind takes part: squad and scorecard reference the rest.
+    assert edges["squad/support-desk"] == {"assistant/support", "assistant/billing"}
+    assert edges["scorecard/support-quality"] >= {"assistant/support", "structured-output/issue-resolved"}
+
+
+def test_prompts_and_liquid_placeholders_reach_vapi_byte_for_byte(rendered) -> None:
+    for name in ("support", "billing"):
+        prompt = (PROJECT / "prompts" / f"{name}.md").read_text()
+        assert "{{ customer.number }}" in prompt and "{% if customer.name %}" in prompt and "{% endif %}" in prompt
+        for env, specs in rendered.items():
+            assert specs[f"assistant/{name}"]["model"]["messages"][0]["content"] == prompt, (env, name)
+    # Liquid written straight into a manifest string is left alone too.
+    raw = {}
+    for file in MANIFEST_FILES:
+        for doc in yaml.safe_load_all(file.read_text()):
+            raw[address(doc["kind"], doc["name"])] = doc["spec"]
+    liquid = [
+        (addr, where, value)
+        for addr, spec in raw.items()
+        for where, value in _walk(spec)
+        if isinstance(value, str) and ("{{" in value or "{%" in value) and "${" not in value
+    ]
+    assert liquid, "no Liquid in any manifest string"
+    for addr, where, value in liquid:
+        for env, specs in rendered.items():
+            if addr in specs:
+                assert paths.get(specs[addr], where) == value, (env, addr, where)
+
+
+@pytest.mark.parametrize("path", MANIFEST_FILES, ids=lambda p: str(p.relative_to(PROJECT)))
+def test_manifest_files_point_editors_at_the_kind_schema(path: Path) -> None:
+    first = path.read_text().splitlines()[0]
+    match = re.fullmatch(r"# yaml-language-server: \$schema=(\S+)", first)
+    assert match, f"{path.name}: first line is not a yaml-language-server schema comment"
+    kinds = {doc["kind"] for doc in yaml.safe_load_all(path.read_text())}
+    assert len(kinds) == 1, f"{path.name}: one schema per file, so one kind per file (has {kinds})"
+    target = (path.parent / match.group(1)).resolve()
+    assert target == ROOT / "schemas" / f"{kinds.pop()}.schema.json"
+    assert target.is_file(), f"{target} does not exist (scripts/build_schemas.py writes it)"
+    # What an editor shows: every document of the file is valid under that schema.
+    schema = json.loads(target.read_text())
+    validator = jsonschema.validators.validator_for(schema)(schema)
+    for doc in yaml.safe_load_all(path.read_text()):
+        problems = [f"{list(e.absolute_path)}: {e.message[:200]}" for e in validator.iter_errors(doc)]
+        assert not problems, f"{path.name}: {doc['name']}: {problems}"
+
+
+def test_quick_start_runs_in_the_sandbox_without_a_key(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                      rendered) -> None:
+    """README: `vapiops apply examples/support-desk --sandbox --env dev` needs no account and no key;
+    then a plan shows no changes (no perpetual diff from server defaults) and destroy empties it."""
+    for name in ("VAPI_API_KEY_DEV", "VAPI_API_KEY", "VAPI_BASE_URL"):
+        monkeypatch.delenv(name, raising=False)
+    project = tmp_path / "support-desk"
+    shutil.copytree(PROJECT, project, ignore=shutil.ignore_patterns(".vapiops"))
+    runner = CliRunner()
+    applied = runner.invoke(cli, ["apply", str(project), "--sandbox", "--env", "dev", "--auto-approve", "--no-color"])
+    assert applied.exit_code == 0, applied.output
+    assert f"Apply complete! Resources: {len(rendered['dev'])} added" in applied.output
+    again = runner.invoke(cli, ["plan", str(project), "--sandbox", "--env", "dev", "--detailed-exitcode"])
+    assert again.exit_code == 0, again.output
+    destroyed = runner.invoke(cli, ["destroy", str(project), "--sandbox", "--env", "dev", "--auto-approve"])
+    assert destroyed.exit_code == 0, destroyed.output
+    assert json.loads((project / ".vapiops" / "state" / "dev.json").read_text())["resources"] == {}
+
+
+# -- the workflows' shell steps, run for real against a sandbox --------------------------------------
+
+FAKE_SHA = "0123456789abcdef0123456789abcdef01234567"
+
+
+def _git(*args: str, cwd: Path) -> str:
+    env = {"PATH": os.environ["PATH"], "HOME": str(cwd), "GIT_CONFIG_NOSYSTEM": "1",
+           "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.com",
+           "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.com"}
+    done = subprocess.run(["git", *args], cwd=cwd, env=env, capture_output=True, text=True, check=True)
+    return done.stdout
+
+
+class Workspace:
+    """A CI runner's workspace: the example project, the state branch cloned at .vapiops/state
+    (its origin a local bare repository), and vapiops on PATH; steps run as GitHub runs them."""
+
+    def __init__(self, tmp: Path, base_url: str):
+        self.tmp = tmp
+        self.root = tmp / "workspace"
+        self.base_url = base_url
+        self.keys = {name: f"key-for-{name.lower()}" for name in ("VAPI_API_KEY_DEV", "VAPI_API_KEY_STAGING",
+                                                                    "VAPI_API_KEY_PROD")}
+        shutil.copytree(PROJECT, self.root, ignore=shutil.ignore_patterns(".vapiops"))
+        self.remote = tmp / "origin.git"
+        _git("init", "--quiet", "--bare", str(self.remote), cwd=tmp)
+        seed = tmp / "seed"
+        _git("init", "--quiet", "-b", "vapiops-state", str(seed), cwd=tmp)
+        _git("commit", "--quiet", "--allow-empty", "-m", "vapiops state", cwd=seed)
+        _git("push", "--quiet", str(self.remote), "vapiops-state", cwd=seed)
+        _git("clone", "--quiet", "-b", "vapiops-state", str(self.remote), str(self.root / ".vapiops" / "state"),
+             cwd=tmp)
+        self.bin = tmp / "bin"
+        self.bin.mkdir()
+        launcher = self.bin / "vapiops"  # the real CLI, run by this interpreter
+        launcher.write_text(f'#!/bin/sh\nexec "{sys.executable}" -m vapiops "$@"\n')
+        launcher.chmod(0o755)
+
+    def run(self, workflow: str, job_id: str, step_key: str, **secrets: str) -> tuple[int, dict[str, str], str]:
+        """Run one step's script; (exit code, its GITHUB_OUTPUT values, its stderr)."""
+        doc = load_workflow(ROOT / "examples" / "ci" / workflow)
+        job = doc["jobs"][job_id]
+        step = find_step(doc, job_id, step_key)
+        keys = {**self.keys, **secrets}
+        output, summary = self.tmp / "github_output", self.tmp / "step_summary"
+        output.write_text("")
+        env = {
+            "PATH": f"{self.bin}{os.pathsep}{os.environ['PATH']}",
+            "HOME": str(self.tmp),
+            "GIT_CONFIG_NOSYSTEM": "1",
+            "GITHUB_OUTPUT": str(output),
+            "GITHUB_STEP_SUMMARY": str(summary),
+            "GITHUB_SHA": FAKE_SHA,
+            "GITHUB_RUN_ID": "42",
+            "VAPI_BASE_URL": self.base_url,
+        }
+        for name, value in {**doc.get("env", {}), **job.get("env", {}), **step.get("env", {})}.items():
+            env[name] = self._expression(str(value), keys)
+        cwd = self.root / step.get("working-directory", ".")
+        done = subprocess.run(["bash", "--noprofile", "--norc", "-e", "-c", step["run"]], cwd=cwd, env=env,
+                              capture_output=True, text=True, timeout=300)
+        outputs = dict(line.split("=", 1) for line in output.read_text().splitlines() if "=" in line)
+        return done.returncode, outputs, done.stderr
+
+    def vapiops(self, *args: str) -> tuple[int, str]:
+        """Run the CLI directly in the workspace, as a person with every environment's key would."""
+        env = {"PATH": os.environ["PATH"], "HOME": str(self.tmp), "VAPI_BASE_URL": self.base_url, **self.keys}
+        done = subprocess.run([str(self.bin / "vapiops"), *args], cwd=self.root, env=env, capture_output=True,
+                              text=True, timeout=300)
+        return done.returncode, done.stderr
+
+    @staticmethod
+    def _expression(value: str, keys: dict[str, str]) -> str:
+        match = re.fullmatch(r"\$\{\{\s*(.+?)\s*\}\}", value)
+        if not match:
+            return value
+        expr = match.group(1)
+        if expr.startswith("secrets."):
+            return keys.get(expr.removeprefix("secrets."), "")  # GitHub gives "" for a missing secret
+        if expr == "needs.resolve.outputs.sha":
+            return FAKE_SHA
+        raise AssertionError(f"no value for ${{{{ {expr} }}}} in this test")
+
+    def state_on_branch(self, env: str) -> dict[str, Any]:
+        return json.loads(_git("show", f"vapiops-state:{env}.json", cwd=self.remote))
+
+    def text(self, name: str) -> str:
+        return (self.root / name).read_text()
+
+
+@pytest.fixture
+def workspace(tmp_path: Path, sandbox) -> Workspace:
+    if shutil.which("git") is None:
+        pytest.skip("git is not installed")
+    return Workspace(tmp_path, sandbox.url)
+
+
+def test_pull_request_plan_merge_apply_and_state_branch(workspace: Workspace) -> None:
+    ws = workspace
+    wf = "plan-on-pull-request.yml"
+    assert ws.run(wf, "plan", "Validate (offline, every environment)")[0] == 0
+
+    # Changes pending: exit 2 from vapiops is not a failure of the step.
+    code, out, _ = ws.run(wf, "plan", "plan")
+    assert (code, out["exitcode"]) == (0, "2")
+    assert "assistant/support" in ws.text("plan.md") and "to add" in ws.text("plan.md")
+
+    code, _, err = ws.run("apply-on-merge.yml", "apply", "apply")
+    assert code == 0, err
+    code, _, err = ws.run("apply-on-merge.yml", "apply", "Save the state")
+    assert code == 0, err
+    saved = ws.state_on_branch("staging")
+    assert "assistant/support" in saved["resources"] and "tool/debug-echo" not in saved["resources"]
+    assert ws.run("apply-on-merge.yml", "apply", "Save the state")[0] == 0  # nothing new: still fine
+
+    code, out, _ = ws.run(wf, "plan", "plan")
+    assert (code, out["exitcode"]) == (0, "0")
+    assert "No changes" in ws.text("plan.md")
+
+    # An error (here: no key) is exit 1: the step still succeeds so the comment reports it.
+    code, out, _ = ws.run(wf, "plan", "plan", VAPI_API_KEY_STAGING="")
+    assert (code, out["exitcode"]) == (0, "1")
+    assert "VAPI_API_KEY_STAGING" in ws.text("plan.err")
+
+
+def _promote(ws: Workspace, envs: tuple[str, ...] = ("dev", "staging", "prod")) -> None:
+    """Run promote.yml's steps as its jobs do: plan --out, apply PLANFILE, save the state."""
+    wf = "promote.yml"
+    assert ws.run(wf, "resolve", "Validate every environment before touching any")[0] == 0
+    for env in envs:
+        plan_job, apply_job = ("plan-prod", "prod") if env == "prod" else (env, env)
+        code, _, err = ws.run(wf, plan_job, f"Plan {env}")
+        assert code == 0, err
+        assert (ws.root / f"{env}.plan").is_file()
+        code, _, err = ws.run(wf, apply_job, "apply")
+        assert code == 0, err
+        code, _, err = ws.run(wf, apply_job, "Save the state")
+        assert code == 0, err
+
+
+def test_promote_to_environments_never_applied_before(workspace: Workspace) -> None:
+    _promote(workspace, ("dev",))
+    assert "assistant/support" in workspace.state_on_branch("dev")["resources"]
+
+
+def test_promote_applies_saved_plans_and_nightly_drift_finds_dashboard_edits(workspace: Workspace) -> None:
+    ws = workspace
+    for env in ("dev", "staging", "prod"):  # environments vapiops already manages
+        code, err = ws.vapiops("apply", "--env", env, "--auto-approve")
+        assert code == 0, err
+    # A new commit changes the support prompt; promotion carries it through every environment.
+    prompt = ws.root / "prompts" / "support.md"
+    prompt.write_text(prompt.read_text() + "- Offer the caller a text message with the ticket number.\n")
+    _promote(ws)
+    branch = {name.removesuffix(".json") for name in _git("ls-tree", "--name-only", "vapiops-state",
+                                                          cwd=ws.remote).split()}
+    assert {"dev", "staging", "prod"} <= branch
+    assert "tool/debug-echo" in ws.state_on_branch("dev")["resources"]
+    assert "tool/debug-echo" not in ws.state_on_branch("prod")["resources"]
+    entry = ws.state_on_branch("prod")["resources"]["assistant/support"]
+    prod = httpx.Client(base_url=ws.base_url, headers={"Authorization": f"Bearer {ws.keys['VAPI_API_KEY_PROD']}"})
+    with prod:
+        live = prod.get(f"/assistant/{entry['id']}").json()
+        assert live["model"]["messages"][0]["content"] == prompt.read_text()
+
+        drift = ("drift-nightly.yml", "drift", "drift")
+        code, out, err = ws.run(*drift)
+        assert (code, out["exitcode"]) == (0, "0"), err
+
+        # Someone edits the prod assistant in the dashboard: the nightly check reports it.
+        prod.patch(f"/assistant/{entry['id']}", json={"firstMessage": "Hello from the dashboard."}).raise_for_status()
+        code, out, err = ws.run(*drift)
+        assert (code, out["exitcode"]) == (0, "2"), err
+        assert "assistant/support" in ws.text("drift.md")
+
+        # A prod plan made before another dashboard edit is refused at apply: nothing is sent.
+        code, _, err = ws.run("promote.yml", "plan-prod", "Plan prod")
+        assert code == 0, err
+        prod.patch(f"/assistant/{entry['id']}", json={"firstMessage": "Edited again."}).raise_for_status()
+        code, _, err = ws.run("promote.yml", "prod", "apply")
+        assert code == 1 and "stale" in err and "Traceback" not in err
+        assert prod.get(f"/assistant/{entry['id']}").json()["firstMessage"] == "Edited again."
+
+    # vapiops failing (here: no key) fails the drift job instead of reporting "no drift".
+    code, out, _ = ws.run(*drift, VAPI_API_KEY_PROD="")
+    assert code == 1 and out["exitcode"] == "1"
