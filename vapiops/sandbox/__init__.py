@@ -1,0 +1,5 @@
+"""The built-in Vapi API simulator (SPEC 7): `SandboxServer` serves it on 127.0.0.1."""
+
+from vapiops.sandbox.server import SandboxServer
+
+__all__ = ["SandboxServer"]

@@ -1,0 +1,260 @@
+"""Vapi's REST semantics over the store: routing, validation, defaults, PATCH rules and listing.
+
+Pure request -> Response logic with no HTTP in it, driven entirely by the kind registry: nothing
+here names a kind; every quirk (list shape, PATCH-required keys and query parameters, fields
+PATCH cannot change, the discriminator choosing a DTO) comes from `vapiops.kinds`.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import uuid
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from http import HTTPStatus
+from typing import Any
+
+from vapiops import apispec, paths
+from vapiops.kinds import KINDS, Kind
+from vapiops.sandbox.store import Store, parse_timestamp
+
+MAX_LIMIT = 100  # the real API documents a maximum of 1000; vapiops' contract (SPEC 1) is 100 per call
+_TIME_FILTERS: dict[str, Callable[[datetime, datetime], bool]] = {
+    "Gt": lambda value, bound: value > bound,
+    "Lt": lambda value, bound: value < bound,
+    "Ge": lambda value, bound: value >= bound,
+    "Le": lambda value, bound: value <= bound,
+}
+
+Query = dict[str, Any]  # parameter -> str, or list[str] when repeated
+
+
+@dataclass
+class Response:
+    status: int
+    body: Any
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+def error(status: int, message: str | list[str], headers: dict[str, str] | None = None) -> Response:
+    """An error shaped as Vapi (NestJS) shapes them: message, error (the status phrase), statusCode."""
+    phrase = HTTPStatus(status).phrase
+    return Response(status, {"message": message, "error": phrase, "statusCode": status}, headers or {})
+
+
+def issue_text(issue: apispec.SchemaIssue) -> str:
+    """One schema issue as Vapi (class-validator) words it.
+
+    "model.temperature must not be greater than 2"; an unknown property is reported on its
+    parent: "property foo should not exist" at the top, "model.property foo should not exist" inside.
+    """
+    if issue.unknown_property is not None:
+        parent = issue.path[:-1] if issue.path[-1:] == (issue.unknown_property,) else issue.path
+        prefix = paths.format_path(parent)
+        return f"{prefix}.{issue.message}" if prefix else issue.message
+    where = paths.format_path(issue.path)
+    if not where or re.search(rf"(?<![\w.]){re.escape(where)}(?![\w])", issue.message):
+        return issue.message  # the message names its field already ("unknown tool type ...")
+    return f"{where} {issue.message}"
+
+
+class _BadRequest(Exception):
+    def __init__(self, messages: list[str]):
+        super().__init__("; ".join(messages))
+        self.messages = messages
+
+
+class Api:
+    def __init__(self, store: Store, allow_fields: Mapping[str, Iterable[str]] | None = None):
+        unknown = sorted(set(allow_fields or {}) - set(KINDS))
+        if unknown:
+            raise ValueError(f"allow_fields names unknown kinds: {', '.join(unknown)}")
+        self.store = store
+        self.allow_fields = {name: tuple(fields) for name, fields in (allow_fields or {}).items()}
+        self._by_path = {kind.path: kind for kind in KINDS.values()}
+
+    def route(self, path: str) -> tuple[Kind, str | None] | None:
+        """(kind, id or None) for a collection or item path; None for any other path."""
+        path = path.rstrip("/") or "/"
+        if path in self._by_path:
+            return self._by_path[path], None
+        parent, _, id_ = path.rpartition("/")
+        if parent in self._by_path and id_:
+            return self._by_path[parent], id_
+        return None
+
+    def handle(self, method: str, path: str, query: Query, body: Any, org: str) -> Response:
+        """Answer one authenticated request for org `org`."""
+        routed = self.route(path)
+        if routed is None:
+            return error(404, f"Cannot {method} {path}")
+        kind, id_ = routed
+        try:
+            with self.store.lock:  # one request at a time: a PATCH is a read-modify-write
+                if id_ is None and method == "GET":
+                    return self._list(kind, query, org)
+                if id_ is None and method == "POST":
+                    return self._create(kind, body, org)
+                if id_ is not None and method == "GET":
+                    return self._found(kind, id_, self.store.get(org, kind.name, id_))
+                if id_ is not None and method == "PATCH":
+                    return self._update(kind, id_, query, body, org)
+                if id_ is not None and method == "DELETE":
+                    return self._found(kind, id_, self.store.remove(org, kind.name, id_))
+        except _BadRequest as exc:
+            return error(400, exc.messages)
+        return error(404, f"Cannot {method} {path}")
+
+    # -- writes ---------------------------------------------------------------------------------
+
+    def _create(self, kind: Kind, body: Any, org: str) -> Response:
+        body = _object_body(body)
+        self._validate(kind, body, update=False)
+        now = self.store.now()
+        obj = {"id": str(uuid.uuid4()), "orgId": org, **apispec.apply_defaults(kind, body)}
+        obj.update(createdAt=now, updatedAt=now)
+        self.store.put(org, kind.name, obj)
+        return Response(201, obj)
+
+    def _update(self, kind: Kind, id_: str, query: Query, body: Any, org: str) -> Response:
+        """PATCH: top-level keys replace wholesale; a key sent as null is removed.
+
+        Null-as-removal is this sandbox's reading of what vapiops sends for a field no longer
+        declared (SPEC 6); the result is re-defaulted like a create, so a removed field the
+        server has a default for comes back with that default, as on the real API.
+        """
+        stored = self.store.get(org, kind.name, id_)
+        if stored is None:
+            return _not_found(kind, id_)
+        problems = [f"query parameter {name} is required" for name in kind.patch_query if name not in query]
+        body = _object_body(body)
+        problems += [f"{key} should not be null or undefined" for key in kind.patch_required
+                     if body.get(key) is None]
+        problems += [
+            f"{key} cannot be changed by PATCH (is {stored.get(key)!r}, got {body[key]!r}): "
+            "create a new one instead"
+            for key in kind.replace_fields if key in body and body[key] != stored.get(key)
+        ]
+        if problems:
+            raise _BadRequest(problems)
+        to_check = {key: value for key, value in body.items() if value is not None}  # nulls only remove
+        if kind.discriminator and kind.discriminator not in to_check and kind.discriminator in stored:
+            # The Update DTO is chosen by the discriminator, which a PATCH need not repeat.
+            to_check[kind.discriminator] = stored[kind.discriminator]
+        self._validate(kind, to_check, update=True)
+
+        merged = {key: value for key, value in stored.items() if key not in kind.read_only}
+        for key, value in body.items():
+            if value is None:
+                merged.pop(key, None)
+            else:
+                merged[key] = value
+        kept = {key: value for key, value in stored.items() if key in kind.read_only}
+        obj = {**kept, **apispec.apply_defaults(kind, merged), "updatedAt": self.store.now()}
+        self.store.put(org, kind.name, obj)
+        return Response(200, obj)
+
+    def _validate(self, kind: Kind, body: dict[str, Any], *, update: bool) -> None:
+        issues = apispec.check(kind, body, update=update, allow_extra=self.allow_fields.get(kind.name, ()))
+        if issues:
+            raise _BadRequest([issue_text(issue) for issue in issues])
+
+    # -- reads ----------------------------------------------------------------------------------
+
+    def _found(self, kind: Kind, id_: str, obj: dict[str, Any] | None) -> Response:
+        return Response(200, obj) if obj is not None else _not_found(kind, id_)
+
+    def _list(self, kind: Kind, query: Query, org: str) -> Response:
+        limit = _limit(query)
+        keep = _time_filters(query)
+        items = [obj for obj in self.store.collection(org, kind.name) if keep(obj)]
+        if kind.list_shape == "array":
+            # Newest first: clients page backwards with createdAtLe.
+            items.sort(key=_created_order, reverse=True)
+            return Response(200, items[:limit])
+        page = _page(query)
+        order = _one(query, "sortOrder") or "DESC"
+        if order not in ("ASC", "DESC"):
+            raise _BadRequest(["sortOrder must be one of the following values: ASC, DESC"])
+        items.sort(key=_created_order, reverse=order == "DESC")
+        start = (page - 1) * limit
+        total_pages = math.ceil(len(items) / limit) if limit else 0
+        metadata = {
+            "itemsPerPage": limit,
+            "totalItems": len(items),
+            "currentPage": page,
+            "totalPages": total_pages,
+            "hasNextPage": page < total_pages,
+            "sortOrder": order,
+        }
+        return Response(200, {"results": items[start:start + limit], "metadata": metadata})
+
+
+def _not_found(kind: Kind, id_: str) -> Response:
+    return error(404, f"Couldn't find {kind.name} {id_}")
+
+
+def _object_body(body: Any) -> dict[str, Any]:
+    if not isinstance(body, dict):
+        raise _BadRequest(["request body must be a JSON object"])
+    return body
+
+
+def _created_order(obj: dict[str, Any]) -> tuple[str, str]:
+    # Timestamps share one format, so string order is time order; the id breaks (loaded) ties.
+    return obj.get("createdAt", ""), obj.get("id", "")
+
+
+def _one(query: Query, name: str) -> str | None:
+    """A parameter's value; the last one when it is repeated."""
+    value = query.get(name)
+    return value[-1] if isinstance(value, list) else value
+
+
+def _number(query: Query, name: str, default: int, minimum: int) -> int:
+    text = _one(query, name)
+    if text is None or text == "":
+        return default
+    try:
+        value = float(text)
+    except ValueError:
+        raise _BadRequest([f"{name} must be a number conforming to the specified constraints"]) from None
+    if not math.isfinite(value):
+        raise _BadRequest([f"{name} must be a number conforming to the specified constraints"])
+    if value < minimum:
+        raise _BadRequest([f"{name} must not be less than {minimum}"])
+    return int(value)
+
+
+def _limit(query: Query) -> int:
+    return min(_number(query, "limit", MAX_LIMIT, 0), MAX_LIMIT)  # over the maximum: capped silently
+
+
+def _page(query: Query) -> int:
+    return _number(query, "page", 1, 1)
+
+
+def _time_filters(query: Query) -> Callable[[dict[str, Any]], bool]:
+    """A predicate for the createdAt*/updatedAt* Gt/Lt/Ge/Le parameters present in the query."""
+    tests: list[tuple[str, Callable[[datetime, datetime], bool], datetime]] = []
+    for field_name in ("createdAt", "updatedAt"):
+        for suffix, compare in _TIME_FILTERS.items():
+            name = field_name + suffix
+            text = _one(query, name)
+            if text is None:
+                continue
+            try:
+                bound = parse_timestamp(text)
+            except ValueError:
+                raise _BadRequest([f"{name} must be a valid ISO 8601 date string"]) from None
+            tests.append((field_name, compare, bound))
+
+    def keep(obj: dict[str, Any]) -> bool:
+        return all(
+            field_name in obj and compare(parse_timestamp(obj[field_name]), bound)
+            for field_name, compare, bound in tests
+        )
+
+    return keep
