@@ -371,8 +371,8 @@ def sandbox(port: int, data: Path | None, latency_ms: int, fault_rate: float, de
     """Serve a local stand-in for the Vapi API on 127.0.0.1 (Ctrl-C stops it)."""
     from vapiops.sandbox import SandboxServer
 
-    server = SandboxServer(data_file=data, latency_ms=latency_ms, fault_rate=fault_rate)
-    _err(f"Vapi sandbox on http://127.0.0.1:{port} — export VAPI_BASE_URL=http://127.0.0.1:{port}")
+    server = SandboxServer(data_file=data, latency_ms=latency_ms, fault_rate=fault_rate, log=_err)
+    _err(f"Then: export VAPI_BASE_URL=http://127.0.0.1:{port} (any VAPI_API_KEY works; each key is an org)")
     server.serve_forever(port)
 
 
