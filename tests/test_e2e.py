@@ -332,3 +332,26 @@ def test_destroy_deletes_dependents_first(project, run, sandbox):
     assert order.index("scorecard/quality") < order.index("structured-output/call-outcome")
     assert api(sandbox).get("/assistant").json() == []
     assert state_ids(project) == {}
+
+
+def test_crash_between_post_and_record_is_adopted_on_the_next_run(project, run, sandbox):
+    from vapiops.state import Intent, StateStore, utc_now_iso
+
+    run("apply", project, "--auto-approve")
+    extra = {"type": "function", "function": {"name": "extra_fn", "description": "Added later."}}
+    with open(project / "resources/tools.yaml", "a") as fh:
+        fh.write("---\nkind: tool\nname: extra\nspec:\n  type: function\n  function:\n"
+                 "    name: extra_fn\n    description: Added later.\n")
+    # What a run killed right after its POST leaves behind: the intent in state, the object live.
+    store = StateStore(project / ".vapiops/state/default.json", "default")
+    state = store.load()
+    state.intents["tool/extra"] = Intent(address="tool/extra", kind="tool", started_at=utc_now_iso(), body=extra)
+    store.record(state, "tool/extra")
+    created = api(sandbox).post("/tool", json=extra).json()
+    sandbox.clear_requests()
+    result = run("plan", project, "--detailed-exitcode", code=0)
+    assert "tool/extra: adopted" in result.stderr
+    assert state_ids(project)["tool/extra"] == created["id"]
+    run("apply", project, "--auto-approve")
+    assert [r for r in writes(sandbox)] == []
+    assert len(api(sandbox).get("/tool").json()) == 4

@@ -321,3 +321,73 @@ def test_lock_file_sits_beside_the_state_file(store: StateStore):
         assert store.lock_path == store.path.with_name("dev.json.lock")
         assert store.lock_path.exists()
         assert stat.S_IMODE(store.lock_path.stat().st_mode) == 0o600
+
+
+# -- the per-call journal -------------------------------------------------------------------
+
+
+def _entry(i: int) -> ResourceState:
+    return ResourceState(kind="tool", name=f"t{i}", id=f"id-{i}", applied={"type": "function"})
+
+
+def test_record_appends_and_load_replays(tmp_path):
+    store = StateStore(tmp_path / "dev.json", "dev")
+    state = store.load()
+    store.save(state)
+    state.resources["tool/t1"] = _entry(1)
+    store.record(state, "tool/t1")
+    state.resources["tool/t2"] = _entry(2)
+    store.record(state, "tool/t2")
+    del state.resources["tool/t1"]
+    store.record(state, "tool/t1")
+    assert store.journal_path.exists()
+    # The snapshot was not rewritten: the journal carries the three calls.
+    assert json.loads(store.path.read_text())["resources"] == {}
+    again = store.load()
+    assert sorted(again.resources) == ["tool/t2"]
+    assert again.resources["tool/t2"].id == "id-2"
+    assert again.serial == state.serial
+
+
+def test_torn_last_journal_line_is_ignored_but_a_bad_middle_line_is_an_error(tmp_path):
+    store = StateStore(tmp_path / "dev.json", "dev")
+    state = store.load()
+    store.save(state)
+    state.resources["tool/t1"] = _entry(1)
+    store.record(state, "tool/t1")
+    with open(store.journal_path, "a") as fh:
+        fh.write('{"serial": 99, "address": "tool/t9", "reso')  # a crash mid-append
+    assert sorted(store.load().resources) == ["tool/t1"]
+    with open(store.journal_path, "a") as fh:
+        fh.write('\n{"serial": 100, "address": "tool/t3", "resource": null, "intent": null}\n')
+    with pytest.raises(StateError, match="journal line 2"):
+        store.load()
+
+
+def test_save_folds_the_journal_into_the_snapshot(tmp_path):
+    store = StateStore(tmp_path / "dev.json", "dev")
+    state = store.load()
+    state.resources["tool/t1"] = _entry(1)
+    store.record(state, "tool/t1")  # no snapshot yet: record writes one
+    assert not store.journal_path.exists()
+    state.intents["tool/t2"] = Intent(address="tool/t2", kind="tool", started_at="2026-01-01T00:00:00.000Z",
+                                      body={"type": "function"})
+    store.record(state, "tool/t2")
+    store.save(state)
+    assert not store.journal_path.exists()
+    loaded = store.load()
+    assert sorted(loaded.resources) == ["tool/t1"] and sorted(loaded.intents) == ["tool/t2"]
+
+
+def test_journal_lines_already_in_the_snapshot_are_skipped(tmp_path):
+    store = StateStore(tmp_path / "dev.json", "dev")
+    state = store.load()
+    store.save(state)
+    state.resources["tool/t1"] = _entry(1)
+    store.record(state, "tool/t1")
+    journal = store.journal_path.read_text()
+    # A crash after the snapshot was written but before the journal was removed:
+    del state.resources["tool/t1"]
+    store.save(state)
+    store.journal_path.write_text(journal)
+    assert store.load().resources == {}

@@ -86,6 +86,8 @@ class Applier:
                         result.failed[step.key] = str(error)
                         self.progress(f"{step.address}: {step.op} failed: {error}")
         result.skipped = sorted(pending)
+        with self._lock:
+            self.store.save(self.state)  # fold the per-call journal into one snapshot
         return result
 
     def _refresh_recorded(self) -> None:
@@ -127,7 +129,7 @@ class Applier:
                 entry = self.state.resources.get(step.address)
                 if entry is not None and entry.id == step.id:
                     del self.state.resources[step.address]
-                    self.store.save(self.state)
+                    self.store.record(self.state, step.address)
             detail = f" (id {step.id})"
         what = "linked" if step.key.startswith("link:") else _PAST[step.op]
         self.progress(f"{step.address}: {what}{detail} [{time.monotonic() - started:.2f}s]")
@@ -141,7 +143,7 @@ class Applier:
             self.state.intents[step.address] = Intent(
                 address=step.address, kind=step.kind, started_at=started_at, body=stored, sensitive=sensitive
             )
-            self.store.save(self.state)
+            self.store.record(self.state, step.address)
         set_paths = kind.set_fields
 
         def is_ours(live: dict[str, Any]) -> bool:
@@ -172,7 +174,7 @@ class Applier:
                 applied=copy.deepcopy(self.plan.applied.get(step.address, {})),
                 secrets=dict(self.plan.secrets.get(step.address, {})),
             )
-            self.store.save(self.state)
+            self.store.record(self.state, step.address)
 
     def _resolve(self, step: Step) -> dict[str, Any]:
         """The step's body with every reference name swapped for that resource's current ID."""
