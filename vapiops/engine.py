@@ -95,10 +95,6 @@ def build_plan(ctx: Context, client: VapiClient, state: State, *, targets: Itera
         ctx.env.name, desired, state, live,
         targets=targets, update_filter=update_filter, hash_secret=_hasher(state),
     )
-    guarded = {d.address for d in desired if d.lifecycle.prevent_destroy}
-    plan.protected = [
-        c.address for c in plan.changes if c.address in guarded and c.action in (Action.DELETE, Action.REPLACE)
-    ]
     return Planned(plan, desired, live, adopted)
 
 

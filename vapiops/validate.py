@@ -13,7 +13,7 @@ from vapiops import apispec, paths
 from vapiops.config import Environment, Project
 from vapiops.errors import Problem, TemplateError, ValidationError
 from vapiops.graph import is_uuid
-from vapiops.kinds import KINDS, address
+from vapiops.kinds import KINDS, Kind, address
 from vapiops.manifest import Resource
 from vapiops.planner import Desired
 from vapiops.template import in_environment, render_resource
@@ -36,12 +36,16 @@ def desired_resources(project: Project, resources: list[Resource], env: Environm
             problems.append(Problem(exc.where or res.where, "", exc.message))
             continue
         spec = rendered.spec
-        if kind.name_field and kind.name_field not in spec and apispec.accepts(kind, spec, kind.name_field):
-            spec[kind.name_field] = res.name
         found = _reference_problems(res, spec, names)
-        problems.extend(found)
         if not found:
-            problems.extend(_schema_problems(project, res, spec))
+            named = _with_name(kind, spec, res.name)
+            found = _schema_problems(project, res, named)
+            if named is not spec and any(p.path == kind.name_field for p in found):
+                # This DTO's name is constrained (e.g. a fixed enum): leave it to the manifest.
+                found = _schema_problems(project, res, spec)
+            else:
+                spec = named
+        problems.extend(found)
         out.append(
             Desired(
                 kind=res.kind,
@@ -55,6 +59,13 @@ def desired_resources(project: Project, resources: list[Resource], env: Environm
     if problems:
         raise ValidationError(problems)
     return out
+
+
+def _with_name(kind: Kind, spec: dict, name: str) -> dict:
+    """spec with the manifest name as its top-level name field, where the DTO has one and it is unset."""
+    if not kind.name_field or kind.name_field in spec or not apispec.accepts(kind, spec, kind.name_field):
+        return spec
+    return {**spec, kind.name_field: name}
 
 
 def _reference_problems(res: Resource, spec: dict, names: dict[str, list[str]]) -> list[Problem]:
