@@ -22,6 +22,7 @@ SHORT_CONTAINER = 60  # an object/array this short stays inline; a longer one ge
 FLATTEN_DEPTH = 4  # how deep a created object is spelled out as dotted paths before it is shown as JSON
 DIFF_CONTEXT = 2  # unchanged lines kept around each change in a line diff
 CLIP_CONTEXT = 20  # characters kept either side of the change in a long one-line string
+TABLE_SHARE = 1 / 3  # most of a markdown comment a summary table that must be cut may take
 
 NO_CHANGES = "No changes."
 NO_CHANGES_DETAIL = "Your Vapi configuration matches the manifests."
@@ -270,9 +271,10 @@ def _paint_diff_line(line: str, paint: Callable[[str, str], str]) -> str:
 def render_markdown(plan: dict[str, Any], *, limit: int = 65_000) -> str:
     """A pull-request comment: summary table, then one collapsible diff per resource, in `limit` characters.
 
-    When everything does not fit, the table is kept (cut short if it alone is too long), as many whole
-    sections as fit follow in order, and a note says how many were left out. Cuts happen only between
-    blocks, so every fence and <details> stays balanced.
+    When everything does not fit, the whole table is kept if it leaves room for at least the first
+    section; a table that must be cut anyway is cut to TABLE_SHARE of the limit (with a "… N more" row),
+    so that sections still fill the rest. As many whole sections as fit follow in order, and a note says
+    how many were left out. Cuts happen only between blocks, so every fence and <details> stays balanced.
     """
     head = f"### vapiops plan — {_code_span(plan['environment'])}\n\n"
     warnings = _markdown_warnings(plan["warnings"], limit // 4)
@@ -296,19 +298,24 @@ def render_markdown(plan: dict[str, Any], *, limit: int = 65_000) -> str:
     if len(whole) <= limit:
         return whole
 
-    budget = limit - len(head) - len(table_head) - len(_MORE_NOTE.format(n=len(changes)))
-    kept_rows: list[str] = []
-    more_row = _more_row(len(rows))  # the longest it can be
-    for row in rows:
-        if len(row) + len(more_row) > budget:
-            break
-        kept_rows.append(row)
-        budget -= len(row)
+    # What the table and the sections share: everything but the heading, the table's header, the blank
+    # line after the table and the longest note.
+    budget = limit - len(head) - len(table_head) - 1 - len(_MORE_NOTE.format(n=len(changes)))
+    if sum(len(row) for row in rows) + len(sections[0]) <= budget:
+        kept_rows = rows  # a complete list of what changes is worth more to a reviewer than more sections
+    else:
+        # A 2,000-row table alone is longer than a comment: left uncapped it would crowd out every section.
+        table_budget = min(budget, int(limit * TABLE_SHARE) - len(table_head)) - len(_more_row(len(rows)))
+        kept_rows = []
+        for row in rows:
+            if len(row) > table_budget:
+                break
+            kept_rows.append(row)
+            table_budget -= len(row)
     table = table_head + "".join(kept_rows)
     if len(kept_rows) < len(rows):
         table += _more_row(len(rows) - len(kept_rows))
-        budget -= len(more_row)
-    budget -= 1  # the blank line after the table
+    budget -= len(table) - len(table_head)
     kept_sections: list[str] = []
     for section in sections:
         if len(section) > budget:
