@@ -355,3 +355,23 @@ def test_crash_between_post_and_record_is_adopted_on_the_next_run(project, run, 
     run("apply", project, "--auto-approve")
     assert [r for r in writes(sandbox)] == []
     assert len(api(sandbox).get("/tool").json()) == 4
+
+
+def test_failed_call_stops_new_work_keeps_what_was_done_and_a_rerun_finishes(project, run, sandbox):
+    # The first tool POST fails for good (a 400 is not retried): nothing that depends on it may start.
+    sandbox.inject("POST", "/tool", 400, times=1)
+    result = run("apply", project, "--auto-approve", "--parallelism", "1", code=1)
+    assert "Apply failed" in result.stderr and "not started" in result.stderr
+    assert "Traceback" not in result.stderr
+    done = state_ids(project)
+    live_ids = {o["id"] for kind in ("assistant", "tool", "squad") for o in api(sandbox).get(f"/{kind}").json()}
+    assert set(done.values()) == live_ids  # state holds exactly what was created, nothing more
+    assert "squad/desk" not in done
+    sandbox.clear_requests()
+    result = run("apply", project, "--auto-approve")
+    assert "Apply complete!" in result.stderr
+    # Progress: one line per call as it completes, with the time it took.
+    assert any(line.endswith("s]") and "created (id " in line for line in result.stderr.splitlines())
+    posts = [r for r in sandbox.requests if r["method"] == "POST"]
+    assert len(posts) == 8 - len(done)  # nothing created twice
+    run("plan", project, "--detailed-exitcode", code=0)
