@@ -236,6 +236,7 @@ def apply(path: Path, env_name: str | None, no_color: bool, debug: bool, auto_ap
     PATH may be a plan file from `vapiops plan --out`: then exactly that plan is applied, without
     asking, and only if neither the manifests nor the live objects changed since it was made.
     """
+    plan_path = path
     saved = planfile.load(path) if planfile.is_plan_file(path) else None
     if saved is not None:
         root = Path(saved["project_root"])
@@ -250,7 +251,7 @@ def apply(path: Path, env_name: str | None, no_color: bool, debug: bool, auto_ap
         planned = build_plan(ctx, client, state, targets=targets, desired=desired)
         if saved is not None:
             fresh = planfile.fingerprint(planned.desired, planned.live, state)
-            planfile.check_fresh(saved, planned.plan, fresh, where=str(path))
+            planfile.check_fresh(saved, planned.plan, fresh, where=str(plan_path))
         _run_plan(ctx, client, state, planned.plan, auto_approve=auto_approve, force=force,
                   parallelism=parallelism, color=use_color(no_color), what="apply these changes")
         _debug_stats(debug, client)
@@ -266,6 +267,9 @@ def destroy(path: Path, env_name: str | None, no_color: bool, debug: bool, auto_
     with ctx.store.lock(who="destroy"), client_for(ctx, sandbox) as client:
         state = ctx.store.load()
         result = build_plan(ctx, client, state, desired=[]).plan
+        # Nothing is desired here, so the planner cannot see lifecycles: read them from the manifests.
+        guarded = {r.address for r in load_manifests(ctx.project) if r.lifecycle.prevent_destroy}
+        result.protected = [c.address for c in result.changes if c.address in guarded]
         _run_plan(ctx, client, state, result, auto_approve=auto_approve, force=True, parallelism=parallelism,
                   color=use_color(no_color), what="destroy every managed resource")
         _debug_stats(debug, client)
@@ -359,6 +363,130 @@ def state_mv(source: str, destination: str, path: Path, env_name: str | None, no
         st.resources[destination] = entry
         ctx.store.save(st)
     _err(f"Moved {source} to {destination}.")
+
+
+# -- diff and export (issue 5) -------------------------------------------------------------------
+# Kept together and importing what only they need, so this block stays separate from the rest.
+
+
+@cli.command(name="diff")
+@click.argument("env_a")
+@click.argument("env_b")
+@click.argument("path", required=False, default=".", type=click.Path(path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
+              help="Output format (json: one JSON document on stdout).")
+@click.option("--detailed-exitcode", is_flag=True, help="Exit 2 when the environments differ, 0 when not.")
+@click.option("--sandbox", is_flag=True, help="Read both from the in-process Vapi sandbox (data under .vapiops/).")
+@click.option("--no-color", is_flag=True, help="No ANSI colours (also: NO_COLOR=1).")
+@_debug_option
+def diff_command(env_a: str, env_b: str, path: Path, fmt: str, detailed_exitcode: bool, sandbox: bool,
+                 no_color: bool, debug: bool) -> None:
+    """Compare the live configuration of ENV_A and ENV_B by address (IDs translated to names).
+
+    Lists every managed object in each environment (each with its own key and state) and shows what
+    only one has and every field that differs (`path: ENV_A value -> ENV_B value`). Read-only fields
+    are not compared; secrets only by presence, never shown.
+    """
+    from vapiops import compare
+    from vapiops.engine import read_live
+
+    if env_a == env_b:
+        raise VapiopsError(f"diff compares two environments; {env_a!r} was given twice",
+                           hint="vapiops diff ENV_A ENV_B")
+    contexts = [Context.open(path, env_a), Context.open(path, env_b)]
+    if not sandbox:
+        for ctx in contexts:
+            ctx.env.api_key()  # a missing key fails here, naming its variable, before any request
+    sides = []
+    for ctx in contexts:
+        state = ctx.store.load()
+        with client_for(ctx, sandbox) as client:
+            live = read_live(client)
+            _debug_stats(debug, client)
+        objects, missing = compare.managed_objects(state, live)
+        if not state.resources:
+            _err(f"Note: environment {ctx.env.name!r} manages no resources (its state at "
+                 f"{ctx.store.path} is empty or absent).")
+        for addr in missing:
+            _err(f"Note: {addr} is in the state of {ctx.env.name!r} but its object is gone (deleted outside "
+                 "vapiops); compared as absent.")
+        sides.append(objects)
+    report = compare.compare_envs(env_a, sides[0], env_b, sides[1]).to_dict()
+    if fmt == "json":
+        click.echo(compare.render_json(report), nl=False)
+    else:
+        click.echo(compare.render_text(report, color=use_color(no_color)), nl=False)
+    if detailed_exitcode and report["resources"]:
+        raise SystemExit(EXIT_CHANGES)
+
+
+@cli.command(name="export")
+@common()
+@click.option("--out", "out", type=click.Path(file_okay=False, path_type=Path),
+              help="Directory for the manifests (default: resources/exported in the project).")
+@click.option("--adopt", is_flag=True, help="Record the exported objects in the environment's state (as import).")
+@click.option("--force", is_flag=True, help="Overwrite manifest files that already exist.")
+@click.option("--keep-defaults", is_flag=True, help="Keep fields equal to the defaults Vapi documents.")
+@click.option("--sandbox", is_flag=True, help="Read from the in-process Vapi sandbox (data under .vapiops/).")
+def export_command(path: Path, env_name: str | None, no_color: bool, debug: bool, out: Path | None, adopt: bool,
+                   force: bool, keep_defaults: bool, sandbox: bool) -> None:
+    """Write manifests for the live objects of the environment (bootstrap an existing org).
+
+    One file per resource, OUT/<kind>/<name>.yaml; references as names; secrets as secret()
+    placeholders, never values. Objects already managed are skipped. Without --adopt the
+    `vapiops import` commands that adopt the objects are printed on stdout.
+    """
+    import shlex
+
+    from vapiops import export as exporter
+    from vapiops.engine import read_live
+
+    ctx = Context.open(path, env_name)
+    out_dir = (out if out is not None else exporter.default_out_dir(ctx.project)).resolve()
+    # Names other manifests use are taken; a previous export into the same directory is being redone.
+    others = [r.address for r in load_manifests(ctx.project)
+              if not (ctx.project.root / r.where.file).resolve().is_relative_to(out_dir)]
+    state = ctx.store.load()
+    with client_for(ctx, sandbox) as client:
+        live = read_live(client)
+        _debug_stats(debug, client)
+    managed = {e.id: (e.kind, e.name) for e in state.resources.values() if e.id}
+    exported = exporter.export_objects(live, managed=managed, taken=[*state.resources, *others],
+                                       allow_fields=ctx.project.allow_fields, keep_defaults=keep_defaults)
+    skipped = sum(1 for objs in live.values() for o in objs if isinstance(o, dict) and o.get("id") in managed)
+    if skipped:
+        _err(f"Skipped {skipped} object(s) already managed in {ctx.env.name!r} (see `vapiops state list`).")
+    if not exported:
+        _err(f"Nothing to export: environment {ctx.env.name!r} has no unmanaged objects.")
+        return
+    if adopt:
+        exporter.check_adoptable(state, exported)  # before writing anything
+    written = exporter.write_manifests(out_dir, exporter.manifest_files(exported, ctx.env.name), force=force)
+    _err(f"Exported {len(exported)} resource(s) from environment {ctx.env.name!r} into {out_dir} "
+         f"({len(written)} file(s)).")
+    if not any(out_dir.is_relative_to(r) for r in ctx.project.resource_roots):
+        _err(f"Warning: {out_dir} is outside the project's manifest roots; plan will not read it.")
+    for e in exported:
+        if e.dropped:
+            _err(f"{e.address}: left out what Vapi's create body does not accept: {', '.join(e.dropped)}")
+    secrets = [name for e in exported for name in e.secrets]
+    if secrets:
+        _err("Secret values were not exported; set these environment variables before validate, plan or "
+             f"apply: {', '.join(secrets)}")
+    if adopt:
+        with ctx.store.lock(who="export --adopt"):
+            fresh = ctx.store.load()
+            exporter.adopt(fresh, exported)
+            ctx.store.save(fresh)
+        _err(f"Adopted {len(exported)} resource(s) into the state of {ctx.env.name!r}. "
+             "`vapiops plan` should now show no changes.")
+        return
+    _err("They are not managed yet: adopt them with the `vapiops import` commands below (on stdout), "
+         "or export again with --adopt --force.")
+    where = "" if path == Path(".") else f" {shlex.quote(str(path))}"
+    where += f" --env {shlex.quote(ctx.env.name)}" + (" --sandbox" if sandbox else "")
+    for e in exported:
+        click.echo(f"vapiops import {e.address} {shlex.quote(e.id)}{where}")
 
 
 @cli.command()

@@ -14,7 +14,7 @@ from pathlib import Path
 from vapiops import apispec
 from vapiops.client import VapiClient
 from vapiops.config import Environment, Project, load_project
-from vapiops.errors import UnsafePlan
+from vapiops.errors import UnsafePlan, VapiopsError
 from vapiops.kinds import KINDS, Kind
 from vapiops.manifest import load_manifests
 from vapiops.plan import Action, Plan
@@ -81,11 +81,21 @@ class Planned:
 def build_plan(ctx: Context, client: VapiClient, state: State, *, targets: Iterable[str] = (),
                refresh_only: bool = False, desired: list[Desired] | None = None) -> Planned:
     """Read live state (adopting what a crashed apply created) and plan."""
+    known = set(state.resources) | ({d.address for d in desired} if desired is not None else set())
+    if desired is None and not refresh_only:
+        desired = ctx.desired()
+        known |= {d.address for d in desired}
+    unknown = sorted(t for t in targets if t not in known)
+    if unknown:
+        raise VapiopsError(
+            f"--target {', '.join(unknown)}: no such resource in the manifests or the state",
+            hint="write KIND/NAME as `vapiops state list` or the manifests have it",
+        )
     live = read_live(client)
     adopted = refresh(ctx.store, state, live)
     if refresh_only:
         return Planned(drift_report(ctx.env.name, state, live, hash_secret=_hasher(state)), [], live, adopted)
-    desired = ctx.desired() if desired is None else desired
+    assert desired is not None
     allow = ctx.project.allow_fields
 
     def update_filter(kind: Kind, body: dict) -> dict:

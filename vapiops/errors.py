@@ -62,8 +62,10 @@ class ValidationError(VapiopsError):
     def __init__(self, problems: list[Problem]):
         self.problems = list(problems)
         count = len(self.problems)
-        head = f"{count} problem{'s' if count != 1 else ''} found"
-        super().__init__(head + ":\n" + "\n".join(f"  {p}" for p in self.problems))
+        if count == 1:
+            super().__init__(str(self.problems[0]))
+        else:
+            super().__init__(f"{count} problems found:\n" + "\n".join(f"  {p}" for p in self.problems))
 
 
 class ApiError(VapiopsError):
