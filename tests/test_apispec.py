@@ -510,3 +510,15 @@ def test_a_thousand_checks_take_well_under_two_seconds():
     for each in bodies:
         assert not apispec.check(ASSISTANT, each)
     assert time.perf_counter() - start < 2.0
+
+
+def test_apply_defaults_never_takes_a_default_from_the_wrong_union_branch():
+    # A handoff destination inside a squad member: `transferMode` belongs to the *transfer* branch
+    # of the same union; filling it made the stored object fail its own Create DTO.
+    squad = KINDS["squad"]
+    body = {"members": [{"assistantId": "00000000-0000-4000-8000-000000000000", "assistantDestinations": [
+        {"type": "assistant", "assistantName": "billing", "assistantId": "00000000-0000-4000-8000-000000000001"}]}]}
+    assert apispec.check(squad, body) == []
+    filled = apispec.apply_defaults(squad, body)
+    assert apispec.check(squad, filled) == []
+    assert "transferMode" not in filled["members"][0]["assistantDestinations"][0]

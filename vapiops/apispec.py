@@ -936,9 +936,15 @@ def apply_defaults(kind: Kind, body: dict) -> dict:
         return out
     added: list[Path] = []
     _fill(out, [dto], (), added)
-    # Safety net for constraints between fields that no per-property check sees.
+    # Safety net for constraints between fields that no per-property check sees. An issue the
+    # body did not have before is blamed on every default added in an object that contains the
+    # issue (the same object or one above it): a default taken from the wrong branch of a union
+    # (a transfer destination's `transferMode` on a handoff destination) makes the union pick
+    # that branch, and the issue then shows on a sibling (`assistantId should not exist`).
+    before = {(i.path, i.message) for i in check(kind, body)}
     for _ in range(len(added)):
-        bad = [p for issue in check(kind, out) for p in added if issue.path[: len(p)] == p]
+        new_issues = [i.path for i in check(kind, out) if (i.path, i.message) not in before]
+        bad = [p for at in new_issues for p in added if at[: len(p)] == p or at[: len(p) - 1] == p[:-1]]
         if not bad:
             break
         for p in dict.fromkeys(bad):
