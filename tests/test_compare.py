@@ -348,3 +348,19 @@ def test_environment_without_state_is_noted_and_everything_is_only_on_the_other_
     assert "'prod' manages no resources" in result.stderr
     doc = json.loads(result.stdout)
     assert doc["summary"] == {"only_in_a": 4, "only_in_b": 0, "differ": 0, "same": 0}
+
+
+def test_two_orgs_each_apply_with_their_own_ids_and_plan_clean(applied, orgs):
+    staging, prod = orgs
+    states = {env: json.loads((applied / ".vapiops/state" / f"{env}.json").read_text()) for env in ("staging", "prod")}
+    ids = {env: {a: r["id"] for a, r in s["resources"].items()} for env, s in states.items()}
+    assert "assistant/beta" in ids["staging"] and "assistant/beta" not in ids["prod"]
+    assert set(ids["staging"].values()).isdisjoint(ids["prod"].values())
+    # Each org got references to its own IDs, and its own vars and overrides.
+    for env, server, brand, model in (("staging", staging, "Acme Staging", "gpt-4o"), ("prod", prod, "Acme", "gpt-4.1")):
+        (support,) = [a for a in server.objects("assistant") if a.get("name") == "support"]
+        assert support["model"]["toolIds"] == [ids[env]["tool/lookup-order"]]
+        assert support["firstMessage"] == f"Hi, this is {brand} support."
+        assert support["model"]["model"] == model
+        result = run("plan", applied, "--env", env, "--detailed-exitcode", code=0)
+        assert "No changes." in result.stdout

@@ -7,12 +7,14 @@ import textwrap
 from pathlib import Path
 
 import httpx
+import jsonschema
 import pytest
 from click.testing import CliRunner
 
 from vapiops.cli import cli
 
 KEY = "test-key"
+PLAN_SCHEMA = json.loads((Path(__file__).parent.parent / "schemas" / "plan.schema.json").read_text())
 
 TOOLS = """
 kind: tool
@@ -130,6 +132,9 @@ def run(sandbox):
         result = runner.invoke(cli, [str(a) for a in args], env=env, catch_exceptions=False)
         if code is not None:
             assert result.exit_code == code, f"exit {result.exit_code}\nstdout:\n{result.stdout}\nstderr:\n{result.stderr}"
+        if "json" in args and result.exit_code in (0, 2):
+            # Every JSON plan these tests produce is a valid document of the shipped schema.
+            jsonschema.validate(json.loads(result.stdout), PLAN_SCHEMA)
         return result
 
     return invoke
