@@ -699,3 +699,17 @@ def test_markdown_no_changes_keeps_warnings() -> None:
 def test_markdown_change_without_fields_shows_its_reason() -> None:
     text = render_markdown(plan_replace().to_dict())
     assert "```diff\n repoint to replaced tool/lookup\n```" in text
+
+
+def test_drift_report_is_worded_as_what_happened():
+    plan = Plan("prod", changes=[
+        Change("assistant/support", "assistant", "support", Action.UPDATE, "id-1",
+               [FieldChange("firstMessage", "Hi", "Hello")], reason="changed outside vapiops"),
+        Change("tool/lookup", "tool", "lookup", Action.DELETE, "id-2", [], reason="deleted outside vapiops"),
+    ]).to_dict()
+    text = render_text(plan, drift=True)
+    assert 'Objects have changed outside vapiops in environment "prod"' in text
+    assert "# assistant/support changed outside vapiops" in text
+    assert "will be" not in text
+    assert text.rstrip().splitlines()[-1] == "Drift: 1 changed, 1 deleted outside vapiops."
+    assert render_text(Plan("prod").to_dict(), drift=True).startswith("No changes. The live objects match")

@@ -138,14 +138,14 @@ def validate(path: Path, env_name: str | None, no_color: bool, debug: bool) -> N
     _err(f"Valid: {count} resource{'s' if count != 1 else ''} ({where}).")
 
 
-def _print_plan(plan: Plan, fmt: str, color: bool) -> None:
+def _print_plan(plan: Plan, fmt: str, color: bool, drift: bool = False) -> None:
     doc = plan.to_dict()
     if fmt == "json":
         click.echo(render_json(doc), nl=False)
     elif fmt == "markdown":
         click.echo(render_markdown(doc))
     else:
-        click.echo(render_text(doc, color=color))
+        click.echo(render_text(doc, color=color, drift=drift))
 
 
 @cli.command()
@@ -169,7 +169,7 @@ def plan(path: Path, env_name: str | None, no_color: bool, debug: bool, fmt: str
     result = planned.plan
     for addr in planned.adopted:
         _err(f"{addr}: adopted the object an interrupted apply created")
-    _print_plan(result, fmt, use_color(no_color))
+    _print_plan(result, fmt, use_color(no_color), drift=refresh_only)
     if out is not None:
         if refresh_only:
             raise VapiopsError("--out cannot save a --refresh-only report", hint="drop one of the two")

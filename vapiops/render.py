@@ -191,7 +191,9 @@ def _declared_fields(change: dict[str, Any]) -> Iterator[tuple[str, str | list[s
             yield from _declared(field["path"], field[side])
 
 
-def _header_comment(change: dict[str, Any]) -> str:
+def _header_comment(change: dict[str, Any], drift: bool = False) -> str:
+    if drift:  # a report of what already happened: the reason ("changed outside vapiops") says it
+        return f"{change['address']} {change['reason'] or 'has drifted'}"
     text = f"{change['address']} {_COMMENT[change['action']]}"
     return f"{text}: {change['reason']}" if change["reason"] else text
 
@@ -200,10 +202,12 @@ def _header_comment(change: dict[str, Any]) -> str:
 # Text
 
 
-def render_text(plan: dict[str, Any], *, color: bool = False) -> str:
+def render_text(plan: dict[str, Any], *, color: bool = False, drift: bool = False) -> str:
     """Terraform-like plan for a terminal; ANSI colour only when `color` is true.
 
     The last line is never coloured, so scripts can match `Plan: …` / `No changes.` either way.
+    `drift` renders a `plan --refresh-only` report: what changed on the server since the last
+    apply, worded as something that happened rather than something vapiops will do.
     """
 
     def paint(text: str, code: str) -> str:
@@ -211,29 +215,34 @@ def render_text(plan: dict[str, Any], *, color: bool = False) -> str:
 
     out: list[str] = []
     if plan["changes"]:
-        out += [
-            f"vapiops will perform the following actions in environment {_compact(plan['environment'])}:",
-            "",
-        ]
+        intro = (f"Objects have changed outside vapiops in environment {_compact(plan['environment'])} "
+                 "since the last apply:") if drift else \
+            f"vapiops will perform the following actions in environment {_compact(plan['environment'])}:"
+        out += [intro, ""]
         for change in plan["changes"]:
-            out += _text_change(change, paint)
+            out += _text_change(change, paint, drift)
             out.append("")
     for warning in plan["warnings"]:
         out += [f"{paint('Warning:', _BOLD + ';' + _YELLOW)} {warning}", ""]
-    if plan["changes"]:
+    if plan["changes"] and drift:
+        s = plan["summary"]
+        out.append(f"Drift: {s['change']} changed, {s['destroy']} deleted outside vapiops.")
+    elif plan["changes"]:
         s = plan["summary"]
         out.append(f"Plan: {s['add']} to add, {s['change']} to change, {s['destroy']} to destroy.")
+    elif drift:
+        out.append(f"{NO_CHANGES} The live objects match what was last applied.")
     else:
         out.append(f"{NO_CHANGES} {NO_CHANGES_DETAIL}")
     return "\n".join(out) + "\n"
 
 
-def _text_change(change: dict[str, Any], paint: Callable[[str, str], str]) -> list[str]:
+def _text_change(change: dict[str, Any], paint: Callable[[str, str], str], drift: bool = False) -> list[str]:
     action = change["action"]
     # Pad before painting: escape codes would count towards the width.
     symbol = " " * (3 - len(_SYMBOL[action])) + paint(_SYMBOL[action], _ACTION_COLOR[action])
     ident = f" (id {change['id']})" if change["id"] else ""
-    lines = [f"  # {_header_comment(change)}", f"{symbol} {change['address']}{ident}"]
+    lines = [f"  # {_header_comment(change, drift)}", f"{symbol} {change['address']}{ident}"]
     if action in ("create", "delete"):
         for path, shown in _declared_fields(change):
             if isinstance(shown, list):
