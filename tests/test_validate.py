@@ -105,3 +105,24 @@ def test_uuid_reference_passes_through_and_schema_errors_are_all_reported(tmp_pa
     joined = "\n".join(found)
     assert "m.yaml:4" in joined and "firstMesage" in joined and "did you mean" in joined
     assert "m.yaml:5" in joined and "temperature" in joined
+
+
+def test_validate_cli_takes_a_manifest_file_and_needs_no_key_or_network(tmp_path):
+    from click.testing import CliRunner
+
+    from vapiops.cli import cli
+
+    (tmp_path / "vapiops.yaml").write_text("environments:\n  dev: {}\n  prod: {}\n")
+    (tmp_path / "resources" / "a").mkdir(parents=True)
+    manifest = tmp_path / "resources" / "a" / "x.yaml"
+    manifest.write_text("kind: assistant\nname: x\nspec: {firstMessage: hi}\n---\n"
+                        "kind: assistant\nname: y\nenvironments: [dev]\nspec: {}\n")
+    env = {"VAPI_API_KEY": None, "VAPI_BASE_URL": "http://127.0.0.1:9"}  # nothing listens on port 9
+    result = CliRunner().invoke(cli, ["validate", str(manifest)], env=env)
+    assert result.exit_code == 0, result.stderr
+    assert "Valid: 2 manifests (2 in dev, 1 in prod)." in result.stderr
+    manifest.write_text("kind: assistant\nname: x\nspec: {firstMessage: [1]}\n")
+    result = CliRunner().invoke(cli, ["validate", str(manifest)], env=env)
+    assert result.exit_code == 1
+    assert result.stderr.startswith("Error: resources/a/x.yaml:3 at firstMessage:")
+    assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr

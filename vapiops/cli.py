@@ -17,7 +17,7 @@ from vapiops import __version__, planfile
 from vapiops.apply import Applier
 from vapiops.config import load_project
 from vapiops.engine import Context, build_plan, check_safety
-from vapiops.errors import VapiopsError
+from vapiops.errors import ValidationError, VapiopsError
 from vapiops.kinds import KINDS, split_address
 from vapiops.manifest import load_manifests
 from vapiops.plan import Plan
@@ -126,16 +126,32 @@ def cli() -> None:
 def validate(path: Path, env_name: str | None, no_color: bool, debug: bool) -> None:
     """Check manifests offline: YAML, kinds, names, templates, references, Vapi's schemas.
 
-    Sends no request. Without --env every environment of the project is checked.
+    Sends no request. Without --env every environment of the project is checked. PATH may be
+    a manifest file: the project holding it is checked.
     """
+    if path.is_file():
+        # A manifest's references reach across the project: validate the project that holds it.
+        path = _project_root_of(path)
     project = load_project(path)
     envs = [project.environment(env_name)] if env_name else list(project.environments.values())
     resources = load_manifests(project)
-    count = 0
-    for env in envs:
-        count = len(desired_resources(project, resources, env))
-    where = ", ".join(e.name for e in envs)
-    _err(f"Valid: {count} resource{'s' if count != 1 else ''} ({where}).")
+    counts, problems = [], []
+    for env in envs:  # every environment renders differently: check each, report every problem once
+        try:
+            counts.append(f"{len(desired_resources(project, resources, env))} in {env.name}")
+        except ValidationError as exc:
+            problems += [p for p in exc.problems if p not in problems]
+    if problems:
+        raise ValidationError(problems)
+    _err(f"Valid: {len(resources)} manifest{'s' if len(resources) != 1 else ''} ({', '.join(counts)}).")
+
+
+def _project_root_of(manifest: Path) -> Path:
+    """The nearest folder above a manifest that has a vapiops.yaml, else the manifest's folder."""
+    for folder in manifest.resolve().parents:
+        if (folder / "vapiops.yaml").is_file():
+            return folder
+    return manifest.resolve().parent
 
 
 def _print_plan(plan: Plan, fmt: str, color: bool, drift: bool = False) -> None:
