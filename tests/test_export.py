@@ -319,7 +319,7 @@ def test_export_adopt_then_plan_shows_no_changes_and_validate_passes(sandbox, tm
     assert "No changes." in plan.stdout
     assert {r["method"] for r in sandbox.requests} == {"GET"}
     valid = run(sandbox, "validate", root, env=SECRET_ENV)
-    assert "Valid: 7 resources" in valid.stderr
+    assert "Valid: 7 manifests" in valid.stderr
     # The Liquid and the literal ${{ reached the manifests so that they render back unchanged.
     billing = (out / "assistant" / "billing-desk.yaml").read_text()
     assert "firstMessage: That will be ${{ '${{' }} amount }}, {{ customer.name }}." in billing

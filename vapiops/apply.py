@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import threading
 import time
 from collections.abc import Callable
@@ -17,6 +16,7 @@ from vapiops.diff import owned_equal
 from vapiops.errors import VapiopsError
 from vapiops.graph import is_uuid
 from vapiops.kinds import KINDS, address, is_secret_path
+from vapiops.paths import copy_json
 from vapiops.plan import Plan, Step
 from vapiops.state import Intent, ResourceState, State, StateStore, hash_secret
 
@@ -104,7 +104,7 @@ class Applier:
                     continue
                 secrets = self.plan.secrets.get(addr, {})
                 if entry.applied != applied or entry.secrets != secrets:
-                    entry.applied, entry.secrets = copy.deepcopy(applied), dict(secrets)
+                    entry.applied, entry.secrets = copy_json(applied), dict(secrets)
                     dirty = True
             if dirty:
                 self.store.save(self.state)
@@ -171,14 +171,14 @@ class Applier:
                 kind=step.kind,
                 name=name,
                 id=obj_id,
-                applied=copy.deepcopy(self.plan.applied.get(step.address, {})),
+                applied=copy_json(self.plan.applied.get(step.address, {})),
                 secrets=dict(self.plan.secrets.get(step.address, {})),
             )
             self.store.record(self.state, step.address)
 
     def _resolve(self, step: Step) -> dict[str, Any]:
         """The step's body with every reference name swapped for that resource's current ID."""
-        body = copy.deepcopy(step.body)
+        body = copy_json(step.body)
         for ref in KINDS[step.kind].references:
             for path, value in list(paths.find(body, ref.pattern)):
                 if not isinstance(value, str) or is_uuid(value):
@@ -197,7 +197,7 @@ class Applier:
 
     def _hash_secrets(self, body: dict[str, Any], addr: str) -> tuple[dict[str, Any], list[str]]:
         """A copy of a create body fit for the state file: secret values replaced by their hashes."""
-        stored = copy.deepcopy(body)
+        stored = copy_json(body)
         secret_paths = set(self.plan.secrets.get(addr, {}))
         sensitive: list[str] = []
         for path, value in list(paths.find(stored, "**")):

@@ -19,7 +19,7 @@ from functools import lru_cache
 from typing import Any
 
 from vapiops import kinds
-from vapiops.paths import Path, format_path, matches, parse_path
+from vapiops.paths import Path, copy_json, format_path, matches, parse_path
 from vapiops.plan import ABSENT, SENSITIVE, FieldChange
 
 Hasher = Callable[[Any], str]
@@ -41,15 +41,6 @@ def is_secret(path: Path) -> bool:
 def path_key(path: Path) -> tuple[tuple[int, Any], ...]:
     """Sort key for paths: indexes numerically (messages[2] before messages[10]), keys by name."""
     return tuple((0, s) if isinstance(s, int) else (1, s) for s in path)
-
-
-def copy_json(value: Any) -> Any:
-    """A deep copy of a JSON-like value (much faster than copy.deepcopy)."""
-    if isinstance(value, dict):
-        return {k: copy_json(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [copy_json(v) for v in value]
-    return value
 
 
 def _patterns(patterns: Iterable[str | Path]) -> tuple[Pattern, ...]:

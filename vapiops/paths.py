@@ -106,6 +106,15 @@ def _children(value: Any) -> Iterator[tuple[str | int, Any]]:
         yield from enumerate(value)
 
 
+def copy_json(value: Any) -> Any:
+    """A deep copy of a JSON-like value (much faster than copy.deepcopy)."""
+    if isinstance(value, dict):
+        return {k: copy_json(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [copy_json(v) for v in value]
+    return value
+
+
 _MISSING = object()
 
 

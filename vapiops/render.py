@@ -191,6 +191,18 @@ def _declared_fields(change: dict[str, Any]) -> Iterator[tuple[str, str | list[s
             yield from _declared(field["path"], field[side])
 
 
+def _declared_lines(change: dict[str, Any], *, head: str, block: str) -> list[str]:
+    """A created or deleted resource's fields, one `path: value` line each; multi-line text as a block."""
+    lines: list[str] = []
+    for path, shown in _declared_fields(change):
+        if isinstance(shown, list):
+            lines.append(f"{head}{path}: |")
+            lines += [f"{block}{line}" for line in shown]
+        else:
+            lines.append(f"{head}{path}: {shown}")
+    return lines
+
+
 def _header_comment(change: dict[str, Any], drift: bool = False) -> str:
     if drift:  # a report of what already happened: the reason ("changed outside vapiops") says it
         return f"{change['address']} {change['reason'] or 'has drifted'}"
@@ -244,13 +256,7 @@ def _text_change(change: dict[str, Any], paint: Callable[[str, str], str], drift
     ident = f" (id {change['id']})" if change["id"] else ""
     lines = [f"  # {_header_comment(change, drift)}", f"{symbol} {change['address']}{ident}"]
     if action in ("create", "delete"):
-        for path, shown in _declared_fields(change):
-            if isinstance(shown, list):
-                lines.append(f"      {path}: |")
-                lines += [f"          {line}" for line in shown]
-            else:
-                lines.append(f"      {path}: {shown}")
-        return lines
+        return lines + _declared_lines(change, head="      ", block="          ")
     for field in change["fields"]:
         view = _field_change(field)
         if isinstance(view, _Inline):
@@ -393,13 +399,7 @@ def _diff_body(change: dict[str, Any]) -> list[str]:
     action = change["action"]
     if action in ("create", "delete"):
         mark = "+" if action == "create" else "-"
-        lines: list[str] = []
-        for path, shown in _declared_fields(change):
-            if isinstance(shown, list):
-                lines.append(f"{mark}{path}: |")
-                lines += [f"{mark}  {line}" for line in shown]
-            else:
-                lines.append(f"{mark}{path}: {shown}")
+        lines = _declared_lines(change, head=mark, block=f"{mark}  ")
         if not lines and action == "delete":
             lines.append(f"-{change['address']}" + (f" (id {change['id']})" if change["id"] else ""))
         return lines or [f" {change['reason'] or 'no field details'}"]

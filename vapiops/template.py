@@ -238,21 +238,13 @@ class Rendered:
 
 def merge(base: dict, override: dict) -> dict:
     """Deep merge: objects merge key by key, lists and scalars replace. Inputs are not changed."""
-    out = {k: _copy(v) for k, v in base.items()}
+    out = {k: paths.copy_json(v) for k, v in base.items()}
     for key, value in override.items():
         if isinstance(value, dict) and isinstance(out.get(key), dict):
             out[key] = merge(out[key], value)
         else:
-            out[key] = _copy(value)
+            out[key] = paths.copy_json(value)
     return out
-
-
-def _copy(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _copy(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_copy(v) for v in value]
-    return value
 
 
 def in_environment(resource: Resource, env: str) -> bool:
