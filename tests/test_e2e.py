@@ -380,3 +380,33 @@ def test_failed_call_stops_new_work_keeps_what_was_done_and_a_rerun_finishes(pro
     posts = [r for r in sandbox.requests if r["method"] == "POST"]
     assert len(posts) == 8 - len(done)  # nothing created twice
     run("plan", project, "--detailed-exitcode", code=0)
+
+
+def test_state_mv_renames_without_recreating_and_rm_forgets(project, run, sandbox):
+    run("apply", project, "--auto-approve")
+    ids = state_ids(project)
+    listing = run("state", "list", project).stdout.splitlines()
+    assert f"tool/end-call\t{ids['tool/end-call']}" in listing and len(listing) == 8
+    # Rename the manifest and move its state: no delete, no create.
+    tools = (project / "resources/tools.yaml").read_text()
+    (project / "resources/tools.yaml").write_text(tools.replace("name: end-call", "name: hang-up"))
+    text = (project / "resources/assistants.yaml").read_text()
+    (project / "resources/assistants.yaml").write_text(text.replace(", end-call]", ", hang-up]"))
+    run("state", "mv", "tool/end-call", "tool/hang-up", project)
+    sandbox.clear_requests()
+    run("plan", project, "--detailed-exitcode", code=0)
+    assert state_ids(project)["tool/hang-up"] == ids["tool/end-call"]
+    shown = json.loads(run("state", "show", "tool/hang-up", project).stdout)
+    assert shown["id"] == ids["tool/end-call"] and shown["applied"]["type"] == "endCall"
+    # Forget the billing assistant: the live object stays; the next plan would create a second one.
+    run("state", "rm", "assistant/billing", project)
+    assert "assistant/billing" not in state_ids(project)
+    assert any(a["id"] == ids["assistant/billing"] for a in api(sandbox).get("/assistant").json())
+    result = run("plan", project, "--format", "json", code=0)
+    doc = json.loads(result.stdout)
+    assert {c["address"]: c["action"] for c in doc["changes"]}["assistant/billing"] == "create"
+    assert any(f"vapiops import assistant/billing {ids['assistant/billing']}" in w for w in doc["warnings"])
+    assert writes(sandbox) == []
+    # Errors are one line naming the address.
+    missing = run("state", "rm", "assistant/nope", project, code=1)
+    assert missing.stderr.startswith("Error: assistant/nope is not in state")
