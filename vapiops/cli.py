@@ -17,7 +17,7 @@ from vapiops import __version__, planfile
 from vapiops.apply import Applier
 from vapiops.config import load_project
 from vapiops.engine import Context, build_plan, check_safety
-from vapiops.errors import ValidationError, VapiopsError
+from vapiops.errors import ApiError, ValidationError, VapiopsError
 from vapiops.kinds import KINDS, split_address
 from vapiops.manifest import load_manifests
 from vapiops.plan import Plan
@@ -45,7 +45,9 @@ def _remember_debug(ctx: click.Context, _param: click.Parameter, value: bool) ->
 
 
 def _debugging(ctx: click.Context) -> bool:
-    return bool(ctx.meta.get("vapiops.debug") or os.environ.get("VAPIOPS_DEBUG"))
+    # VAPIOPS_DEBUG=0 (or false/no/off) is a way of saying "off", not a non-empty "on".
+    from_env = os.environ.get("VAPIOPS_DEBUG", "").strip().lower() not in ("", "0", "false", "no", "off")
+    return bool(ctx.meta.get("vapiops.debug")) or from_env
 
 
 _debug_option = click.option("--debug", is_flag=True, callback=_remember_debug,
@@ -70,8 +72,15 @@ def common(with_path: bool = True) -> Callable:
 def client_for(ctx: Context, sandbox: bool) -> Iterator[Any]:
     """A VapiClient for the environment, or for an in-process sandbox under .vapiops/ (SPEC 7)."""
     if not sandbox:
-        with ctx.client() as client:
-            yield client
+        try:
+            with ctx.client() as client:
+                yield client
+        except ApiError as exc:
+            if exc.status in (401, 403):
+                # The client cannot know which variable its key came from; this environment does.
+                exc.hint = (f"Vapi rejected the API key of environment {ctx.env.name!r}: check "
+                            f"{ctx.env.api_key_env} (a private key of the right org)")
+            raise
         return
     from vapiops.sandbox import SandboxServer  # only the --sandbox path needs it
 
@@ -92,9 +101,18 @@ def client_for(ctx: Context, sandbox: bool) -> Iterator[Any]:
 class VapiopsGroup(click.Group):
     """Turns every error into one clear line on stderr and exit 1; a traceback only with --debug."""
 
+    def make_context(self, info_name: str | None, args: list[str], parent: click.Context | None = None,
+                     **extra: Any) -> click.Context:
+        try:
+            return super().make_context(info_name, args, parent=parent, **extra)
+        except click.UsageError as exc:
+            raise _usage_exit_code(exc) from None
+
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
+        except click.UsageError as exc:
+            raise _usage_exit_code(exc) from None
         except (click.exceptions.Exit, click.ClickException, click.exceptions.Abort, SystemExit):
             raise
         except VapiopsError as exc:
@@ -102,13 +120,23 @@ class VapiopsGroup(click.Group):
                 traceback.print_exc()
             _err(f"Error: {exc}")
         except KeyboardInterrupt:
-            _err("Interrupted.")
+            if _debugging(ctx):
+                traceback.print_exc()
+            _err("Error: interrupted. Every call that completed is recorded in state; "
+                 "run `vapiops plan` to see what is left.")
             ctx.exit(130)
         except Exception as exc:  # a bug: still one line unless --debug
             if _debugging(ctx):
                 traceback.print_exc()
             _err(f"Error: unexpected {type(exc).__name__}: {exc} (run with --debug for the traceback; please report it)")
         ctx.exit(EXIT_ERROR)
+
+
+def _usage_exit_code(exc: click.UsageError) -> click.UsageError:
+    # Click exits 2 on a usage error, but 2 is Terraform's "changes pending" (--detailed-exitcode):
+    # a CI drift check with a mistyped option must fail, not report drift.
+    exc.exit_code = EXIT_ERROR
+    return exc
 
 
 @click.group(cls=VapiopsGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -253,7 +281,7 @@ def apply(path: Path, env_name: str | None, no_color: bool, debug: bool, auto_ap
     asking, and only if neither the manifests nor the live objects changed since it was made.
     """
     plan_path = path
-    saved = planfile.load(path) if planfile.is_plan_file(path) else None
+    saved = _saved_plan(path) if path.is_file() else None
     if saved is not None:
         root = Path(saved["project_root"])
         path = root if root.is_dir() else Path(".")
@@ -271,6 +299,26 @@ def apply(path: Path, env_name: str | None, no_color: bool, debug: bool, auto_ap
         _run_plan(ctx, client, state, planned.plan, auto_approve=auto_approve, force=force,
                   parallelism=parallelism, color=use_color(no_color), what="apply these changes")
         _debug_stats(debug, client)
+
+
+def _saved_plan(path: Path) -> dict[str, Any]:
+    """The plan file `apply FILE` was given, checked enough that using it cannot crash."""
+    if not planfile.is_plan_file(path):
+        raise VapiopsError("is a file but not a vapiops plan file", where=str(path),
+                           hint="apply a project directory, or a plan saved by `vapiops plan --out FILE`")
+    saved = planfile.load(path)
+    plan_doc = saved.get("plan")
+    well_formed = (
+        isinstance(saved.get("project_root"), str)
+        and isinstance(plan_doc, dict)
+        and isinstance(plan_doc.get("environment"), str)
+        and isinstance(saved.get("targets", []), list)
+        and isinstance(saved.get("fingerprint", {}), dict)
+    )
+    if not well_formed:
+        raise VapiopsError("plan file is damaged (fields are missing or of the wrong type)", where=str(path),
+                           hint="make a new one with `vapiops plan --out FILE`")
+    return saved
 
 
 @cli.command()
@@ -311,7 +359,13 @@ def import_(address: str, object_id: str, path: Path, env_name: str | None, no_c
         other = state.address_of_id(object_id)
         if other:
             raise VapiopsError(f"{object_id} is already managed as {other}", hint="use `vapiops state mv` to rename")
-        client.get(KINDS[kind_name], object_id)  # fails clearly if it does not exist
+        try:
+            client.get(KINDS[kind_name], object_id)
+        except ApiError as exc:
+            if exc.status == 404:
+                exc.hint = (f"no {kind_name} with this ID in environment {ctx.env.name!r}: check the ID, "
+                            "its kind and --env")
+            raise
         state.resources[address] = ResourceState(kind=kind_name, name=name, id=object_id, applied={}, secrets={})
         ctx.store.save(state)
     _err(f"Imported {object_id} as {address}. Run `vapiops plan` to see how it differs from the manifest.")

@@ -82,8 +82,11 @@ class Project:
 def load_project(root: Path | str) -> Project:
     """Read the project at root: vapiops.yaml when present, else every manifest under root and `default`."""
     root = Path(root).expanduser().resolve()
+    if root.is_file():
+        raise ManifestError(f"{root} is a file, not a project directory",
+                            hint="pass the folder that holds vapiops.yaml or the manifests")
     if not root.is_dir():
-        raise ManifestError(f"project directory {root} does not exist or is not a directory")
+        raise ManifestError(f"project directory {root} does not exist", hint="check the PATH argument")
     config = root / CONFIG_FILE
     if not config.is_file():
         return Project(root=root, resource_roots=(root,), state_dir=root / STATE_ROOT / "state",

@@ -150,7 +150,7 @@ class _Builder:
             key = key_node.value
             line = key_node.start_mark.line + 1
             if key in seen:
-                raise self.fail(key_node, f"duplicate key {key!r} (first at line {seen[key]})")
+                raise self.fail(key_node, f"duplicate key {key!r} (first at line {seen[key]}); keep only one")
             seen[key] = line
             self.lines[path + (key,)] = line  # the key's line, not its value's, locates the field
             explicit[key] = self.build(value_node, path + (key,))
@@ -189,8 +189,7 @@ def load_yaml_with_lines(text: str, filename: str) -> list[tuple[Any, dict[tuple
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else 0
-        detail = " ".join(part for part in (exc.context, exc.problem) if part)
-        raise ManifestError(f"invalid YAML: {detail}", where=Location(filename, line)) from exc
+        raise ManifestError(f"invalid YAML: {_yaml_problem(exc, text)}", where=Location(filename, line)) from exc
     except yaml.reader.ReaderError as exc:
         line = text.count("\n", 0, exc.position) + 1
         raise ManifestError(f"invalid YAML: {exc.reason} (character {exc.character!r})",
@@ -200,6 +199,23 @@ def load_yaml_with_lines(text: str, filename: str) -> list[tuple[Any, dict[tuple
     except RecursionError as exc:
         raise ManifestError("invalid YAML: nested too deeply", where=Location(filename)) from exc
     return out
+
+
+def _yaml_problem(exc: yaml.MarkedYAMLError, text: str) -> str:
+    """What the YAML parser found, in words a user can act on."""
+    mark = exc.problem_mark
+    lines = text.splitlines()
+    if mark is not None and mark.line < len(lines):
+        line = lines[mark.line]
+        indent = line[: len(line) - len(line.lstrip())]
+        if "\t" in indent or line[mark.column:mark.column + 1] == "\t":
+            # libyaml only says "found character that cannot start any token".
+            return "a tab character where YAML expects spaces (YAML indents with spaces only: replace the tab)"
+    context = exc.context or ""
+    if context and exc.context_mark is not None and mark is not None and exc.context_mark.line != mark.line:
+        # An unclosed bracket or quote is reported where the file ends: say where it was opened.
+        context += f" (started at line {exc.context_mark.line + 1})"
+    return ", ".join(part for part in (context, exc.problem) if part)
 
 
 def read_text(path: Path) -> str:

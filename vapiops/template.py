@@ -198,7 +198,10 @@ def render_string(text: str, ctx: TemplateContext) -> tuple[Any, bool]:
         raise TemplateError(_scrub(exc.message, ctx), hint=exc.hint) from None
     except TemplateSyntaxError as exc:
         raise TemplateError(_scrub(f"syntax error: {exc.message}", ctx)) from None
-    except (SecurityError, UndefinedError, TemplateNotFound) as exc:
+    except SecurityError as exc:
+        raise TemplateError(_scrub(str(exc), ctx), hint=f"templates are sandboxed: only {', '.join(SCOPE)} "
+                                                         "and plain values are available") from None
+    except (UndefinedError, TemplateNotFound) as exc:
         raise TemplateError(_scrub(str(exc), ctx)) from None
     except TypeError as exc:
         if "no loader" in str(exc):  # ${% include %}, ${% import %}, ${% extends %}: no loader, by design
@@ -283,7 +286,9 @@ def _render_tree(value: Any, path: tuple, ctx: TemplateContext, sensitive: set[t
             rendered, used_secret = render_string(value, ctx)
         except TemplateError as exc:
             where, shown = locate(path)
-            raise TemplateError(f"template error in {shown}: {exc.message}", where=where, hint=exc.hint) from None
+            # The hint goes into the message: validation reports problems as (where, message) only,
+            # and "secret X is not set" is much clearer with its "export X=..." beside it.
+            raise TemplateError(f"template error in {shown}: {exc}", where=where) from None
         if used_secret:
             sensitive.add(path)
         return rendered
