@@ -410,3 +410,25 @@ def test_state_mv_renames_without_recreating_and_rm_forgets(project, run, sandbo
     # Errors are one line naming the address.
     missing = run("state", "rm", "assistant/nope", project, code=1)
     assert missing.stderr.startswith("Error: assistant/nope is not in state")
+
+
+def test_plan_during_an_apply_leaves_its_in_flight_intents_alone(project, run, sandbox):
+    from vapiops.state import Intent, StateStore, utc_now_iso
+
+    run("apply", project, "--auto-approve")
+    extra = {"type": "function", "function": {"name": "extra_fn"}}
+    store = StateStore(project / ".vapiops/state/default.json", "default")
+    with store.lock(who="apply"):  # another run is applying, and has just sent this POST
+        state = store.load()
+        state.intents["tool/extra"] = Intent(address="tool/extra", kind="tool", started_at=utc_now_iso(),
+                                             body=extra)
+        store.record(state, "tool/extra")
+        created = api(sandbox).post("/tool", json=extra).json()
+        run("plan", project, code=0)
+        assert "tool/extra" in store.load().intents  # still that run's, untouched
+    # Once nobody holds the lock, a plan adopts what the intent describes.
+    with open(project / "resources/tools.yaml", "a") as fh:
+        fh.write("---\nkind: tool\nname: extra\nspec:\n  type: function\n  function: {name: extra_fn}\n")
+    result = run("plan", project, "--detailed-exitcode", code=0)
+    assert "tool/extra: adopted" in result.stderr
+    assert store.load().resources["tool/extra"].id == created["id"]

@@ -292,7 +292,7 @@ def apply(path: Path, env_name: str | None, no_color: bool, debug: bool, auto_ap
     desired = ctx.desired()
     with ctx.store.lock(who="apply"), client_for(ctx, sandbox) as client:
         state = ctx.store.load()
-        planned = build_plan(ctx, client, state, targets=targets, desired=desired)
+        planned = build_plan(ctx, client, state, targets=targets, desired=desired, locked=True)
         if saved is not None:
             fresh = planfile.fingerprint(planned.desired, planned.live, state)
             planfile.check_fresh(saved, planned.plan, fresh, where=str(plan_path))
@@ -330,7 +330,7 @@ def destroy(path: Path, env_name: str | None, no_color: bool, debug: bool, auto_
     ctx = Context.open(path, env_name)
     with ctx.store.lock(who="destroy"), client_for(ctx, sandbox) as client:
         state = ctx.store.load()
-        result = build_plan(ctx, client, state, desired=[]).plan
+        result = build_plan(ctx, client, state, desired=[], locked=True).plan
         # Nothing is desired here, so the planner cannot see lifecycles: read them from the manifests.
         guarded = {r.address for r in load_manifests(ctx.project) if r.lifecycle.prevent_destroy}
         result.protected = [c.address for c in result.changes if c.address in guarded]

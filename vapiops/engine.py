@@ -14,7 +14,7 @@ from pathlib import Path
 from vapiops import apispec
 from vapiops.client import VapiClient
 from vapiops.config import Environment, Project, load_project
-from vapiops.errors import UnsafePlan, VapiopsError
+from vapiops.errors import StateError, UnsafePlan, VapiopsError
 from vapiops.kinds import KINDS, Kind
 from vapiops.manifest import load_manifests
 from vapiops.plan import Action, Plan
@@ -52,10 +52,27 @@ def read_live(client: VapiClient, kinds: Iterable[Kind] = KINDS.values()) -> dic
     return {k.name: objs for k, objs in zip(kinds, results, strict=True)}
 
 
-def refresh(store: StateStore, state: State, live: dict[str, list[dict]]) -> list[str]:
-    """Adopt objects a crashed apply created (SPEC 6); returns the adopted addresses."""
+def refresh(store: StateStore, state: State, live: dict[str, list[dict]], *, locked: bool) -> list[str]:
+    """Adopt objects a crashed apply created (SPEC 6); returns the adopted addresses.
+
+    This writes state, so it needs the environment's lock: apply holds it already (`locked`);
+    a plain `plan` takes it only for this, and leaves the intents alone while another run
+    holds it, since they are then that run's creates in flight, not a crash's leftovers.
+    """
     if not state.intents:
         return []
+    if locked:
+        return _adopt(store, state, live)
+    try:
+        with store.lock(who="plan (adopting interrupted creates)"):
+            fresh = store.load()  # the run that held the lock may have changed state meanwhile
+            state.resources, state.intents, state.serial = fresh.resources, fresh.intents, fresh.serial
+            return _adopt(store, state, live)
+    except StateError:
+        return []
+
+
+def _adopt(store: StateStore, state: State, live: dict[str, list[dict]]) -> list[str]:
     adopted = adopt_intents(state, live)
     for addr, obj_id in adopted.items():
         intent = state.intents[addr]
@@ -79,8 +96,11 @@ class Planned:
 
 
 def build_plan(ctx: Context, client: VapiClient, state: State, *, targets: Iterable[str] = (),
-               refresh_only: bool = False, desired: list[Desired] | None = None) -> Planned:
-    """Read live state (adopting what a crashed apply created) and plan."""
+               refresh_only: bool = False, desired: list[Desired] | None = None, locked: bool = False) -> Planned:
+    """Read live state (adopting what a crashed apply created) and plan.
+
+    `locked`: the caller holds the environment's state lock (apply, destroy).
+    """
     known = set(state.resources) | ({d.address for d in desired} if desired is not None else set())
     if desired is None and not refresh_only:
         desired = ctx.desired()
@@ -92,7 +112,7 @@ def build_plan(ctx: Context, client: VapiClient, state: State, *, targets: Itera
             hint="write KIND/NAME as `vapiops state list` or the manifests have it",
         )
     live = read_live(client)
-    adopted = refresh(ctx.store, state, live)
+    adopted = refresh(ctx.store, state, live, locked=locked)
     if refresh_only:
         return Planned(drift_report(ctx.env.name, state, live, hash_secret=_hasher(state)), [], live, adopted)
     assert desired is not None
