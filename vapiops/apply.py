@@ -18,6 +18,7 @@ from vapiops.graph import is_uuid
 from vapiops.kinds import KINDS, address, is_secret_path
 from vapiops.paths import copy_json
 from vapiops.plan import Plan, Step
+from vapiops.planner import deposed_address
 from vapiops.state import Intent, ResourceState, State, StateStore, hash_secret
 
 Progress = Callable[[str], None]
@@ -57,6 +58,8 @@ class Applier:
         self.progress = progress
         self._lock = threading.Lock()  # guards self.state and the save that follows a change
         self.ids: dict[str, str] = {a: r.id for a, r in state.resources.items()}
+        # IDs of replaced objects: a delete step that does not record is the old copy of a replace.
+        self._replaced = {s.id for s in plan.steps if s.op == "delete" and not s.records and s.id}
         self.names: dict[str, str] = {a: r.name for a, r in state.resources.items()}
 
     def run(self) -> ApplyResult:
@@ -126,10 +129,10 @@ class Applier:
             assert step.id is not None, f"delete step {step.key} without an id"
             self.client.delete(kind, step.id)
             with self._lock:
-                entry = self.state.resources.get(step.address)
-                if entry is not None and entry.id == step.id:
-                    del self.state.resources[step.address]
-                    self.store.record(self.state, step.address)
+                # The address's own entry, or the old copy of a replaced one kept under its own address.
+                for addr in [a for a, e in self.state.resources.items() if e.id == step.id]:
+                    del self.state.resources[addr]
+                    self.store.record(self.state, addr)
             detail = f" (id {step.id})"
         what = "linked" if step.key.startswith("link:") else _PAST[step.op]
         self.progress(f"{step.address}: {what}{detail} [{time.monotonic() - started:.2f}s]")
@@ -140,6 +143,7 @@ class Applier:
         started_at = now_iso()
         stored, sensitive = self._hash_secrets(body, step.address)
         with self._lock:
+            self._set_aside(step.address)
             self.state.intents[step.address] = Intent(
                 address=step.address, kind=step.kind, started_at=started_at, body=stored, sensitive=sensitive
             )
@@ -160,6 +164,22 @@ class Applier:
             self.state.intents.pop(step.address, None)
         self._record(step, obj_id)
         return obj_id
+
+    def _set_aside(self, addr: str) -> None:
+        """Before creating an address that state still holds (a replace, or a re-create of an object
+        deleted outside vapiops), take its entry out, so that a crash after the POST leaves the intent
+        to adopt the new object by. The old copy of a replace stays in state under its own address
+        until its delete succeeds (a later plan deletes it if this run stops first); an object already
+        gone is simply forgotten. Caller holds the lock."""
+        old = self.state.resources.pop(addr, None)
+        if old is None:
+            return
+        if old.id in self._replaced:
+            kept = deposed_address(addr, old.id)
+            self.state.resources[kept] = ResourceState(
+                kind=old.kind, name=kept.split("/", 1)[1], id=old.id, applied=old.applied, secrets=old.secrets)
+            self.store.record(self.state, kept)
+        # The intent recorded next writes this address's journal line (entry gone, intent present).
 
     def _record(self, step: Step, obj_id: str) -> None:
         """Remember what this address now has applied; saved at once (atomic write)."""

@@ -42,8 +42,8 @@ from vapiops.paths import Path, format_path
 from vapiops.plan import ABSENT, SENSITIVE, Action, Change, FieldChange, Plan, Step
 
 __all__ = [
-    "CLOCK_SKEW", "Desired", "adopt_intents", "default_hash", "destructive_protected", "drift_report",
-    "make_plan",
+    "CLOCK_SKEW", "Desired", "adopt_intents", "default_hash", "deposed_address", "destructive_protected",
+    "drift_report", "make_plan",
 ]
 
 UpdateFilter = Callable[[Kind, dict[str, Any]], dict[str, Any]]
@@ -55,6 +55,17 @@ CLOCK_SKEW = timedelta(minutes=10)
 
 # Step order among steps that are ready together: creates, updates, links, then deletes.
 _RANK = {"create": 0, "update": 1, "link": 2, "delete": 3}
+
+# A replaced object's old copy is kept in state under `<address>.replaced-<old id>` from just before
+# its replacement is created until it is deleted (Terraform's "deposed" object): a run that stops in
+# between leaves a state entry with no manifest, which the next plan deletes, instead of an object
+# nobody tracks any more.
+_DEPOSED = ".replaced-"
+
+
+def deposed_address(addr: str, old_id: str) -> str:
+    """Where state keeps the old copy of `addr` while it is being replaced (a valid manifest address)."""
+    return f"{addr}{_DEPOSED}{old_id}"
 
 
 def _identity(kind: Kind, body: dict[str, Any]) -> dict[str, Any]:
@@ -198,6 +209,8 @@ class _Planner:
             return None
         r.live_raw, r.live, r.live_refs = self.live_view(kind, obj)
         r.action = Action.DELETE
+        if _DEPOSED in addr:
+            r.reason = f"old copy left by the replace of {addr.split(_DEPOSED, 1)[0]}"
         prior = {k: v for k, v in (entry.applied or {}).items() if k not in kind.read_only}
         r.fields = _leaf_fields(prior, Redactor((), getattr(entry, "secrets", None) or {}), side="before")
         return r
@@ -313,15 +326,18 @@ class _Planner:
     def create_steps(self, res: dict[str, _Res], creates: set[str], steps: dict[str, Step]) -> None:
         """Creates after the creates they reference; cycles broken by deferring back-references.
 
-        Inside a strongly connected component the members are created in address order (so
-        assistants come first: the references they defer - toolIds, structuredOutputIds - are
-        optional on create), each without its references to members not created yet; a
-        `link:` PATCH afterwards sends the whole top-level keys that held them.
+        Inside a strongly connected component each member is created without its references to
+        members not created yet, and a `link:` PATCH afterwards sends the whole top-level keys that
+        held them. Only an ID-array reference can be left out safely (the array loses an element); a
+        single reference may be required (a scorecard metric's structuredOutputId), so the members
+        are ordered to create the target of every single reference first wherever the cycle allows.
         """
         edges = [(t, a) for a in creates for _, t in res[a].desired_refs if t in creates]
         for component in strongly_connected(creates, edges):
             members = set(component)
             cyclic = len(component) > 1 or any(t == a and a in members for t, a in edges)
+            if cyclic:
+                component = _creation_order(component, res)
             position = {a: i for i, a in enumerate(component)}
             for addr in component:
                 r = res[addr]
@@ -418,6 +434,32 @@ class _Planner:
                 # The old copy of a replaced object: its state entry already holds the new one.
                 records=r.action is Action.DELETE,
             )
+
+
+def _creation_order(component: list[str], res: dict[str, _Res]) -> list[str]:
+    """A cycle's members in creation order: the target of a single (non-array) reference before
+    the member that holds it, ties by address; a cycle of single references alone is broken at the
+    smallest address (the API then says whether that reference may be left out)."""
+    members = set(component)
+    needs: dict[str, set[str]] = {a: set() for a in component}
+    for addr in component:
+        r = res[addr]
+        for p, t in r.desired_refs:
+            if t in members and t != addr and not _is_array_ref(r.kind, p):
+                needs[addr].add(t)
+    order: list[str] = []
+    left = sorted(component)
+    while left:
+        done = set(order)
+        pick = next((a for a in left if needs[a] <= done), left[0])
+        order.append(pick)
+        left.remove(pick)
+    return order
+
+
+def _is_array_ref(kind: Kind, path: Path) -> bool:
+    """Whether the reference at this concrete path is an element of an ID array."""
+    return any(ref.is_array and paths.matches(ref.pattern, path) for ref in kind.references)
 
 
 def _display_paths(kind: Kind) -> list[Path]:

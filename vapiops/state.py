@@ -178,6 +178,8 @@ class StateStore:
         try:
             state = State.from_dict(data)
         except StateError as exc:
+            if "malformed" in exc.message:
+                raise self._corrupt(exc.message) from exc  # names the .backup to restore from
             exc.where = str(self.path)
             raise
         if state.environment != self.environment:
