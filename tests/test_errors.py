@@ -360,7 +360,6 @@ def test_a_400_on_apply_keeps_what_succeeded_and_records_nothing_that_failed(pro
     assert live_ids(sandbox, "assistant") == set()
 
 
-@pytest.mark.xfail(strict=True, reason="apply.py keeps the create intent of a POST the API refused with a 4xx")
 def test_a_refused_create_leaves_no_intent(project, run, sandbox):
     sandbox.inject("POST", "/tool", 400, times=1)
     run("apply", project, "--auto-approve", "--parallelism", "1", code=1)
@@ -565,8 +564,6 @@ def test_keyboard_interrupt_in_a_create_keeps_state_valid(project, run, sandbox,
     assert "assistant/support" not in state.resources and not store.lock_path.exists()
 
 
-@pytest.mark.xfail(strict=True, reason="apply.py reports a KeyboardInterrupt in a step as a failure with an "
-                                       "empty message instead of stopping as interrupted")
 def test_keyboard_interrupt_in_a_create_says_interrupted(project, run, sandbox, monkeypatch):
     raise_keyboard_interrupt_after_first_create(monkeypatch)
     result = run("apply", project, "--auto-approve", "--parallelism", "1", code=None)

@@ -13,7 +13,7 @@ from typing import Any
 from vapiops import paths
 from vapiops.client import VapiClient
 from vapiops.diff import owned_equal
-from vapiops.errors import VapiopsError
+from vapiops.errors import ApiError, VapiopsError
 from vapiops.graph import is_uuid
 from vapiops.kinds import KINDS, address, is_secret_path
 from vapiops.paths import copy_json
@@ -68,6 +68,7 @@ class Applier:
         pending = {s.key: s for s in self.plan.steps}
         running: dict[Future[None], Step] = {}
         failed = False
+        interrupted: BaseException | None = None  # Ctrl-C inside a call: stop, save, then re-raise
         with ThreadPoolExecutor(max_workers=self.parallelism, thread_name_prefix="vapiops-apply") as pool:
             while pending or running:
                 if not failed:
@@ -84,13 +85,18 @@ class Applier:
                     error = fut.exception()
                     if error is None:
                         result.done.append(step.key)
-                    else:
-                        failed = True
-                        result.failed[step.key] = str(error)
-                        self.progress(f"{step.address}: {step.op} failed: {error}")
+                        continue
+                    failed = True
+                    if not isinstance(error, Exception):
+                        interrupted = interrupted or error
+                    message = str(error) or type(error).__name__
+                    result.failed[step.key] = message
+                    self.progress(f"{step.address}: {step.op} failed: {message}")
         result.skipped = sorted(pending)
         with self._lock:
             self.store.save(self.state)  # fold the per-call journal into one snapshot
+        if interrupted is not None:
+            raise interrupted
         return result
 
     def _refresh_recorded(self) -> None:
@@ -143,7 +149,7 @@ class Applier:
         started_at = now_iso()
         stored, sensitive = self._hash_secrets(body, step.address)
         with self._lock:
-            self._set_aside(step.address)
+            old = self._set_aside(step.address)
             self.state.intents[step.address] = Intent(
                 address=step.address, kind=step.kind, started_at=started_at, body=stored, sensitive=sensitive
             )
@@ -157,7 +163,19 @@ class Applier:
                 taken = set(self.ids.values())
             return live.get("id") not in taken and owned_equal(body, live, set_paths=set_paths)
 
-        obj = self.client.create(kind, body, match=is_ours, started_at=started_at)
+        try:
+            obj = self.client.create(kind, body, match=is_ours, started_at=started_at)
+        except ApiError as exc:
+            # A 4xx means Vapi created nothing (after any uncertain attempt the client looked for the
+            # object first): the address keeps what it had, as if this step never started.
+            if exc.status is not None and 400 <= exc.status < 500:
+                with self._lock:
+                    if old is not None:
+                        self._put_back(step.address, old)
+                    else:
+                        self.state.intents.pop(step.address, None)
+                        self.store.record(self.state, step.address)
+            raise
         obj_id = str(obj["id"])
         with self._lock:
             self.ids[step.address] = obj_id
@@ -165,21 +183,29 @@ class Applier:
         self._record(step, obj_id)
         return obj_id
 
-    def _set_aside(self, addr: str) -> None:
+    def _set_aside(self, addr: str) -> ResourceState | None:
         """Before creating an address that state still holds (a replace, or a re-create of an object
         deleted outside vapiops), take its entry out, so that a crash after the POST leaves the intent
         to adopt the new object by. The old copy of a replace stays in state under its own address
         until its delete succeeds (a later plan deletes it if this run stops first); an object already
-        gone is simply forgotten. Caller holds the lock."""
+        gone is simply forgotten. Returns the entry taken out. Caller holds the lock."""
         old = self.state.resources.pop(addr, None)
-        if old is None:
-            return
-        if old.id in self._replaced:
+        if old is not None and old.id in self._replaced:
             kept = deposed_address(addr, old.id)
             self.state.resources[kept] = ResourceState(
                 kind=old.kind, name=kept.split("/", 1)[1], id=old.id, applied=old.applied, secrets=old.secrets)
             self.store.record(self.state, kept)
         # The intent recorded next writes this address's journal line (entry gone, intent present).
+        return old
+
+    def _put_back(self, addr: str, old: ResourceState) -> None:
+        """Undo _set_aside after a create that surely made nothing. Caller holds the lock."""
+        kept = deposed_address(addr, old.id)
+        if self.state.resources.pop(kept, None) is not None:
+            self.store.record(self.state, kept)
+        self.state.resources[addr] = old
+        self.state.intents.pop(addr, None)
+        self.store.record(self.state, addr)
 
     def _record(self, step: Step, obj_id: str) -> None:
         """Remember what this address now has applied; saved at once (atomic write)."""

@@ -112,6 +112,14 @@ KINDS: dict[str, Kind] = {
             references=(
                 RefField("members[].assistantId", "assistant"),
                 RefField("members[].assistantDestinations[].assistantId", "assistant"),
+                # A member may carry a transient assistant, or overrides, with references of their own.
+                RefField("members[].assistant.model.toolIds[]", "tool"),
+                RefField("members[].assistant.hooks[].do[].toolId", "tool"),
+                RefField("members[].assistant.compliancePlan.recordingConsentPlan.declineToolId", "tool"),
+                RefField("members[].assistant.artifactPlan.structuredOutputIds[]", "structured-output"),
+                RefField("members[].assistant.artifactPlan.scorecardIds[]", "scorecard"),
+                RefField("members[].assistantOverrides.model.toolIds[]", "tool"),
+                RefField("membersOverrides.model.toolIds[]", "tool"),
             ),
             patch_required=("members",),
         ),

@@ -161,6 +161,24 @@ class _Planner:
         named, refs = self.to_names(kind, raw)
         return raw, named, refs
 
+    def filtered(self, kind: Kind, body: dict[str, Any], *sources: dict[str, Any] | None) -> dict[str, Any]:
+        """update_filter(kind, body), with the DTO chosen right for a discriminated kind (tool).
+
+        The discriminator picks the Update DTO but a PATCH body need not carry it; without it nothing
+        would be filtered, and a live value sent back whole could keep keys the new shape rejects (a
+        tool message whose type changed keeps the old type's `blocking`: a 400 on every apply). The
+        value is lent from the first source that has it, for the filtering only.
+        """
+        disc = kind.discriminator
+        if disc is None or disc in body:
+            return self.update_filter(kind, body)
+        value = next((src[disc] for src in sources if isinstance(src, dict) and disc in src), None)
+        if value is None:
+            return self.update_filter(kind, body)
+        out = self.update_filter(kind, {disc: value, **body})
+        out.pop(disc, None)
+        return out
+
     # -- classification -----------------------------------------------------------------------
 
     def desired_res(self, d: Desired) -> _Res:
@@ -364,7 +382,7 @@ class _Planner:
                     steps[f"link:{addr}"] = Step(
                         key=f"link:{addr}", op="update", address=addr, kind=r.kind.name,
                         id=None,  # the object does not exist yet: apply takes the ID its create recorded
-                        body=self.update_filter(r.kind, link),
+                        body=self.filtered(r.kind, link, r.spec),
                         after=sorted(f"create:{m}" for m in component),
                     )
 
@@ -382,7 +400,7 @@ class _Planner:
                 changed += [(k,) for k in r.repoint]
             body = build_patch(r.owned, r.live, changed, removed, required=r.kind.patch_required,
                                set_paths=r.kind.set_fields)
-            sent = self.update_filter(r.kind, body)
+            sent = self.filtered(r.kind, body, r.owned, r.live)
             dropped = sorted({p[0] for p in [*changed, *removed] if p and p[0] not in sent}, key=str)
             if dropped:
                 # Without this the change would come back on every plan: say why instead of hiding it.
