@@ -432,3 +432,20 @@ def test_plan_during_an_apply_leaves_its_in_flight_intents_alone(project, run, s
     result = run("plan", project, "--detailed-exitcode", code=0)
     assert "tool/extra: adopted" in result.stderr
     assert store.load().resources["tool/extra"].id == created["id"]
+
+
+def test_a_second_apply_waits_for_the_lock_or_names_its_holder(project, run, sandbox):
+    import threading
+
+    from vapiops.state import StateStore
+
+    store = StateStore(project / ".vapiops/state/default.json", "default")
+    with store.lock(who="apply"):
+        refused = run("apply", project, "--auto-approve", code=1)
+        assert "locked by" in refused.stderr and "apply" in refused.stderr
+        assert writes(sandbox) == []
+    holder = store.lock(who="apply")
+    holder.__enter__()
+    threading.Timer(0.5, holder.__exit__, (None, None, None)).start()
+    result = run("apply", project, "--auto-approve", "--lock-timeout", "10")  # waits, then applies
+    assert "Apply complete!" in result.stderr

@@ -261,6 +261,8 @@ def _run_plan(ctx: Context, client: Any, state: Any, result: Plan, *, auto_appro
 
 
 def _apply_options(fn: Callable) -> Callable:
+    fn = click.option("--lock-timeout", default=0.0, type=click.FloatRange(0), metavar="SECONDS",
+                      help="Wait this long for another run's state lock (default: fail at once).")(fn)
     fn = click.option("--sandbox", is_flag=True, help="Run against an in-process Vapi sandbox.")(fn)
     fn = click.option("--force", is_flag=True, help="Pass the bulk-destroy safety limit.")(fn)
     fn = click.option("--parallelism", default=8, show_default=True, type=click.IntRange(1, 64),
@@ -274,7 +276,7 @@ def _apply_options(fn: Callable) -> Callable:
 @_apply_options
 @click.option("--target", "targets", multiple=True, metavar="ADDR", help="Only this address (repeatable).")
 def apply(path: Path, env_name: str | None, no_color: bool, debug: bool, auto_approve: bool, parallelism: int,
-          force: bool, sandbox: bool, targets: tuple[str, ...]) -> None:
+          force: bool, sandbox: bool, lock_timeout: float, targets: tuple[str, ...]) -> None:
     """Plan, show, ask, then make the changes (create, PATCH, DELETE) in dependency order.
 
     PATH may be a plan file from `vapiops plan --out`: then exactly that plan is applied, without
@@ -290,7 +292,7 @@ def apply(path: Path, env_name: str | None, no_color: bool, debug: bool, auto_ap
         targets = tuple(saved.get("targets", []))
     ctx = Context.open(path, env_name)
     desired = ctx.desired()
-    with ctx.store.lock(who="apply"), client_for(ctx, sandbox) as client:
+    with ctx.store.lock(who="apply", timeout=lock_timeout), client_for(ctx, sandbox) as client:
         state = ctx.store.load()
         planned = build_plan(ctx, client, state, targets=targets, desired=desired, locked=True)
         if saved is not None:
@@ -325,10 +327,10 @@ def _saved_plan(path: Path) -> dict[str, Any]:
 @common()
 @_apply_options
 def destroy(path: Path, env_name: str | None, no_color: bool, debug: bool, auto_approve: bool, parallelism: int,
-            force: bool, sandbox: bool) -> None:
+            force: bool, sandbox: bool, lock_timeout: float) -> None:
     """Delete every resource in the environment's state (dependents first)."""
     ctx = Context.open(path, env_name)
-    with ctx.store.lock(who="destroy"), client_for(ctx, sandbox) as client:
+    with ctx.store.lock(who="destroy", timeout=lock_timeout), client_for(ctx, sandbox) as client:
         state = ctx.store.load()
         result = build_plan(ctx, client, state, desired=[], locked=True).plan
         # Nothing is desired here, so the planner cannot see lifecycles: read them from the manifests.
