@@ -15,6 +15,7 @@ import click
 
 from vapiops import __version__, planfile
 from vapiops.apply import Applier
+from vapiops.client import VapiClient
 from vapiops.config import load_project
 from vapiops.engine import Context, build_plan, check_safety
 from vapiops.errors import ApiError, ValidationError, VapiopsError
@@ -89,8 +90,6 @@ def client_for(ctx: Context, sandbox: bool) -> Iterator[Any]:
     server = SandboxServer(data_file=data, allow_fields={k: list(v) for k, v in ctx.project.allow_fields.items()})
     url = server.start()
     key = os.environ.get(ctx.env.api_key_env) or f"sandbox-{ctx.env.name}"
-    from vapiops.client import VapiClient
-
     try:
         with VapiClient(url, key) as client:
             yield client
@@ -204,6 +203,8 @@ def _print_plan(plan: Plan, fmt: str, color: bool, drift: bool = False) -> None:
 def plan(path: Path, env_name: str | None, no_color: bool, debug: bool, fmt: str, detailed_exitcode: bool,
          targets: tuple[str, ...], refresh_only: bool, sandbox: bool, out: Path | None) -> None:
     """Show how the live Vapi org differs from the manifests. Writes nothing remote."""
+    if out is not None and refresh_only:
+        raise VapiopsError("--out cannot save a --refresh-only report", hint="drop one of the two")
     ctx = Context.open(path, env_name)
     desired = None if refresh_only else ctx.desired()  # validation errors before any request
     state = ctx.store.load()
@@ -215,8 +216,6 @@ def plan(path: Path, env_name: str | None, no_color: bool, debug: bool, fmt: str
         _err(f"{addr}: adopted the object an interrupted apply created")
     _print_plan(result, fmt, use_color(no_color), drift=refresh_only)
     if out is not None:
-        if refresh_only:
-            raise VapiopsError("--out cannot save a --refresh-only report", hint="drop one of the two")
         if not ctx.store.path.exists():
             # The fingerprints are keyed with the state's lineage: keep it, so `apply FILE` can check them.
             ctx.store.save(state)
