@@ -7,11 +7,9 @@ import textwrap
 from pathlib import Path
 from types import SimpleNamespace
 
-import httpx
 import pytest
-from click.testing import CliRunner
+from conftest import run_cli, sandbox_client
 
-from vapiops.cli import cli
 from vapiops.compare import (
     ManagedObject,
     compare_envs,
@@ -250,10 +248,7 @@ ENV = {"VAPI_KEY_STAGING": STAGING_KEY, "VAPI_KEY_PROD": PROD_KEY, "HOOK_TOKEN_s
 
 
 def run(*args, code: int | None = 0, env: dict | None = None):
-    result = CliRunner().invoke(cli, [str(a) for a in args], env={**ENV, **(env or {})}, catch_exceptions=False)
-    if code is not None:
-        assert result.exit_code == code, f"exit {result.exit_code}\n{result.stdout}\n{result.stderr}"
-    return result
+    return run_cli(*args, code=code, env={**ENV, **(env or {})})
 
 
 @pytest.fixture
@@ -299,7 +294,7 @@ def test_diff_shows_exactly_the_var_and_override_and_the_staging_only_resource(a
 def test_diff_reads_only_and_sees_undeclared_dashboard_edits(applied, orgs):
     staging, prod = orgs
     support = next(o for o in prod.objects("assistant", PROD_KEY) if o["name"] == "support")
-    with httpx.Client(base_url=prod.url, headers={"Authorization": f"Bearer {PROD_KEY}"}) as c:
+    with sandbox_client(prod, PROD_KEY) as c:
         c.patch(f"/assistant/{support['id']}", json={"voicemailMessage": "Leave a message"}).raise_for_status()
     for org in orgs:
         org.clear_requests()

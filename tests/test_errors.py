@@ -13,15 +13,14 @@ import _thread
 import functools
 import json
 import os
-import socket
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 
 import click
 import pytest
 from click.testing import CliRunner, Result
+from conftest import free_port, sandbox_cli, write_files, writes
 
 from vapiops import __version__, engine
 from vapiops.cli import cli
@@ -32,7 +31,6 @@ from vapiops.state import StateStore
 KEY = "test-key-5c81d2e0a7f3"  # distinctive, so a scan for it cannot match by accident
 SECRET_TEXT = "dotenv-secret-9e47b1c2"  # in a hidden file include() must refuse to read
 OUTSIDE_TEXT = "outside-the-project-3a6f"  # in a file outside the project, reached by a symlink
-WRITES = ("POST", "PATCH", "DELETE")
 
 TOOLS = """
 kind: tool
@@ -67,22 +65,11 @@ environments:
 """
 
 
-def write(root: Path, files: dict[str, str]) -> None:
-    """Write files under root; a value starting with '->' makes a symlink to that target."""
-    for rel, text in files.items():
-        path = root / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if text.startswith("->"):
-            path.symlink_to(text[2:].strip())
-        else:
-            path.write_text(textwrap.dedent(text).lstrip())
-
-
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
     """A valid two-kind project (no vapiops.yaml: one `default` environment)."""
     root = tmp_path / "proj"
-    write(root, {"resources/tools.yaml": TOOLS, "resources/assistant.yaml": ASSISTANT})
+    write_files(root, {"resources/tools.yaml": TOOLS, "resources/assistant.yaml": ASSISTANT})
     (tmp_path / "outside.md").write_text(OUTSIDE_TEXT)
     return root
 
@@ -90,19 +77,9 @@ def project(tmp_path: Path) -> Path:
 @pytest.fixture
 def run(sandbox):
     """Invoke the CLI against the sandbox: run(*args, code=1, env={...}) -> Result."""
-    runner = CliRunner()
-
-    def invoke(*args: object, code: int | None = 0, env: dict[str, str | None] | None = None) -> Result:
-        base: dict[str, str | None] = {"VAPI_BASE_URL": sandbox.url, "VAPI_API_KEY": KEY, "NO_COLOR": "1",
-                                       "VAPIOPS_DEBUG": None, "VAPI_API_KEY_DEV": None, "VAPI_API_KEY_PROD": None,
-                                       "VAPIOPS_UNSET_SECRET": None}
-        result = runner.invoke(cli, [str(a) for a in args], env={**base, **(env or {})}, catch_exceptions=False)
-        if code is not None:
-            assert result.exit_code == code, (f"exit {result.exit_code}\nstdout:\n{result.stdout}\n"
-                                              f"stderr:\n{result.stderr}")
-        return result
-
-    return invoke
+    # Unset, so a developer's own debug switch or keys cannot change what these tests see.
+    return sandbox_cli(sandbox, KEY, env={"VAPIOPS_DEBUG": None, "VAPI_API_KEY_DEV": None,
+                                          "VAPI_API_KEY_PROD": None, "VAPIOPS_UNSET_SECRET": None})
 
 
 def assert_one_error(result: Result, where: str | None, *expected: str) -> str:
@@ -129,16 +106,6 @@ def state_of(root: Path, env: str = "default") -> StateStore:
 
 def live_ids(sandbox, kind: str) -> set[str]:
     return {o["id"] for o in sandbox.objects(kind, KEY)}
-
-
-def writes(sandbox) -> list[dict]:
-    return [r for r in sandbox.requests if r["method"] in WRITES]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -229,7 +196,7 @@ COMMAND_ARGS = {"validate": ("validate",), "plan": ("plan",), "apply": ("apply",
 @pytest.mark.parametrize(("case", "command"), [(c, cmd) for c in CASES for cmd in CASES[c][2]])
 def test_broken_project_is_one_located_error_and_sends_nothing(project, run, sandbox, case, command):
     files, extra, _commands, where, expected = CASES[case]
-    write(project, files)
+    write_files(project, files)
     result = run(*COMMAND_ARGS[command], project, *extra, code=1)
     err = assert_one_error(result, where, *expected)
     assert SECRET_TEXT not in err and OUTSIDE_TEXT not in err  # refused files are never read into output
@@ -238,8 +205,8 @@ def test_broken_project_is_one_located_error_and_sends_nothing(project, run, san
 
 
 def test_several_problems_are_one_block_listing_each(project, run, sandbox):
-    write(project, {"resources/bad.yaml": "kind: tool\nname: x\nspecs: {type: endCall}\n",
-                    "resources/worse.yaml": "kind: tool\nname: -y\nspec: {type: endCall}\n"})
+    write_files(project, {"resources/bad.yaml": "kind: tool\nname: x\nspecs: {type: endCall}\n",
+                          "resources/worse.yaml": "kind: tool\nname: -y\nspec: {type: endCall}\n"})
     err = assert_one_error(run("plan", project, code=1), "resources/bad.yaml:3",
                            "3 problems found:", "did you mean 'spec'?", "missing `spec`", "invalid name '-y'")
     assert [line.split(":")[0] for line in err.splitlines()[1:]] == [
@@ -248,7 +215,7 @@ def test_several_problems_are_one_block_listing_each(project, run, sandbox):
 
 
 def test_the_api_key_variable_is_needed_only_by_commands_that_call_the_api(project, run, sandbox):
-    write(project, {"vapiops.yaml": MULTI_ENV})
+    write_files(project, {"vapiops.yaml": MULTI_ENV})
     result = run("validate", project, "--env", "dev")
     assert result.stderr.startswith("Valid: 3 manifests") and result.stdout == ""
     for command in (("destroy", "--auto-approve"), ("import", "tool/hangup", "x"), ("export",)):
@@ -318,7 +285,7 @@ def test_usage_errors_exit_1_not_the_changes_pending_code(project, run, sandbox)
 
 
 def test_rejected_key_names_the_environments_variable(project, run):
-    write(project, {"vapiops.yaml": MULTI_ENV})
+    write_files(project, {"vapiops.yaml": MULTI_ENV})
     with SandboxServer(api_key="the-only-good-key") as guarded:
         env = {"VAPI_BASE_URL": guarded.url, "VAPI_API_KEY_PROD": KEY}
         for command in (("plan",), ("apply", "--auto-approve")):
@@ -326,7 +293,7 @@ def test_rejected_key_names_the_environments_variable(project, run):
                                    "GET /", "failed with 401: Invalid Key", "VAPI_API_KEY_PROD")
             assert err.count("\n") == 1
         assert {r["status"] for r in guarded.requests} == {401}
-        assert not [r for r in guarded.requests if r["method"] in WRITES]
+        assert not writes(guarded)
     assert state_of(project, "prod").load().resources == {}
 
 
@@ -343,7 +310,7 @@ def test_import_of_an_unknown_id_is_a_404_with_a_hint(project, run, sandbox):
 
 def test_a_400_on_apply_keeps_what_succeeded_and_records_nothing_that_failed(project, run, sandbox):
     # allow_fields admits a field offline that this API (the sandbox, without allow_fields) rejects.
-    write(project, {"vapiops.yaml": "allow_fields:\n  assistant: [backgroundDenoisingEnabled]\n"})
+    write_files(project, {"vapiops.yaml": "allow_fields:\n  assistant: [backgroundDenoisingEnabled]\n"})
     path = project / "resources/assistant.yaml"
     path.write_text(path.read_text().replace("spec:\n", "spec:\n  backgroundDenoisingEnabled: true\n"))
     run("validate", project)
@@ -404,7 +371,7 @@ DEBUG_CASES = ["yaml syntax", "unknown reference", "missing secret", "config unk
 @pytest.mark.parametrize("case", DEBUG_CASES)
 def test_debug_shows_the_traceback(project, run, sandbox, case):
     files, extra, _commands, where, _expected = CASES[case]
-    write(project, files)
+    write_files(project, files)
     plain = run("plan", project, *extra, code=1)
     assert "Traceback" not in plain.stderr
     for flags, env in (((("--debug",)), {}), ((), {"VAPIOPS_DEBUG": "1"})):
@@ -498,7 +465,7 @@ def python_m(*args: object, cwd: Path) -> subprocess.CompletedProcess:
 def test_python_m_vapiops_version_and_an_error(project):
     version = python_m("--version", cwd=project)
     assert version.returncode == 0 and __version__ in version.stdout and version.stderr == ""
-    write(project, {"resources/bad.yaml": "kind: tool\nname: x\nspec:\n\ttype: endCall\n"})
+    write_files(project, {"resources/bad.yaml": "kind: tool\nname: x\nspec:\n\ttype: endCall\n"})
     broken = python_m("validate", ".", cwd=project)
     assert broken.returncode == 1 and broken.stdout == ""
     assert broken.stderr.startswith("Error: resources/bad.yaml:4: invalid YAML: a tab character")

@@ -8,12 +8,10 @@ import textwrap
 from pathlib import Path, PurePosixPath
 from types import SimpleNamespace
 
-import httpx
 import pytest
-from click.testing import CliRunner
+from conftest import sandbox_cli, sandbox_client, state_ids
 
 from vapiops import apispec
-from vapiops.cli import cli
 from vapiops.errors import StateError, VapiopsError
 from vapiops.export import (
     Exported,
@@ -225,11 +223,7 @@ def test_adopt_records_entries_and_refuses_what_is_managed():
 
 
 def run(sandbox, *args, code: int | None = 0, env: dict | None = None):
-    base = {"VAPI_BASE_URL": sandbox.url, "VAPI_API_KEY": KEY, "NO_COLOR": "1"}
-    result = CliRunner().invoke(cli, [str(a) for a in args], env={**base, **(env or {})}, catch_exceptions=False)
-    if code is not None:
-        assert result.exit_code == code, f"exit {result.exit_code}\n{result.stdout}\n{result.stderr}"
-    return result
+    return sandbox_cli(sandbox, KEY)(*args, code=code, env=env)
 
 
 SECRET_ENV = {"VAPIOPS_TOOL_LOOKUP_ORDER_SERVER_HEADERS_AUTHORIZATION": "Bearer hook-s3cret"}
@@ -238,7 +232,7 @@ SECRET_ENV = {"VAPIOPS_TOOL_LOOKUP_ORDER_SERVER_HEADERS_AUTHORIZATION": "Bearer 
 def build_org(sandbox) -> dict[str, str]:
     """All five kinds with references (and both reference cycles), created with the API directly."""
     ids: dict[str, str] = {}
-    with httpx.Client(base_url=sandbox.url, headers={"Authorization": f"Bearer {KEY}"}) as c:
+    with sandbox_client(sandbox, KEY) as c:
         def post(key: str, path: str, body: dict) -> None:
             response = c.post(path, json=body)
             assert response.status_code == 201, response.text
@@ -276,11 +270,6 @@ def build_org(sandbox) -> dict[str, str]:
                 {"type": "assistant", "assistantName": "Billing Desk", "assistantId": ids["billing"]}]},
             {"assistantId": ids["billing"]}]})
     return ids
-
-
-def state_ids(root: Path) -> dict[str, str]:
-    data = json.loads((root / ".vapiops/state/default.json").read_text())
-    return {addr: e["id"] for addr, e in data["resources"].items()}
 
 
 def test_export_adopt_then_plan_shows_no_changes_and_validate_passes(sandbox, tmp_path: Path):
@@ -326,7 +315,7 @@ def test_export_adopt_then_plan_shows_no_changes_and_validate_passes(sandbox, tm
     # Nothing left to export, and a change in the org now shows as drift against the manifests.
     again = run(sandbox, "export", root)
     assert "Nothing to export" in again.stderr and "Skipped 7 object(s)" in again.stderr
-    with httpx.Client(base_url=sandbox.url, headers={"Authorization": f"Bearer {KEY}"}) as c:
+    with sandbox_client(sandbox, KEY) as c:
         c.patch(f"/assistant/{ids['support']}", json={"firstMessage": "Changed."}).raise_for_status()
     drift = run(sandbox, "plan", root, "--format", "json", "--detailed-exitcode", code=2, env=SECRET_ENV)
     assert json.loads(drift.stdout)["changes"][0]["fields"] == [
@@ -378,7 +367,7 @@ def test_export_skips_managed_objects_and_names_references_to_them(sandbox, tmp_
     """).lstrip())
     run(sandbox, "apply", root, "--auto-approve")
     end_call = state_ids(root)["tool/end-call"]
-    with httpx.Client(base_url=sandbox.url, headers={"Authorization": f"Bearer {KEY}"}) as c:
+    with sandbox_client(sandbox, KEY) as c:
         c.post("/assistant", json={"name": "Support", "model": {
             "provider": "openai", "model": "gpt-4o", "toolIds": [end_call]}}).raise_for_status()
     result = run(sandbox, "export", root, "--adopt")

@@ -16,12 +16,13 @@ from typing import Any
 
 import jsonschema
 import pytest
+from conftest import PLAN_SCHEMA
+from conftest import assert_markdown_balanced as assert_balanced
 
 from vapiops.plan import ABSENT, SENSITIVE, Action, Change, FieldChange, Plan
 from vapiops.render import render_json, render_markdown, render_text
 
 GOLDEN = Path(__file__).parent / "golden"
-SCHEMA_FILE = Path(__file__).parents[1] / "schemas" / "plan.schema.json"
 UPDATE_GOLDEN = os.environ.get("VAPIOPS_UPDATE_GOLDEN") == "1"
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
@@ -277,28 +278,13 @@ def check_golden(name: str, actual: str) -> None:
 
 @pytest.fixture(scope="module")
 def validator() -> jsonschema.Draft202012Validator:
-    schema = json.loads(SCHEMA_FILE.read_text(encoding="utf-8"))
-    jsonschema.Draft202012Validator.check_schema(schema)
-    return jsonschema.Draft202012Validator(schema)
+    jsonschema.Draft202012Validator.check_schema(PLAN_SCHEMA)
+    return jsonschema.Draft202012Validator(PLAN_SCHEMA)
 
 
 def assert_markdown_balanced(text: str) -> None:
-    """Every fence closes with the same fence, and <details> open/close in pairs outside fences."""
-    fence: str | None = None
-    depth = 0
-    for line in text.split("\n"):
-        if fence is None:
-            opening = re.match(r"^(`{3,})diff$", line)
-            if opening:
-                fence = opening.group(1)
-                continue
-            assert not line.startswith("```"), f"stray fence line {line!r}"
-            depth += line.count("<details>") - line.count("</details>")
-            assert depth in (0, 1), "nested or unbalanced <details>"
-        elif line == fence:
-            fence = None
-    assert fence is None, "a fence was left open"
-    assert depth == 0, "a <details> was left open"
+    """Balanced, and the only fences render_markdown writes are ```diff ones."""
+    assert_balanced(text, fence_info="diff")
 
 
 # ---------------------------------------------------------------------------------------------

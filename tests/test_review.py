@@ -9,21 +9,28 @@ from __future__ import annotations
 import functools
 import json
 import re
-import socket
 import sys
-import textwrap
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import httpx
 import jsonschema
 import pytest
-from click.testing import CliRunner, Result
+from click.testing import Result
+from conftest import (
+    PLAN_SCHEMA,
+    assert_markdown_balanced,
+    free_port,
+    sandbox_cli,
+    sandbox_client,
+    state_ids,
+    write_files,
+    writes,
+)
 
 from vapiops import cli as cli_module
 from vapiops import engine
-from vapiops.cli import cli, use_color
+from vapiops.cli import use_color
 from vapiops.client import VapiClient
 from vapiops.engine import check_safety
 from vapiops.errors import UnsafePlan
@@ -39,9 +46,7 @@ HOOK_TOKEN_2 = "hook-tok-5fe0a8b3c617"
 OPENAI_KEY = "sk-openai-6d2f8b0e4a19"
 PIN = "pin-7731a0c4e9"
 
-SCHEMA = json.loads((Path(__file__).parents[1] / "schemas" / "plan.schema.json").read_text())
 ANSI = "\x1b["
-WRITES = ("POST", "PATCH", "DELETE")
 
 BASE = """
 kind: tool
@@ -110,9 +115,7 @@ spec:
 
 
 def write(root: Path, rel: str, text: str) -> None:
-    path = root / rel
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(textwrap.dedent(text).lstrip())
+    write_files(root, {rel: text})
 
 
 def edit(path: Path, old: str, new: str) -> None:
@@ -131,62 +134,12 @@ def project(tmp_path: Path) -> Path:
 @pytest.fixture
 def run(sandbox) -> Callable[..., Result]:
     """Invoke the real CLI against the sandbox; asserts the exit code unless code=None."""
-    runner = CliRunner()
-
-    def invoke(*args: Any, code: int | None = 0, env: dict[str, str | None] | None = None,
-               color: bool = False) -> Result:
-        full_env: dict[str, str | None] = {"VAPI_BASE_URL": sandbox.url, "VAPI_API_KEY": KEY, "NO_COLOR": None,
-                                           "VAPIOPS_DEBUG": None}
-        full_env.update(env or {})
-        result = runner.invoke(cli, [str(a) for a in args], env=full_env, catch_exceptions=False, color=color)
-        if code is not None:
-            assert result.exit_code == code, (
-                f"exit {result.exit_code}\nstdout:\n{result.stdout}\nstderr:\n{result.stderr}")
-        return result
-
-    return invoke
-
-
-def api(sandbox) -> httpx.Client:
-    return httpx.Client(base_url=sandbox.url, headers={"Authorization": f"Bearer {KEY}"})
-
-
-def writes(sandbox) -> list[dict]:
-    return [r for r in sandbox.requests if r["method"] in WRITES]
-
-
-def state_ids(root: Path) -> dict[str, str]:
-    data = json.loads((root / ".vapiops/state/default.json").read_text())
-    return {addr: entry["id"] for addr, entry in data["resources"].items()}
+    # NO_COLOR unset: the colour tests decide it per call.
+    return sandbox_cli(sandbox, KEY, env={"NO_COLOR": None, "VAPIOPS_DEBUG": None})
 
 
 def error_lines(result: Result) -> list[str]:
     return [line for line in result.stderr.splitlines() if line.strip()]
-
-
-def assert_markdown_balanced(text: str) -> None:
-    """Every fence closes with its own fence; <details> and <summary> pair up outside fences."""
-    fence: str | None = None
-    depth = 0
-    for line in text.split("\n"):
-        if fence is None:
-            opening = re.match(r"^(`{3,})\w*$", line)
-            if opening:
-                fence = opening.group(1)
-                continue
-            depth += line.count("<details>") - line.count("</details>")
-            assert depth in (0, 1), f"nested or unbalanced <details> at {line!r}"
-            assert line.count("<summary>") == line.count("</summary>"), line
-        elif line == fence:
-            fence = None
-    assert fence is None, "a fence was left open"
-    assert depth == 0, "a <details> was left open"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -224,7 +177,7 @@ def test_saved_plan_applies_exactly_that_plan_without_asking(project, run, sandb
 
 def _dashboard_edit(project: Path, sandbox) -> str:
     ids = state_ids(project)
-    with api(sandbox) as c:
+    with sandbox_client(sandbox, KEY) as c:
         c.patch(f"/assistant/{ids['assistant/support']}", json={"firstMessage": "Edited live"}).raise_for_status()
     return "assistant/support"
 
@@ -241,7 +194,7 @@ def _new_manifest(project: Path, sandbox) -> str:
 
 def _dashboard_delete(project: Path, sandbox) -> str:
     ids = state_ids(project)
-    with api(sandbox) as c:
+    with sandbox_client(sandbox, KEY) as c:
         c.delete(f"/tool/{ids['tool/hangup']}").raise_for_status()
     return "tool/hangup"
 
@@ -458,7 +411,7 @@ def test_rejected_api_key_is_one_line_and_exit_1(project, run):
     with SandboxServer(api_key="the-only-good-key") as guarded:
         result = run("plan", project, code=1, env={"VAPI_BASE_URL": guarded.url})
         assert [r["status"] for r in guarded.requests] and all(r["status"] == 401 for r in guarded.requests)
-        assert not [r for r in guarded.requests if r["method"] in WRITES]
+        assert not writes(guarded)
     (line,) = error_lines(result)
     assert line.startswith("Error: GET /") and "401" in line and "VAPI_API_KEY" in line, line
     assert KEY not in result.stderr + result.stdout and "Traceback" not in result.stderr
@@ -516,7 +469,7 @@ def test_secrets_never_reach_an_output_or_a_file(tmp_path, run, sandbox):
     assert [(c["address"], c["action"], c["fields"]) for c in doc["changes"]] == [
         ("tool/hook", "update", [{"path": "server.headers.Authorization", "before": "(sensitive)",
                                   "after": "(sensitive)", "sensitive": True}])]
-    jsonschema.Draft202012Validator(SCHEMA).validate(doc)
+    jsonschema.Draft202012Validator(PLAN_SCHEMA).validate(doc)
     assert "-(sensitive)\n+(sensitive)" in step("plan", root, "--format", "markdown", env=rotated).stdout
     # A saved plan made with the old secret is stale once the secret changes.
     sandbox.clear_requests()
@@ -630,7 +583,7 @@ def test_refresh_only_reports_drift_and_writes_nothing(project, run, sandbox):
     run("apply", project, "--auto-approve")
     run("plan", project, "--refresh-only", "--detailed-exitcode", code=0)
     ids = state_ids(project)
-    with api(sandbox) as c:
+    with sandbox_client(sandbox, KEY) as c:
         c.patch(f"/assistant/{ids['assistant/support']}", json={"firstMessage": "Edited live"}).raise_for_status()
         c.patch(f"/assistant/{ids['assistant/sales']}", json={"voicemailMessage": "undeclared"}).raise_for_status()
     # A manifest edit is not drift: --refresh-only does not show it.
@@ -640,13 +593,13 @@ def test_refresh_only_reports_drift_and_writes_nothing(project, run, sandbox):
     assert 'firstMessage: "Hi, support here." -> "Edited live"' in text
     assert "tool/lookup" not in text and "assistant/sales" not in text
     doc = json.loads(run("plan", project, "--refresh-only", "--format", "json").stdout)
-    jsonschema.Draft202012Validator(SCHEMA).validate(doc)
+    jsonschema.Draft202012Validator(PLAN_SCHEMA).validate(doc)
     assert [(c["address"], c["action"], c["fields"]) for c in doc["changes"]] == [
         ("assistant/support", "update", [{"path": "firstMessage", "before": "Hi, support here.",
                                           "after": "Edited live"}])]
     assert writes(sandbox) == []
     # A deleted object is drift too.
-    with api(sandbox) as c:
+    with sandbox_client(sandbox, KEY) as c:
         c.delete(f"/tool/{ids['tool/hangup']}").raise_for_status()
     sandbox.clear_requests()
     doc = json.loads(run("plan", project, "--refresh-only", "--format", "json", "--detailed-exitcode", code=2).stdout)
@@ -665,7 +618,7 @@ def test_target_plans_and_applies_only_the_resource_and_its_dependencies(project
     assert sorted((r["method"], r["path"]) for r in writes(sandbox)) == [("POST", "/assistant"), ("POST", "/tool")]
     assert sorted(state_ids(project)) == ["assistant/support", "tool/lookup"]
     ids = state_ids(project)
-    with api(sandbox) as c:
+    with sandbox_client(sandbox, KEY) as c:
         live = c.get(f"/assistant/{ids['assistant/support']}").json()
     assert live["model"]["toolIds"] == [ids["tool/lookup"]]
     rest = json.loads(run("plan", project, "--format", "json").stdout)
@@ -760,7 +713,7 @@ def test_json_plan_validates_for_every_action_and_sensitive_fields(tmp_path, run
     write(root, "resources/base.yaml", BASE)
     write(root, "resources/secrets.yaml", SECRETS)
     secrets = {"HOOK_TOKEN": HOOK_TOKEN, "OPENAI_KEY": OPENAI_KEY, "PIN": PIN}
-    validator = jsonschema.Draft202012Validator(SCHEMA)
+    validator = jsonschema.Draft202012Validator(PLAN_SCHEMA)
     first = run("plan", root, "--format", "json", env=secrets).stdout
     validator.validate(json.loads(first))
     run("apply", root, "--auto-approve", env=secrets)

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from conftest import sandbox_client
 
 import vapiops.sandbox
 from vapiops import apispec
@@ -42,8 +43,7 @@ STRUCTURED_OUTPUT = {"name": "call-outcome", "schema": {"type": "boolean", "desc
 
 
 def client(server: SandboxServer, key: str | None = KEY) -> httpx.Client:
-    headers = {"Authorization": f"Bearer {key}"} if key is not None else {}
-    return httpx.Client(base_url=server.url, headers=headers, timeout=10)
+    return sandbox_client(server, key, timeout=10)
 
 
 @pytest.fixture

@@ -330,12 +330,18 @@ def _entry(i: int) -> ResourceState:
     return ResourceState(kind="tool", name=f"t{i}", id=f"id-{i}", applied={"type": "function"})
 
 
-def test_record_appends_and_load_replays(tmp_path):
+def _journaled(tmp_path) -> tuple[StateStore, State]:
+    """A store with an empty snapshot, and tool/t1 recorded in its journal since."""
     store = StateStore(tmp_path / "dev.json", "dev")
     state = store.load()
     store.save(state)
     state.resources["tool/t1"] = _entry(1)
     store.record(state, "tool/t1")
+    return store, state
+
+
+def test_record_appends_and_load_replays(tmp_path):
+    store, state = _journaled(tmp_path)
     state.resources["tool/t2"] = _entry(2)
     store.record(state, "tool/t2")
     del state.resources["tool/t1"]
@@ -350,11 +356,7 @@ def test_record_appends_and_load_replays(tmp_path):
 
 
 def test_torn_last_journal_line_is_ignored_but_a_bad_middle_line_is_an_error(tmp_path):
-    store = StateStore(tmp_path / "dev.json", "dev")
-    state = store.load()
-    store.save(state)
-    state.resources["tool/t1"] = _entry(1)
-    store.record(state, "tool/t1")
+    store, _ = _journaled(tmp_path)
     with open(store.journal_path, "a") as fh:
         fh.write('{"serial": 99, "address": "tool/t9", "reso')  # a crash mid-append
     assert sorted(store.load().resources) == ["tool/t1"]
@@ -380,11 +382,7 @@ def test_save_folds_the_journal_into_the_snapshot(tmp_path):
 
 
 def test_journal_lines_already_in_the_snapshot_are_skipped(tmp_path):
-    store = StateStore(tmp_path / "dev.json", "dev")
-    state = store.load()
-    store.save(state)
-    state.resources["tool/t1"] = _entry(1)
-    store.record(state, "tool/t1")
+    store, state = _journaled(tmp_path)
     journal = store.journal_path.read_text()
     # A crash after the snapshot was written but before the journal was removed:
     del state.resources["tool/t1"]

@@ -16,14 +16,13 @@ import httpx
 import jsonschema
 import pytest
 import yaml
-from click.testing import CliRunner
+from conftest import PLAN_SCHEMA, sandbox_cli, sandbox_client, state_ids
+from conftest import writes as all_writes
 
 from vapiops import apispec, paths
-from vapiops.cli import cli
 from vapiops.kinds import KINDS
 
 KEY = "sync-test-key"
-PLAN_SCHEMA = json.loads((Path(__file__).parent.parent / "schemas" / "plan.schema.json").read_text())
 
 
 # -- helpers ------------------------------------------------------------------------------------
@@ -58,8 +57,7 @@ class Project:
         return self
 
     def ids(self) -> dict[str, str]:
-        data = json.loads((self.root / ".vapiops/state/default.json").read_text())
-        return {addr: entry["id"] for addr, entry in data["resources"].items()}
+        return state_ids(self.root)
 
 
 def doc(kind: str, name: str, spec: dict[str, Any], **extra: Any) -> dict[str, Any]:
@@ -72,20 +70,8 @@ def proj(tmp_path: Path) -> Project:
 
 
 @pytest.fixture
-def run(sandbox, monkeypatch):
-    runner = CliRunner()
-    monkeypatch.setenv("VAPI_BASE_URL", sandbox.url)
-    monkeypatch.setenv("VAPI_API_KEY", KEY)
-    monkeypatch.setenv("NO_COLOR", "1")
-
-    def invoke(*args: Any, code: int | None = 0):
-        result = runner.invoke(cli, [str(a) for a in args], catch_exceptions=False)
-        if code is not None:
-            assert result.exit_code == code, (
-                f"exit {result.exit_code}\nstdout:\n{result.stdout}\nstderr:\n{result.stderr}")
-        return result
-
-    return invoke
+def run(sandbox):
+    return sandbox_cli(sandbox, KEY)
 
 
 def apply(run, proj: Project, *extra: str):
@@ -107,7 +93,7 @@ def plan_json(run, proj: Project) -> dict[str, Any]:
 
 def writes(sandbox) -> list[dict[str, Any]]:
     """The successful POST/PATCH/DELETE requests since the last clear, in order."""
-    return [r for r in sandbox.requests if r["method"] in ("POST", "PATCH", "DELETE") and r["status"] < 300]
+    return all_writes(sandbox, succeeded=True)
 
 
 def calls(sandbox) -> list[tuple[str, str]]:
@@ -121,7 +107,7 @@ def live(sandbox, kind: str, obj_id: str) -> dict[str, Any]:
 
 def api(sandbox) -> httpx.Client:
     """The dashboard: edits the org directly, behind vapiops' back."""
-    return httpx.Client(base_url=sandbox.url, headers={"Authorization": f"Bearer {KEY}"})
+    return sandbox_client(sandbox, KEY)
 
 
 def dashboard_patch(sandbox, kind: str, obj_id: str, body: dict[str, Any]) -> None:
@@ -1009,11 +995,17 @@ def _tool_and_assistant(proj: Project, run) -> dict[str, str]:
     return proj.ids()
 
 
-def test_crash_after_a_replacements_post_adopts_it_and_still_deletes_the_old_copy(proj, run, sandbox,
-                                                                                   monkeypatch):
+def _tool_to_replace(proj: Project, run) -> dict[str, str]:
+    """_tool_and_assistant, then tool/t changes type: the next apply replaces it. Returns the ids before."""
     old = _tool_and_assistant(proj, run)
     proj.spec("tool/t")["type"] = "dtmf"
     proj.save()
+    return old
+
+
+def test_crash_after_a_replacements_post_adopts_it_and_still_deletes_the_old_copy(proj, run, sandbox,
+                                                                                   monkeypatch):
+    old = _tool_to_replace(proj, run)
     with monkeypatch.context() as patched:
         _die_after_post(patched, "/tool")
         run("apply", proj.root, "--auto-approve", code=1)
@@ -1049,9 +1041,7 @@ def test_crash_after_a_recreates_post_adopts_it(proj, run, sandbox, monkeypatch)
 
 
 def test_a_replaced_copy_whose_delete_failed_is_deleted_by_the_next_apply(proj, run, sandbox):
-    old = _tool_and_assistant(proj, run)
-    proj.spec("tool/t")["type"] = "dtmf"
-    proj.save()
+    old = _tool_to_replace(proj, run)
     sandbox.inject("DELETE", "/tool", 400)
     run("apply", proj.root, "--auto-approve", code=1)
     assert len(sandbox.objects("tool", KEY)) == 2
@@ -1064,9 +1054,7 @@ def test_a_replaced_copy_whose_delete_failed_is_deleted_by_the_next_apply(proj, 
 
 
 def test_a_replacement_the_api_refuses_leaves_the_old_object_in_place(proj, run, sandbox):
-    old = _tool_and_assistant(proj, run)
-    proj.spec("tool/t")["type"] = "dtmf"
-    proj.save()
+    old = _tool_to_replace(proj, run)
     sandbox.inject("POST", "/tool", 400)
     run("apply", proj.root, "--auto-approve", code=1)
     assert proj.ids() == old
