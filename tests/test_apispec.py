@@ -415,7 +415,7 @@ def test_dto_names_of_plain_kinds():
     assert apispec.discriminator_values(ASSISTANT) == []
 
 
-# --- accepts, filter_to_update, response_properties --------------------------------------------
+# --- accepts, filter_to_update --------------------------------------------
 
 def test_accepts():
     assert apispec.accepts(ASSISTANT, {}, "name")
@@ -449,17 +449,6 @@ def test_filter_to_update_for_a_tool():
         "type": "function", "function": {"name": "lookup_order", "parameters": {"type": "object", "properties": {}}}
     }
 
-
-def test_response_properties():
-    assert {"id", "orgId", "createdAt", "updatedAt", "model", "voice"} <= apispec.response_properties(ASSISTANT)
-    tool_props = apispec.response_properties(TOOL)
-    assert {"id", "type", "function", "destinations", "url", "code"} <= tool_props
-    assert {"id", "members"} <= apispec.response_properties(SQUAD)
-    assert {"id", "schema", "name"} <= apispec.response_properties(STRUCTURED_OUTPUT)
-    assert {"id", "metrics"} <= apispec.response_properties(SCORECARD)
-
-
-# --- apply_defaults -------------------------------------------------------------------------
 
 def test_described_default_parsing():
     parse = apispec.described_default

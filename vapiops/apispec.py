@@ -5,7 +5,7 @@ Schema validator run over it rejects bodies the real API accepts. `repair()` fix
 with one small named function (REPAIRS) that finds its sites by scanning, so a refreshed spec is
 repaired the same way (the one list of names, KNOWN_TYPE_ERRORS, holds defects no scan can see).
 Validators are compiled once per DTO and cached. Public API: SchemaIssue, spec, dto_name,
-discriminator_values, check, accepts, filter_to_update, response_properties, apply_defaults.
+discriminator_values, check, accepts, filter_to_update, apply_defaults.
 """
 
 from __future__ import annotations
@@ -868,24 +868,6 @@ def _filter(value: Any, schema_list: list[dict]) -> Any:
         items = _items(schema_list)
         return [_filter(item, items) for item in value] if items else copy.deepcopy(value)
     return value
-
-
-def response_properties(kind: Kind) -> set[str]:
-    """Top-level properties of what GET /x/{id} returns (for tools: over every tool type)."""
-    op = spec()["paths"][kind.path + "/{id}"]["get"]
-    body = op["responses"]["200"]["content"]["application/json"]["schema"]
-    found: set[str] = set()
-    stack, seen = [body], set()
-    while stack:
-        schema = _target(spec(), stack.pop())
-        if id(schema) in seen:
-            continue
-        seen.add(id(schema))
-        found.update(schema.get("properties") or {})
-        for key in ("allOf", "anyOf", "oneOf"):
-            stack.extend(schema.get(key) or [])
-        stack.extend(case["then"] for case in schema.get("allOf") or [] if "then" in case)
-    return found
 
 
 # ---------------------------------------------------------------------------------------------

@@ -26,7 +26,7 @@ from vapiops.render import render_json, render_markdown, render_text
 from vapiops.state import ResourceState
 from vapiops.validate import desired_resources
 
-EXIT_OK, EXIT_ERROR, EXIT_CHANGES = 0, 1, 2
+EXIT_ERROR, EXIT_CHANGES = 1, 2  # Terraform's: 0 success (no changes), 1 error, 2 changes pending
 
 
 def _err(message: str) -> None:

@@ -68,10 +68,6 @@ def _match(pat: Path, path: Path) -> bool:
     return ok and _match(rest, path[1:])
 
 
-def is_prefix(prefix: Path, path: Path) -> bool:
-    return path[: len(prefix)] == prefix
-
-
 def find(value: Any, pattern: Path | str, _at: Path = ()) -> Iterator[tuple[Path, Any]]:
     """Yield (concrete path, value) for every place in `value` that the pattern matches."""
     pat = parse_path(pattern) if isinstance(pattern, str) else pattern

@@ -1,0 +1,72 @@
+"""vapiops.paths: formatting, parsing, pattern matching, finding and editing paths in JSON values."""
+
+from __future__ import annotations
+
+import pytest
+
+from vapiops import paths
+
+
+@pytest.mark.parametrize("path,text", [
+    (("model", "messages", 0, "content"), "model.messages[0].content"),
+    (("members", 2), "members[2]"),
+    ((), ""),
+    (("firstMessage",), "firstMessage"),
+])
+def test_format_and_parse_round_trip(path, text):
+    assert paths.format_path(path) == text
+    assert paths.parse_path(text) == path
+
+
+def test_parse_keeps_wildcards():
+    assert paths.parse_path("hooks[].do[].toolId") == ("hooks", "[]", "do", "[]", "toolId")
+    assert paths.parse_path("**.server.headers.*") == ("**", "server", "headers", "*")
+
+
+@pytest.mark.parametrize("pattern,path,expected", [
+    ("model.toolIds[]", ("model", "toolIds", 3), True),
+    ("model.toolIds[]", ("model", "toolIds"), False),
+    ("model.toolIds[]", ("model", "toolIds", "x"), False),  # [] is an index, never a key
+    ("server.headers.*", ("server", "headers", "Authorization"), True),
+    ("server.headers.*", ("server", "headers", 0), False),  # * is a key, never an index
+    ("**.server.headers.*", ("server", "headers", "A"), True),  # ** may be zero steps
+    ("**.server.headers.*", ("destinations", 0, "server", "headers", "A"), True),
+    ("**.server.headers.*", ("server", "url"), False),
+    ("voice.voiceId", ("voice", "voiceId"), True),
+    ("voice.voiceId", ("voice", "voiceId", "x"), False),  # a pattern matches whole paths only
+])
+def test_matches(pattern, path, expected):
+    assert paths.matches(pattern, path) is expected
+
+
+def test_find_yields_every_concrete_match_in_order():
+    value = {"hooks": [{"do": [{"toolId": "a"}, {"type": "say"}]}, {"do": [{"toolId": "b"}]}]}
+    assert list(paths.find(value, "hooks[].do[].toolId")) == [
+        (("hooks", 0, "do", 0, "toolId"), "a"),
+        (("hooks", 1, "do", 0, "toolId"), "b"),
+    ]
+    assert list(paths.find(value, "hooks[5].do")) == []
+    assert list(paths.find({"a": 1}, "b.c")) == []
+
+
+def test_get_has_set_and_delete():
+    value: dict = {"model": {"messages": [{"role": "system"}]}}
+    assert paths.get(value, ("model", "messages", 0, "role")) == "system"
+    assert paths.get(value, ("model", "messages", 3), "none") == "none"
+    assert paths.has(value, ("model", "messages")) and not paths.has(value, ("voice",))
+    paths.set_(value, ("voice", "provider"), "vapi")  # intermediate dicts are created
+    paths.set_(value, ("model", "messages", 0, "content"), "hi")
+    assert value["voice"] == {"provider": "vapi"}
+    assert value["model"]["messages"][0] == {"role": "system", "content": "hi"}
+    paths.delete(value, ("model", "messages", 0, "role"))
+    paths.delete(value, ("nothing", "here"))  # absent: no error
+    assert value["model"]["messages"][0] == {"content": "hi"}
+    paths.delete(value, ("model", "messages", 0))
+    assert value["model"]["messages"] == []
+
+
+def test_copy_json_is_deep():
+    value = {"a": [{"b": 1}], "c": "x"}
+    copied = paths.copy_json(value)
+    copied["a"][0]["b"] = 2
+    assert value == {"a": [{"b": 1}], "c": "x"}
