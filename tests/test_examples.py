@@ -242,7 +242,7 @@ def test_each_api_step_gets_the_key_its_environment_reads(path: Path) -> None:
     assert checked, f"{path.name}: no API command found"
 
 
-def test_project_ci_runs_the_ci_script_on_python_311() -> None:
+def test_project_ci_runs_the_ci_script_on_every_supported_python() -> None:
     doc = load_workflow(ROOT / ".github" / "workflows" / "ci.yml")
     on = triggers(doc)
     assert "push" in on and "pull_request" in on
@@ -250,7 +250,9 @@ def test_project_ci_runs_the_ci_script_on_python_311() -> None:
     uses = [s.get("uses", "") for s in all_steps]
     assert any(u.startswith("actions/checkout@") for u in uses)
     setup = [s for s in all_steps if s.get("uses", "").startswith("actions/setup-python@")]
-    assert setup and str(setup[0]["with"]["python-version"]) == "3.11"
+    assert setup and setup[0]["with"]["python-version"] == "${{ matrix.python-version }}"
+    (job,) = doc["jobs"].values()
+    assert job["strategy"]["matrix"]["python-version"] == ["3.10", "3.11", "3.12", "3.13"]
     assert [s["run"].strip() for s in all_steps if "run" in s] == ["bash .ci/run"]
     assert (ROOT / ".ci" / "run").is_file()
 
