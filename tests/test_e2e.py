@@ -295,7 +295,8 @@ def test_destroy_deletes_dependents_first(project, cli, sandbox):
 
 
 def test_crash_between_post_and_record_is_adopted_on_the_next_run(project, cli, sandbox):
-    from vapiops.state import Intent, StateStore, utc_now_iso
+    from vapiops.state import Intent, StateStore
+    from vapiops.timestamps import now_iso
 
     cli("apply", project, "--auto-approve")
     extra = {"type": "function", "function": {"name": "extra_fn", "description": "Added later."}}
@@ -305,7 +306,7 @@ def test_crash_between_post_and_record_is_adopted_on_the_next_run(project, cli, 
     # What a run killed right after its POST leaves behind: the intent in state, the object live.
     store = StateStore(project / ".vapiops/state/default.json", "default")
     state = store.load()
-    state.intents["tool/extra"] = Intent(address="tool/extra", kind="tool", started_at=utc_now_iso(), body=extra)
+    state.intents["tool/extra"] = Intent(address="tool/extra", kind="tool", started_at=now_iso(), body=extra)
     store.record(state, "tool/extra")
     created = sandbox_client(sandbox).post("/tool", json=extra).json()
     sandbox.clear_requests()
@@ -369,14 +370,15 @@ def test_state_mv_renames_without_recreating_and_rm_forgets(project, cli, sandbo
 
 
 def test_plan_during_an_apply_leaves_its_in_flight_intents_alone(project, cli, sandbox):
-    from vapiops.state import Intent, StateStore, utc_now_iso
+    from vapiops.state import Intent, StateStore
+    from vapiops.timestamps import now_iso
 
     cli("apply", project, "--auto-approve")
     extra = {"type": "function", "function": {"name": "extra_fn"}}
     store = StateStore(project / ".vapiops/state/default.json", "default")
     with store.lock(who="apply"):  # another run is applying, and has just sent this POST
         state = store.load()
-        state.intents["tool/extra"] = Intent(address="tool/extra", kind="tool", started_at=utc_now_iso(),
+        state.intents["tool/extra"] = Intent(address="tool/extra", kind="tool", started_at=now_iso(),
                                              body=extra)
         store.record(state, "tool/extra")
         created = sandbox_client(sandbox).post("/tool", json=extra).json()

@@ -17,7 +17,8 @@ from pathlib import Path
 import pytest
 
 from vapiops.errors import StateError
-from vapiops.state import STATE_VERSION, Intent, ResourceState, State, StateStore, hash_secret, utc_now_iso
+from vapiops.state import STATE_VERSION, Intent, ResourceState, State, StateStore, hash_secret
+from vapiops.timestamps import now_iso
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -193,8 +194,8 @@ def test_hash_secret_is_salted_and_stable():
     assert hash_secret({"b": 1, "a": 2}, "x") == hash_secret({"a": 2, "b": 1}, "x")
 
 
-def test_utc_now_iso_format():
-    now = utc_now_iso()
+def test_now_iso_format():
+    now = now_iso()
     assert len(now) == len("2024-05-01T12:00:00.123Z") and now.endswith("Z")
 
 

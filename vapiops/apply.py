@@ -7,7 +7,6 @@ import time
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from typing import Any
 
 from vapiops import paths
@@ -20,6 +19,7 @@ from vapiops.paths import copy_json
 from vapiops.plan import Plan, Step
 from vapiops.planner import deposed_address
 from vapiops.state import Intent, ResourceState, State, StateStore, hash_secret
+from vapiops.timestamps import now_iso
 
 Progress = Callable[[str], None]
 
@@ -35,10 +35,6 @@ class ApplyResult:
     @property
     def ok(self) -> bool:
         return not self.failed and not self.skipped
-
-
-def now_iso() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 class Applier:

@@ -7,11 +7,10 @@ import email.utils
 import logging
 import math
 import random
-import re
 import threading
 import time
 from collections.abc import Callable
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import quote
 
@@ -20,15 +19,13 @@ import httpx
 from vapiops import __version__
 from vapiops.errors import ApiError
 from vapiops.kinds import Kind
+from vapiops.timestamps import CLOCK_SKEW, parse_time
 
 log = logging.getLogger(__name__)
 
 PAGE_SIZE = 100  # Vapi returns at most 100 items per list call
 MAX_RETRY_AFTER = 60.0  # a server asking for longer is capped: a run should not hang for minutes
 MAX_BACKOFF = 30.0
-# A created object's createdAt comes from Vapi's clock, started_at from ours: allow a little skew so
-# a clock running ahead does not hide the object we created (and cause a second POST).
-CLOCK_SKEW = timedelta(seconds=5)
 KEY_HINT = "check the API key: it is read from the environment's api_key_env variable (default VAPI_API_KEY)"
 
 # Failures after which the request surely never reached Vapi: even a POST may be sent again.
@@ -116,7 +113,7 @@ class VapiClient:
         about objects created at/after `started_at` when a POST failed in a way that may have
         created it anyway. It should reject objects already known to belong to something else.
         """
-        started = _parse_time(started_at) if started_at else datetime.now(timezone.utc)
+        started = parse_time(started_at) if started_at else datetime.now(timezone.utc)
         if started is None:
             raise ValueError(f"started_at is not an ISO 8601 time: {started_at!r}")
         recover = (lambda: self._find_created(kind, started, match)) if match is not None else None
@@ -196,7 +193,7 @@ class VapiClient:
     def _oldest_created_at(self, path: str, page: builtins.list[dict]) -> str:
         oldest: tuple[datetime, str] | None = None
         for item in page:
-            when = _parse_time(item.get("createdAt"))
+            when = parse_time(item.get("createdAt"))
             if when is None:
                 raise self._malformed(path, f"item {item['id']} has no valid `createdAt` to page by")
             if oldest is None or when < oldest[0]:
@@ -208,14 +205,14 @@ class VapiClient:
         """The object an uncertain POST created, if it exists: created since `started`, matching."""
         candidates = [
             obj for obj in self.list(kind)
-            if (when := _parse_time(obj.get("createdAt"))) is not None
+            if (when := parse_time(obj.get("createdAt"))) is not None
             and when >= started - CLOCK_SKEW
             and match(obj)
         ]
         if not candidates:
             return None
         # Several matches: take the earliest, the one most likely to be from our first attempt.
-        return min(candidates, key=lambda obj: _parse_time(obj["createdAt"]) or started)
+        return min(candidates, key=lambda obj: parse_time(obj["createdAt"]) or started)
 
     # -- one call, with retries ---------------------------------------------------------------
 
@@ -381,25 +378,6 @@ def _retry_after(value: str | None) -> float | None:
     if not math.isfinite(seconds):
         return None
     return min(max(seconds, 0.0), MAX_RETRY_AFTER)
-
-
-_FRACTION = re.compile(r"\.(\d+)")
-
-
-def _parse_time(value: Any) -> datetime | None:
-    """An ISO 8601 timestamp as an aware datetime (naive means UTC); None when not one."""
-    if not isinstance(value, str):
-        return None
-    text = value.strip()
-    if text[-1:] in ("Z", "z"):
-        text = text[:-1] + "+00:00"
-    # Python 3.10's fromisoformat takes only 3 or 6 fraction digits.
-    text = _FRACTION.sub(lambda m: "." + m.group(1)[:6].ljust(6, "0"), text, count=1)
-    try:
-        when = datetime.fromisoformat(text)
-    except ValueError:
-        return None
-    return when if when.tzinfo else when.replace(tzinfo=timezone.utc)
 
 
 def _item_path(kind: Kind, id: str) -> str:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from typing import Any
 
 from vapiops import paths
@@ -40,18 +40,15 @@ from vapiops.graph import references, strongly_connected, topo_order
 from vapiops.kinds import KINDS, Kind, address, get_kind
 from vapiops.paths import Path, format_path
 from vapiops.plan import ABSENT, SENSITIVE, Action, Change, FieldChange, Plan, Step
+from vapiops.timestamps import CLOCK_SKEW, parse_time
 
 __all__ = [
-    "CLOCK_SKEW", "Desired", "adopt_intents", "default_hash", "deposed_address", "destructive_protected",
+    "Desired", "adopt_intents", "default_hash", "deposed_address", "destructive_protected",
     "drift_report", "make_plan",
 ]
 
 UpdateFilter = Callable[[Kind, dict[str, Any]], dict[str, Any]]
 
-# Crash recovery compares our clock (intent.started_at) with Vapi's (createdAt). Ten minutes covers
-# the drift of a machine without NTP; a wider window only admits more candidates, and a candidate
-# must still equal the sent body on every declared field, so the window is a filter, not the test.
-CLOCK_SKEW = timedelta(minutes=10)
 
 # Step order among steps that are ready together: creates, updates, links, then deletes.
 _RANK = {"create": 0, "update": 1, "link": 2, "delete": 3}
@@ -641,7 +638,7 @@ def adopt_intents(state: Any, live: dict[str, list[dict[str, Any]]]) -> dict[str
         if (entry is not None and getattr(entry, "id", None)) or intent.kind not in KINDS:
             continue
         kind = KINDS[intent.kind]
-        started = _parse_time(intent.started_at)
+        started = parse_time(intent.started_at)
         since = started - CLOCK_SKEW if started is not None else None
         body = {k: v for k, v in intent.body.items() if k not in kind.read_only}
         skip = [paths.parse_path(p) for p in (intent.sensitive or ())]
@@ -650,7 +647,7 @@ def adopt_intents(state: Any, live: dict[str, list[dict[str, Any]]]) -> dict[str
             obj_id = str(obj.get("id") or "")
             if not obj_id or obj_id in managed or obj_id in taken:
                 continue
-            created = _parse_time(obj.get("createdAt"))
+            created = parse_time(obj.get("createdAt"))
             if since is not None and created is not None and created < since:
                 continue
             if owned_equal(body, obj, set_paths=kind.set_fields, skip=skip):
@@ -663,14 +660,3 @@ def adopt_intents(state: Any, live: dict[str, list[dict[str, Any]]]) -> dict[str
     return adopted
 
 
-def _parse_time(text: Any) -> datetime | None:
-    """An ISO 8601 timestamp as an aware datetime (naive ones taken as UTC); None if unreadable."""
-    if not isinstance(text, str) or not text:
-        return None
-    try:
-        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=timezone.utc)
-    return value

@@ -16,11 +16,11 @@ import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from vapiops.errors import StateError
+from vapiops.timestamps import now_iso
 
 log = logging.getLogger(__name__)
 
@@ -134,11 +134,6 @@ def hash_secret(value: Any, salt: str) -> str:
     """What state keeps instead of a secret: salted (by lineage) so equal secrets differ across states."""
     digest = hashlib.sha256((salt + json.dumps(value, sort_keys=True)).encode("utf-8")).hexdigest()
     return f"sha256:{digest}"
-
-
-def utc_now_iso() -> str:
-    """Now as ISO 8601 UTC with milliseconds, e.g. 2024-05-01T12:00:00.123Z (Vapi's format)."""
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 class StateStore:
@@ -306,7 +301,7 @@ class StateStore:
                 "pid": os.getpid(),
                 "host": socket.gethostname(),
                 "user": _user(),
-                "started_at": utc_now_iso(),
+                "started_at": now_iso(),
                 "command": who if who is not None else " ".join(sys.argv),
             },
             indent=2, sort_keys=True,

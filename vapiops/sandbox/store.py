@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from vapiops.errors import VapiopsError
+from vapiops.timestamps import parse_time
 
 DATA_VERSION = 1
 # Namespace for deriving an orgId from an API key: the same key maps to the same org across
@@ -36,9 +37,11 @@ def format_ms(ms: int) -> str:
 
 
 def parse_timestamp(text: str) -> datetime:
-    """ISO 8601 (with 'Z' or an offset; naive means UTC) -> aware datetime. ValueError if malformed."""
-    value = datetime.fromisoformat(text.strip().replace("Z", "+00:00").replace("z", "+00:00"))
-    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    """An ISO 8601 timestamp as an aware datetime; ValueError if malformed (a 400 for the caller)."""
+    value = parse_time(text)
+    if value is None:
+        raise ValueError(f"not an ISO 8601 timestamp: {text!r}")
+    return value
 
 
 class Store:
