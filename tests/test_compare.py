@@ -18,8 +18,8 @@ from vapiops.compare import (
     render_json,
     render_text,
     summary_line,
-    translate_references,
 )
+from vapiops.graph import to_names
 from vapiops.kinds import KINDS
 from vapiops.plan import ABSENT, SENSITIVE
 from vapiops.sandbox import SandboxServer
@@ -45,10 +45,10 @@ def fields(kind, a, b, secrets=()):
 # -- name space -------------------------------------------------------------------------------
 
 
-def test_translate_references_names_known_ids_of_the_right_kind_only():
+def test_to_names_names_known_ids_of_the_right_kind_only():
     owner = {T1: ("tool", "lookup"), A1: ("assistant", "billing")}
     obj = {"model": {"toolIds": [T1, UNMANAGED, A1]}, "hooks": [{"do": [{"toolId": T1}]}]}
-    out = translate_references(ASSISTANT, obj, owner)
+    out, _ = to_names(ASSISTANT, obj, owner)
     # A1 is an assistant: an assistant ID in toolIds is not a tool reference and stays as it is.
     assert out == {"model": {"toolIds": ["lookup", UNMANAGED, A1]}, "hooks": [{"do": [{"toolId": "lookup"}]}]}
     assert obj["model"]["toolIds"][0] == T1  # the input is not changed

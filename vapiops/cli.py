@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shlex
 import sys
 import traceback
 from collections.abc import Callable, Iterator
@@ -13,12 +14,14 @@ from typing import Any
 
 import click
 
-from vapiops import __version__, planfile
+from vapiops import __version__, compare, planfile
+from vapiops import export as exporter
 from vapiops.apply import Applier
 from vapiops.client import VapiClient
 from vapiops.config import load_project
-from vapiops.engine import Context, build_plan, check_safety
+from vapiops.engine import Context, build_plan, check_safety, read_live
 from vapiops.errors import ApiError, ValidationError, VapiopsError
+from vapiops.graph import owners
 from vapiops.kinds import KINDS, split_address
 from vapiops.manifest import load_manifests
 from vapiops.plan import Plan
@@ -436,8 +439,7 @@ def state_mv(source: str, destination: str, path: Path, env_name: str | None, no
     _err(f"Moved {source} to {destination}.")
 
 
-# -- diff and export (issue 5) -------------------------------------------------------------------
-# Kept together and importing what only they need, so this block stays separate from the rest.
+# -- diff and export --------------------------------------------------------------------------
 
 
 @cli.command(name="diff")
@@ -458,9 +460,6 @@ def diff_command(env_a: str, env_b: str, path: Path, fmt: str, detailed_exitcode
     only one has and every field that differs (`path: ENV_A value -> ENV_B value`). Read-only fields
     are not compared; secrets only by presence, never shown.
     """
-    from vapiops import compare
-    from vapiops.engine import read_live
-
     if env_a == env_b:
         raise VapiopsError(f"diff compares two environments; {env_a!r} was given twice",
                            hint="vapiops diff ENV_A ENV_B")
@@ -507,11 +506,6 @@ def export_command(path: Path, env_name: str | None, no_color: bool, debug: bool
     placeholders, never values. Objects already managed are skipped. Without --adopt the
     `vapiops import` commands that adopt the objects are printed on stdout.
     """
-    import shlex
-
-    from vapiops import export as exporter
-    from vapiops.engine import read_live
-
     ctx = Context.open(path, env_name)
     out_dir = (out if out is not None else exporter.default_out_dir(ctx.project)).resolve()
     # Names other manifests use are taken; a previous export into the same directory is being redone.
@@ -521,7 +515,7 @@ def export_command(path: Path, env_name: str | None, no_color: bool, debug: bool
     with client_for(ctx, sandbox) as client:
         live = read_live(client)
         _debug_stats(debug, client)
-    managed = {e.id: (e.kind, e.name) for e in state.resources.values() if e.id}
+    managed = owners(state.resources)
     exported = exporter.export_objects(live, managed=managed, taken=[*state.resources, *others],
                                        allow_fields=ctx.project.allow_fields, keep_defaults=keep_defaults)
     skipped = sum(1 for objs in live.values() for o in objs if isinstance(o, dict) and o.get("id") in managed)

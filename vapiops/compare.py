@@ -29,13 +29,13 @@ from typing import Any, Literal
 from vapiops import paths
 from vapiops.diff import (
     Redactor,
-    copy_json,
     is_secret,
     path_key,
     scalar_equal,
     secret_values,
     sensitive_paths,
 )
+from vapiops.graph import owners, to_names
 from vapiops.kinds import KINDS, Kind, get_kind
 from vapiops.paths import Path, format_path, parse_path
 from vapiops.plan import ABSENT, SENSITIVE
@@ -53,18 +53,6 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")  # user text must not drive t
 # -- name space -------------------------------------------------------------------------------
 
 
-def translate_references(kind: Kind, obj: dict[str, Any], owner: Mapping[str, tuple[str, str]]) -> dict[str, Any]:
-    """A copy of obj with every reference ID that `owner` knows (id -> (kind, name)), for a target of
-    the right kind, replaced by that name. Other IDs stay as they are: they point outside the set."""
-    out = copy_json(obj)
-    for ref in kind.references:
-        for path, value in list(paths.find(out, ref.pattern)):
-            target = owner.get(value) if isinstance(value, str) else None
-            if target is not None and target[0] == ref.target:
-                paths.set_(out, path, target[1])
-    return out
-
-
 @dataclass
 class ManagedObject:
     """One managed live object as `diff` compares it."""
@@ -80,7 +68,7 @@ class ManagedObject:
 def managed_objects(state: Any, live: Mapping[str, list[dict[str, Any]]]) -> tuple[dict[str, ManagedObject], list[str]]:
     """The live objects state manages, by address, in name space; and the state addresses whose object
     is gone (or whose kind was not listed: absent either way)."""
-    owner = {e.id: (e.kind, e.name) for e in state.resources.values() if e.id}
+    owner = owners(state.resources)
     by_id = {kind: {str(o.get("id")): o for o in objs if isinstance(o, dict)} for kind, objs in live.items()}
     found: dict[str, ManagedObject] = {}
     missing: list[str] = []
@@ -97,7 +85,7 @@ def managed_objects(state: Any, live: Mapping[str, list[dict[str, Any]]]) -> tup
         value = {k: v for k, v in obj.items() if k not in kind.read_only}
         found[addr] = ManagedObject(
             address=addr, kind=kind.name, name=entry.name, id=entry.id,
-            value=translate_references(kind, value, owner),
+            value=to_names(kind, value, owner)[0],
             secrets=frozenset(parse_path(p) for p in (entry.secrets or {})),
         )
     return found, missing
@@ -355,5 +343,5 @@ def _show(value: Any) -> str:
 
 __all__ = [
     "EnvDiff", "FieldDiff", "ManagedObject", "NO_DIFFERENCES", "ResourceDiff", "compare_envs",
-    "compare_objects", "managed_objects", "render_json", "render_text", "summary_line", "translate_references",
+    "compare_objects", "managed_objects", "render_json", "render_text", "summary_line",
 ]

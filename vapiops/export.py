@@ -33,11 +33,10 @@ from typing import Any
 import yaml
 
 from vapiops import apispec, paths
-from vapiops.compare import translate_references
 from vapiops.config import Project
 from vapiops.diff import copy_json, path_key, scalar_equal, sensitive_paths
 from vapiops.errors import StateError, VapiopsError
-from vapiops.graph import is_uuid
+from vapiops.graph import is_uuid, to_names
 from vapiops.kinds import KINDS, Kind, address
 from vapiops.paths import Path as JsonPath
 from vapiops.paths import format_path
@@ -291,7 +290,7 @@ def export_objects(live: Mapping[str, list[dict[str, Any]]], *,
             # a valid field look unknown.
             spec = drop_defaults(kind, spec, extra)
         dropped = drop_unknown(kind, spec, extra)
-        spec = _escape_all(translate_references(kind, spec, owner))
+        spec = _escape_all(to_names(kind, spec, owner)[0])
         secrets = replace_secrets(kind.name, name, spec, secret_names)
         unnamed = bool(kind.name_field and kind.name_field not in spec
                        and apispec.accepts(kind, spec, kind.name_field))

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import heapq
 import re
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 from vapiops import paths
@@ -29,6 +29,35 @@ def references(kind: Kind, spec: dict[str, Any]) -> list[tuple[paths.Path, str]]
             if isinstance(value, str) and value and not is_uuid(value):
                 found.append((path, address(ref.target, value)))
     return found
+
+
+Owners = Mapping[str, tuple[str, str]]  # live ID -> (kind, manifest name) of a managed resource
+
+
+def owners(resources: Mapping[str, Any]) -> dict[str, tuple[str, str]]:
+    """ID -> (kind, name) for the state entries `resources` (address -> entry with .id .kind .name)."""
+    return {e.id: (e.kind, e.name) for e in resources.values() if getattr(e, "id", None)}
+
+
+def to_names(kind: Kind, obj: dict[str, Any], owner: Owners) -> tuple[dict[str, Any], list[tuple[paths.Path, str]]]:
+    """obj with every reference ID `owner` knows, for a target of the right kind, replaced by its name.
+
+    This is how live objects enter "name space", where plans and `diff` compare them with manifests.
+    Returns the translated value (obj itself when nothing changes; obj is never mutated) and the
+    (path, target address) of every translated reference. Other IDs stay: they point outside.
+    """
+    hits: list[tuple[paths.Path, str, str]] = []  # (path, name, target address)
+    for ref in kind.references:
+        for path, value in paths.find(obj, ref.pattern):
+            target = owner.get(value) if isinstance(value, str) else None
+            if target is not None and target[0] == ref.target:
+                hits.append((path, target[1], address(ref.target, target[1])))
+    if not hits:
+        return obj, []
+    out = paths.copy_json(obj)
+    for path, name, _ in hits:
+        paths.set_(out, path, name)
+    return out, [(path, target) for path, _, target in hits]
 
 
 def strongly_connected(nodes: Iterable[str], edges: Iterable[tuple[str, str]]) -> list[list[str]]:

@@ -36,7 +36,7 @@ from vapiops.diff import (
     sensitive_paths,
     strip_ignored,
 )
-from vapiops.graph import references, strongly_connected, topo_order
+from vapiops.graph import owners, references, strongly_connected, to_names, topo_order
 from vapiops.kinds import KINDS, Kind, address, get_kind
 from vapiops.paths import Path, format_path
 from vapiops.plan import ABSENT, SENSITIVE, Action, Change, FieldChange, Plan, Step
@@ -116,9 +116,7 @@ class _Planner:
         self.update_filter = update_filter
         self.hash_secret = hash_secret
         # id -> (kind, name) of every managed resource: the translation between IDs and names.
-        self.owner: dict[str, tuple[str, str]] = {
-            e.id: (e.kind, e.name) for e in state.resources.values() if getattr(e, "id", None)
-        }
+        self.owner = owners(state.resources)
         self.live_by_id: dict[str, dict[str, dict[str, Any]]] = {
             kind: {str(o["id"]): o for o in objs if isinstance(o, dict) and o.get("id")}
             for kind, objs in live.items()
@@ -134,28 +132,9 @@ class _Planner:
             raise ValueError(f"live objects of kind {kind.name!r} were not listed")
         return self.live_by_id[kind.name].get(obj_id)
 
-    def to_names(self, kind: Kind, obj: dict[str, Any]) -> tuple[dict[str, Any], list[tuple[Path, str]]]:
-        """obj with each reference ID of a managed resource (of the right kind) replaced by its name.
-
-        Returns the translated value (obj itself when nothing changes; never mutated) and the
-        (path, target address) of every translated reference.
-        """
-        hits: list[tuple[Path, str, str]] = []
-        for ref in kind.references:
-            for path, value in paths.find(obj, ref.pattern):
-                owner = self.owner.get(value) if isinstance(value, str) else None
-                if owner is not None and owner[0] == ref.target:
-                    hits.append((path, owner[1], address(ref.target, owner[1])))
-        if not hits:
-            return obj, []
-        out = copy_json(obj)
-        for path, name, _ in hits:
-            paths.set_(out, path, name)
-        return out, [(p, a) for p, _, a in hits]
-
     def live_view(self, kind: Kind, obj: dict[str, Any]) -> tuple[dict, dict, list[tuple[Path, str]]]:
         raw = {k: v for k, v in obj.items() if k not in kind.read_only}
-        named, refs = self.to_names(kind, raw)
+        named, refs = to_names(kind, raw, self.owner)
         return raw, named, refs
 
     def filtered(self, kind: Kind, body: dict[str, Any], *sources: dict[str, Any] | None) -> dict[str, Any]:
@@ -183,7 +162,7 @@ class _Planner:
         r = _Res(d.address, kind, d.name, desired=d)
         spec = {k: v for k, v in d.spec.items() if k not in kind.read_only}
         # A manifest may hold the raw UUID of a resource managed here: compare it by name too.
-        r.spec, _ = self.to_names(kind, spec)
+        r.spec, _ = to_names(kind, spec, self.owner)
         r.ignore = ignore_patterns(getattr(d.lifecycle, "ignore_changes", ()) or ())
         r.owned = strip_ignored(r.spec, r.ignore)
         r.sensitive = sensitive_paths(r.spec, d.sensitive)
