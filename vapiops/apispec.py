@@ -11,7 +11,6 @@ discriminator_values, check, accepts, filter_to_update, apply_defaults.
 from __future__ import annotations
 
 import copy
-import difflib
 import functools
 import gzip
 import json
@@ -25,6 +24,7 @@ from jsonschema import Draft7Validator, validators  # type: ignore[import-untype
 from jsonschema.exceptions import ValidationError as JsonSchemaError  # type: ignore[import-untyped]
 
 from vapiops import paths
+from vapiops.errors import did_you_mean
 from vapiops.kinds import Kind, is_secret_path
 from vapiops.paths import Path
 
@@ -636,14 +636,7 @@ def _discriminator_issue(kind: Kind, body: dict, update: bool) -> SchemaIssue:
 # Error messages
 
 def _did_you_mean(word: Any, choices: Iterable[Any]) -> str:
-    if not isinstance(word, str):
-        return ""
-    names = [c for c in choices if isinstance(c, str)]
-    lowered = {c.lower(): c for c in names}
-    if word.lower() in lowered and lowered[word.lower()] != word:
-        return f" (did you mean {lowered[word.lower()]!r}?)"
-    close = difflib.get_close_matches(word.lower(), list(lowered), n=1, cutoff=0.75)
-    return f" (did you mean {lowered[close[0]]!r}?)" if close else ""
+    return did_you_mean(word, choices, cutoff=0.75)  # a DTO has many properties: suggest only close ones
 
 
 def _show(value: Any, path: Path) -> str:

@@ -9,12 +9,11 @@ from pathlib import Path
 from typing import Any
 
 from vapiops import kinds
-from vapiops.errors import Location, ManifestError, VapiopsError
+from vapiops.errors import Location, ManifestError, VapiopsError, did_you_mean
 from vapiops.manifest import (
     CONFIG_FILE,
     STATE_ROOT,
     describe_value,
-    did_you_mean,
     load_yaml_with_lines,
     read_text,
 )

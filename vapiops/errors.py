@@ -2,7 +2,27 @@
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Iterable
 from dataclasses import dataclass
+
+
+def did_you_mean(word: object, choices: Iterable[object], *, cutoff: float = 0.6) -> str:
+    """' (did you mean 'x'?)' for the closest choice, or '' when nothing is close.
+
+    Case, '-' and '_' do not count (prevent_destroy, PreventDestroy and prevent-destroy all mean
+    preventDestroy); a higher cutoff suits a long list of choices (the properties of a Vapi DTO).
+    """
+    if not isinstance(word, str):
+        return ""
+
+    def norm(text: str) -> str:
+        return text.replace("_", "").replace("-", "").lower()
+
+    by_norm = {norm(c): c for c in choices if isinstance(c, str)}
+    close = [norm(word)] if norm(word) in by_norm else difflib.get_close_matches(
+        norm(word), list(by_norm), n=1, cutoff=cutoff)
+    return f" (did you mean {by_norm[close[0]]!r}?)" if close else ""
 
 
 @dataclass(frozen=True)

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import difflib
 import math
 import os
 import re
-from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -14,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from vapiops import kinds, paths
-from vapiops.errors import Location, ManifestError, Problem, ValidationError
+from vapiops.errors import Location, ManifestError, Problem, ValidationError, did_you_mean
 
 if TYPE_CHECKING:
     from vapiops.config import Project
@@ -53,21 +51,6 @@ _SCALAR_TAGS = {
     # YAML 1.1 gives a bare `=` the "value" tag; scorecard comparators are written `comparator: =`.
     _TAG + "value": lambda node: node.value,
 }
-
-
-def did_you_mean(word: object, choices: Iterable[str]) -> str:
-    """' (did you mean 'x'?)' for the closest choice, or '' when nothing is close."""
-    if not isinstance(word, str):
-        return ""
-    choices = list(choices)
-
-    def norm(s: str) -> str:
-        return s.replace("_", "").replace("-", "").lower()
-
-    # prevent_destroy / PreventDestroy / prevent-destroy all mean preventDestroy.
-    same = [c for c in choices if norm(c) == norm(word)]
-    close = same or difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
-    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 def describe_value(value: object) -> str:

@@ -7,11 +7,10 @@ ValidationError, so a user fixes them all in one pass and no request is ever sen
 from __future__ import annotations
 
 import copy
-import difflib
 
 from vapiops import apispec, paths
 from vapiops.config import Environment, Project
-from vapiops.errors import Problem, TemplateError, ValidationError
+from vapiops.errors import Problem, TemplateError, ValidationError, did_you_mean
 from vapiops.graph import is_uuid
 from vapiops.kinds import KINDS, Kind, address
 from vapiops.manifest import Resource
@@ -75,15 +74,13 @@ def _reference_problems(res: Resource, spec: dict, names: dict[str, list[str]]) 
             if is_uuid(value) or (isinstance(value, str) and value in names[ref.target]):
                 continue
             known = names[ref.target]
-            close = difflib.get_close_matches(str(value), known, n=1)
-            hint = f"did you mean {close[0]!r}? " if close else ""
             listing = ", ".join(known) if known else "none"
             problems.append(
                 Problem(
                     res.location(path),
                     paths.format_path(path),
                     f"{value!r} is not the name of a {ref.target} manifest ({address(ref.target, str(value))} "
-                    f"is unknown) nor a Vapi ID; {hint}known {ref.target} names: {listing}",
+                    f"is unknown) nor a Vapi ID{did_you_mean(value, known)}; known {ref.target} names: {listing}",
                 )
             )
     return problems
