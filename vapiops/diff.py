@@ -19,7 +19,7 @@ from functools import lru_cache
 from typing import Any
 
 from vapiops import kinds
-from vapiops.paths import Path, copy_json, format_path, matches, parse_path
+from vapiops.paths import Path, copy_json, format_path, get, has, matches, parse_path
 from vapiops.plan import ABSENT, SENSITIVE, FieldChange
 
 Hasher = Callable[[Any], str]
@@ -101,7 +101,7 @@ def sensitive_paths(value: Any, marked: Iterable[Path] = ()) -> frozenset[Path]:
     found: set[Path] = set()
     _find_secrets(value, (), found)
     for p in marked:
-        if _present(value, tuple(p)):
+        if has(value, tuple(p)):
             found.add(tuple(p))
     return frozenset(found)
 
@@ -121,17 +121,6 @@ def _find_secrets(value: Any, at: Path, found: set[Path]) -> None:
             _find_secrets(v, p, found)
 
 
-def _present(value: Any, path: Path) -> bool:
-    for step in path:
-        if isinstance(step, int):
-            if not isinstance(value, list) or not 0 <= step < len(value):
-                return False
-        elif not isinstance(value, dict) or step not in value:
-            return False
-        value = value[step]
-    return True
-
-
 def hash_secrets(value: dict[str, Any], sensitive: Iterable[Path],
                  hash_secret: Hasher = default_hash) -> tuple[dict[str, Any], dict[str, str]]:
     """A copy of value with every sensitive path's value replaced by its hash, and {dotted path: hash}."""
@@ -139,19 +128,13 @@ def hash_secrets(value: dict[str, Any], sensitive: Iterable[Path],
     hashes: dict[str, str] = {}
     # Outer paths first, so a secret nested in a secret object is hashed as part of its parent.
     for p in sorted(sensitive, key=len):
-        if not p or not _present(out, p):
+        if not p or not has(out, p):
             continue
-        digest = hash_secret(_get(value, p))
-        parent = _get(out, p[:-1])
+        digest = hash_secret(get(value, p))
+        parent = get(out, p[:-1])
         parent[p[-1]] = digest
         hashes[format_path(p)] = digest
     return out, hashes
-
-
-def _get(value: Any, path: Path) -> Any:
-    for step in path:
-        value = value[step]
-    return value
 
 
 def secret_values(value: Any, sensitive: Iterable[Path]) -> frozenset[str]:
@@ -169,8 +152,8 @@ def secret_values(value: Any, sensitive: Iterable[Path]) -> frozenset[str]:
                 collect(x)
 
     for p in sensitive:
-        if _present(value, p):
-            collect(_get(value, p))
+        if has(value, p):
+            collect(get(value, p))
     return frozenset(found)
 
 
@@ -326,9 +309,7 @@ class _Walk:
 
 
 def _child(value: Any, step: str | int) -> Any:
-    if isinstance(step, int):
-        return value[step] if isinstance(value, list) and 0 <= step < len(value) else ABSENT
-    return value.get(step, ABSENT) if isinstance(value, dict) else ABSENT
+    return get(value, (step,), ABSENT)
 
 
 def compare(desired: Any, live: Any, prior: Any = None, *, set_paths: Iterable[str | Path] = (),
@@ -340,7 +321,7 @@ def compare(desired: Any, live: Any, prior: Any = None, *, set_paths: Iterable[s
     if ignore_pats:
         desired = _strip(desired, ignore_pats, ())
         prior = _strip(prior, ignore_pats, ()) if prior is not None else None
-        sensitive = [p for p in sensitive if _present(desired, tuple(p))]
+        sensitive = [p for p in sensitive if has(desired, tuple(p))]
     sensitive = frozenset(tuple(p) for p in sensitive)
     prior_secrets = dict(prior_secrets or {})
     redact = Redactor(sensitive, prior_secrets, secret_values(desired, sensitive))
@@ -428,18 +409,10 @@ def build_patch(desired: dict[str, Any], live: dict[str, Any], changed: Iterable
         if (key,) in removed:
             body[key] = None
             continue
-        body[key] = _overlay(live.get(key, ABSENT), desired.get(key, ABSENT), (key,), _patterns(set_paths))
+        body[key] = overlay(live.get(key, ABSENT), desired.get(key, ABSENT), (key,), set_paths)
     # Deepest first, so removing a key never disturbs the path of another removal.
     for p in sorted((p for p in removed if len(p) > 1), key=len, reverse=True):
-        parent = _walk_to(body, p[:-1])
+        parent = get(body, p[:-1])
         if isinstance(parent, dict):
             parent.pop(p[-1], None)
     return body
-
-
-def _walk_to(value: Any, path: Path) -> Any:
-    for step in path:
-        value = _child(value, step)
-        if value is ABSENT:
-            return None
-    return value

@@ -237,23 +237,19 @@ class _Planner:
         written = {s.address for s in steps.values() if s.op != "delete"}
         for addr in sorted(res):
             r = res[addr]
+            if r.owned is not None and (addr in written or (r.action is None and addr in self.state.resources)):
+                # Written, or unchanged: live then already matches every declared field, so what is
+                # declared now is what state should remember as applied (else a field declared while
+                # already live, then dropped, would never be removed).
+                owned_sensitive = [p for p in r.sensitive if paths.has(r.owned, p)]
+                plan.applied[addr], plan.secrets[addr] = hash_secrets(r.owned, owned_sensitive, self.hash_secret)
             if r.action is None:
-                # Unchanged: live already matches every declared field, so what is declared now is
-                # what state should remember as applied (else a field declared while already live,
-                # then dropped, would never be removed).
-                if r.owned is not None and addr in self.state.resources:
-                    owned_sensitive = [p for p in r.sensitive if paths.has(r.owned, p)]
-                    plan.applied[addr], plan.secrets[addr] = hash_secrets(r.owned, owned_sensitive,
-                                                                          self.hash_secret)
                 continue
             plan.changes.append(Change(
                 address=addr, kind=r.kind.name, name=r.name, action=r.action,
                 id=None if r.action is Action.CREATE else r.old_id,
                 fields=[fc for _, fc in sorted(r.fields, key=lambda pf: path_key(pf[0]))], reason=r.reason,
             ))
-            if r.owned is not None and addr in written:
-                owned_sensitive = [p for p in r.sensitive if paths.has(r.owned, p)]
-                plan.applied[addr], plan.secrets[addr] = hash_secrets(r.owned, owned_sensitive, self.hash_secret)
         plan.steps = _ordered(steps)
         plan.warnings = [text for _, text in sorted(warnings)]
         targets = list(targets)
