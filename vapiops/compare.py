@@ -19,9 +19,7 @@ In a report, side "a" is the first environment and "b" the second; `None` means 
 
 from __future__ import annotations
 
-import difflib
 import json
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -39,15 +37,12 @@ from vapiops.graph import owners, to_names
 from vapiops.kinds import KINDS, Kind, get_kind
 from vapiops.paths import Path, format_path, parse_path
 from vapiops.plan import ABSENT, SENSITIVE
+from vapiops.render import field_lines, painter
 
 FORMAT_VERSION = "1.0"
 NO_DIFFERENCES = "No differences."
-INLINE_MAX = 100  # longest value shown on one line; longer ones lose their middle to "…"
-SHORT_CONTAINER = 60  # an object/array this short stays inline; a longer one gets a pretty line diff
-DIFF_CONTEXT = 2  # unchanged lines kept around each change in a line diff
 
 Status = Literal["only_in_a", "only_in_b", "differ"]
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")  # user text must not drive the reader's terminal
 
 
 # -- name space -------------------------------------------------------------------------------
@@ -270,9 +265,7 @@ def render_text(doc: dict[str, Any], *, color: bool = False) -> str:
     The last line (never coloured) is the summary, so scripts can match it either way.
     """
 
-    def paint(text: str, code: str) -> str:
-        return f"\x1b[{code}m{text}\x1b[0m" if color else text
-
+    paint = painter(color)
     env_a, env_b = doc["env_a"], doc["env_b"]
     out: list[str] = []
     if doc["resources"]:
@@ -286,59 +279,12 @@ def render_text(doc: dict[str, Any], *, color: bool = False) -> str:
             continue
         out.append(f"{paint('~', '33')} {r['address']}")
         for f in r["fields"]:
-            out += _field_lines(f, paint)
+            out += field_lines({"path": f["path"], "before": f["a"], "after": f["b"],
+                                "sensitive": f.get("sensitive", False)}, paint, indent="    ")
     if doc["resources"]:
         out.append("")
     out.append(summary_line(doc))
     return "\n".join(out) + "\n"
-
-
-def _field_lines(f: dict[str, Any], paint: Any) -> list[str]:
-    a, b = f["a"], f["b"]
-    if not f.get("sensitive"):
-        lines = _block_diff(a, b)
-        if lines:
-            shown = [paint(x, "36") if x.startswith("@@") else paint(x, "32") if x.startswith("+")
-                     else paint(x, "31") if x.startswith("-") else x for x in lines]
-            return [f"    {f['path']}:"] + [f"      {x}" for x in shown]
-    return [f"    {f['path']}: {_show(a)} -> {_show(b)}"]
-
-
-def _block_diff(a: Any, b: Any) -> list[str]:
-    """A unified line diff for a multi-line string or a long object/array; [] when one line will do."""
-    if isinstance(a, str) and isinstance(b, str) and ("\n" in a.rstrip("\n") or "\n" in b.rstrip("\n")):
-        before, after = a.splitlines(), b.splitlines()
-    elif (isinstance(a, (dict, list)) or isinstance(b, (dict, list))) and any(
-            v is not None and len(_compact(v)) > SHORT_CONTAINER for v in (a, b)):
-        before, after = _pretty(a), _pretty(b)
-    else:
-        return []
-    lines = list(difflib.unified_diff(before, after, lineterm="", n=DIFF_CONTEXT))[2:]
-    return [_printable(line) for line in lines]
-
-
-def _pretty(value: Any) -> list[str]:
-    return [] if value is None else json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False).splitlines()
-
-
-def _compact(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False)
-
-
-def _printable(text: str) -> str:
-    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
-
-
-def _show(value: Any) -> str:
-    if value is None:
-        return "(absent)"
-    if value == SENSITIVE:
-        return SENSITIVE
-    text = _printable(_compact(value))
-    if len(text) <= INLINE_MAX:
-        return text
-    tail = (INLINE_MAX - 1) // 2
-    return text[: INLINE_MAX - 1 - tail] + "…" + text[-tail:]
 
 
 __all__ = [

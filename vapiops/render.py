@@ -222,9 +222,7 @@ def render_text(plan: dict[str, Any], *, color: bool = False, drift: bool = Fals
     apply, worded as something that happened rather than something vapiops will do.
     """
 
-    def paint(text: str, code: str) -> str:
-        return f"\x1b[{code}m{text}\x1b[0m" if color else text
-
+    paint = painter(color)
     out: list[str] = []
     if plan["changes"]:
         intro = (f"Objects have changed outside vapiops in environment {_compact(plan['environment'])} "
@@ -258,15 +256,32 @@ def _text_change(change: dict[str, Any], paint: Callable[[str, str], str], drift
     if action in ("create", "delete"):
         return lines + _declared_lines(change, head="      ", block="          ")
     for field in change["fields"]:
-        view = _field_change(field)
-        if isinstance(view, _Inline):
-            before = "(absent)" if view.before is None else view.before
-            after = "(absent)" if view.after is None else view.after
-            lines.append(f"      {field['path']}: {before} -> {after}")
-        else:
-            lines.append(f"      {field['path']}:")
-            lines += [f"        {_paint_diff_line(line, paint)}" for line in view.lines]
+        lines += field_lines(field, paint, indent="      ")
     return lines
+
+
+Paint = Callable[[str, str], str]  # (text, ANSI SGR code) -> text, coloured or not
+
+
+def painter(color: bool) -> Paint:
+    def paint(text: str, code: str) -> str:
+        return f"\x1b[{code}m{text}\x1b[0m" if color else text
+
+    return paint
+
+
+def field_lines(field: dict[str, Any], paint: Paint, *, indent: str) -> list[str]:
+    """One changed field as text: `path: before -> after`, or the path with a line diff under it.
+
+    `field` has path, before, after and optionally sensitive (as in a plan's fields); `vapiops diff`
+    renders its fields with this too, so both read alike.
+    """
+    view = _field_change(field)
+    if isinstance(view, _Inline):
+        before = "(absent)" if view.before is None else view.before
+        after = "(absent)" if view.after is None else view.after
+        return [f"{indent}{field['path']}: {before} -> {after}"]
+    return [f"{indent}{field['path']}:"] + [f"{indent}  {_paint_diff_line(line, paint)}" for line in view.lines]
 
 
 def _paint_diff_line(line: str, paint: Callable[[str, str], str]) -> str:
