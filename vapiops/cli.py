@@ -137,7 +137,8 @@ class VapiopsGroup(click.Group):
 def _usage_exit_code(exc: click.UsageError) -> click.UsageError:
     # Click exits 2 on a usage error, but 2 is Terraform's "changes pending" (--detailed-exitcode):
     # a CI drift check with a mistyped option must fail, not report drift.
-    exc.exit_code = EXIT_ERROR
+    # exit_code is a class attribute in newer click: set it on this instance only.
+    setattr(exc, "exit_code", EXIT_ERROR)  # noqa: B010
     return exc
 
 
