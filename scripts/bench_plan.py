@@ -12,7 +12,7 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from vapiops.cli import cli
+from vapiops.cli.commands import cli
 from vapiops.sandbox import SandboxServer
 
 

@@ -14,7 +14,7 @@ import json
 import sys
 from pathlib import Path
 
-from vapiops import apispec, paths
+from vapiops import paths, vapispec
 from vapiops.kinds import KINDS, Kind
 
 OUT = Path(__file__).resolve().parent.parent / "schemas"
@@ -26,13 +26,13 @@ MAX_DESCRIPTION = 300  # longer ones (whole prompts in Vapi's docs) are cut: the
 def kind_schema(kind: Kind) -> dict:
     """The schema of one manifest document of this kind."""
     if kind.discriminator:
-        roots = sorted({apispec.dto_name(kind, {kind.discriminator: v}) or "" for v in
-                        apispec.discriminator_values(kind)} - {""})
+        roots = sorted({vapispec.dto_name(kind, {kind.discriminator: v}) or "" for v in
+                        vapispec.discriminator_values(kind)} - {""})
         spec_schema: dict = {"anyOf": [{"$ref": f"#/$defs/{name}"} for name in roots]}
     else:
         roots = [kind.create_dto]
         spec_schema = {"$ref": f"#/$defs/{kind.create_dto}"}
-    defs = apispec.bundle(roots)
+    defs = vapispec.bundle(roots)
     for name in roots:
         required = defs[name].get("required")
         if kind.name_field and required and kind.name_field in required:
@@ -128,7 +128,7 @@ def _plain_string(defs: dict, spec_schema: dict, pattern: str) -> None:
 
 
 def _cut_descriptions(doc: dict) -> None:
-    for node in apispec.walk(doc):
+    for node in vapispec.walk(doc):
         text = node.get("description")
         if isinstance(text, str) and len(text) > MAX_DESCRIPTION:
             node["description"] = text[: MAX_DESCRIPTION - 1].rsplit(" ", 1)[0] + "…"

@@ -65,7 +65,7 @@ def run_cli(*args: Any, code: int | None = 0, env: dict[str, str | None] | None 
     must be a valid document of the shipped schemas/plan.schema.json.
     """
     # Imported here, like the sandbox, so a module that never runs the CLI does not depend on it.
-    from vapiops.cli import cli
+    from vapiops.cli.commands import cli
 
     words = [str(a) for a in args]
     result = CliRunner().invoke(cli, words, env=env, catch_exceptions=False, color=color)

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from jsonschema import Draft4Validator, Draft7Validator
 
-from vapiops import apispec
+from vapiops import vapispec
 from vapiops.kinds import KINDS
 
 ASSISTANT = KINDS["assistant"]
@@ -53,12 +53,12 @@ def realistic_assistant() -> dict:
 
 
 def accepted(doc: dict, schema: str, body: object) -> bool:
-    return apispec.compile_validator(doc, schema).is_valid(body)
+    return vapispec.compile_validator(doc, schema).is_valid(body)
 
 
 def with_repairs(*fixes) -> dict:
     """The raw spec with only these repairs applied."""
-    doc = apispec.raw_spec()
+    doc = vapispec.raw_spec()
     for fix in fixes:
         assert fix(doc) > 0, f"{fix.__name__} found nothing to repair"
     return doc
@@ -84,7 +84,7 @@ def test_refresh_script_revendors_and_counts_changed_schemas(tmp_path):
     data = resources.files("vapiops").joinpath("data")
     for name in ("openapi.json.gz", "SOURCE.md"):
         (tmp_path / name).write_bytes(data.joinpath(name).read_bytes())
-    newer = apispec.raw_spec()
+    newer = vapispec.raw_spec()
     newer["components"]["schemas"]["OpenAIMessage"]["description"] = "changed"
     newer["components"]["schemas"]["BrandNewDTO"] = {"type": "object"}
     del newer["components"]["schemas"]["TransferPlan"]
@@ -100,8 +100,8 @@ def test_refresh_script_revendors_and_counts_changed_schemas(tmp_path):
 
 
 def test_every_repair_is_counted_and_finds_its_defect():
-    counts = apispec.spec()["x-vapiops-repairs"]
-    assert set(counts) == {fix.__name__ for fix in apispec.REPAIRS}
+    counts = vapispec.spec()["x-vapiops-repairs"]
+    assert set(counts) == {fix.__name__ for fix in vapispec.REPAIRS}
     assert counts["repair_js_regex_literals"] >= 8
     assert counts["repair_oneof"] >= 100
     assert counts["repair_nullable"] >= 7
@@ -111,8 +111,8 @@ def test_every_repair_is_counted_and_finds_its_defect():
 
 def test_js_regex_literal_patterns():
     body = {"name": "lookup_order"}
-    assert not accepted(apispec.raw_spec(), "OpenAIFunction", body)
-    doc = with_repairs(apispec.repair_js_regex_literals)
+    assert not accepted(vapispec.raw_spec(), "OpenAIFunction", body)
+    doc = with_repairs(vapispec.repair_js_regex_literals)
     assert accepted(doc, "OpenAIFunction", body)
     assert not accepted(doc, "OpenAIFunction", {"name": "look up order!"})
     assert doc["components"]["schemas"]["OpenAIFunction"]["properties"]["name"]["pattern"] == "^[a-zA-Z0-9_-]{1,64}$"
@@ -121,24 +121,24 @@ def test_js_regex_literal_patterns():
 def test_unicode_property_classes():
     body = {"provider": "deepgram", "keywords": ["Zoë:2", "Acme", "Müller:-1"]}
     with pytest.raises(re.error):  # Python's re has no \p{L}: the raw spec cannot even be applied
-        accepted(with_repairs(apispec.repair_js_regex_literals), "DeepgramTranscriber", body)
-    doc = with_repairs(apispec.repair_js_regex_literals, apispec.repair_unicode_classes)
+        accepted(with_repairs(vapispec.repair_js_regex_literals), "DeepgramTranscriber", body)
+    doc = with_repairs(vapispec.repair_js_regex_literals, vapispec.repair_unicode_classes)
     assert accepted(doc, "DeepgramTranscriber", body)
     for bad in ("9lives", "two words", "Acme:x", "_under"):
         assert not accepted(doc, "DeepgramTranscriber", {"provider": "deepgram", "keywords": [bad]}), bad
 
 
 def test_translate_unicode_keeps_meaning_and_refuses_what_it_cannot_say():
-    assert apispec._translate_unicode(r"^\p{L}+$") == r"^[^\W\d_]+$"
-    assert re.fullmatch(apispec._translate_unicode(r"[\p{L}\d-]+"), "ß9-é")
-    assert apispec._translate_unicode(r"[^\p{L}]") is None
-    assert apispec._translate_unicode(r"\p{Greek}") is None
+    assert vapispec._translate_unicode(r"^\p{L}+$") == r"^[^\W\d_]+$"
+    assert re.fullmatch(vapispec._translate_unicode(r"[\p{L}\d-]+"), "ß9-é")
+    assert vapispec._translate_unicode(r"[^\p{L}]") is None
+    assert vapispec._translate_unicode(r"\p{Greek}") is None
 
 
 def test_placeholder_patterns():
     body = {"emails": ["ada@example.com"], "role": "editor"}
-    assert not accepted(apispec.raw_spec(), "InviteUserDTO", body)  # pattern "ORG_ROLE_OR_CUSTOM_ROLE_PATTERN"
-    doc = with_repairs(apispec.repair_placeholder_patterns)
+    assert not accepted(vapispec.raw_spec(), "InviteUserDTO", body)  # pattern "ORG_ROLE_OR_CUSTOM_ROLE_PATTERN"
+    doc = with_repairs(vapispec.repair_placeholder_patterns)
     assert accepted(doc, "InviteUserDTO", body)
     assert accepted(doc, "InviteUserDTO", {"emails": ["ada@example.com"], "role": "org-custom-1"})
 
@@ -148,66 +148,66 @@ def test_uncompilable_patterns():
     doc = {"components": {"schemas": {"Code": {"type": "string", "pattern": "^(?<area>\\d{3})-\\d{4}$"}}}}
     with pytest.raises(re.error):
         accepted(doc, "Code", "555-1234")
-    assert apispec.repair_uncompilable_patterns(doc) == 1
+    assert vapispec.repair_uncompilable_patterns(doc) == 1
     assert accepted(doc, "Code", "555-1234")
 
 
 def test_oneof_where_a_value_fits_two_branches():
     body = {"provider": "11labs", "voiceId": "burt"}  # a preset name, and so also "any string"
-    assert not accepted(apispec.raw_spec(), "ElevenLabsVoice", body)
-    doc = with_repairs(apispec.repair_oneof)
+    assert not accepted(vapispec.raw_spec(), "ElevenLabsVoice", body)
+    doc = with_repairs(vapispec.repair_oneof)
     assert accepted(doc, "ElevenLabsVoice", body)
     assert accepted(doc, "ElevenLabsVoice", {"provider": "11labs", "voiceId": "my-cloned-voice"})
     assert not accepted(doc, "ElevenLabsVoice", {"provider": "11labs", "voiceId": 5})
 
 
 def test_oneof_with_a_discriminator_becomes_a_union_that_picks_one_branch():
-    model = apispec.schemas()["CreateAssistantDTO"]["properties"]["model"]
+    model = vapispec.schemas()["CreateAssistantDTO"]["properties"]["model"]
     assert model["required"] == ["provider"] and "openai" in model["properties"]["provider"]["enum"]
-    issues = apispec.check(ASSISTANT, {"model": {"provider": "openai", "model": "gpt-4o", "bogus": 1}})
+    issues = vapispec.check(ASSISTANT, {"model": {"provider": "openai", "model": "gpt-4o", "bogus": 1}})
     assert [i.path for i in issues] == [("model", "bogus")]  # only the OpenAI branch speaks
 
 
 def test_tool_discriminator_mappings_are_derived_from_the_dtos():
-    raw = apispec.raw_spec()
+    raw = vapispec.raw_spec()
     raw_post = raw["paths"]["/tool"]["post"]["requestBody"]["content"]["application/json"]["schema"]
     assert "code" not in raw_post["discriminator"]["mapping"]  # raw: a code tool has no DTO
     code_tool = {"type": "code", "code": "return {ok: true}"}
-    assert apispec.dto_name(TOOL, code_tool) == "CreateCodeToolDTO"
-    assert apispec.dto_name(TOOL, code_tool, update=True) == "UpdateCodeToolDTO"
-    assert apispec.check(TOOL, code_tool) == []
-    assert "knowledgeBase" in apispec.discriminator_values(TOOL, update=True)
-    assert "knowledgeBase" not in apispec.discriminator_values(TOOL)
+    assert vapispec.dto_name(TOOL, code_tool) == "CreateCodeToolDTO"
+    assert vapispec.dto_name(TOOL, code_tool, update=True) == "UpdateCodeToolDTO"
+    assert vapispec.check(TOOL, code_tool) == []
+    assert "knowledgeBase" in vapispec.discriminator_values(TOOL, update=True)
+    assert "knowledgeBase" not in vapispec.discriminator_values(TOOL)
 
 
 def test_enum_on_an_array_moves_to_its_items():
     body = {"serverMessages": ["end-of-call-report", "tool-calls"]}
-    assert not accepted(apispec.raw_spec(), "CreateAssistantDTO", body)
-    doc = with_repairs(apispec.repair_array_enums)
+    assert not accepted(vapispec.raw_spec(), "CreateAssistantDTO", body)
+    doc = with_repairs(vapispec.repair_array_enums)
     assert accepted(doc, "CreateAssistantDTO", body)
     assert not accepted(doc, "CreateAssistantDTO", {"serverMessages": ["end-of-cal-report"]})
 
 
 def test_enum_type_contradicting_its_values():
     body = {"mode": "blind-transfer", "sipVerb": "refer"}  # declared `type: object`
-    assert not accepted(apispec.raw_spec(), "TransferPlan", body)
-    doc = with_repairs(apispec.repair_enum_types)
+    assert not accepted(vapispec.raw_spec(), "TransferPlan", body)
+    doc = with_repairs(vapispec.repair_enum_types)
     assert accepted(doc, "TransferPlan", body)
     assert not accepted(doc, "TransferPlan", {"mode": "blind-transfer", "sipVerb": "invite"})
 
 
 def test_known_type_errors():
     body = {"provider": "neuphonic", "voiceId": "any-voice", "language": "en"}
-    assert not accepted(apispec.raw_spec(), "NeuphonicVoice", body)  # declared `type: object`
-    doc = with_repairs(apispec.repair_known_type_errors)
+    assert not accepted(vapispec.raw_spec(), "NeuphonicVoice", body)  # declared `type: object`
+    doc = with_repairs(vapispec.repair_known_type_errors)
     assert accepted(doc, "NeuphonicVoice", body)
     assert not accepted(doc, "NeuphonicVoice", {**body, "language": {"code": "en"}})
 
 
 def test_nullable_allows_null():
     body = {"role": "assistant", "content": None}
-    assert not accepted(apispec.raw_spec(), "OpenAIMessage", body)
-    doc = with_repairs(apispec.repair_nullable)
+    assert not accepted(vapispec.raw_spec(), "OpenAIMessage", body)
+    doc = with_repairs(vapispec.repair_nullable)
     assert accepted(doc, "OpenAIMessage", body)
     assert not accepted(doc, "OpenAIMessage", {"role": "assistant", "content": 7})
 
@@ -215,55 +215,55 @@ def test_nullable_allows_null():
 def test_duplicate_and_empty_enums_are_normalised():
     # jsonschema tolerates both, but OAS 3.0 schemas follow Draft 4, which forbids them (editors
     # and strict validators built on it refuse the whole schema).
-    raw = apispec.raw_spec()["components"]["schemas"]
+    raw = vapispec.raw_spec()["components"]["schemas"]
     dup = raw["DeepgramVoice"]["properties"]["voiceId"]
     empty = raw["NeuphonicVoice"]["properties"]["voiceId"]["oneOf"][0]
     assert not Draft4Validator(Draft4Validator.META_SCHEMA).is_valid(dup)
     assert not Draft4Validator(Draft4Validator.META_SCHEMA).is_valid(empty)
-    doc = with_repairs(apispec.repair_duplicate_enums, apispec.repair_empty_enums)
+    doc = with_repairs(vapispec.repair_duplicate_enums, vapispec.repair_empty_enums)
     fixed = doc["components"]["schemas"]
     assert Draft4Validator.check_schema(fixed["DeepgramVoice"]["properties"]["voiceId"]) is None
     assert set(fixed["DeepgramVoice"]["properties"]["voiceId"]["enum"]) == set(dup["enum"])
     assert "enum" not in fixed["NeuphonicVoice"]["properties"]["voiceId"]["oneOf"][0]
-    assert apispec.check(ASSISTANT, {"voice": {"provider": "neuphonic", "voiceId": "any-voice", "language": "en"}}) == []
+    assert vapispec.check(ASSISTANT, {"voice": {"provider": "neuphonic", "voiceId": "any-voice", "language": "en"}}) == []
 
 
 def test_unknown_properties_are_refused_except_in_user_json_schema():
     body = {"role": "system", "content": "hi", "bogus": 1}
-    assert accepted(apispec.raw_spec(), "OpenAIMessage", body)  # the raw spec lets it through
-    assert not accepted(apispec.spec(), "OpenAIMessage", body)  # Vapi answers 400
+    assert accepted(vapispec.raw_spec(), "OpenAIMessage", body)  # the raw spec lets it through
+    assert not accepted(vapispec.spec(), "OpenAIMessage", body)  # Vapi answers 400
     # A structured output's own JSON Schema may use any keyword.
     output = {
         "name": "csat",
         "schema": {"type": "object", "properties": {"score": {"type": "number", "minimum": 1}},
                    "additionalProperties": False},
     }
-    assert apispec.check(STRUCTURED_OUTPUT, output) == []
+    assert vapispec.check(STRUCTURED_OUTPUT, output) == []
 
 
 def test_openapi_only_keywords_are_gone_and_dtos_are_valid_json_schema():
     leftovers = {
         key
-        for schema in apispec.schemas().values()
-        for node in apispec.walk(schema)
+        for schema in vapispec.schemas().values()
+        for node in vapispec.walk(schema)
         for key in ("example", "nullable", "discriminator", "xml")
         if key in node
     }
     assert leftovers == set()
     for name in ("CreateAssistantDTO", "CreateSquadDTO", "CreateStructuredOutputDTO", "CreateScorecardDTO"):
-        Draft7Validator.check_schema({"$ref": f"#/$defs/{name}", "$defs": apispec.bundle([name])})
+        Draft7Validator.check_schema({"$ref": f"#/$defs/{name}", "$defs": vapispec.bundle([name])})
 
 
 # --- check() messages -------------------------------------------------------------------------
 
 def test_realistic_assistant_passes():
-    assert apispec.check(ASSISTANT, realistic_assistant()) == []
+    assert vapispec.check(ASSISTANT, realistic_assistant()) == []
 
 
 def test_bad_enum_names_the_path_and_a_close_value():
     body = realistic_assistant()
     body["model"]["messages"][0]["role"] = "sytem"
-    [issue] = apispec.check(ASSISTANT, body)
+    [issue] = vapispec.check(ASSISTANT, body)
     assert issue.path == ("model", "messages", 0, "role")
     assert "'sytem'" in issue.message and "did you mean 'system'?" in issue.message
     assert issue.unknown_property is None
@@ -273,47 +273,47 @@ def test_unknown_property_with_did_you_mean():
     body = realistic_assistant()
     body["firstMesage"] = "hello"
     body["model"]["temprature"] = 0.2
-    issues = apispec.check(ASSISTANT, body)
+    issues = vapispec.check(ASSISTANT, body)
     assert [(i.path, i.unknown_property) for i in issues] == [
         (("firstMesage",), "firstMesage"),
         (("model", "temprature"), "temprature"),
     ]
     assert issues[0].message == "property firstMesage should not exist (did you mean 'firstMessage'?)"
     assert issues[1].message == "property temprature should not exist (did you mean 'temperature'?)"
-    assert apispec.check(ASSISTANT, {"zzzqqq": 1})[0].message == "property zzzqqq should not exist"
+    assert vapispec.check(ASSISTANT, {"zzzqqq": 1})[0].message == "property zzzqqq should not exist"
 
 
 def test_allow_extra_accepts_named_top_level_fields_only():
     body = {"messagePlan": {"idleMessages": ["still there?"]}, "model": {"provider": "openai", "model": "gpt-4o", "x": 1}}
-    issues = apispec.check(ASSISTANT, body, allow_extra=["messagePlan"])
+    issues = vapispec.check(ASSISTANT, body, allow_extra=["messagePlan"])
     assert [i.path for i in issues] == [("model", "x")]
-    assert [i.path for i in apispec.check(ASSISTANT, body)] == [("messagePlan",), ("model", "x")]
+    assert [i.path for i in vapispec.check(ASSISTANT, body)] == [("messagePlan",), ("model", "x")]
 
 
 def test_missing_required_field():
-    issues = apispec.check(STRUCTURED_OUTPUT, {"name": "csat"})
+    issues = vapispec.check(STRUCTURED_OUTPUT, {"name": "csat"})
     assert [(i.path, i.message) for i in issues] == [((), "missing required property 'schema'")]
     hook = {"hooks": [{"on": "call.ending", "do": [{"toolId": "x"}]}]}
-    assert [(i.path, i.message) for i in apispec.check(ASSISTANT, hook)] == [
+    assert [(i.path, i.message) for i in vapispec.check(ASSISTANT, hook)] == [
         (("hooks", 0, "do", 0), "missing required property 'type'")
     ]
 
 
 def test_wrong_tool_variant():
-    [issue] = apispec.check(TOOL, {"type": "functoin", "function": {"name": "x"}})
+    [issue] = vapispec.check(TOOL, {"type": "functoin", "function": {"name": "x"}})
     assert issue.path == ("type",)
     assert "'functoin'" in issue.message and "did you mean 'function'?" in issue.message
     assert "apiRequest" in issue.message and "transferCall" in issue.message
-    [missing] = apispec.check(TOOL, {"function": {"name": "x"}})
+    [missing] = vapispec.check(TOOL, {"function": {"name": "x"}})
     assert missing.path == () and "missing required property 'type'" in missing.message
-    assert apispec.dto_name(TOOL, {"type": "functoin"}) is None
+    assert vapispec.dto_name(TOOL, {"type": "functoin"}) is None
 
 
 def test_over_long_structured_output_name():
-    limit = apispec.schemas()["CreateStructuredOutputDTO"]["properties"]["name"]["maxLength"]
+    limit = vapispec.schemas()["CreateStructuredOutputDTO"]["properties"]["name"]["maxLength"]
     schema = {"type": "boolean"}
-    assert apispec.check(STRUCTURED_OUTPUT, {"name": "n" * limit, "schema": schema}) == []
-    [issue] = apispec.check(STRUCTURED_OUTPUT, {"name": "n" * (limit + 1), "schema": schema})
+    assert vapispec.check(STRUCTURED_OUTPUT, {"name": "n" * limit, "schema": schema}) == []
+    [issue] = vapispec.check(STRUCTURED_OUTPUT, {"name": "n" * (limit + 1), "schema": schema})
     assert issue.path == ("name",)
     assert issue.message == f"is {limit + 1} characters long; at most {limit} allowed"
 
@@ -324,7 +324,7 @@ def test_all_issues_at_once_sorted_by_path():
     body["model"]["messages"][0]["role"] = "sytem"
     body["transcriber"]["keywords"] = ["9lives"]
     body["maxDurationSeconds"] = "long"
-    paths = [i.path for i in apispec.check(ASSISTANT, body)]
+    paths = [i.path for i in vapispec.check(ASSISTANT, body)]
     assert paths == [
         ("maxDurationSeconds",),
         ("model", "messages", 0, "role"),
@@ -334,20 +334,20 @@ def test_all_issues_at_once_sorted_by_path():
 
 
 def test_update_uses_the_update_dto():
-    assert apispec.check(STRUCTURED_OUTPUT, {"description": "x"}, update=True) == []
-    assert apispec.check(STRUCTURED_OUTPUT, {"description": "x"})  # create needs name and schema
-    assert [i.message for i in apispec.check(SQUAD, {"name": "desk"}, update=True)] == [
+    assert vapispec.check(STRUCTURED_OUTPUT, {"description": "x"}, update=True) == []
+    assert vapispec.check(STRUCTURED_OUTPUT, {"description": "x"})  # create needs name and schema
+    assert [i.message for i in vapispec.check(SQUAD, {"name": "desk"}, update=True)] == [
         "missing required property 'members'"
     ]
 
 
 def test_secret_values_never_reach_messages():
-    assert apispec._show("sk-live-123", ("credentials", 0, "apiKey")) == "(sensitive)"
-    assert apispec._show("x" * 500, ("firstMessage",)).endswith("...'")
+    assert vapispec._show("sk-live-123", ("credentials", 0, "apiKey")) == "(sensitive)"
+    assert vapispec._show("x" * 500, ("firstMessage",)).endswith("...'")
 
 
 def test_not_an_object():
-    assert apispec.check(ASSISTANT, ["x"]) == [apispec.SchemaIssue((), "expected an object, got array")]
+    assert vapispec.check(ASSISTANT, ["x"]) == [vapispec.SchemaIssue((), "expected an object, got array")]
 
 
 # --- tools ------------------------------------------------------------------------------------
@@ -380,12 +380,12 @@ MINIMAL_TOOLS = {
 
 
 def test_every_tool_type_has_a_minimal_valid_body():
-    assert sorted(MINIMAL_TOOLS) == apispec.discriminator_values(TOOL)
+    assert sorted(MINIMAL_TOOLS) == vapispec.discriminator_values(TOOL)
     for tool_type, fields in MINIMAL_TOOLS.items():
         body = {"type": tool_type, **fields}
-        assert apispec.check(TOOL, body) == [], tool_type
-        assert apispec.check(TOOL, {"type": tool_type}, update=True) == [], tool_type
-        required = apispec.schemas()[apispec.dto_name(TOOL, body)].get("required", [])
+        assert vapispec.check(TOOL, body) == [], tool_type
+        assert vapispec.check(TOOL, {"type": tool_type}, update=True) == [], tool_type
+        required = vapispec.schemas()[vapispec.dto_name(TOOL, body)].get("required", [])
         assert sorted(required) == sorted(["type", *fields]), tool_type  # truly minimal
 
 
@@ -406,23 +406,23 @@ def test_realistic_tools_pass():
     }
     handoff = {"type": "handoff", "destinations": [{"type": "assistant", "assistantId": "3f1c7d2e-0000-4000-8000-000000000009"}]}
     for body in (function, transfer, handoff):
-        assert apispec.check(TOOL, body) == [], body["type"]
+        assert vapispec.check(TOOL, body) == [], body["type"]
 
 
 def test_dto_names_of_plain_kinds():
-    assert apispec.dto_name(ASSISTANT, {}) == "CreateAssistantDTO"
-    assert apispec.dto_name(ASSISTANT, {}, update=True) == "UpdateAssistantDTO"
-    assert apispec.discriminator_values(ASSISTANT) == []
+    assert vapispec.dto_name(ASSISTANT, {}) == "CreateAssistantDTO"
+    assert vapispec.dto_name(ASSISTANT, {}, update=True) == "UpdateAssistantDTO"
+    assert vapispec.discriminator_values(ASSISTANT) == []
 
 
 # --- accepts, filter_to_update --------------------------------------------
 
 def test_accepts():
-    assert apispec.accepts(ASSISTANT, {}, "name")
-    assert not apispec.accepts(ASSISTANT, {}, "id")
-    assert apispec.accepts(TOOL, {"type": "apiRequest"}, "name")
-    assert not apispec.accepts(TOOL, {"type": "function"}, "name")  # its name is function.name
-    assert not apispec.accepts(TOOL, {"type": "nope"}, "name")
+    assert vapispec.accepts(ASSISTANT, {}, "name")
+    assert not vapispec.accepts(ASSISTANT, {}, "id")
+    assert vapispec.accepts(TOOL, {"type": "apiRequest"}, "name")
+    assert not vapispec.accepts(TOOL, {"type": "function"}, "name")  # its name is function.name
+    assert not vapispec.accepts(TOOL, {"type": "nope"}, "name")
 
 
 def test_filter_to_update_drops_response_only_and_nested_unknown_fields():
@@ -432,46 +432,46 @@ def test_filter_to_update_drops_response_only_and_nested_unknown_fields():
     live["model"]["messages"][0]["id"] = "m1"  # a nested field only responses carry
     live["voice"]["chunkPlan"] = {"enabled": True, "internalScore": 3}
     live["messagePlan"] = {"idleMessages": ["hello?"]}
-    filtered = apispec.filter_to_update(ASSISTANT, live, allow_extra=["messagePlan"])
+    filtered = vapispec.filter_to_update(ASSISTANT, live, allow_extra=["messagePlan"])
     assert set(live) - set(filtered) == {"id", "orgId", "createdAt", "updatedAt", "isServerUrlSecretSet"}
     assert filtered["model"]["messages"] == [{"role": "system", "content": "You are Riley, Acme's support agent."}]
     assert filtered["voice"]["chunkPlan"] == {"enabled": True}
     assert filtered["metadata"] == {"team": "support"}  # free-form objects are kept whole
     assert filtered["messagePlan"] == {"idleMessages": ["hello?"]}
-    assert apispec.check(ASSISTANT, filtered, update=True, allow_extra=["messagePlan"]) == []
+    assert vapispec.check(ASSISTANT, filtered, update=True, allow_extra=["messagePlan"]) == []
     assert "id" in live and live["model"]["messages"][0]["id"] == "m1"  # input untouched
 
 
 def test_filter_to_update_for_a_tool():
     live = {"id": "t1", "orgId": "o1", "type": "function", "createdAt": "x",
             "function": {"name": "lookup_order", "parameters": {"type": "object", "properties": {}}}}
-    assert apispec.filter_to_update(TOOL, live) == {
+    assert vapispec.filter_to_update(TOOL, live) == {
         "type": "function", "function": {"name": "lookup_order", "parameters": {"type": "object", "properties": {}}}
     }
 
 
 def test_described_default_parsing():
-    parse = apispec.described_default
+    parse = vapispec.described_default
     assert parse("Mode.\n\n@default 'assistant-speaks-first'") == "assistant-speaks-first"
     assert parse("@default 600 (10 minutes)") == 600
     assert parse("@default 0.4") == 0.4
     assert parse("@default false") is False
     assert parse("@default fixed", ["fixed", "exponential"]) == "fixed"
     for none in ("@default fixed", "@default []", "@default undefined (no retry)", "@default UUID", "no tag"):
-        assert parse(none) is apispec._NO_DEFAULT, none
+        assert parse(none) is vapispec._NO_DEFAULT, none
 
 
 def test_apply_defaults_fills_top_level_and_nested_and_still_passes_check():
     body = realistic_assistant()
     del body["firstMessageMode"], body["model"]["temperature"]
-    filled = apispec.apply_defaults(ASSISTANT, body)
+    filled = vapispec.apply_defaults(ASSISTANT, body)
     assert filled["firstMessageMode"] == "assistant-speaks-first"  # "@default" in the description
     assert filled["modelOutputInMessagesEnabled"] is False
     assert filled["model"]["temperature"] == 0.5  # EXTRA_MODEL_DEFAULTS
     assert filled["transcriber"]["confidenceThreshold"] == 0.4  # nested, present object
     assert filled["maxDurationSeconds"] == 900  # declared values are never replaced
     assert "compliancePlan" not in filled  # absent objects are not invented
-    assert apispec.check(ASSISTANT, filled) == []
+    assert vapispec.check(ASSISTANT, filled) == []
     assert "firstMessageMode" not in body  # input untouched
 
 
@@ -484,20 +484,20 @@ def test_apply_defaults_passes_check_for_every_kind():
             {"type": "comparator", "comparator": ">=", "value": 3, "points": 100}]}]}),
     ] + [(TOOL, {"type": t, **fields}) for t, fields in MINIMAL_TOOLS.items()]
     for kind, body in bodies:
-        assert apispec.check(kind, body) == [], (kind.name, body)
-        assert apispec.check(kind, apispec.apply_defaults(kind, body)) == [], (kind.name, body)
-    assert apispec.apply_defaults(STRUCTURED_OUTPUT, bodies[2][1])["type"] == "ai"  # JSON `default`
+        assert vapispec.check(kind, body) == [], (kind.name, body)
+        assert vapispec.check(kind, vapispec.apply_defaults(kind, body)) == [], (kind.name, body)
+    assert vapispec.apply_defaults(STRUCTURED_OUTPUT, bodies[2][1])["type"] == "ai"  # JSON `default`
 
 
 # --- performance ------------------------------------------------------------------------------
 
 def test_a_thousand_checks_take_well_under_two_seconds():
     body = realistic_assistant()
-    apispec.check(ASSISTANT, body)  # compile once
+    vapispec.check(ASSISTANT, body)  # compile once
     bodies = [copy.deepcopy(body) for _ in range(1000)]
     start = time.perf_counter()
     for each in bodies:
-        assert not apispec.check(ASSISTANT, each)
+        assert not vapispec.check(ASSISTANT, each)
     assert time.perf_counter() - start < 2.0
 
 
@@ -507,7 +507,7 @@ def test_apply_defaults_never_takes_a_default_from_the_wrong_union_branch():
     squad = KINDS["squad"]
     body = {"members": [{"assistantId": "00000000-0000-4000-8000-000000000000", "assistantDestinations": [
         {"type": "assistant", "assistantName": "billing", "assistantId": "00000000-0000-4000-8000-000000000001"}]}]}
-    assert apispec.check(squad, body) == []
-    filled = apispec.apply_defaults(squad, body)
-    assert apispec.check(squad, filled) == []
+    assert vapispec.check(squad, body) == []
+    filled = vapispec.apply_defaults(squad, body)
+    assert vapispec.check(squad, filled) == []
     assert "transferMode" not in filled["members"][0]["assistantDestinations"][0]

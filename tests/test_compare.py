@@ -10,7 +10,9 @@ from types import SimpleNamespace
 import pytest
 from conftest import run_cli, sandbox_client
 
-from vapiops.compare import (
+from vapiops.kinds import KINDS
+from vapiops.model import ABSENT, SENSITIVE
+from vapiops.planning.envdiff import (
     ManagedObject,
     compare_envs,
     compare_objects,
@@ -19,9 +21,7 @@ from vapiops.compare import (
     render_text,
     summary_line,
 )
-from vapiops.graph import to_names
-from vapiops.kinds import KINDS
-from vapiops.plan import ABSENT, SENSITIVE
+from vapiops.planning.graph import to_names
 from vapiops.sandbox import SandboxServer
 
 ASSISTANT, TOOL, SQUAD = KINDS["assistant"], KINDS["tool"], KINDS["squad"]

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from vapiops.config import Environment, load_project
 from vapiops.errors import Location, ManifestError, VapiopsError
-from vapiops.manifest import find_manifest_files
+from vapiops.project.config import Environment, load_project
+from vapiops.project.manifest import find_manifest_files
 
 FULL = """\
 resources: [resources, more]

@@ -6,7 +6,8 @@ import json
 
 import pytest
 
-from vapiops.diff import (
+from vapiops.model import ABSENT, SENSITIVE, FieldChange
+from vapiops.planning.diff import (
     build_patch,
     compare,
     default_hash,
@@ -19,7 +20,6 @@ from vapiops.diff import (
     sensitive_paths,
     strip_ignored,
 )
-from vapiops.plan import ABSENT, SENSITIVE, FieldChange
 
 SET = ("model.toolIds", "assistantIds")
 

@@ -26,11 +26,11 @@ import yaml
 from click.testing import CliRunner
 
 from vapiops import paths
-from vapiops.cli import cli
-from vapiops.config import load_project
+from vapiops.cli.commands import cli
 from vapiops.kinds import KINDS, address
-from vapiops.manifest import load_manifests
-from vapiops.validate import desired_resources
+from vapiops.project.config import load_project
+from vapiops.project.manifest import load_manifests
+from vapiops.project.validate import desired_resources
 
 ROOT = Path(__file__).resolve().parents[1]
 PROJECT = ROOT / "examples" / "support-desk"

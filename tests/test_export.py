@@ -11,9 +11,9 @@ from types import SimpleNamespace
 import pytest
 from conftest import sandbox_cli, sandbox_client, state_ids
 
-from vapiops import apispec
+from vapiops import vapispec
 from vapiops.errors import StateError, VapiopsError
-from vapiops.export import (
+from vapiops.flows.export import (
     Exported,
     adopt,
     choose_names,
@@ -30,9 +30,9 @@ from vapiops.export import (
     write_manifests,
 )
 from vapiops.kinds import KINDS
-from vapiops.manifest import load_yaml_with_lines
-from vapiops.state import State
-from vapiops.template import TemplateContext, render_string
+from vapiops.project.manifest import load_yaml_with_lines
+from vapiops.project.template import TemplateContext, render_string
+from vapiops.state.local import State
 
 ASSISTANT, TOOL = KINDS["assistant"], KINDS["tool"]
 KEY = "export-key"
@@ -120,15 +120,15 @@ def test_defaults_the_server_filled_are_dropped_and_chosen_values_kept():
         "voice": {"provider": "11labs", "voiceId": "abc"},
         "maxDurationSeconds": 900,
     }
-    live = apispec.apply_defaults(ASSISTANT, declared)
+    live = vapispec.apply_defaults(ASSISTANT, declared)
     assert live != declared  # the server (sandbox) filled defaults in
     assert live["model"]["temperature"] == 0.9 and live["maxDurationSeconds"] == 900
     assert drop_defaults(ASSISTANT, live) == declared
     # A value equal to its default is dropped even when the user set it: it is the same configuration.
-    same = apispec.apply_defaults(ASSISTANT, dict(declared, maxDurationSeconds=600))
+    same = vapispec.apply_defaults(ASSISTANT, dict(declared, maxDurationSeconds=600))
     assert "maxDurationSeconds" not in drop_defaults(ASSISTANT, same)
     tool = {"type": "function", "function": {"name": "f"}, "server": {"url": "https://x.example.com"}}
-    assert drop_defaults(TOOL, apispec.apply_defaults(TOOL, tool)) == tool
+    assert drop_defaults(TOOL, vapispec.apply_defaults(TOOL, tool)) == tool
 
 
 def test_secret_fields_become_placeholders_with_unique_variables():

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from vapiops.graph import is_uuid, references, strongly_connected, topo_order
 from vapiops.kinds import KINDS
+from vapiops.planning.graph import is_uuid, references, strongly_connected, topo_order
 
 UUID = "3f2b6c1e-8a4d-4c2b-9e7f-1a2b3c4d5e6f"
 

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from vapiops import manifest
-from vapiops.config import load_project
 from vapiops.errors import Location, ManifestError, ValidationError
-from vapiops.manifest import (
+from vapiops.project import manifest
+from vapiops.project.config import load_project
+from vapiops.project.manifest import (
     MAX_ALIAS_EXPANSION,
     MAX_DEPTH,
     Lifecycle,

@@ -18,10 +18,10 @@ from typing import Any
 import pytest
 
 from vapiops import paths
-from vapiops.graph import is_uuid
 from vapiops.kinds import KINDS, address
-from vapiops.plan import ABSENT, SENSITIVE, Action, FieldChange, Plan
-from vapiops.planner import (
+from vapiops.model import ABSENT, SENSITIVE, Action, FieldChange, Plan
+from vapiops.planning.graph import is_uuid
+from vapiops.planning.planner import (
     Desired,
     adopt_intents,
     default_hash,

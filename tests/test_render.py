@@ -19,8 +19,8 @@ import pytest
 from conftest import PLAN_SCHEMA
 from conftest import assert_markdown_balanced as assert_balanced
 
-from vapiops.plan import ABSENT, SENSITIVE, Action, Change, FieldChange, Plan
-from vapiops.render import render_json, render_markdown, render_text
+from vapiops.model import ABSENT, SENSITIVE, Action, Change, FieldChange, Plan
+from vapiops.output.render import render_json, render_markdown, render_text
 
 GOLDEN = Path(__file__).parent / "golden"
 UPDATE_GOLDEN = os.environ.get("VAPIOPS_UPDATE_GOLDEN") == "1"

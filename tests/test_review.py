@@ -28,16 +28,16 @@ from conftest import (
     writes,
 )
 
-from vapiops import cli as cli_module
-from vapiops import engine
-from vapiops.cli import use_color
+from vapiops.cli import commands as cli_module
+from vapiops.cli.commands import use_color
 from vapiops.client import VapiClient
-from vapiops.engine import check_safety
 from vapiops.errors import UnsafePlan
-from vapiops.plan import ABSENT, Action, Change, FieldChange, Plan
-from vapiops.render import TABLE_SHARE, render_markdown, render_text
+from vapiops.flows import engine
+from vapiops.flows.engine import check_safety
+from vapiops.model import ABSENT, Action, Change, FieldChange, Plan
+from vapiops.output.render import TABLE_SHARE, render_markdown, render_text
 from vapiops.sandbox import SandboxServer
-from vapiops.state import ResourceState, State
+from vapiops.state.local import ResourceState, State
 
 # Distinctive values, so a scan for them cannot match anything by accident.
 KEY = "vapi-key-3b9d41f0c7e2"

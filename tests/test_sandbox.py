@@ -14,12 +14,12 @@ import pytest
 from conftest import sandbox_client
 
 import vapiops.sandbox
-from vapiops import apispec
-from vapiops.apispec import SchemaIssue
+from vapiops import vapispec
 from vapiops.errors import VapiopsError
 from vapiops.kinds import KINDS
 from vapiops.sandbox import SandboxServer
 from vapiops.sandbox.api import issue_text
+from vapiops.vapispec import SchemaIssue
 
 KEY = "test-key"
 ISO_MS = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
@@ -75,7 +75,7 @@ def test_create_assigns_server_fields_and_fills_defaults(api, sandbox):
     assert obj["firstMessageInterruptionsEnabled"] is False
     assert obj["model"]["numFastTurns"] == 0
     server_fields = {"id", "orgId", "createdAt", "updatedAt"}
-    assert {k: v for k, v in obj.items() if k not in server_fields} == apispec.apply_defaults(
+    assert {k: v for k, v in obj.items() if k not in server_fields} == vapispec.apply_defaults(
         KINDS["assistant"], ASSISTANT)
     assert api.get(f"/assistant/{obj['id']}").json() == obj
     assert sandbox.objects("assistant") == [obj]

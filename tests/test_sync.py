@@ -19,7 +19,7 @@ import yaml
 from conftest import PLAN_SCHEMA, sandbox_cli, sandbox_client, state_ids
 from conftest import writes as all_writes
 
-from vapiops import apispec, paths
+from vapiops import paths, vapispec
 from vapiops.kinds import KINDS
 
 KEY = "sync-test-key"
@@ -168,7 +168,7 @@ TOOL_EDITS: dict[str, tuple[str, Any]] = {
     "transferCall": ("destinations[0].number", "+14155550199"),
     "voicemail": ("beepDetectionEnabled", False),
 }
-TOOL_TYPES = apispec.discriminator_values(KINDS["tool"])
+TOOL_TYPES = vapispec.discriminator_values(KINDS["tool"])
 
 
 def function_tool(fn: str) -> dict[str, Any]:
@@ -183,7 +183,7 @@ def test_every_tool_type_is_covered():
     for tool_type in TOOL_TYPES:
         body = {"type": tool_type, "messages": MESSAGES, "rejectionPlan": REJECTION, **TOOL_FIELDS.get(tool_type, {})}
         body = json.loads(json.dumps(body).replace('"target"', '"00000000-0000-4000-8000-000000000000"'))
-        assert apispec.check(KINDS["tool"], body) == [], tool_type
+        assert vapispec.check(KINDS["tool"], body) == [], tool_type
 
 
 def _tool_spec(tool_type: str) -> dict[str, Any]:
@@ -279,7 +279,7 @@ def test_every_tool_type_applies_edits_and_removes_cleanly(proj, run, sandbox):
         assert body == {top: None}, tool_type
         stored = live(sandbox, "tool", ids[f"tool/{tool_type}"])
         # Gone, or back as the server's own default (voicemail's beepDetectionEnabled: false).
-        assert stored.get(top) == apispec.apply_defaults(KINDS["tool"], {"type": tool_type}).get(top), tool_type
+        assert stored.get(top) == vapispec.apply_defaults(KINDS["tool"], {"type": tool_type}).get(top), tool_type
     clean(run, proj)
     assert len(sandbox.objects("tool", KEY)) == len(TOOL_TYPES)
 

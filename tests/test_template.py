@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from vapiops.config import Environment, load_project
 from vapiops.errors import Location, TemplateError
-from vapiops.manifest import Lifecycle, Resource, load_manifests
-from vapiops.template import TemplateContext, in_environment, merge, render_resource, render_string
+from vapiops.project.config import Environment, load_project
+from vapiops.project.manifest import Lifecycle, Resource, load_manifests
+from vapiops.project.template import TemplateContext, in_environment, merge, render_resource, render_string
 
 LIQUID = (
     "You are {{ assistant.name }}. Greet {{customer.name}} by name.\n"
@@ -366,7 +366,7 @@ def test_thousand_manifests_load_and_render_quickly(tmp_path, monkeypatch):
     ],
 )
 def test_fast_path_matches_a_whole_jinja_render(tmp_path, text):
-    from vapiops.template import _ENV
+    from vapiops.project.template import _ENV
 
     c = ctx(tmp_path)
     assert render_string(text, c)[0] == _ENV.from_string(text).render(**c.scope())

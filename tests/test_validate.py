@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from vapiops.config import load_project
 from vapiops.errors import ValidationError
-from vapiops.manifest import load_manifests
-from vapiops.validate import desired_resources
+from vapiops.project.config import load_project
+from vapiops.project.manifest import load_manifests
+from vapiops.project.validate import desired_resources
 
 
 def desired(tmp_path: Path, text: str):
@@ -110,7 +110,7 @@ def test_uuid_reference_passes_through_and_schema_errors_are_all_reported(tmp_pa
 def test_validate_cli_takes_a_manifest_file_and_needs_no_key_or_network(tmp_path):
     from click.testing import CliRunner
 
-    from vapiops.cli import cli
+    from vapiops.cli.commands import cli
 
     (tmp_path / "vapiops.yaml").write_text("environments:\n  dev: {}\n  prod: {}\n")
     (tmp_path / "resources" / "a").mkdir(parents=True)

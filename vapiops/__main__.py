@@ -1,5 +1,5 @@
 """Entry point for `python -m vapiops`."""
 
-from vapiops.cli import main
+from vapiops.cli.commands import main
 
 main()

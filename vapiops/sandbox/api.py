@@ -16,7 +16,7 @@ from datetime import datetime
 from http import HTTPStatus
 from typing import Any
 
-from vapiops import apispec, paths
+from vapiops import paths, vapispec
 from vapiops.kinds import KINDS, Kind
 from vapiops.sandbox.store import Store, parse_timestamp
 
@@ -44,7 +44,7 @@ def error(status: int, message: str | list[str], headers: dict[str, str] | None 
     return Response(status, {"message": message, "error": phrase, "statusCode": status}, headers or {})
 
 
-def issue_text(issue: apispec.SchemaIssue) -> str:
+def issue_text(issue: vapispec.SchemaIssue) -> str:
     """One schema issue as Vapi (class-validator) words it.
 
     "model.temperature must not be greater than 2"; an unknown property is reported on its
@@ -113,7 +113,7 @@ class Api:
         body = _object_body(body)
         self._validate(kind, body, update=False)
         now = self.store.now()
-        obj = {"id": str(uuid.uuid4()), "orgId": org, **apispec.apply_defaults(kind, body)}
+        obj = {"id": str(uuid.uuid4()), "orgId": org, **vapispec.apply_defaults(kind, body)}
         obj.update(createdAt=now, updatedAt=now)
         self.store.put(org, kind.name, obj)
         return Response(201, obj)
@@ -152,12 +152,12 @@ class Api:
             else:
                 merged[key] = value
         kept = {key: value for key, value in stored.items() if key in kind.read_only}
-        obj = {**kept, **apispec.apply_defaults(kind, merged), "updatedAt": self.store.now()}
+        obj = {**kept, **vapispec.apply_defaults(kind, merged), "updatedAt": self.store.now()}
         self.store.put(org, kind.name, obj)
         return Response(200, obj)
 
     def _validate(self, kind: Kind, body: dict[str, Any], *, update: bool) -> None:
-        issues = apispec.check(kind, body, update=update, allow_extra=self.allow_fields.get(kind.name, ()))
+        issues = vapispec.check(kind, body, update=update, allow_extra=self.allow_fields.get(kind.name, ()))
         if issues:
             raise _BadRequest([issue_text(issue) for issue in issues])
 

@@ -11,14 +11,14 @@ from typing import Any
 
 from vapiops import paths
 from vapiops.client import VapiClient
-from vapiops.diff import owned_equal
 from vapiops.errors import ApiError, VapiopsError
-from vapiops.graph import is_uuid
 from vapiops.kinds import KINDS, address, is_secret_path
+from vapiops.model import Plan, Step
 from vapiops.paths import copy_json
-from vapiops.plan import Plan, Step
-from vapiops.planner import deposed_address
-from vapiops.state import Intent, ResourceState, State, StateStore, hash_secret
+from vapiops.planning.diff import owned_equal
+from vapiops.planning.graph import is_uuid
+from vapiops.planning.planner import deposed_address
+from vapiops.state.local import Intent, ResourceState, State, StateStore, hash_secret
 from vapiops.timestamps import now_iso
 
 Progress = Callable[[str], None]

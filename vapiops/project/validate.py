@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import copy
 
-from vapiops import apispec, paths
-from vapiops.config import Environment, Project
+from vapiops import paths, vapispec
 from vapiops.errors import Problem, TemplateError, ValidationError, did_you_mean
-from vapiops.graph import is_uuid
 from vapiops.kinds import KINDS, Kind, address
-from vapiops.manifest import Resource
-from vapiops.planner import Desired
-from vapiops.template import in_environment, render_resource
+from vapiops.planning.graph import is_uuid
+from vapiops.planning.planner import Desired
+from vapiops.project.config import Environment, Project
+from vapiops.project.manifest import Resource
+from vapiops.project.template import in_environment, render_resource
 
 # Stands in for a reference name while the spec is checked against the DTO (which wants an ID).
 PLACEHOLDER_ID = "00000000-0000-4000-8000-000000000000"
@@ -62,7 +62,7 @@ def desired_resources(project: Project, resources: list[Resource], env: Environm
 
 def _with_name(kind: Kind, spec: dict, name: str) -> dict:
     """spec with the manifest name as its top-level name field, where the DTO has one and it is unset."""
-    if not kind.name_field or kind.name_field in spec or not apispec.accepts(kind, spec, kind.name_field):
+    if not kind.name_field or kind.name_field in spec or not vapispec.accepts(kind, spec, kind.name_field):
         return spec
     return {**spec, kind.name_field: name}
 
@@ -92,5 +92,5 @@ def _schema_problems(project: Project, res: Resource, spec: dict) -> list[Proble
     for ref in kind.references:
         for path, _value in list(paths.find(body, ref.pattern)):
             paths.set_(body, path, PLACEHOLDER_ID)
-    issues = apispec.check(kind, body, allow_extra=project.allow_fields.get(res.kind, ()))
+    issues = vapispec.check(kind, body, allow_extra=project.allow_fields.get(res.kind, ()))
     return [Problem(res.location(i.path), paths.format_path(i.path), i.message) for i in issues]

@@ -15,7 +15,7 @@ from vapiops import kinds, paths
 from vapiops.errors import Location, ManifestError, Problem, ValidationError, did_you_mean
 
 if TYPE_CHECKING:
-    from vapiops.config import Project
+    from vapiops.project.config import Project
 
 NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 WRAPPER_KEYS = ("kind", "name", "spec", "lifecycle", "environments", "overrides")

@@ -11,16 +11,16 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from vapiops import apispec
+from vapiops import vapispec
 from vapiops.client import VapiClient
-from vapiops.config import Environment, Project, load_project
 from vapiops.errors import StateError, UnsafePlan, VapiopsError
 from vapiops.kinds import KINDS, Kind
-from vapiops.manifest import load_manifests
-from vapiops.plan import Action, Plan
-from vapiops.planner import Desired, adopt_intents, drift_report, make_plan
-from vapiops.state import ResourceState, State, StateStore, hash_secret
-from vapiops.validate import desired_resources
+from vapiops.model import Action, Plan
+from vapiops.planning.planner import Desired, adopt_intents, drift_report, make_plan
+from vapiops.project.config import Environment, Project, load_project
+from vapiops.project.manifest import load_manifests
+from vapiops.project.validate import desired_resources
+from vapiops.state.local import ResourceState, State, StateStore, hash_secret
 
 
 @dataclass
@@ -119,7 +119,7 @@ def build_plan(ctx: Context, client: VapiClient, state: State, *, targets: Itera
     allow = ctx.project.allow_fields
 
     def update_filter(kind: Kind, body: dict) -> dict:
-        return apispec.filter_to_update(kind, body, allow_extra=allow.get(kind.name, ()))
+        return vapispec.filter_to_update(kind, body, allow_extra=allow.get(kind.name, ()))
 
     plan = make_plan(
         ctx.env.name, desired, state, live,

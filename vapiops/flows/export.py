@@ -32,15 +32,15 @@ from typing import Any
 
 import yaml
 
-from vapiops import apispec, paths
-from vapiops.config import Project
-from vapiops.diff import copy_json, path_key, scalar_equal, sensitive_paths
+from vapiops import paths, vapispec
 from vapiops.errors import StateError, VapiopsError
-from vapiops.graph import is_uuid, to_names
 from vapiops.kinds import KINDS, Kind, address
 from vapiops.paths import Path as JsonPath
 from vapiops.paths import format_path
-from vapiops.state import ResourceState, State
+from vapiops.planning.diff import copy_json, path_key, scalar_equal, sensitive_paths
+from vapiops.planning.graph import is_uuid, to_names
+from vapiops.project.config import Project
+from vapiops.state.local import ResourceState, State
 
 NAME_MAX = 64  # a name is also a file name: keep it short enough for any filesystem and a terminal
 SHORT_ID = 8
@@ -149,7 +149,7 @@ def drop_unknown(kind: Kind, spec: dict[str, Any], allow_extra: Iterable[str] = 
 
     A read answer can carry response-only fields; sent back in a create they would be a 400.
     """
-    found = [i.path for i in apispec.check(kind, spec, allow_extra=allow_extra)
+    found = [i.path for i in vapispec.check(kind, spec, allow_extra=allow_extra)
              if i.unknown_property is not None and paths.has(spec, i.path)]
     for p in sorted(set(found), key=len, reverse=True):
         paths.delete(spec, p)
@@ -204,17 +204,17 @@ def drop_defaults(kind: Kind, spec: dict[str, Any], allow_extra: Iterable[str] =
     dropped = set(_default_candidates(kind, spec))
     while dropped:
         # Emptied objects stay while testing: apply_defaults fills only objects that are present.
-        filled = apispec.apply_defaults(kind, _without(spec, dropped, prune=False))
+        filled = vapispec.apply_defaults(kind, _without(spec, dropped, prune=False))
         kept = {p for p in dropped
                 if paths.has(filled, p) and scalar_equal(paths.get(filled, p), paths.get(spec, p))}
         if kept == dropped:
             break
         dropped = kept
     extra = tuple(allow_extra)
-    baseline = set(apispec.check(kind, spec, allow_extra=extra))
+    baseline = set(vapispec.check(kind, spec, allow_extra=extra))
     while True:
         result = _without(spec, dropped)
-        new = [i for i in apispec.check(kind, result, allow_extra=extra) if i not in baseline]
+        new = [i for i in vapispec.check(kind, result, allow_extra=extra) if i not in baseline]
         restore = {p for p in dropped for i in new if p[: len(i.path)] == i.path}
         if not new or not restore:
             return result
@@ -293,7 +293,7 @@ def export_objects(live: Mapping[str, list[dict[str, Any]]], *,
         spec = _escape_all(to_names(kind, spec, owner)[0])
         secrets = replace_secrets(kind.name, name, spec, secret_names)
         unnamed = bool(kind.name_field and kind.name_field not in spec
-                       and apispec.accepts(kind, spec, kind.name_field))
+                       and vapispec.accepts(kind, spec, kind.name_field))
         out.append(Exported(kind.name, name, str(obj["id"]), spec, secrets, dropped, unnamed))
     return sorted(out, key=lambda e: (list(KINDS).index(e.kind), e.name))
 

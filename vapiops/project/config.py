@@ -10,7 +10,7 @@ from typing import Any
 
 from vapiops import kinds
 from vapiops.errors import Location, ManifestError, VapiopsError, did_you_mean
-from vapiops.manifest import (
+from vapiops.project.manifest import (
     CONFIG_FILE,
     STATE_ROOT,
     describe_value,

@@ -19,8 +19,8 @@ from functools import lru_cache
 from typing import Any
 
 from vapiops import kinds
+from vapiops.model import ABSENT, SENSITIVE, FieldChange
 from vapiops.paths import Path, copy_json, format_path, get, has, matches, parse_path
-from vapiops.plan import ABSENT, SENSITIVE, FieldChange
 
 Hasher = Callable[[Any], str]
 Pattern = Path  # a parsed path pattern (may hold "[]", "*", "**")

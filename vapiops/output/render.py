@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from vapiops.plan import SENSITIVE
+from vapiops.model import SENSITIVE
 
 INLINE_MAX = 100  # longest value shown on one line; longer ones lose their middle to "…"
 SHORT_CONTAINER = 60  # an object/array this short stays inline; a longer one gets a pretty line diff

@@ -20,7 +20,10 @@ from datetime import datetime
 from typing import Any
 
 from vapiops import paths
-from vapiops.diff import (
+from vapiops.kinds import KINDS, Kind, address, get_kind
+from vapiops.model import ABSENT, SENSITIVE, Action, Change, FieldChange, Plan, Step
+from vapiops.paths import Path, format_path
+from vapiops.planning.diff import (
     Hasher,
     Redactor,
     build_patch,
@@ -36,10 +39,7 @@ from vapiops.diff import (
     sensitive_paths,
     strip_ignored,
 )
-from vapiops.graph import owners, references, strongly_connected, to_names, topo_order
-from vapiops.kinds import KINDS, Kind, address, get_kind
-from vapiops.paths import Path, format_path
-from vapiops.plan import ABSENT, SENSITIVE, Action, Change, FieldChange, Plan, Step
+from vapiops.planning.graph import owners, references, strongly_connected, to_names, topo_order
 from vapiops.timestamps import CLOCK_SKEW, parse_time
 
 __all__ = [

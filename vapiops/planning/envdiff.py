@@ -25,7 +25,11 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from vapiops import paths
-from vapiops.diff import (
+from vapiops.kinds import KINDS, Kind, get_kind
+from vapiops.model import ABSENT, SENSITIVE
+from vapiops.output.render import field_lines, painter
+from vapiops.paths import Path, format_path, parse_path
+from vapiops.planning.diff import (
     Redactor,
     is_secret,
     path_key,
@@ -33,11 +37,7 @@ from vapiops.diff import (
     secret_values,
     sensitive_paths,
 )
-from vapiops.graph import owners, to_names
-from vapiops.kinds import KINDS, Kind, get_kind
-from vapiops.paths import Path, format_path, parse_path
-from vapiops.plan import ABSENT, SENSITIVE
-from vapiops.render import field_lines, painter
+from vapiops.planning.graph import owners, to_names
 
 FORMAT_VERSION = "1.0"
 NO_DIFFERENCES = "No differences."

@@ -20,9 +20,9 @@ from jinja2.runtime import missing
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from vapiops import paths
-from vapiops.config import Environment
 from vapiops.errors import Location, TemplateError
-from vapiops.manifest import Resource
+from vapiops.project.config import Environment
+from vapiops.project.manifest import Resource
 
 MARKER = "${"  # a string without it has no template syntax and is returned as it is
 SCOPE = ("env", "vars", "secret", "include")

@@ -14,20 +14,22 @@ from typing import Any
 
 import click
 
-from vapiops import __version__, compare, planfile
-from vapiops import export as exporter
-from vapiops.apply import Applier
+from vapiops import __version__
 from vapiops.client import VapiClient
-from vapiops.config import load_project
-from vapiops.engine import Context, build_plan, check_safety, read_live
 from vapiops.errors import ApiError, ValidationError, VapiopsError
-from vapiops.graph import owners
+from vapiops.flows import export as exporter
+from vapiops.flows import planfile
+from vapiops.flows.apply import Applier
+from vapiops.flows.engine import Context, build_plan, check_safety, read_live
 from vapiops.kinds import KINDS, split_address
-from vapiops.manifest import load_manifests
-from vapiops.plan import Plan
-from vapiops.render import render_json, render_markdown, render_text
-from vapiops.state import ResourceState
-from vapiops.validate import desired_resources
+from vapiops.model import Plan
+from vapiops.output.render import render_json, render_markdown, render_text
+from vapiops.planning import envdiff as compare
+from vapiops.planning.graph import owners
+from vapiops.project.config import load_project
+from vapiops.project.manifest import load_manifests
+from vapiops.project.validate import desired_resources
+from vapiops.state.local import ResourceState
 
 EXIT_ERROR, EXIT_CHANGES = 1, 2  # Terraform's: 0 success (no changes), 1 error, 2 changes pending
 

@@ -19,9 +19,9 @@ from typing import Any
 
 from vapiops import __version__
 from vapiops.errors import UnsafePlan, VapiopsError
-from vapiops.plan import Plan
-from vapiops.planner import Desired
-from vapiops.state import State
+from vapiops.model import Plan
+from vapiops.planning.planner import Desired
+from vapiops.state.local import State
 
 MAGIC = "vapiops-plan"
 PLANFILE_VERSION = 1

@@ -1,0 +1,1 @@
+"""Renderers: plans and environment diffs as text, markdown and JSON."""

@@ -1,0 +1,1 @@
+"""The user's project: vapiops.yaml, manifests, templates, and validation into Desired resources."""

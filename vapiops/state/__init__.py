@@ -1,0 +1,1 @@
+"""State: what vapiops remembers per environment, behind a backend interface."""
