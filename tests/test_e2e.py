@@ -295,7 +295,7 @@ def test_destroy_deletes_dependents_first(project, cli, sandbox):
 
 
 def test_crash_between_post_and_record_is_adopted_on_the_next_run(project, cli, sandbox):
-    from vapiops.state.local import Intent, StateStore
+    from vapiops.state import Intent, StateStore
     from vapiops.timestamps import now_iso
 
     cli("apply", project, "--auto-approve")
@@ -370,7 +370,7 @@ def test_state_mv_renames_without_recreating_and_rm_forgets(project, cli, sandbo
 
 
 def test_plan_during_an_apply_leaves_its_in_flight_intents_alone(project, cli, sandbox):
-    from vapiops.state.local import Intent, StateStore
+    from vapiops.state import Intent, StateStore
     from vapiops.timestamps import now_iso
 
     cli("apply", project, "--auto-approve")
@@ -395,7 +395,7 @@ def test_plan_during_an_apply_leaves_its_in_flight_intents_alone(project, cli, s
 def test_a_second_apply_waits_for_the_lock_or_names_its_holder(project, cli, sandbox):
     import threading
 
-    from vapiops.state.local import StateStore
+    from vapiops.state import StateStore
 
     store = StateStore(project / ".vapiops/state/default.json", "default")
     with store.lock(who="apply"):

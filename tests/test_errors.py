@@ -27,7 +27,7 @@ from vapiops.cli.commands import cli
 from vapiops.client import VapiClient
 from vapiops.flows import engine
 from vapiops.sandbox import SandboxServer
-from vapiops.state.local import StateStore
+from vapiops.state import StateStore
 
 KEY = "test-key-5c81d2e0a7f3"  # distinctive, so a scan for it cannot match by accident
 SECRET_TEXT = "dotenv-secret-9e47b1c2"  # in a hidden file include() must refuse to read

@@ -32,7 +32,7 @@ from vapiops.flows.export import (
 from vapiops.kinds import KINDS
 from vapiops.project.manifest import load_yaml_with_lines
 from vapiops.project.template import TemplateContext, render_string
-from vapiops.state.local import State
+from vapiops.state import State
 
 ASSISTANT, TOOL = KINDS["assistant"], KINDS["tool"]
 KEY = "export-key"

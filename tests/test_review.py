@@ -37,7 +37,7 @@ from vapiops.flows.engine import check_safety
 from vapiops.model import ABSENT, Action, Change, FieldChange, Plan
 from vapiops.output.render import TABLE_SHARE, render_markdown, render_text
 from vapiops.sandbox import SandboxServer
-from vapiops.state.local import ResourceState, State
+from vapiops.state import ResourceState, State
 
 # Distinctive values, so a scan for them cannot match anything by accident.
 KEY = "vapi-key-3b9d41f0c7e2"

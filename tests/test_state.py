@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from vapiops.errors import StateError
-from vapiops.state.local import STATE_VERSION, Intent, ResourceState, State, StateStore, hash_secret
+from vapiops.state import STATE_VERSION, Intent, ResourceState, State, StateStore, hash_secret
 from vapiops.timestamps import now_iso
 
 REPO = Path(__file__).resolve().parent.parent
@@ -204,7 +204,7 @@ def test_now_iso_format():
 HOLDER = textwrap.dedent("""
     import sys
     from pathlib import Path
-    from vapiops.state.local import StateStore
+    from vapiops.state import StateStore
     store = StateStore(Path(sys.argv[1]), "dev")
     with store.lock(who="apply (test holder)"):
         print("locked", flush=True)

@@ -29,7 +29,7 @@ from vapiops.planning.graph import owners
 from vapiops.project.config import load_project
 from vapiops.project.manifest import load_manifests
 from vapiops.project.validate import desired_resources
-from vapiops.state.local import ResourceState
+from vapiops.state import ResourceState
 
 EXIT_ERROR, EXIT_CHANGES = 1, 2  # Terraform's: 0 success (no changes), 1 error, 2 changes pending
 

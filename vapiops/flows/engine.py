@@ -20,7 +20,7 @@ from vapiops.planning.planner import Desired, adopt_intents, drift_report, make_
 from vapiops.project.config import Environment, Project, load_project
 from vapiops.project.manifest import load_manifests
 from vapiops.project.validate import desired_resources
-from vapiops.state.local import ResourceState, State, StateStore, hash_secret
+from vapiops.state import ResourceState, State, StateStore, hash_secret
 
 
 @dataclass

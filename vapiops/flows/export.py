@@ -40,7 +40,7 @@ from vapiops.paths import format_path
 from vapiops.planning.diff import copy_json, path_key, scalar_equal, sensitive_paths
 from vapiops.planning.graph import is_uuid, to_names
 from vapiops.project.config import Project
-from vapiops.state.local import ResourceState, State
+from vapiops.state import ResourceState, State
 
 NAME_MAX = 64  # a name is also a file name: keep it short enough for any filesystem and a terminal
 SHORT_ID = 8

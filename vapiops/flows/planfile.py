@@ -21,7 +21,7 @@ from vapiops import __version__
 from vapiops.errors import UnsafePlan, VapiopsError
 from vapiops.model import Plan
 from vapiops.planning.planner import Desired
-from vapiops.state.local import State
+from vapiops.state import State
 
 MAGIC = "vapiops-plan"
 PLANFILE_VERSION = 1

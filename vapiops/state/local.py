@@ -1,10 +1,9 @@
-"""The only module that touches state files: versioned JSON state, atomic saves, and the apply lock."""
+"""The local backend: state as files beside the project (snapshot, journal, backup) and a lock file."""
 
 from __future__ import annotations
 
 import contextlib
 import getpass
-import hashlib
 import json
 import logging
 import os
@@ -13,127 +12,23 @@ import sys
 import tempfile
 import threading
 import time
-import uuid
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 from vapiops.errors import StateError
+from vapiops.state.model import (
+    State,
+    intent_from_dict,
+    resource_from_dict,
+    typed,
+)
 from vapiops.timestamps import now_iso
 
 log = logging.getLogger(__name__)
 
-STATE_VERSION = 1
 LOCK_POLL_SECONDS = 0.2
-
-
-@dataclass
-class ResourceState:
-    """One managed resource: its live ID and what vapiops last applied to it."""
-
-    kind: str
-    name: str
-    id: str
-    applied: dict[str, Any]  # the declared spec as last applied (refs by name; secrets as hash strings)
-    secrets: dict[str, str] = field(default_factory=dict)  # dotted path -> hash of the secret last applied
-
-
-@dataclass
-class Intent:
-    """A create recorded BEFORE its POST is sent, so a re-run after a crash can adopt the object."""
-
-    address: str
-    kind: str
-    started_at: str  # ISO 8601 UTC with ms, taken before sending
-    body: dict[str, Any]  # the body as sent, refs resolved to IDs, secrets replaced by hashes
-    sensitive: list[str] = field(default_factory=list)  # dotted paths in body holding secret hashes
-
-
-@dataclass
-class State:
-    """Everything vapiops remembers about one environment."""
-
-    environment: str
-    lineage: str = field(default_factory=lambda: str(uuid.uuid4()))  # chosen once, when first created
-    serial: int = 0  # incremented by every save
-    resources: dict[str, ResourceState] = field(default_factory=dict)  # address -> entry
-    intents: dict[str, Intent] = field(default_factory=dict)  # address -> pending create
-
-    def to_dict(self) -> dict[str, Any]:
-        """A deep copy as plain JSON values (safe to serialise while others keep working)."""
-        return {
-            "version": STATE_VERSION,
-            "environment": self.environment,
-            "lineage": self.lineage,
-            "serial": self.serial,
-            "resources": {a: asdict(r) for a, r in self.resources.items()},
-            "intents": {a: asdict(i) for a, i in self.intents.items()},
-        }
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> State:
-        version = d.get("version") if isinstance(d, dict) else None
-        if version != STATE_VERSION:
-            newer = isinstance(version, int) and version > STATE_VERSION
-            raise StateError(
-                f"state format version {version!r} is not supported (this vapiops reads version {STATE_VERSION})",
-                hint="upgrade vapiops" if newer else "restore the state file from a backup",
-            )
-        try:
-            return cls(
-                environment=_typed(d["environment"], str),
-                lineage=_typed(d["lineage"], str),
-                serial=_typed(d["serial"], int),
-                resources={_typed(a, str): _resource(r) for a, r in _typed(d["resources"], dict).items()},
-                intents={_typed(a, str): _intent(i) for a, i in _typed(d.get("intents", {}), dict).items()},
-            )
-        except (KeyError, TypeError, AttributeError) as exc:
-            raise StateError(f"state is malformed: {type(exc).__name__} {exc}",
-                             hint="restore the state file from a backup") from exc
-
-    def id_of(self, address: str) -> str | None:
-        entry = self.resources.get(address)
-        return entry.id if entry is not None else None
-
-    def address_of_id(self, id: str) -> str | None:
-        for address, entry in self.resources.items():
-            if entry.id == id:
-                return address
-        return None
-
-
-def _resource(r: dict[str, Any]) -> ResourceState:
-    return ResourceState(
-        kind=_typed(r["kind"], str),
-        name=_typed(r["name"], str),
-        id=_typed(r["id"], str),
-        applied=_typed(r["applied"], dict),
-        secrets=_typed(r.get("secrets", {}), dict),
-    )
-
-
-def _intent(i: dict[str, Any]) -> Intent:
-    return Intent(
-        address=_typed(i["address"], str),
-        kind=_typed(i["kind"], str),
-        started_at=_typed(i["started_at"], str),
-        body=_typed(i["body"], dict),
-        sensitive=_typed(i.get("sensitive", []), list),
-    )
-
-
-def _typed(value: Any, expected: type) -> Any:
-    # bool is an int in Python; a serial of `true` is still malformed.
-    if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
-        raise TypeError(f"expected {expected.__name__}, found {type(value).__name__}")
-    return value
-
-
-def hash_secret(value: Any, salt: str) -> str:
-    """What state keeps instead of a secret: salted (by lineage) so equal secrets differ across states."""
-    digest = hashlib.sha256((salt + json.dumps(value, sort_keys=True)).encode("utf-8")).hexdigest()
-    return f"sha256:{digest}"
 
 
 class StateStore:
@@ -232,15 +127,15 @@ class StateStore:
                 line = json.loads(raw)
                 if line["serial"] <= state.serial:
                     continue  # already folded into the snapshot (a crash between save and unlink)
-                address = _typed(line["address"], str)
+                address = typed(line["address"], str)
                 if line["resource"] is None:
                     state.resources.pop(address, None)
                 else:
-                    state.resources[address] = _resource(line["resource"])
+                    state.resources[address] = resource_from_dict(line["resource"])
                 if line["intent"] is None:
                     state.intents.pop(address, None)
                 else:
-                    state.intents[address] = _intent(line["intent"])
+                    state.intents[address] = intent_from_dict(line["intent"])
                 state.serial = line["serial"]
             except (ValueError, KeyError, TypeError, AttributeError) as exc:
                 if number == len(text.splitlines()):
