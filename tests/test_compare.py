@@ -12,14 +12,12 @@ from conftest import run_cli, sandbox_client
 
 from vapiops.kinds import KINDS
 from vapiops.model import ABSENT, SENSITIVE
+from vapiops.output.envdiff import render_json, render_text, summary_line
 from vapiops.planning.envdiff import (
     ManagedObject,
     compare_envs,
     compare_objects,
     managed_objects,
-    render_json,
-    render_text,
-    summary_line,
 )
 from vapiops.planning.graph import to_names
 from vapiops.sandbox import SandboxServer

@@ -1,4 +1,4 @@
-"""diff.py: the ownership rules of SPEC 4 on plain values."""
+"""planning.diff and planning.secrets: the ownership rules (docs/plan.md) on plain values."""
 
 from __future__ import annotations
 
@@ -10,16 +10,14 @@ from vapiops.model import ABSENT, SENSITIVE, FieldChange
 from vapiops.planning.diff import (
     build_patch,
     compare,
-    default_hash,
     diff,
-    hash_secrets,
     ignore_patterns,
     overlay,
     owned_equal,
     scalar_equal,
-    sensitive_paths,
     strip_ignored,
 )
+from vapiops.planning.secrets import default_hash, hash_secrets, sensitive_paths
 
 SET = ("model.toolIds", "assistantIds")
 

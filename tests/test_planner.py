@@ -12,58 +12,23 @@ import copy
 import itertools
 import json
 import time
-from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
 
 from vapiops import paths
 from vapiops.kinds import KINDS, address
-from vapiops.model import ABSENT, SENSITIVE, Action, FieldChange, Plan
+from vapiops.model import ABSENT, SENSITIVE, Action, Desired, FieldChange, Lifecycle, Phase, Plan
+from vapiops.planning.drift import drift_report
 from vapiops.planning.graph import is_uuid
-from vapiops.planning.planner import (
-    Desired,
-    adopt_intents,
-    default_hash,
-    destructive_protected,
-    drift_report,
-    make_plan,
-)
-
-# -- test doubles -----------------------------------------------------------------------------------
+from vapiops.planning.planner import destructive_protected, make_plan
+from vapiops.planning.recovery import adopt_intents
+from vapiops.planning.secrets import default_hash
+from vapiops.state import Intent, ResourceState, State
 
 
-@dataclass(frozen=True)
-class Lifecycle:
-    prevent_destroy: bool = False
-    ignore_changes: tuple[str, ...] = ()
-
-
-@dataclass
-class ResourceState:
-    kind: str
-    name: str
-    id: str
-    applied: dict[str, Any]
-    secrets: dict[str, str] = field(default_factory=dict)
-
-
-@dataclass
-class Intent:
-    address: str
-    kind: str
-    started_at: str
-    body: dict[str, Any]
-    sensitive: list[str] = field(default_factory=list)
-
-
-@dataclass
-class State:
-    environment: str = "dev"
-    lineage: str = "lin"
-    serial: int = 0
-    resources: dict[str, ResourceState] = field(default_factory=dict)
-    intents: dict[str, Intent] = field(default_factory=dict)
+def fresh_state(**kw: Any) -> State:
+    return State("dev", lineage="lin", **kw)
 
 
 def D(kind: str, name: str, spec: dict, *, prevent: bool = False, ignore: tuple[str, ...] = (),
@@ -185,10 +150,10 @@ def run(plan: Plan, state: State, org: Org) -> None:
                 if isinstance(value, str) and not is_uuid(value):
                     paths.set_(body, path, ids[address(ref.target, value)])  # KeyError = ordering bug
         kind_name, name = step.address.split("/", 1)
-        if step.op == "create":
+        if step.phase is Phase.CREATE:
             obj_id = org.create(step.kind, body)
             ids[step.address] = obj_id
-        elif step.op == "update":
+        elif step.phase.method == "PATCH":
             obj_id = step.id or ids[step.address]
             org.patch(step.kind, obj_id, body)
         else:
@@ -197,7 +162,7 @@ def run(plan: Plan, state: State, org: Org) -> None:
                 del state.resources[step.address]
             done.add(step.key)
             continue
-        if step.records:
+        if step.phase.records:
             state.resources[step.address] = ResourceState(
                 kind_name, name, obj_id, copy.deepcopy(plan.applied[step.address]),
                 dict(plan.secrets.get(step.address, {})))
@@ -209,7 +174,7 @@ def plan_for(desired: list[Desired], state: State, org: Org, **kw) -> Plan:
 
 
 def converge(desired: list[Desired], state: State | None = None, org: Org | None = None) -> tuple[State, Org]:
-    state = state or State()
+    state = state or fresh_state()
     org = org or Org()
     run(plan_for(desired, state, org), state, org)
     return state, org
@@ -220,7 +185,7 @@ def step_keys(plan: Plan) -> list[str]:
 
 
 def change(plan: Plan, addr: str):
-    (found,) = [c for c in plan.changes if c.address == addr]
+    (found,) = [c for c in [*plan.changes, *plan.drift] if c.address == addr]
     return found
 
 
@@ -279,7 +244,7 @@ def project() -> list[Desired]:
 
 
 def test_everything_is_created_in_dependency_order_with_cycles_linked():
-    state, org = State(), Org()
+    state, org = fresh_state(), Org()
     plan = plan_for(project(), state, org)
     assert [c.action for c in plan.changes] == [Action.CREATE] * 8
     assert [c.address for c in plan.changes] == sorted(c.address for c in plan.changes)
@@ -291,7 +256,7 @@ def test_everything_is_created_in_dependency_order_with_cycles_linked():
     support = step(plan, "create:assistant/support")
     assert "artifactPlan" in support.body and support.body["artifactPlan"]["structuredOutputIds"] == []
     link = step(plan, "link:assistant/support")
-    assert link.op == "update" and link.id is None
+    assert link.phase is Phase.LINK and link.id is None
     assert link.body == {"artifactPlan": {"structuredOutputIds": ["call-outcome"]}}
     assert set(link.after) == {"create:assistant/support", "create:structured-output/call-outcome"}
     assert keys.index("create:structured-output/call-outcome") < keys.index("link:assistant/support")
@@ -337,7 +302,7 @@ def test_a_change_then_plan_again_is_clean():
 def test_live_ids_of_managed_resources_become_names_and_unmanaged_uuids_compare_as_is():
     unmanaged = "9b1deb4d-3b7d-4bad-9bdd-2b0d7b3dcb6d"
     tool_id = new_id()
-    state = State(resources={
+    state = fresh_state(resources={
         "tool/t": ResourceState("tool", "t", tool_id, {"type": "endCall"}),
         "assistant/a": ResourceState("assistant", "a", "aid-1", {"model": {"toolIds": ["t", unmanaged]}}),
     })
@@ -355,7 +320,7 @@ def test_live_ids_of_managed_resources_become_names_and_unmanaged_uuids_compare_
 
 def test_a_manifest_holding_the_uuid_of_a_managed_resource_compares_by_name():
     tool_id = new_id()
-    state = State(resources={
+    state = fresh_state(resources={
         "tool/t": ResourceState("tool", "t", tool_id, {"type": "endCall"}),
         "assistant/a": ResourceState("assistant", "a", "aid-1", {"model": {"toolIds": ["t"]}}),
     })
@@ -366,7 +331,7 @@ def test_a_manifest_holding_the_uuid_of_a_managed_resource_compares_by_name():
 
 def test_a_reference_of_the_wrong_kind_is_not_translated():
     shared = new_id()
-    state = State(resources={"assistant/x": ResourceState("assistant", "x", shared, {"name": "x"})})
+    state = fresh_state(resources={"assistant/x": ResourceState("assistant", "x", shared, {"name": "x"})})
     live = {"assistant": [{"id": shared, "name": "x", "model": {"toolIds": [shared]}}]}
     desired = [D("assistant", "x", {"name": "x", "model": {"toolIds": [shared]}})]
     assert make_plan("dev", desired, state, live).is_empty
@@ -376,7 +341,7 @@ def test_a_reference_of_the_wrong_kind_is_not_translated():
 
 
 def one_assistant(applied: dict, live_extra: dict | None = None):
-    state = State(resources={"assistant/a": ResourceState("assistant", "a", "aid", copy.deepcopy(applied))})
+    state = fresh_state(resources={"assistant/a": ResourceState("assistant", "a", "aid", copy.deepcopy(applied))})
     live_obj = {"id": "aid", "orgId": "o", "createdAt": "2024-01-01T00:00:00Z", **copy.deepcopy(applied),
                 **(live_extra or {})}
     return state, {"assistant": [live_obj]}
@@ -402,7 +367,7 @@ def test_update_sends_only_changed_top_level_keys():
     assert c.action is Action.UPDATE and c.id == "aid"
     assert c.fields == [FieldChange("model.model", "gpt-4o", "gpt-4.1")]
     s = step(plan, "update:assistant/a")
-    assert (s.op, s.id) == ("update", "aid")
+    assert (s.phase, s.id) == (Phase.UPDATE, "aid")
     assert s.body == {"model": {"provider": "openai", "model": "gpt-4.1", "temperature": 0.3}}
 
 
@@ -425,7 +390,7 @@ def test_removed_nested_field_is_taken_out_of_the_whole_key():
 
 def test_patch_required_keys_ride_along_every_squad_patch():
     aid = new_id()
-    state = State(resources={
+    state = fresh_state(resources={
         "assistant/x": ResourceState("assistant", "x", aid, {"name": "x"}),
         "squad/s": ResourceState("squad", "s", "sid", {"name": "s", "members": [{"assistantId": "x"}]}),
     })
@@ -500,7 +465,7 @@ def test_newly_ignored_path_that_was_applied_before_is_not_removed():
 
 def test_a_create_starts_with_the_ignored_values_but_does_not_record_them():
     plan = make_plan("dev", [D("assistant", "a", {"name": "a", "voice": {"voiceId": "v"}}, ignore=("voice",))],
-                     State(), {"assistant": []})
+                     fresh_state(), {"assistant": []})
     assert step(plan, "create:assistant/a").body == {"name": "a", "voice": {"voiceId": "v"}}
     assert plan.applied["assistant/a"] == {"name": "a"}
 
@@ -518,7 +483,7 @@ def secret_tool(header: str = SECRET) -> Desired:
 
 
 def test_secrets_are_hashed_in_applied_and_never_shown_but_sent():
-    plan = make_plan("dev", [secret_tool()], State(), {"tool": []})
+    plan = make_plan("dev", [secret_tool()], fresh_state(), {"tool": []})
     shown = json.dumps([plan.to_dict(), plan.applied, plan.secrets, plan.warnings], default=str)
     assert SECRET not in shown
     assert plan.secrets["tool/hook"] == {
@@ -546,7 +511,7 @@ def test_an_unchanged_secret_is_no_change_even_when_vapi_masks_it_and_a_changed_
 
 
 def test_hash_secret_is_the_one_passed_in():
-    plan = make_plan("dev", [secret_tool()], State(), {"tool": []}, hash_secret=lambda v: f"h{len(str(v))}")
+    plan = make_plan("dev", [secret_tool()], fresh_state(), {"tool": []}, hash_secret=lambda v: f"h{len(str(v))}")
     assert plan.secrets["tool/hook"]["server.headers.Authorization"] == f"h{len(SECRET)}"
 
 
@@ -560,14 +525,14 @@ def test_a_type_change_replaces_creates_repoints_then_deletes_the_old_object():
     desired[2] = D("tool", "end-call", {"type": "dtmf"})
     plan = plan_for(desired, state, org)
     c = change(plan, "tool/end-call")
-    assert c.action is Action.REPLACE and c.id == old and c.reason == "type cannot change in place"
+    assert c.action is Action.REPLACE and c.id == old and c.reason_text == "type cannot change in place"
     assert c.fields == [FieldChange("type", "endCall", "dtmf")]
     repoint = change(plan, "assistant/support")
-    assert repoint.action is Action.UPDATE and repoint.reason == "repoint to replaced tool/end-call"
+    assert repoint.action is Action.UPDATE and repoint.reason_text == "repoint to replaced tool/end-call"
     assert [f.after for f in repoint.fields] == ["end-call"] and repoint.fields[0].before == old
-    assert step_keys(plan) == ["create:tool/end-call", "update:assistant/support", "delete:tool/end-call"]
-    assert step(plan, "delete:tool/end-call").id == old
-    assert sorted(step(plan, "update:assistant/support").body) == ["model"]
+    assert step_keys(plan) == ["create:tool/end-call", "repoint:assistant/support", "delete-deposed:tool/end-call"]
+    assert step(plan, "delete-deposed:tool/end-call").id == old
+    assert sorted(step(plan, "repoint:assistant/support").body) == ["model"]
     assert plan.summary == {"add": 1, "change": 1, "destroy": 1, "replace": 1}
     run(plan, state, org)
     new = state.resources["tool/end-call"].id
@@ -581,7 +546,7 @@ def test_a_replace_of_a_prevent_destroy_resource_says_so():
     desired = project()
     desired[2] = D("tool", "end-call", {"type": "dtmf"}, prevent=True)
     plan = plan_for(desired, state, org)
-    assert "preventDestroy" in change(plan, "tool/end-call").reason
+    assert "preventDestroy" in change(plan, "tool/end-call").reason_text
     assert plan.protected == ["tool/end-call"]
     assert destructive_protected(plan, desired) == ["tool/end-call"]
     # A deleted manifest has no lifecycle any more: its delete is not protected.
@@ -611,7 +576,7 @@ def test_a_replaced_resource_in_a_dependent_that_changes_anyway_gets_one_update(
 def test_create_fields_and_body():
     plan = make_plan("dev", [D("assistant", "a", {"name": "a", "model": {"provider": "openai",
                                                                           "messages": [{"role": "system"}]}})],
-                     State(), {"assistant": []})
+                     fresh_state(), {"assistant": []})
     c = change(plan, "assistant/a")
     assert (c.action, c.id, c.reason) == (Action.CREATE, None, None)
     assert c.fields == [FieldChange("model.messages[0].role", ABSENT, "system"),
@@ -626,9 +591,9 @@ def test_a_resource_deleted_outside_vapiops_is_created_again():
     del org.objects["assistant"][gone]
     plan = plan_for(project(), state, org)
     c = change(plan, "assistant/billing")
-    assert (c.action, c.reason) == (Action.CREATE, "deleted outside vapiops")
+    assert (c.action, c.reason_text) == (Action.CREATE, "deleted outside vapiops")
     # Whatever pointed at the old object is repointed to the new one.
-    assert change(plan, "squad/desk").reason == "repoint to re-created assistant/billing"
+    assert change(plan, "squad/desk").reason_text == "repoint to re-created assistant/billing"
     assert change(plan, "tool/handoff-to-billing").action is Action.UPDATE
     assert "delete:assistant/billing" not in step_keys(plan)
     run(plan, state, org)
@@ -640,7 +605,7 @@ def test_a_create_named_like_an_unmanaged_live_object_warns_with_the_import_comm
             "tool": [{"id": "live-3", "type": "function", "function": {"name": "lookup"}}]}
     desired = [D("assistant", "support", {"name": "support"}),
                D("tool", "lookup", {"type": "function", "function": {"name": "lookup"}})]
-    plan = make_plan("dev", desired, State(), live)
+    plan = make_plan("dev", desired, fresh_state(), live)
     assert len(plan.warnings) == 2
     assert "assistant/support" in plan.warnings[0] and "live-1" in plan.warnings[0]
     assert "vapiops import assistant/support live-1" in plan.warnings[0]
@@ -648,7 +613,7 @@ def test_a_create_named_like_an_unmanaged_live_object_warns_with_the_import_comm
 
 
 def test_no_collision_warning_for_a_managed_object_of_that_name():
-    state = State(resources={"assistant/old": ResourceState("assistant", "old", "live-1", {"name": "support"})})
+    state = fresh_state(resources={"assistant/old": ResourceState("assistant", "old", "live-1", {"name": "support"})})
     live = {"assistant": [{"id": "live-1", "name": "support"}]}
     plan = make_plan("dev", [D("assistant", "old", {"name": "support"}), D("assistant", "support", {"name": "support"})],
                      state, live)
@@ -699,7 +664,7 @@ def test_destroying_everything_deletes_dependents_first_even_across_cycles():
 
 
 def test_a_kind_that_was_not_listed_is_an_error_not_a_deletion():
-    state = State(resources={"tool/t": ResourceState("tool", "t", "tid", {"type": "endCall"})})
+    state = fresh_state(resources={"tool/t": ResourceState("tool", "t", "tid", {"type": "endCall"})})
     with pytest.raises(ValueError, match="tool"):
         make_plan("dev", [], state, {"assistant": []})
 
@@ -713,13 +678,13 @@ def test_cycle_assistant_handoff_tool_is_broken_and_linked():
         D("tool", "h", {"type": "handoff", "destinations": [{"type": "assistant", "assistantId": "a"}]}),
         D("tool", "plain", {"type": "endCall"}),
     ]
-    plan = make_plan("dev", desired, State(), {k: [] for k in KINDS})
+    plan = make_plan("dev", desired, fresh_state(), {k: [] for k in KINDS})
     assert step_keys(plan) == ["create:tool/plain", "create:assistant/a", "create:tool/h", "link:assistant/a"]
     assert step(plan, "create:assistant/a").body["model"] == {"provider": "openai", "toolIds": ["plain"]}
     assert step(plan, "create:assistant/a").after == ["create:tool/plain"]
     assert step(plan, "create:tool/h").after == ["create:assistant/a"]
     assert step(plan, "link:assistant/a").body == {"model": {"provider": "openai", "toolIds": ["h", "plain"]}}
-    state, org = State(), Org()
+    state, org = fresh_state(), Org()
     run(plan, state, org)
     assert plan_for(desired, state, org).is_empty
 
@@ -729,7 +694,7 @@ def test_a_single_reference_in_a_cycle_drops_the_key_on_create():
         D("assistant", "a", {"name": "a", "hooks": [{"on": "x", "do": [{"type": "tool", "toolId": "h"}]}]}),
         D("tool", "h", {"type": "handoff", "destinations": [{"type": "assistant", "assistantId": "a"}]}),
     ]
-    plan = make_plan("dev", desired, State(), {k: [] for k in KINDS})
+    plan = make_plan("dev", desired, fresh_state(), {k: [] for k in KINDS})
     assert step(plan, "create:assistant/a").body["hooks"] == [{"on": "x", "do": [{"type": "tool"}]}]
     assert step(plan, "link:assistant/a").body == {
         "hooks": [{"on": "x", "do": [{"type": "tool", "toolId": "h"}]}]}
@@ -737,7 +702,7 @@ def test_a_single_reference_in_a_cycle_drops_the_key_on_create():
 
 def test_a_cycle_through_an_existing_resource_needs_no_link():
     tool_id = new_id()
-    state = State(resources={"tool/h": ResourceState("tool", "h", tool_id, {"type": "handoff"})})
+    state = fresh_state(resources={"tool/h": ResourceState("tool", "h", tool_id, {"type": "handoff"})})
     live = {"tool": [{"id": tool_id, "type": "handoff"}], "assistant": []}
     desired = [
         D("assistant", "a", {"name": "a", "model": {"toolIds": ["h"]}}),
@@ -750,8 +715,8 @@ def test_a_cycle_through_an_existing_resource_needs_no_link():
 
 
 def test_steps_after_lists_only_existing_steps_and_order_is_deterministic():
-    one = plan_for(project(), State(), Org())
-    two = make_plan("dev", list(reversed(project())), State(), Org().live())
+    one = plan_for(project(), fresh_state(), Org())
+    two = make_plan("dev", list(reversed(project())), fresh_state(), Org().live())
     assert step_keys(one) == step_keys(two)
     assert [s.after for s in one.steps] == [s.after for s in two.steps]
     assert one.checksum() == two.checksum()
@@ -763,7 +728,7 @@ def test_steps_after_lists_only_existing_steps_and_order_is_deterministic():
 
 def test_a_declared_address_twice_is_an_error():
     with pytest.raises(ValueError, match="twice"):
-        make_plan("dev", [D("tool", "t", {}), D("tool", "t", {})], State(), {"tool": []})
+        make_plan("dev", [D("tool", "t", {}), D("tool", "t", {})], fresh_state(), {"tool": []})
 
 
 # -- rule 12: targets ---------------------------------------------------------------------------------
@@ -791,16 +756,16 @@ def test_a_targeted_replace_keeps_the_repoints_it_needs():
     desired[2] = D("tool", "end-call", {"type": "dtmf"})
     desired[4].spec["firstMessage"] = "changed"  # not targeted
     plan = plan_for(desired, state, org, targets=["tool/end-call"])
-    assert step_keys(plan) == ["create:tool/end-call", "update:assistant/support", "delete:tool/end-call"]
+    assert step_keys(plan) == ["create:tool/end-call", "repoint:assistant/support", "delete-deposed:tool/end-call"]
     assert "assistant/billing" not in {c.address for c in plan.changes}
 
 
 def test_targets_prune_after_to_kept_steps():
     desired = project()
-    plan = plan_for(desired, State(), Org(), targets=["tool/handoff-to-billing"])
+    plan = plan_for(desired, fresh_state(), Org(), targets=["tool/handoff-to-billing"])
     assert step_keys(plan) == ["create:assistant/billing", "create:tool/handoff-to-billing"]
     assert step(plan, "create:tool/handoff-to-billing").after == ["create:assistant/billing"]
-    plan = plan_for(desired, State(), Org(), targets=["tool/end-call"])
+    plan = plan_for(desired, fresh_state(), Org(), targets=["tool/end-call"])
     assert step_keys(plan) == ["create:tool/end-call"] and step(plan, "create:tool/end-call").after == []
 
 
@@ -834,7 +799,8 @@ def test_drift_report_shows_declared_changes_and_deletions_made_outside():
     hook["server"]["headers"]["Authorization"] = "****"
     report = drift_report("dev", state, org.live())
     assert report.steps == []
-    assert [(c.address, c.action, c.reason) for c in report.changes] == [
+    assert report.changes == []
+    assert [(c.address, c.action, c.reason_text) for c in report.drift] == [
         ("assistant/support", Action.UPDATE, "changed outside vapiops"),
         ("squad/desk", Action.DELETE, "deleted outside vapiops")]
     assert change(report, "assistant/support").fields == [
@@ -850,7 +816,7 @@ def test_drift_report_shows_declared_changes_and_deletions_made_outside():
 
 
 def intent_state(body: dict, started: str = "2024-05-01T12:00:00.000Z", sensitive=()) -> State:
-    return State(intents={"tool/t": Intent("tool/t", "tool", started, body, list(sensitive))})
+    return fresh_state(intents={"tool/t": Intent("tool/t", "tool", started, body, list(sensitive))})
 
 
 def test_adopt_intents_finds_the_object_a_crashed_create_made():

@@ -1,4 +1,4 @@
-"""Tests for vapiops.render: golden text/markdown plans, the JSON plan schema, colour, truncation.
+"""Tests for vapiops.output: golden text/markdown plans, the JSON plan schema, colour, truncation.
 
 Golden files live in tests/golden/<case>.txt and <case>.md. After an intended change to the output,
 regenerate them with `VAPIOPS_UPDATE_GOLDEN=1 python -m pytest tests/test_render.py` and review the diff.
@@ -19,8 +19,8 @@ import pytest
 from conftest import PLAN_SCHEMA
 from conftest import assert_markdown_balanced as assert_balanced
 
-from vapiops.model import ABSENT, SENSITIVE, Action, Change, FieldChange, Plan
-from vapiops.output.render import render_json, render_markdown, render_text
+from vapiops.model import ABSENT, SENSITIVE, Action, Change, FieldChange, Plan, Reason
+from vapiops.output import render_json, render_markdown, render_text
 
 GOLDEN = Path(__file__).parent / "golden"
 UPDATE_GOLDEN = os.environ.get("VAPIOPS_UPDATE_GOLDEN") == "1"
@@ -108,7 +108,7 @@ def plan_delete() -> Plan:
                 "call-outcome",
                 Action.DELETE,
                 "9f0c2b7e-2222-4c2d-8e3f-000000000002",
-                reason="deleted from the manifests",
+                note="deleted from the manifests",
             ),
         ],
     )
@@ -125,7 +125,7 @@ def plan_replace() -> Plan:
                 Action.UPDATE,
                 "a-1",
                 [],  # references are shown by name: the name stays, only the ID behind it changes
-                reason="repoint to replaced tool/lookup",
+                reason=Reason.REPOINT, detail="repoint to replaced tool/lookup",
             ),
             Change(
                 "tool/lookup",
@@ -137,7 +137,7 @@ def plan_replace() -> Plan:
                     FieldChange("type", "function", "apiRequest"),
                     FieldChange("url", ABSENT, "https://x.test/o"),
                 ],
-                reason="type cannot change in place",
+                reason=Reason.CANNOT_UPDATE, detail="type",
             ),
         ],
     )
@@ -622,7 +622,7 @@ def test_markdown_fence_survives_backticks_in_values() -> None:
 
 def test_markdown_escapes_html_in_warnings_and_reasons() -> None:
     plan = plan_warnings()
-    plan.changes[0].reason = "</summary></details> oops"
+    plan.changes[0].note = "</summary></details> oops"
     text = render_markdown(plan.to_dict())
     assert "&lt;details&gt; in a warning" in text
     assert "(create: &lt;/summary&gt;&lt;/details&gt; oops)" in text
@@ -688,14 +688,24 @@ def test_markdown_change_without_fields_shows_its_reason() -> None:
 
 
 def test_drift_report_is_worded_as_what_happened():
-    plan = Plan("prod", changes=[
+    plan = Plan("prod", refresh_only=True, drift=[
         Change("assistant/support", "assistant", "support", Action.UPDATE, "id-1",
-               [FieldChange("firstMessage", "Hi", "Hello")], reason="changed outside vapiops"),
-        Change("tool/lookup", "tool", "lookup", Action.DELETE, "id-2", [], reason="deleted outside vapiops"),
+               [FieldChange("firstMessage", "Hi", "Hello")], reason=Reason.CHANGED_OUTSIDE),
+        Change("tool/lookup", "tool", "lookup", Action.DELETE, "id-2", [], reason=Reason.DELETED_OUTSIDE),
     ]).to_dict()
-    text = render_text(plan, drift=True)
+    jsonschema.validate(plan, PLAN_SCHEMA)
+    assert plan["changes"] == [] and [c["address"] for c in plan["drift"]] == ["assistant/support", "tool/lookup"]
+    assert plan["summary"] == {"add": 0, "change": 0, "destroy": 0, "replace": 0}
+    markdown = render_markdown(plan)
+    assert markdown.startswith("### vapiops drift report")
+    assert "**Drift:** 1 changed, 1 deleted outside vapiops." in markdown
+    assert "to change" not in markdown and "~ update |" not in markdown
+    assert "| ~ updated outside | <code>assistant/support</code>" in markdown
+    assert "(changed outside vapiops)" in markdown and "(deleted outside vapiops)" in markdown
+    assert_balanced(markdown)
+    text = render_text(plan)
     assert 'Objects have changed outside vapiops in environment "prod"' in text
     assert "# assistant/support changed outside vapiops" in text
     assert "will be" not in text
     assert text.rstrip().splitlines()[-1] == "Drift: 1 changed, 1 deleted outside vapiops."
-    assert render_text(Plan("prod").to_dict(), drift=True).startswith("No changes. The live objects match")
+    assert render_text(Plan("prod", refresh_only=True).to_dict()).startswith("No changes. The live objects match")

@@ -35,7 +35,8 @@ from vapiops.errors import UnsafePlan
 from vapiops.flows import engine
 from vapiops.flows.engine import check_safety
 from vapiops.model import ABSENT, Action, Change, FieldChange, Plan
-from vapiops.output.render import TABLE_SHARE, render_markdown, render_text
+from vapiops.output import render_markdown, render_text
+from vapiops.output.markdown import TABLE_SHARE
 from vapiops.sandbox import SandboxServer
 from vapiops.state import ResourceState, State
 
@@ -594,7 +595,8 @@ def test_refresh_only_reports_drift_and_writes_nothing(project, run, sandbox):
     assert "tool/lookup" not in text and "assistant/sales" not in text
     doc = json.loads(run("plan", project, "--refresh-only", "--format", "json").stdout)
     jsonschema.Draft202012Validator(PLAN_SCHEMA).validate(doc)
-    assert [(c["address"], c["action"], c["fields"]) for c in doc["changes"]] == [
+    assert doc["refresh_only"] is True and doc["changes"] == []  # drift is never a change to make
+    assert [(c["address"], c["action"], c["fields"]) for c in doc["drift"]] == [
         ("assistant/support", "update", [{"path": "firstMessage", "before": "Hi, support here.",
                                           "after": "Edited live"}])]
     assert writes(sandbox) == []
@@ -603,7 +605,9 @@ def test_refresh_only_reports_drift_and_writes_nothing(project, run, sandbox):
         c.delete(f"/tool/{ids['tool/hangup']}").raise_for_status()
     sandbox.clear_requests()
     doc = json.loads(run("plan", project, "--refresh-only", "--format", "json", "--detailed-exitcode", code=2).stdout)
-    assert {c["address"]: c["action"] for c in doc["changes"]} == {"assistant/support": "update", "tool/hangup": "delete"}
+    assert {c["address"]: c["action"] for c in doc["drift"]} == {"assistant/support": "update", "tool/hangup": "delete"}
+    markdown = run("plan", project, "--refresh-only", "--format", "markdown").stdout
+    assert "**Drift:** 1 changed, 1 deleted outside vapiops." in markdown and "to change" not in markdown
     assert writes(sandbox) == []
 
 

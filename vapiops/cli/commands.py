@@ -23,7 +23,7 @@ from vapiops.flows.apply import Applier
 from vapiops.flows.engine import Context, build_plan, check_safety, read_live
 from vapiops.kinds import KINDS, split_address
 from vapiops.model import Plan
-from vapiops.output.render import render_json, render_markdown, render_text
+from vapiops.output import render_env_diff, render_plan, render_text
 from vapiops.planning import envdiff as compare
 from vapiops.planning.graph import owners
 from vapiops.project.config import load_project
@@ -187,14 +187,8 @@ def _project_root_of(manifest: Path) -> Path:
     return manifest.resolve().parent
 
 
-def _print_plan(plan: Plan, fmt: str, color: bool, drift: bool = False) -> None:
-    doc = plan.to_dict()
-    if fmt == "json":
-        click.echo(render_json(doc), nl=False)
-    elif fmt == "markdown":
-        click.echo(render_markdown(doc))
-    else:
-        click.echo(render_text(doc, color=color, drift=drift))
+def _print_plan(plan: Plan, fmt: str, color: bool) -> None:
+    click.echo(render_plan(plan.to_dict(), fmt, color=color), nl=fmt != "json")
 
 
 @cli.command()
@@ -220,7 +214,7 @@ def plan(path: Path, env_name: str | None, no_color: bool, debug: bool, fmt: str
     result = planned.plan
     for addr in planned.adopted:
         _err(f"{addr}: adopted the object an interrupted apply created")
-    _print_plan(result, fmt, use_color(no_color), drift=refresh_only)
+    _print_plan(result, fmt, use_color(no_color))
     if out is not None:
         if not ctx.store.path.exists():
             # The fingerprints are keyed with the state's lineage: keep it, so `apply FILE` can check them.
@@ -485,10 +479,7 @@ def diff_command(env_a: str, env_b: str, path: Path, fmt: str, detailed_exitcode
                  "vapiops); compared as absent.")
         sides.append(objects)
     report = compare.compare_envs(env_a, sides[0], env_b, sides[1]).to_dict()
-    if fmt == "json":
-        click.echo(compare.render_json(report), nl=False)
-    else:
-        click.echo(compare.render_text(report, color=use_color(no_color)), nl=False)
+    click.echo(render_env_diff(report, fmt, color=use_color(no_color)), nl=False)
     if detailed_exitcode and report["resources"]:
         raise SystemExit(EXIT_CHANGES)
 

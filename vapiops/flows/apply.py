@@ -13,17 +13,15 @@ from vapiops import paths
 from vapiops.client import VapiClient
 from vapiops.errors import ApiError, VapiopsError
 from vapiops.kinds import KINDS, address, is_secret_path
-from vapiops.model import Plan, Step
+from vapiops.model import Phase, Plan, Step, name_of
 from vapiops.paths import copy_json
 from vapiops.planning.diff import owned_equal
 from vapiops.planning.graph import is_uuid
-from vapiops.planning.planner import deposed_address
+from vapiops.planning.recovery import deposed_address
 from vapiops.state import Intent, ResourceState, State, StateStore, hash_secret
 from vapiops.timestamps import now_iso
 
 Progress = Callable[[str], None]
-
-_PAST = {"create": "created", "update": "updated", "delete": "deleted"}
 
 
 @dataclass
@@ -55,7 +53,7 @@ class Applier:
         self._lock = threading.Lock()  # guards self.state and the save that follows a change
         self.ids: dict[str, str] = {a: r.id for a, r in state.resources.items()}
         # IDs of replaced objects: a delete step that does not record is the old copy of a replace.
-        self._replaced = {s.id for s in plan.steps if s.op == "delete" and not s.records and s.id}
+        self._replaced = {s.id for s in plan.steps if s.phase is Phase.DELETE_DEPOSED and s.id}
         self.names: dict[str, str] = {a: r.name for a, r in state.resources.items()}
 
     def run(self) -> ApplyResult:
@@ -87,7 +85,7 @@ class Applier:
                         interrupted = interrupted or error
                     message = str(error) or type(error).__name__
                     result.failed[step.key] = message
-                    self.progress(f"{step.address}: {step.op} failed: {message}")
+                    self.progress(f"{step.address}: {step.phase.value} failed: {message}")
         result.skipped = sorted(pending)
         with self._lock:
             self.store.save(self.state)  # fold the per-call journal into one snapshot
@@ -119,10 +117,10 @@ class Applier:
     def _run_step(self, step: Step) -> None:
         kind = KINDS[step.kind]
         started = time.monotonic()
-        if step.op == "create":
+        if step.phase is Phase.CREATE:
             obj_id = self._create(step)
             detail = f" (id {obj_id})"
-        elif step.op == "update":
+        elif step.phase.method == "PATCH":
             target = step.id or self.ids[step.address]
             self.client.update(kind, target, self._resolve(step))
             self._record(step, target)
@@ -136,8 +134,7 @@ class Applier:
                     del self.state.resources[addr]
                     self.store.record(self.state, addr)
             detail = f" (id {step.id})"
-        what = "linked" if step.key.startswith("link:") else _PAST[step.op]
-        self.progress(f"{step.address}: {what}{detail} [{time.monotonic() - started:.2f}s]")
+        self.progress(f"{step.address}: {step.phase.past}{detail} [{time.monotonic() - started:.2f}s]")
 
     def _create(self, step: Step) -> str:
         kind = KINDS[step.kind]
@@ -189,7 +186,7 @@ class Applier:
         if old is not None and old.id in self._replaced:
             kept = deposed_address(addr, old.id)
             self.state.resources[kept] = ResourceState(
-                kind=old.kind, name=kept.split("/", 1)[1], id=old.id, applied=old.applied, secrets=old.secrets)
+                kind=old.kind, name=name_of(kept), id=old.id, applied=old.applied, secrets=old.secrets)
             self.store.record(self.state, kept)
         # The intent recorded next writes this address's journal line (entry gone, intent present).
         return old
@@ -205,9 +202,9 @@ class Applier:
 
     def _record(self, step: Step, obj_id: str) -> None:
         """Remember what this address now has applied; saved at once (atomic write)."""
-        if not step.records:
+        if not step.phase.records:
             return
-        _kind, name = step.address.split("/", 1)
+        name = name_of(step.address)
         with self._lock:
             self.state.resources[step.address] = ResourceState(
                 kind=step.kind,

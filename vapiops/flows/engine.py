@@ -15,8 +15,10 @@ from vapiops import vapispec
 from vapiops.client import VapiClient
 from vapiops.errors import StateError, UnsafePlan, VapiopsError
 from vapiops.kinds import KINDS, Kind
-from vapiops.model import Action, Plan
-from vapiops.planning.planner import Desired, adopt_intents, drift_report, make_plan
+from vapiops.model import Action, Desired, Plan
+from vapiops.planning.drift import drift_report
+from vapiops.planning.planner import make_plan
+from vapiops.planning.recovery import adopt_intents
 from vapiops.project.config import Environment, Project, load_project
 from vapiops.project.manifest import load_manifests
 from vapiops.project.validate import desired_resources
@@ -114,7 +116,7 @@ def build_plan(ctx: Context, client: VapiClient, state: State, *, targets: Itera
     live = read_live(client)
     adopted = refresh(ctx.store, state, live, locked=locked)
     if refresh_only:
-        return Planned(drift_report(ctx.env.name, state, live, hash_secret=_hasher(state)), [], live, adopted)
+        return Planned(drift_report(ctx.env.name, state, live), [], live, adopted)
     assert desired is not None
     allow = ctx.project.allow_fields
 

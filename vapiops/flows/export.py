@@ -36,9 +36,10 @@ from vapiops import paths, vapispec
 from vapiops.errors import StateError, VapiopsError
 from vapiops.kinds import KINDS, Kind, address
 from vapiops.paths import Path as JsonPath
-from vapiops.paths import format_path
-from vapiops.planning.diff import copy_json, path_key, scalar_equal, sensitive_paths
+from vapiops.paths import copy_json, format_path
+from vapiops.planning.diff import path_key, scalar_equal
 from vapiops.planning.graph import is_uuid, to_names
+from vapiops.planning.secrets import sensitive_paths
 from vapiops.project.config import Project
 from vapiops.state import ResourceState, State
 

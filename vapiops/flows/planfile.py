@@ -19,8 +19,7 @@ from typing import Any
 
 from vapiops import __version__
 from vapiops.errors import UnsafePlan, VapiopsError
-from vapiops.model import Plan
-from vapiops.planning.planner import Desired
+from vapiops.model import Desired, Plan
 from vapiops.state import State
 
 MAGIC = "vapiops-plan"

@@ -27,20 +27,12 @@ from typing import Any, Literal
 from vapiops import paths
 from vapiops.kinds import KINDS, Kind, get_kind
 from vapiops.model import ABSENT, SENSITIVE
-from vapiops.output.render import field_lines, painter
 from vapiops.paths import Path, format_path, parse_path
-from vapiops.planning.diff import (
-    Redactor,
-    is_secret,
-    path_key,
-    scalar_equal,
-    secret_values,
-    sensitive_paths,
-)
+from vapiops.planning.diff import path_key, scalar_equal
 from vapiops.planning.graph import owners, to_names
+from vapiops.planning.secrets import Redactor, is_secret, secret_values, sensitive_paths
 
 FORMAT_VERSION = "1.0"
-NO_DIFFERENCES = "No differences."
 
 Status = Literal["only_in_a", "only_in_b", "differ"]
 
@@ -243,51 +235,6 @@ def compare_envs(env_a: str, a: Mapping[str, ManagedObject], env_b: str, b: Mapp
     return report
 
 
-# -- rendering --------------------------------------------------------------------------------
-
-
-def render_json(doc: dict[str, Any]) -> str:
-    """The report document (EnvDiff.to_dict()): one JSON object and a newline."""
-    return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
-
-
-def summary_line(doc: dict[str, Any]) -> str:
-    """`3 only in staging, 1 only in prod, 2 differ.` or `No differences.`"""
-    s = doc["summary"]
-    if not (s["only_in_a"] or s["only_in_b"] or s["differ"]):
-        return NO_DIFFERENCES
-    return f"{s['only_in_a']} only in {doc['env_a']}, {s['only_in_b']} only in {doc['env_b']}, {s['differ']} differ."
-
-
-def render_text(doc: dict[str, Any], *, color: bool = False) -> str:
-    """Terraform-like: `-` only in a, `+` only in b, `~` differs with each field as `path: a -> b`.
-
-    The last line (never coloured) is the summary, so scripts can match it either way.
-    """
-
-    paint = painter(color)
-    env_a, env_b = doc["env_a"], doc["env_b"]
-    out: list[str] = []
-    if doc["resources"]:
-        out += [f"Live configuration of {env_a} (-) compared with {env_b} (+), references by name:", ""]
-    for r in doc["resources"]:
-        if r["status"] == "only_in_a":
-            out.append(f"{paint('-', '31')} {r['address']} (only in {env_a}, id {r['ids'][env_a]})")
-            continue
-        if r["status"] == "only_in_b":
-            out.append(f"{paint('+', '32')} {r['address']} (only in {env_b}, id {r['ids'][env_b]})")
-            continue
-        out.append(f"{paint('~', '33')} {r['address']}")
-        for f in r["fields"]:
-            out += field_lines({"path": f["path"], "before": f["a"], "after": f["b"],
-                                "sensitive": f.get("sensitive", False)}, paint, indent="    ")
-    if doc["resources"]:
-        out.append("")
-    out.append(summary_line(doc))
-    return "\n".join(out) + "\n"
-
-
 __all__ = [
-    "EnvDiff", "FieldDiff", "ManagedObject", "NO_DIFFERENCES", "ResourceDiff", "compare_envs",
-    "compare_objects", "managed_objects", "render_json", "render_text", "summary_line",
+    "EnvDiff", "FieldDiff", "ManagedObject", "ResourceDiff", "compare_envs", "compare_objects", "managed_objects",
 ]

@@ -13,6 +13,7 @@ import yaml
 
 from vapiops import kinds, paths
 from vapiops.errors import Location, ManifestError, Problem, ValidationError, did_you_mean
+from vapiops.model import Lifecycle
 
 if TYPE_CHECKING:
     from vapiops.project.config import Project
@@ -211,12 +212,6 @@ def read_text(path: Path) -> str:
 
 # ----------------------------------------------------------------------------------------------
 # Resources
-
-
-@dataclass(frozen=True)
-class Lifecycle:
-    prevent_destroy: bool = False
-    ignore_changes: tuple[str, ...] = ()  # dotted paths as written (e.g. "voice.voiceId")
 
 
 @dataclass

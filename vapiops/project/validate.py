@@ -11,8 +11,8 @@ import copy
 from vapiops import paths, vapispec
 from vapiops.errors import Problem, TemplateError, ValidationError, did_you_mean
 from vapiops.kinds import KINDS, Kind, address
+from vapiops.model import Desired
 from vapiops.planning.graph import is_uuid
-from vapiops.planning.planner import Desired
 from vapiops.project.config import Environment, Project
 from vapiops.project.manifest import Resource
 from vapiops.project.template import in_environment, render_resource
