@@ -17,6 +17,9 @@ from jsonschema import Draft4Validator, Draft7Validator
 
 from vapiops import vapispec
 from vapiops.kinds import KINDS
+from vapiops.vapispec.defaults import _NO_DEFAULT
+from vapiops.vapispec.messages import _show
+from vapiops.vapispec.pattern_repairs import _translate_unicode
 
 ASSISTANT = KINDS["assistant"]
 TOOL = KINDS["tool"]
@@ -129,10 +132,10 @@ def test_unicode_property_classes():
 
 
 def test_translate_unicode_keeps_meaning_and_refuses_what_it_cannot_say():
-    assert vapispec._translate_unicode(r"^\p{L}+$") == r"^[^\W\d_]+$"
-    assert re.fullmatch(vapispec._translate_unicode(r"[\p{L}\d-]+"), "ß9-é")
-    assert vapispec._translate_unicode(r"[^\p{L}]") is None
-    assert vapispec._translate_unicode(r"\p{Greek}") is None
+    assert _translate_unicode(r"^\p{L}+$") == r"^[^\W\d_]+$"
+    assert re.fullmatch(_translate_unicode(r"[\p{L}\d-]+"), "ß9-é")
+    assert _translate_unicode(r"[^\p{L}]") is None
+    assert _translate_unicode(r"\p{Greek}") is None
 
 
 def test_placeholder_patterns():
@@ -342,8 +345,8 @@ def test_update_uses_the_update_dto():
 
 
 def test_secret_values_never_reach_messages():
-    assert vapispec._show("sk-live-123", ("credentials", 0, "apiKey")) == "(sensitive)"
-    assert vapispec._show("x" * 500, ("firstMessage",)).endswith("...'")
+    assert _show("sk-live-123", ("credentials", 0, "apiKey")) == "(sensitive)"
+    assert _show("x" * 500, ("firstMessage",)).endswith("...'")
 
 
 def test_not_an_object():
@@ -458,7 +461,7 @@ def test_described_default_parsing():
     assert parse("@default false") is False
     assert parse("@default fixed", ["fixed", "exponential"]) == "fixed"
     for none in ("@default fixed", "@default []", "@default undefined (no retry)", "@default UUID", "no tag"):
-        assert parse(none) is vapispec._NO_DEFAULT, none
+        assert parse(none) is _NO_DEFAULT, none
 
 
 def test_apply_defaults_fills_top_level_and_nested_and_still_passes_check():

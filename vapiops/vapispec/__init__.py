@@ -1,43 +1,37 @@
-"""Vapi's published OpenAPI spec: loaded, repaired, compiled into validators; shapes and defaults."""
+"""Vapi's published OpenAPI spec: loaded, repaired, compiled into validators; shapes and defaults.
 
-from vapiops.vapispec.spec import (
-    _NO_DEFAULT,
+Public API: SchemaIssue, spec, dto_name, discriminator_values, check, accepts, filter_to_update,
+apply_defaults (and, for scripts and tests, raw_spec, schemas, walk, bundle, compile_validator and
+the repairs).
+"""
+
+from vapiops.vapispec.bundle import bundle
+from vapiops.vapispec.defaults import apply_defaults, described_default
+from vapiops.vapispec.loading import raw_spec, schemas, spec
+from vapiops.vapispec.messages import SchemaIssue
+from vapiops.vapispec.pattern_repairs import (
+    repair_js_regex_literals,
+    repair_placeholder_patterns,
+    repair_uncompilable_patterns,
+    repair_unicode_classes,
+)
+from vapiops.vapispec.repairs import (
     REPAIRS,
-    SchemaIssue,
-    _show,
-    _translate_unicode,
-    accepts,
-    apply_defaults,
-    bundle,
-    check,
-    compile_validator,
-    described_default,
-    discriminator_values,
-    dto_name,
-    filter_to_update,
-    raw_spec,
     repair_array_enums,
     repair_duplicate_enums,
     repair_empty_enums,
     repair_enum_types,
-    repair_js_regex_literals,
     repair_known_type_errors,
     repair_nullable,
     repair_oneof,
-    repair_placeholder_patterns,
-    repair_uncompilable_patterns,
-    repair_unicode_classes,
-    schemas,
-    spec,
-    walk,
 )
+from vapiops.vapispec.shapes import accepts, filter_to_update
+from vapiops.vapispec.validators import check, compile_validator, discriminator_values, dto_name
+from vapiops.vapispec.walk import walk
 
 __all__ = [
     "REPAIRS",
     "SchemaIssue",
-    "_NO_DEFAULT",
-    "_show",
-    "_translate_unicode",
     "accepts",
     "apply_defaults",
     "bundle",

@@ -1,0 +1,28 @@
+"""Loading Vapi's vendored OpenAPI spec: as published, and repaired (once, then cached)."""
+
+from __future__ import annotations
+
+import functools
+import gzip
+import json
+from importlib import resources
+
+from vapiops.vapispec.repairs import repair
+from vapiops.vapispec.walk import _components
+
+
+def raw_spec() -> dict:
+    """The vendored spec exactly as Vapi publishes it (a fresh copy on every call)."""
+    data = resources.files("vapiops").joinpath("data/openapi.json.gz").read_bytes()
+    return json.loads(gzip.decompress(data))
+
+
+@functools.cache
+def spec() -> dict:
+    """The repaired spec, loaded once. Shared: callers must not modify it."""
+    return repair(raw_spec())
+
+
+def schemas(doc: dict | None = None) -> dict[str, dict]:
+    """The component schemas by name (of the repaired spec unless another document is given)."""
+    return _components(spec() if doc is None else doc)
