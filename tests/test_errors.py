@@ -27,7 +27,7 @@ from vapiops.cli.commands import cli
 from vapiops.client import VapiClient
 from vapiops.flows import engine
 from vapiops.sandbox import SandboxServer
-from vapiops.state import StateStore
+from vapiops.state import LocalBackend
 
 KEY = "test-key-5c81d2e0a7f3"  # distinctive, so a scan for it cannot match by accident
 SECRET_TEXT = "dotenv-secret-9e47b1c2"  # in a hidden file include() must refuse to read
@@ -101,8 +101,8 @@ def assert_one_error(result: Result, where: str | None, *expected: str) -> str:
     return err
 
 
-def state_of(root: Path, env: str = "default") -> StateStore:
-    return StateStore(root / ".vapiops" / "state" / f"{env}.json", env)
+def state_of(root: Path, env: str = "default") -> LocalBackend:
+    return LocalBackend(root / ".vapiops" / "state" / f"{env}.json", env)
 
 
 def live_ids(sandbox, kind: str) -> set[str]:

@@ -60,15 +60,14 @@ _debug_option = click.option("--debug", is_flag=True, callback=_remember_debug,
                              help="Show tracebacks and request counts.")
 
 
-def common(with_path: bool = True) -> Callable:
+def common() -> Callable:
     """Options every command takes: --env, --no-color, --debug, and the project PATH."""
 
     def decorate(fn: Callable) -> Callable:
         fn = _debug_option(fn)
         fn = click.option("--no-color", is_flag=True, help="No ANSI colours (also: NO_COLOR=1).")(fn)
         fn = click.option("--env", "env_name", metavar="ENV", help="Environment (default: the only one).")(fn)
-        if with_path:
-            fn = click.argument("path", required=False, default=".", type=click.Path(path_type=Path))(fn)
+        fn = click.argument("path", required=False, default=".", type=click.Path(path_type=Path))(fn)
         return fn
 
     return decorate
@@ -222,7 +221,7 @@ def plan(path: Path, env_name: str | None, no_color: bool, debug: bool, fmt: str
         _err(f"{addr}: adopted the object an interrupted apply created")
     _print_plan(result, fmt, use_color(no_color), drift=refresh_only)
     if out is not None:
-        if not ctx.store.path.exists():
+        if not ctx.store.exists():
             # The fingerprints are keyed with the state's lineage: keep it, so `apply FILE` can check them.
             ctx.store.save(state)
         planfile.save(out, result, planfile.fingerprint(planned.desired, planned.live, state), ctx.project.root,
@@ -479,7 +478,7 @@ def diff_command(env_a: str, env_b: str, path: Path, fmt: str, detailed_exitcode
         objects, missing = compare.managed_objects(state, live)
         if not state.resources:
             _err(f"Note: environment {ctx.env.name!r} manages no resources (its state at "
-                 f"{ctx.store.path} is empty or absent).")
+                 f"{ctx.store.describe()} is empty or absent).")
         for addr in missing:
             _err(f"Note: {addr} is in the state of {ctx.env.name!r} but its object is gone (deleted outside "
                  "vapiops); compared as absent.")

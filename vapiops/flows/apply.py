@@ -18,7 +18,8 @@ from vapiops.paths import copy_json
 from vapiops.planning.diff import owned_equal
 from vapiops.planning.graph import is_uuid
 from vapiops.planning.planner import deposed_address
-from vapiops.state import Intent, ResourceState, State, StateStore, hash_secret
+from vapiops.state import Intent, ResourceState, State, hash_secret
+from vapiops.state import StateBackend as StateStore
 from vapiops.timestamps import now_iso
 
 Progress = Callable[[str], None]

@@ -20,7 +20,7 @@ from vapiops.planning.planner import Desired, adopt_intents, drift_report, make_
 from vapiops.project.config import Environment, Project, load_project
 from vapiops.project.manifest import load_manifests
 from vapiops.project.validate import desired_resources
-from vapiops.state import ResourceState, State, StateStore, hash_secret
+from vapiops.state import ResourceState, State, StateBackend, hash_secret, open_backend
 
 
 @dataclass
@@ -29,13 +29,13 @@ class Context:
 
     project: Project
     env: Environment
-    store: StateStore
+    store: StateBackend
 
     @classmethod
     def open(cls, root: Path | str, env_name: str | None) -> Context:
         project = load_project(root)
         env = project.environment(env_name)
-        return cls(project, env, StateStore(project.state_file(env.name), env.name))
+        return cls(project, env, open_backend(project, env.name))
 
     def client(self, base_url: str | None = None) -> VapiClient:
         return VapiClient(base_url or self.env.resolved_base_url(), self.env.api_key())
@@ -52,7 +52,7 @@ def read_live(client: VapiClient, kinds: Iterable[Kind] = KINDS.values()) -> dic
     return {k.name: objs for k, objs in zip(kinds, results, strict=True)}
 
 
-def refresh(store: StateStore, state: State, live: dict[str, list[dict]], *, locked: bool) -> list[str]:
+def refresh(store: StateBackend, state: State, live: dict[str, list[dict]], *, locked: bool) -> list[str]:
     """Adopt objects a crashed apply created (SPEC 6); returns the adopted addresses.
 
     This writes state, so it needs the environment's lock: apply holds it already (`locked`);
@@ -72,7 +72,7 @@ def refresh(store: StateStore, state: State, live: dict[str, list[dict]], *, loc
         return []
 
 
-def _adopt(store: StateStore, state: State, live: dict[str, list[dict]]) -> list[str]:
+def _adopt(store: StateBackend, state: State, live: dict[str, list[dict]]) -> list[str]:
     adopted = adopt_intents(state, live)
     for addr, obj_id in adopted.items():
         intent = state.intents[addr]
