@@ -295,7 +295,7 @@ def test_destroy_deletes_dependents_first(project, cli, sandbox):
 
 
 def test_crash_between_post_and_record_is_adopted_on_the_next_run(project, cli, sandbox):
-    from vapiops.state import Intent, StateStore
+    from vapiops.state import Intent, LocalBackend
     from vapiops.timestamps import now_iso
 
     cli("apply", project, "--auto-approve")
@@ -304,7 +304,7 @@ def test_crash_between_post_and_record_is_adopted_on_the_next_run(project, cli, 
         fh.write("---\nkind: tool\nname: extra\nspec:\n  type: function\n  function:\n"
                  "    name: extra_fn\n    description: Added later.\n")
     # What a run killed right after its POST leaves behind: the intent in state, the object live.
-    store = StateStore(project / ".vapiops/state/default.json", "default")
+    store = LocalBackend(project / ".vapiops/state/default.json", "default")
     state = store.load()
     state.intents["tool/extra"] = Intent(address="tool/extra", kind="tool", started_at=now_iso(), body=extra)
     store.record(state, "tool/extra")
@@ -370,12 +370,12 @@ def test_state_mv_renames_without_recreating_and_rm_forgets(project, cli, sandbo
 
 
 def test_plan_during_an_apply_leaves_its_in_flight_intents_alone(project, cli, sandbox):
-    from vapiops.state import Intent, StateStore
+    from vapiops.state import Intent, LocalBackend
     from vapiops.timestamps import now_iso
 
     cli("apply", project, "--auto-approve")
     extra = {"type": "function", "function": {"name": "extra_fn"}}
-    store = StateStore(project / ".vapiops/state/default.json", "default")
+    store = LocalBackend(project / ".vapiops/state/default.json", "default")
     with store.lock(who="apply"):  # another run is applying, and has just sent this POST
         state = store.load()
         state.intents["tool/extra"] = Intent(address="tool/extra", kind="tool", started_at=now_iso(),
@@ -395,9 +395,9 @@ def test_plan_during_an_apply_leaves_its_in_flight_intents_alone(project, cli, s
 def test_a_second_apply_waits_for_the_lock_or_names_its_holder(project, cli, sandbox):
     import threading
 
-    from vapiops.state import StateStore
+    from vapiops.state import LocalBackend
 
-    store = StateStore(project / ".vapiops/state/default.json", "default")
+    store = LocalBackend(project / ".vapiops/state/default.json", "default")
     with store.lock(who="apply"):
         refused = cli("apply", project, "--auto-approve", code=1)
         assert "locked by" in refused.stderr and "apply" in refused.stderr

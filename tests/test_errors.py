@@ -25,9 +25,9 @@ from conftest import free_port, sandbox_cli, write_files, writes
 from vapiops import __version__
 from vapiops.cli.commands import cli
 from vapiops.client import VapiClient
-from vapiops.flows import engine
+from vapiops.flows import context
 from vapiops.sandbox import SandboxServer
-from vapiops.state import StateStore
+from vapiops.state import LocalBackend
 
 KEY = "test-key-5c81d2e0a7f3"  # distinctive, so a scan for it cannot match by accident
 SECRET_TEXT = "dotenv-secret-9e47b1c2"  # in a hidden file include() must refuse to read
@@ -101,8 +101,8 @@ def assert_one_error(result: Result, where: str | None, *expected: str) -> str:
     return err
 
 
-def state_of(root: Path, env: str = "default") -> StateStore:
-    return StateStore(root / ".vapiops" / "state" / f"{env}.json", env)
+def state_of(root: Path, env: str = "default") -> LocalBackend:
+    return LocalBackend(root / ".vapiops" / "state" / f"{env}.json", env)
 
 
 def live_ids(sandbox, kind: str) -> set[str]:
@@ -353,7 +353,7 @@ def test_500s_exhausted_are_one_line_and_state_stays_loadable(project, run, sand
 
 
 def test_unreachable_base_url_is_one_line(project, run, monkeypatch):
-    monkeypatch.setattr(engine, "VapiClient", functools.partial(VapiClient, sleep=lambda _s: None))
+    monkeypatch.setattr(context, "VapiClient", functools.partial(VapiClient, sleep=lambda _s: None))
     url = f"http://127.0.0.1:{free_port()}"
     for command in (("plan",), ("apply", "--auto-approve"), ("import", "tool/hangup", "x")):
         err = assert_one_error(run(*command, project, code=1, env={"VAPI_BASE_URL": url}),

@@ -28,12 +28,12 @@ from conftest import (
     writes,
 )
 
-from vapiops.cli import commands as cli_module
-from vapiops.cli.commands import use_color
+from vapiops.cli import options as cli_module
+from vapiops.cli.options import use_color
 from vapiops.client import VapiClient
 from vapiops.errors import UnsafePlan
-from vapiops.flows import engine
-from vapiops.flows.engine import check_safety
+from vapiops.flows import context
+from vapiops.flows.planning import check_safety
 from vapiops.model import ABSENT, Action, Change, FieldChange, Plan
 from vapiops.output import render_markdown, render_text
 from vapiops.output.markdown import TABLE_SHARE
@@ -397,7 +397,7 @@ def test_bad_manifest_is_one_located_line_and_exit_1(project, run, sandbox, case
 
 def test_unreachable_base_url_is_one_line_and_exit_1(project, run, monkeypatch):
     # Keep the client's real retry logic, without its real backoff waits.
-    monkeypatch.setattr(engine, "VapiClient", functools.partial(VapiClient, sleep=lambda _s: None))
+    monkeypatch.setattr(context, "VapiClient", functools.partial(VapiClient, sleep=lambda _s: None))
     url = f"http://127.0.0.1:{free_port()}"
     for command in (("plan",), ("apply", "--auto-approve")):
         result = run(*command, project, code=1, env={"VAPI_BASE_URL": url})

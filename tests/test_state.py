@@ -1,4 +1,4 @@
-"""StateStore: round trips, atomic and concurrent saves, corrupt files, versions, and the lock."""
+"""LocalBackend: round trips, atomic and concurrent saves, corrupt files, versions, and the lock."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from vapiops.errors import StateError
-from vapiops.state import STATE_VERSION, Intent, ResourceState, State, StateStore, hash_secret
+from vapiops.state import STATE_VERSION, Intent, LocalBackend, ResourceState, State, hash_secret
 from vapiops.timestamps import now_iso
 
 REPO = Path(__file__).resolve().parent.parent
@@ -40,11 +40,11 @@ def sample_state() -> State:
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> StateStore:
-    return StateStore(tmp_path / ".vapiops" / "state" / "dev.json", "dev")
+def store(tmp_path: Path) -> LocalBackend:
+    return LocalBackend(tmp_path / ".vapiops" / "state" / "dev.json", "dev")
 
 
-def test_missing_file_is_an_empty_state_with_a_new_lineage(store: StateStore):
+def test_missing_file_is_an_empty_state_with_a_new_lineage(store: LocalBackend):
     first, second = store.load(), store.load()
     assert (first.environment, first.serial, first.resources, first.intents) == ("dev", 0, {}, {})
     assert uuid.UUID(first.lineage).version == 4
@@ -52,19 +52,19 @@ def test_missing_file_is_an_empty_state_with_a_new_lineage(store: StateStore):
     assert not store.path.exists()
 
 
-def test_round_trip(store: StateStore):
+def test_round_trip(store: LocalBackend):
     state = sample_state()
     store.save(state)
     assert state.serial == 1
-    loaded = StateStore(store.path, "dev").load()
+    loaded = LocalBackend(store.path, "dev").load()
     assert loaded == state
-    assert loaded.id_of("tool/lookup") == "t-1"
-    assert loaded.id_of("tool/missing") is None
+    assert loaded.resources["tool/lookup"].id == "t-1"
+    assert "tool/missing" not in loaded.resources
     assert loaded.address_of_id("a-1") == "assistant/support"
     assert loaded.address_of_id("nope") is None
 
 
-def test_file_is_pretty_sorted_private_json(store: StateStore):
+def test_file_is_pretty_sorted_private_json(store: LocalBackend):
     store.save(sample_state())
     text = store.path.read_text()
     data = json.loads(text)
@@ -75,7 +75,7 @@ def test_file_is_pretty_sorted_private_json(store: StateStore):
     assert "s3cret" not in text
 
 
-def test_previous_file_is_kept_as_backup(store: StateStore):
+def test_previous_file_is_kept_as_backup(store: LocalBackend):
     state = sample_state()
     store.save(state)
     assert not store.backup_path.exists()
@@ -88,7 +88,7 @@ def test_previous_file_is_kept_as_backup(store: StateStore):
 
 
 @pytest.mark.parametrize("fail_on_call", [1, 2])  # 1: writing the backup, 2: writing the state itself
-def test_a_crash_during_save_leaves_the_old_file(store: StateStore, monkeypatch, fail_on_call: int):
+def test_a_crash_during_save_leaves_the_old_file(store: LocalBackend, monkeypatch, fail_on_call: int):
     state = sample_state()
     store.save(state)
     before = store.path.read_bytes()
@@ -113,7 +113,7 @@ def test_a_crash_during_save_leaves_the_old_file(store: StateStore, monkeypatch,
     assert sorted(p.name for p in store.path.parent.iterdir() if p.name.endswith(".tmp")) == []
 
 
-def test_concurrent_saves_from_8_threads(store: StateStore):
+def test_concurrent_saves_from_8_threads(store: LocalBackend):
     state = State(environment="dev")
     errors: list[BaseException] = []
 
@@ -138,7 +138,7 @@ def test_concurrent_saves_from_8_threads(store: StateStore):
     assert json.loads(store.backup_path.read_text())["serial"] == 79
 
 
-def test_corrupt_file_names_the_file_and_the_backup(store: StateStore):
+def test_corrupt_file_names_the_file_and_the_backup(store: LocalBackend):
     store.save(sample_state())
     store.save(sample_state())
     store.path.write_text('{"version": 1, "resources": {')
@@ -149,7 +149,7 @@ def test_corrupt_file_names_the_file_and_the_backup(store: StateStore):
     assert str(store.backup_path) in str(e.value.hint)
 
 
-def test_binary_garbage_is_a_state_error(store: StateStore):
+def test_binary_garbage_is_a_state_error(store: LocalBackend):
     store.path.parent.mkdir(parents=True)
     store.path.write_bytes(b"\xff\xfe\x00garbage")
     with pytest.raises(StateError, match="not UTF-8"):
@@ -157,7 +157,7 @@ def test_binary_garbage_is_a_state_error(store: StateStore):
 
 
 @pytest.mark.parametrize(("version", "hint"), [(2, "upgrade vapiops"), (None, "restore"), ("1", "restore")])
-def test_unknown_version_is_refused(store: StateStore, version, hint: str):
+def test_unknown_version_is_refused(store: LocalBackend, version, hint: str):
     data = sample_state().to_dict()
     data["version"] = version
     store.path.parent.mkdir(parents=True)
@@ -169,7 +169,7 @@ def test_unknown_version_is_refused(store: StateStore, version, hint: str):
     assert e.value.where == str(store.path)
 
 
-def test_malformed_entries_are_refused(store: StateStore):
+def test_malformed_entries_are_refused(store: LocalBackend):
     data = sample_state().to_dict()
     data["resources"]["tool/lookup"]["id"] = 42
     store.path.parent.mkdir(parents=True)
@@ -178,10 +178,10 @@ def test_malformed_entries_are_refused(store: StateStore):
         store.load()
 
 
-def test_state_of_another_environment_is_refused(store: StateStore):
+def test_state_of_another_environment_is_refused(store: LocalBackend):
     store.save(sample_state())
     with pytest.raises(StateError, match="belongs to environment 'dev', not 'prod'"):
-        StateStore(store.path, "prod").load()
+        LocalBackend(store.path, "prod").load()
 
 
 def test_hash_secret_is_salted_and_stable():
@@ -204,8 +204,8 @@ def test_now_iso_format():
 HOLDER = textwrap.dedent("""
     import sys
     from pathlib import Path
-    from vapiops.state import StateStore
-    store = StateStore(Path(sys.argv[1]), "dev")
+    from vapiops.state import LocalBackend
+    store = LocalBackend(Path(sys.argv[1]), "dev")
     with store.lock(who="apply (test holder)"):
         print("locked", flush=True)
         sys.stdin.readline()
@@ -213,7 +213,7 @@ HOLDER = textwrap.dedent("""
 """)
 
 
-def start_holder(store: StateStore) -> subprocess.Popen:
+def start_holder(store: LocalBackend) -> subprocess.Popen:
     proc = subprocess.Popen([sys.executable, "-c", HOLDER, str(store.path)], stdin=subprocess.PIPE,
                             stdout=subprocess.PIPE, text=True, cwd=REPO)
     assert proc.stdout is not None and proc.stdout.readline().strip() == "locked"
@@ -228,7 +228,7 @@ def release_holder(proc: subprocess.Popen) -> None:
     proc.wait(timeout=10)
 
 
-def test_lock_held_by_another_process(store: StateStore):
+def test_lock_held_by_another_process(store: LocalBackend):
     proc = start_holder(store)
     try:
         holder = json.loads(store.lock_path.read_text())
@@ -251,7 +251,7 @@ def test_lock_held_by_another_process(store: StateStore):
     assert not store.lock_path.exists()
 
 
-def test_lock_waits_up_to_timeout_for_the_holder(store: StateStore):
+def test_lock_waits_up_to_timeout_for_the_holder(store: LocalBackend):
     proc = start_holder(store)
     releaser = threading.Timer(0.5, release_holder, args=(proc,))
     started = time.monotonic()
@@ -265,7 +265,7 @@ def test_lock_waits_up_to_timeout_for_the_holder(store: StateStore):
     assert 0.4 < waited < 10
 
 
-def test_lock_timeout_expires(store: StateStore):
+def test_lock_timeout_expires(store: LocalBackend):
     proc = start_holder(store)
     try:
         started = time.monotonic()
@@ -277,7 +277,7 @@ def test_lock_timeout_expires(store: StateStore):
         release_holder(proc)
 
 
-def test_stale_lock_of_a_dead_process_is_taken_over(store: StateStore):
+def test_stale_lock_of_a_dead_process_is_taken_over(store: LocalBackend):
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
     store.lock_path.parent.mkdir(parents=True)
@@ -289,7 +289,7 @@ def test_stale_lock_of_a_dead_process_is_taken_over(store: StateStore):
     assert [p.name for p in store.lock_path.parent.iterdir()] == []  # nothing left aside
 
 
-def test_lock_of_a_process_on_another_host_is_not_stale(store: StateStore):
+def test_lock_of_a_process_on_another_host_is_not_stale(store: LocalBackend):
     store.lock_path.parent.mkdir(parents=True)
     store.lock_path.write_text(json.dumps({"pid": 999999, "host": "elsewhere.example", "user": "bob",
                                            "started_at": "2024-01-01T00:00:00.000Z", "command": "apply"}))
@@ -299,7 +299,7 @@ def test_lock_of_a_process_on_another_host_is_not_stale(store: StateStore):
     assert store.lock_path.exists()  # not ours to remove
 
 
-def test_unreadable_lock_file_is_reported(store: StateStore):
+def test_unreadable_lock_file_is_reported(store: LocalBackend):
     store.lock_path.parent.mkdir(parents=True)
     store.lock_path.write_text("")
     with pytest.raises(StateError, match="cannot be read"):
@@ -307,7 +307,7 @@ def test_unreadable_lock_file_is_reported(store: StateStore):
             pass
 
 
-def test_lock_is_released_on_exceptions(store: StateStore):
+def test_lock_is_released_on_exceptions(store: LocalBackend):
     with pytest.raises(ZeroDivisionError):
         with store.lock(who="apply"):
             assert store.lock_path.exists()
@@ -317,7 +317,7 @@ def test_lock_is_released_on_exceptions(store: StateStore):
         pass
 
 
-def test_lock_file_sits_beside_the_state_file(store: StateStore):
+def test_lock_file_sits_beside_the_state_file(store: LocalBackend):
     with store.lock():
         assert store.lock_path == store.path.with_name("dev.json.lock")
         assert store.lock_path.exists()
@@ -331,9 +331,9 @@ def _entry(i: int) -> ResourceState:
     return ResourceState(kind="tool", name=f"t{i}", id=f"id-{i}", applied={"type": "function"})
 
 
-def _journaled(tmp_path) -> tuple[StateStore, State]:
+def _journaled(tmp_path) -> tuple[LocalBackend, State]:
     """A store with an empty snapshot, and tool/t1 recorded in its journal since."""
-    store = StateStore(tmp_path / "dev.json", "dev")
+    store = LocalBackend(tmp_path / "dev.json", "dev")
     state = store.load()
     store.save(state)
     state.resources["tool/t1"] = _entry(1)
@@ -368,7 +368,7 @@ def test_torn_last_journal_line_is_ignored_but_a_bad_middle_line_is_an_error(tmp
 
 
 def test_save_folds_the_journal_into_the_snapshot(tmp_path):
-    store = StateStore(tmp_path / "dev.json", "dev")
+    store = LocalBackend(tmp_path / "dev.json", "dev")
     state = store.load()
     state.resources["tool/t1"] = _entry(1)
     store.record(state, "tool/t1")  # no snapshot yet: record writes one

@@ -18,7 +18,7 @@ from vapiops.paths import copy_json
 from vapiops.planning.diff import owned_equal
 from vapiops.planning.graph import is_uuid
 from vapiops.planning.recovery import deposed_address
-from vapiops.state import Intent, ResourceState, State, StateStore, hash_secret
+from vapiops.state import Intent, ResourceState, State, StateBackend, hash_secret
 from vapiops.timestamps import now_iso
 
 Progress = Callable[[str], None]
@@ -42,7 +42,7 @@ class Applier:
     enough behind for the next plan to adopt the object instead of creating it twice.
     """
 
-    def __init__(self, plan: Plan, client: VapiClient, store: StateStore, state: State, *,
+    def __init__(self, plan: Plan, client: VapiClient, store: StateBackend, state: State, *,
                  parallelism: int = 8, progress: Progress = lambda _line: None):
         self.plan = plan
         self.client = client

@@ -65,7 +65,3 @@ class Faults:
                 status = self._rng.choice((429, 500, 503))
                 return Fault(status, retry_after=0 if status == 429 else None)
         return None
-
-    def clear(self) -> None:
-        with self._lock:
-            self._queue.clear()

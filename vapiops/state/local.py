@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from vapiops.errors import StateError
+from vapiops.state.backend import LockInfo
 from vapiops.state.model import (
     State,
     intent_from_dict,
@@ -31,8 +32,12 @@ log = logging.getLogger(__name__)
 LOCK_POLL_SECONDS = 0.2
 
 
-class StateStore:
-    """One environment's state file, its `.backup` and its `.lock`, all in the same directory.
+class LocalBackend:
+    """The StateBackend of files: one environment's state file, its `.backup`, `.journal` and `.lock`.
+
+    All sit in the same directory. Atomic saves use os.replace; the lock is a file created
+    with O_EXCL, so it holds across processes on one machine (and on shared file systems
+    that honour O_EXCL), and a lock of a dead process on this host is taken over.
 
     `mutex` (reentrant) serialises saves within this process; threads that change a State
     shared with others should hold it while they change and save.
@@ -46,6 +51,12 @@ class StateStore:
         self.journal_path = self.path.with_name(self.path.name + ".journal")
         self.lock_path = self.path.with_name(self.path.name + ".lock")
         self.mutex = threading.RLock()
+
+    def exists(self) -> bool:
+        return self.path.exists()
+
+    def describe(self) -> str:
+        return str(self.path)
 
     # -- reading and writing ------------------------------------------------------------------
 
@@ -178,27 +189,24 @@ class StateStore:
     # -- the lock -----------------------------------------------------------------------------
 
     @contextlib.contextmanager
-    def lock(self, *, who: str | None = None, timeout: float = 0.0) -> Iterator[None]:
+    def lock(self, *, who: str | None = None, timeout: float = 0.0) -> Iterator[LockInfo]:
         """Hold `<state>.lock` for one run; released on exit, even on exceptions.
 
         `who` describes the holder's command (e.g. "apply"); default: this process's argv.
         Another live holder: wait up to `timeout` seconds, then StateError naming it.
         """
-        mine = self._acquire(who, timeout)
+        host, pid, since = socket.gethostname(), os.getpid(), now_iso()
+        info = LockInfo(id=f"{host}:{pid}:{since}", who=who if who is not None else " ".join(sys.argv),
+                        user=_user(), host=host, pid=pid, since=since)
+        mine = self._acquire(info, timeout)
         try:
-            yield
+            yield info
         finally:
             self._release(mine)
 
-    def _acquire(self, who: str | None, timeout: float) -> bytes:
+    def _acquire(self, info: LockInfo, timeout: float) -> bytes:
         mine = json.dumps(
-            {
-                "pid": os.getpid(),
-                "host": socket.gethostname(),
-                "user": _user(),
-                "started_at": now_iso(),
-                "command": who if who is not None else " ".join(sys.argv),
-            },
+            {"pid": info.pid, "host": info.host, "user": info.user, "started_at": info.since, "command": info.who},
             indent=2, sort_keys=True,
         ).encode("utf-8")
         deadline = time.monotonic() + timeout

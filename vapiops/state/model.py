@@ -77,10 +77,6 @@ class State:
             raise StateError(f"state is malformed: {type(exc).__name__} {exc}",
                              hint="restore the state file from a backup") from exc
 
-    def id_of(self, address: str) -> str | None:
-        entry = self.resources.get(address)
-        return entry.id if entry is not None else None
-
     def address_of_id(self, id: str) -> str | None:
         for address, entry in self.resources.items():
             if entry.id == id:

@@ -1,61 +1,24 @@
-"""The command flows that join the pure core to I/O: load, validate, refresh, plan, apply.
-
-cli.py only parses options and prints; everything a command does between reading the project
-and producing a Plan or an apply result lives here, so tests can drive it without click.
-"""
+"""Planning one environment: read live objects, adopt what a crashed apply created (under the lock), plan, check safety."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from pathlib import Path
 
 from vapiops import vapispec
 from vapiops.client import VapiClient
 from vapiops.errors import StateError, UnsafePlan, VapiopsError
-from vapiops.kinds import KINDS, Kind
+from vapiops.flows.context import Context, read_live
+from vapiops.kinds import Kind
 from vapiops.model import Action, Desired, Plan
 from vapiops.planning.drift import drift_report
 from vapiops.planning.planner import make_plan
 from vapiops.planning.recovery import adopt_intents
-from vapiops.project.config import Environment, Project, load_project
-from vapiops.project.manifest import load_manifests
-from vapiops.project.validate import desired_resources
-from vapiops.state import ResourceState, State, StateStore, hash_secret
+from vapiops.state import ResourceState, State, StateBackend, hash_secret
 
 
-@dataclass
-class Context:
-    """Everything one command needs about one environment of one project."""
-
-    project: Project
-    env: Environment
-    store: StateStore
-
-    @classmethod
-    def open(cls, root: Path | str, env_name: str | None) -> Context:
-        project = load_project(root)
-        env = project.environment(env_name)
-        return cls(project, env, StateStore(project.state_file(env.name), env.name))
-
-    def client(self, base_url: str | None = None) -> VapiClient:
-        return VapiClient(base_url or self.env.resolved_base_url(), self.env.api_key())
-
-    def desired(self) -> list[Desired]:
-        return desired_resources(self.project, load_manifests(self.project), self.env)
-
-
-def read_live(client: VapiClient, kinds: Iterable[Kind] = KINDS.values()) -> dict[str, list[dict]]:
-    """Every live object of each kind, one listing per kind (read concurrently)."""
-    kinds = list(kinds)
-    with ThreadPoolExecutor(max_workers=len(kinds) or 1) as pool:
-        results = list(pool.map(client.list, kinds))
-    return {k.name: objs for k, objs in zip(kinds, results, strict=True)}
-
-
-def refresh(store: StateStore, state: State, live: dict[str, list[dict]], *, locked: bool) -> list[str]:
-    """Adopt objects a crashed apply created (SPEC 6); returns the adopted addresses.
+def refresh(backend: StateBackend, state: State, live: dict[str, list[dict]], *, locked: bool) -> list[str]:
+    """Adopt objects a crashed apply created; returns the adopted addresses.
 
     This writes state, so it needs the environment's lock: apply holds it already (`locked`);
     a plain `plan` takes it only for this, and leaves the intents alone while another run
@@ -64,17 +27,17 @@ def refresh(store: StateStore, state: State, live: dict[str, list[dict]], *, loc
     if not state.intents:
         return []
     if locked:
-        return _adopt(store, state, live)
+        return _adopt(backend, state, live)
     try:
-        with store.lock(who="plan (adopting interrupted creates)"):
-            fresh = store.load()  # the run that held the lock may have changed state meanwhile
+        with backend.lock(who="plan (adopting interrupted creates)"):
+            fresh = backend.load()  # the run that held the lock may have changed state meanwhile
             state.resources, state.intents, state.serial = fresh.resources, fresh.intents, fresh.serial
-            return _adopt(store, state, live)
+            return _adopt(backend, state, live)
     except StateError:
         return []
 
 
-def _adopt(store: StateStore, state: State, live: dict[str, list[dict]]) -> list[str]:
+def _adopt(backend: StateBackend, state: State, live: dict[str, list[dict]]) -> list[str]:
     adopted = adopt_intents(state, live)
     for addr, obj_id in adopted.items():
         intent = state.intents[addr]
@@ -83,7 +46,7 @@ def _adopt(store: StateStore, state: State, live: dict[str, list[dict]]) -> list
             kind=intent.kind, name=addr.split("/", 1)[1], id=obj_id, applied={}, secrets={}
         )
     state.intents.clear()
-    store.save(state)
+    backend.save(state)
     return sorted(adopted)
 
 
@@ -114,7 +77,7 @@ def build_plan(ctx: Context, client: VapiClient, state: State, *, targets: Itera
             hint="write KIND/NAME as `vapiops state list` or the manifests have it",
         )
     live = read_live(client)
-    adopted = refresh(ctx.store, state, live, locked=locked)
+    adopted = refresh(ctx.backend, state, live, locked=locked)
     if refresh_only:
         return Planned(drift_report(ctx.env.name, state, live), [], live, adopted)
     assert desired is not None
@@ -140,7 +103,7 @@ SAFETY_MIN_RESOURCES = 10
 
 
 def check_safety(plan: Plan, state: State, *, force: bool) -> None:
-    """Refuse a plan that destroys what must not go (SPEC 4 safety): preventDestroy, bulk deletes."""
+    """Refuse a plan that destroys what must not go: preventDestroy, bulk deletes."""
     protected = [c.address for c in plan.changes if c.address in plan.protected]
     if protected:
         raise UnsafePlan(

@@ -1,0 +1,113 @@
+"""What every command shares: common options, colour, --debug, confirmation, and the error-handling Group."""
+
+from __future__ import annotations
+
+import os
+import sys
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+from vapiops.errors import VapiopsError
+
+EXIT_ERROR, EXIT_CHANGES = 1, 2  # Terraform's: 0 success (no changes), 1 error, 2 changes pending
+
+
+def err(message: str) -> None:
+    click.echo(message, err=True)
+
+
+def use_color(no_color: bool) -> bool:
+    """Colour only on a terminal, and never with --no-color or NO_COLOR (https://no-color.org)."""
+    return not no_color and not os.environ.get("NO_COLOR") and sys.stdout.isatty()
+
+
+def _remember_debug(ctx: click.Context, _param: click.Parameter, value: bool) -> bool:
+    # ctx.meta is shared by the whole context chain, so the group sees a subcommand's --debug.
+    if value:
+        ctx.meta["vapiops.debug"] = True
+    return value
+
+
+def _debugging(ctx: click.Context) -> bool:
+    # VAPIOPS_DEBUG=0 (or false/no/off) is a way of saying "off", not a non-empty "on".
+    from_env = os.environ.get("VAPIOPS_DEBUG", "").strip().lower() not in ("", "0", "false", "no", "off")
+    return bool(ctx.meta.get("vapiops.debug")) or from_env
+
+
+debug_option = click.option("--debug", is_flag=True, callback=_remember_debug,
+                            help="Show tracebacks and request counts.")
+
+
+def common() -> Callable:
+    """Options every command takes: --env, --no-color, --debug, and the project PATH."""
+
+    def decorate(fn: Callable) -> Callable:
+        fn = debug_option(fn)
+        fn = click.option("--no-color", is_flag=True, help="No ANSI colours (also: NO_COLOR=1).")(fn)
+        fn = click.option("--env", "env_name", metavar="ENV", help="Environment (default: the only one).")(fn)
+        fn = click.argument("path", required=False, default=".", type=click.Path(path_type=Path))(fn)
+        return fn
+
+    return decorate
+
+
+def debug_stats(debug: bool, client: Any) -> None:
+    """With --debug, the requests `client` made (anything with a `stats` mapping)."""
+    if debug and getattr(client, "stats", None):
+        err("requests: " + ", ".join(f"{k} {v}" for k, v in sorted(client.stats.items())))
+
+
+def confirm(what: str) -> None:
+    if not sys.stdin.isatty():
+        raise VapiopsError(f"{what} needs confirmation and there is no terminal to ask on",
+                           hint="pass --auto-approve")
+    answer = click.prompt(f"Do you want to {what}? Only 'yes' will be accepted", default="", show_default=False,
+                          err=True)
+    if answer.strip() != "yes":
+        raise VapiopsError(f"{what} cancelled")
+
+
+class VapiopsGroup(click.Group):
+    """Turns every error into one clear line on stderr and exit 1; a traceback only with --debug."""
+
+    def make_context(self, info_name: str | None, args: list[str], parent: click.Context | None = None,
+                     **extra: Any) -> click.Context:
+        try:
+            return super().make_context(info_name, args, parent=parent, **extra)
+        except click.UsageError as exc:
+            raise _usage_exit_code(exc) from None
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except click.UsageError as exc:
+            raise _usage_exit_code(exc) from None
+        except (click.exceptions.Exit, click.ClickException, click.exceptions.Abort, SystemExit):
+            raise
+        except VapiopsError as exc:
+            if _debugging(ctx):
+                traceback.print_exc()
+            err(f"Error: {exc}")
+        except KeyboardInterrupt:
+            if _debugging(ctx):
+                traceback.print_exc()
+            err("Error: interrupted. Every call that completed is recorded in state; "
+                "run `vapiops plan` to see what is left.")
+            ctx.exit(130)
+        except Exception as exc:  # a bug: still one line unless --debug
+            if _debugging(ctx):
+                traceback.print_exc()
+            err(f"Error: unexpected {type(exc).__name__}: {exc} (run with --debug for the traceback; please report it)")
+        ctx.exit(EXIT_ERROR)
+
+
+def _usage_exit_code(exc: click.UsageError) -> click.UsageError:
+    # Click exits 2 on a usage error, but 2 is Terraform's "changes pending" (--detailed-exitcode):
+    # a CI drift check with a mistyped option must fail, not report drift.
+    # exit_code is a class attribute in newer click: set it on this instance only.
+    setattr(exc, "exit_code", EXIT_ERROR)  # noqa: B010
+    return exc

@@ -1,0 +1,88 @@
+"""Applying and destroying: saved plan files, the plans apply and destroy make, and running a plan."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from vapiops.client import VapiClient
+from vapiops.errors import VapiopsError
+from vapiops.flows import planfile
+from vapiops.flows.apply import Applier, ApplyResult, Progress
+from vapiops.flows.context import Context
+from vapiops.flows.planning import build_plan
+from vapiops.model import Plan
+from vapiops.planning.planner import Desired
+from vapiops.project.manifest import load_manifests
+from vapiops.state import State
+
+
+@dataclass
+class SavedPlan:
+    """A plan file from `vapiops plan --out`, checked enough that using it cannot crash."""
+
+    doc: dict[str, Any]
+    where: str  # the file, for messages
+
+    @property
+    def project_dir(self) -> Path:
+        root = Path(self.doc["project_root"])
+        return root if root.is_dir() else Path(".")
+
+    @property
+    def environment(self) -> str:
+        return str(self.doc["plan"]["environment"])
+
+    @property
+    def targets(self) -> tuple[str, ...]:
+        return tuple(self.doc.get("targets", []))
+
+
+def load_saved_plan(path: Path) -> SavedPlan:
+    """The plan file `apply FILE` was given, checked enough that using it cannot crash."""
+    if not planfile.is_plan_file(path):
+        raise VapiopsError("is a file but not a vapiops plan file", where=str(path),
+                           hint="apply a project directory, or a plan saved by `vapiops plan --out FILE`")
+    saved = planfile.load(path)
+    plan_doc = saved.get("plan")
+    well_formed = (
+        isinstance(saved.get("project_root"), str)
+        and isinstance(plan_doc, dict)
+        and isinstance(plan_doc.get("environment"), str)
+        and isinstance(saved.get("targets", []), list)
+        and isinstance(saved.get("fingerprint", {}), dict)
+    )
+    if not well_formed:
+        raise VapiopsError("plan file is damaged (fields are missing or of the wrong type)", where=str(path),
+                           hint="make a new one with `vapiops plan --out FILE`")
+    return SavedPlan(saved, str(path))
+
+
+def plan_apply(ctx: Context, client: VapiClient, state: State, *, targets: Iterable[str],
+               desired: list[Desired], saved: SavedPlan | None = None) -> Plan:
+    """The plan apply runs (the caller holds the lock); with `saved`, only if nothing changed since it was made."""
+    planned = build_plan(ctx, client, state, targets=targets, desired=desired, locked=True)
+    if saved is not None:
+        fresh = planfile.fingerprint(planned.desired, planned.live, state)
+        planfile.check_fresh(saved.doc, planned.plan, fresh, where=saved.where)
+    return planned.plan
+
+
+def plan_destroy(ctx: Context, client: VapiClient, state: State) -> Plan:
+    """The plan that deletes every managed resource (the caller holds the lock)."""
+    result = build_plan(ctx, client, state, desired=[], locked=True).plan
+    # Nothing is desired here, so the planner cannot see lifecycles: read them from the manifests.
+    guarded = {r.address for r in load_manifests(ctx.project) if r.lifecycle.prevent_destroy}
+    result.protected = [c.address for c in result.changes if c.address in guarded]
+    return result
+
+
+def run(ctx: Context, client: VapiClient, state: State, plan: Plan, *, parallelism: int = 8,
+        progress: Progress = lambda _line: None) -> ApplyResult:
+    """Make the plan's calls, recording each in the environment's state (the caller holds the lock).
+
+    An empty plan makes no call; state still learns what is declared now (and forgets what is gone).
+    """
+    return Applier(plan, client, ctx.backend, state, parallelism=parallelism, progress=progress).run()

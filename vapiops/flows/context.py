@@ -1,0 +1,76 @@
+"""One environment of one project: its state backend, its API client (or a sandbox's), its live objects."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+from vapiops.client import VapiClient
+from vapiops.errors import ApiError
+from vapiops.kinds import KINDS, Kind
+from vapiops.planning.planner import Desired
+from vapiops.project.config import Environment, Project, load_project
+from vapiops.project.manifest import load_manifests
+from vapiops.project.validate import desired_resources
+from vapiops.state import StateBackend, open_backend
+
+
+@dataclass
+class Context:
+    """Everything one command needs about one environment of one project."""
+
+    project: Project
+    env: Environment
+    backend: StateBackend
+
+    @classmethod
+    def open(cls, root: Path | str, env_name: str | None) -> Context:
+        project = load_project(root)
+        env = project.environment(env_name)
+        return cls(project, env, open_backend(project, env.name))
+
+    def client(self, base_url: str | None = None) -> VapiClient:
+        return VapiClient(base_url or self.env.resolved_base_url(), self.env.api_key())
+
+    def desired(self) -> list[Desired]:
+        return desired_resources(self.project, load_manifests(self.project), self.env)
+
+
+@contextlib.contextmanager
+def client_for(ctx: Context, sandbox: bool) -> Iterator[VapiClient]:
+    """A VapiClient for the environment, or for an in-process sandbox under .vapiops/."""
+    if not sandbox:
+        try:
+            with ctx.client() as client:
+                yield client
+        except ApiError as exc:
+            if exc.status in (401, 403):
+                # The client cannot know which variable its key came from; this environment does.
+                exc.hint = (f"Vapi rejected the API key of environment {ctx.env.name!r}: check "
+                            f"{ctx.env.api_key_env} (a private key of the right org)")
+            raise
+        return
+    from vapiops.sandbox import SandboxServer  # only the --sandbox path needs it
+
+    data = ctx.project.root / ".vapiops" / "sandbox" / "data.json"
+    data.parent.mkdir(parents=True, exist_ok=True)
+    server = SandboxServer(data_file=data, allow_fields={k: list(v) for k, v in ctx.project.allow_fields.items()})
+    url = server.start()
+    key = os.environ.get(ctx.env.api_key_env) or f"sandbox-{ctx.env.name}"
+    try:
+        with VapiClient(url, key) as client:
+            yield client
+    finally:
+        server.stop()
+
+
+def read_live(client: VapiClient, kinds: Iterable[Kind] = KINDS.values()) -> dict[str, list[dict]]:
+    """Every live object of each kind, one listing per kind (read concurrently)."""
+    kinds = list(kinds)
+    with ThreadPoolExecutor(max_workers=len(kinds) or 1) as pool:
+        results = list(pool.map(client.list, kinds))
+    return {k.name: objs for k, objs in zip(kinds, results, strict=True)}

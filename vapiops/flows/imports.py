@@ -1,0 +1,38 @@
+"""Import: adopt one existing live object into an environment's state under an address."""
+
+from __future__ import annotations
+
+from vapiops.errors import ApiError, VapiopsError
+from vapiops.flows.context import Context, client_for
+from vapiops.kinds import KINDS, split_address
+from vapiops.state import ResourceState
+
+
+def check_address(address: str) -> tuple[str, str]:
+    """KIND and NAME of `address`, or a VapiopsError when it is not KIND/NAME of a known kind."""
+    kind_name, name = split_address(address)
+    if kind_name not in KINDS or not name:
+        raise VapiopsError(f"{address!r} is not an address", hint=f"write KIND/NAME, KIND one of {', '.join(KINDS)}")
+    return kind_name, name
+
+
+def import_object(ctx: Context, address: str, object_id: str, *, sandbox: bool) -> None:
+    """Record the live object `object_id` as `address`, after checking it exists and is not managed yet."""
+    kind_name, name = check_address(address)
+    with ctx.backend.lock(who="import"), client_for(ctx, sandbox) as client:
+        state = ctx.backend.load()
+        if address in state.resources:
+            raise VapiopsError(f"{address} is already managed (id {state.resources[address].id})",
+                               hint="use `vapiops state rm` first to re-import")
+        other = state.address_of_id(object_id)
+        if other:
+            raise VapiopsError(f"{object_id} is already managed as {other}", hint="use `vapiops state mv` to rename")
+        try:
+            client.get(KINDS[kind_name], object_id)
+        except ApiError as exc:
+            if exc.status == 404:
+                exc.hint = (f"no {kind_name} with this ID in environment {ctx.env.name!r}: check the ID, "
+                            "its kind and --env")
+            raise
+        state.resources[address] = ResourceState(kind=kind_name, name=name, id=object_id, applied={}, secrets={})
+        ctx.backend.save(state)
