@@ -27,7 +27,8 @@ from click.testing import CliRunner
 
 from vapiops import paths
 from vapiops.cli.commands import cli
-from vapiops.kinds import KINDS, address
+from vapiops.kinds import KINDS
+from vapiops.model import address
 from vapiops.project.config import load_project
 from vapiops.project.manifest import load_manifests
 from vapiops.project.validate import desired_resources

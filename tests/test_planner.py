@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 
 from vapiops import paths
-from vapiops.kinds import KINDS, address
-from vapiops.model import ABSENT, SENSITIVE, Action, Desired, FieldChange, Lifecycle, Phase, Plan
+from vapiops.kinds import KINDS
+from vapiops.model import ABSENT, SENSITIVE, Action, Desired, FieldChange, Lifecycle, Phase, Plan, address
 from vapiops.planning.drift import drift_report
 from vapiops.planning.graph import is_uuid
 from vapiops.planning.planner import destructive_protected, make_plan

@@ -152,15 +152,6 @@ def get_kind(name: str) -> Kind:
     return KINDS[name]
 
 
-def address(kind: str, name: str) -> str:
-    return f"{kind}/{name}"
-
-
-def split_address(addr: str) -> tuple[str, str]:
-    kind, _, name = addr.partition("/")
-    return kind, name
-
-
 def is_secret_path(path: paths.Path) -> bool:
     """True for a value at a known secret field (SECRET_KEYS anywhere, or SECRET_PATTERNS)."""
     if path and isinstance(path[-1], str) and path[-1] in SECRET_KEYS:

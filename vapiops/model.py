@@ -34,8 +34,8 @@ class Address(NamedTuple):
     def parse(cls, text: str) -> Address:
         """The address written as `kind/name`; ValueError when either part is missing."""
         kind, sep, name = text.partition("/")
-        if not sep or not kind or not name:
-            raise ValueError(f"{text!r} is not an address (write KIND/NAME)")
+        if not sep or not kind or not NAME_PATTERN.fullmatch(name):
+            raise ValueError(f"{text!r} is not an address (write KIND/NAME; a name is letters, digits, '.', '_', '-')")
         return cls(kind, name)
 
 

@@ -12,8 +12,8 @@ from typing import Any
 from vapiops import paths
 from vapiops.client import VapiClient
 from vapiops.errors import ApiError, VapiopsError
-from vapiops.kinds import KINDS, address, is_secret_path
-from vapiops.model import Phase, Plan, Step, name_of
+from vapiops.kinds import KINDS, is_secret_path
+from vapiops.model import Phase, Plan, Step, address, name_of
 from vapiops.paths import copy_json
 from vapiops.planning.diff import owned_equal
 from vapiops.planning.graph import is_uuid

@@ -34,7 +34,8 @@ import yaml
 
 from vapiops import paths, vapispec
 from vapiops.errors import StateError, VapiopsError
-from vapiops.kinds import KINDS, Kind, address
+from vapiops.kinds import KINDS, Kind
+from vapiops.model import address
 from vapiops.paths import Path as JsonPath
 from vapiops.paths import copy_json, format_path
 from vapiops.planning.diff import path_key, scalar_equal

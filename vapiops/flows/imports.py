@@ -4,15 +4,20 @@ from __future__ import annotations
 
 from vapiops.errors import ApiError, VapiopsError
 from vapiops.flows.context import Context, client_for
-from vapiops.kinds import KINDS, split_address
+from vapiops.kinds import KINDS
+from vapiops.model import Address
 from vapiops.state import ResourceState
 
 
 def check_address(address: str) -> tuple[str, str]:
     """KIND and NAME of `address`, or a VapiopsError when it is not KIND/NAME of a known kind."""
-    kind_name, name = split_address(address)
-    if kind_name not in KINDS or not name:
-        raise VapiopsError(f"{address!r} is not an address", hint=f"write KIND/NAME, KIND one of {', '.join(KINDS)}")
+    try:
+        kind_name, name = Address.parse(address)
+    except ValueError:
+        kind_name, name = "", ""
+    if kind_name not in KINDS:
+        raise VapiopsError(f"{address!r} is not an address", hint=f"write KIND/NAME, KIND one of {', '.join(KINDS)}; "
+                           "a name starts with a letter or digit, then letters, digits, '.', '_' or '-'")
     return kind_name, name
 
 

@@ -10,7 +10,7 @@ from vapiops.client import VapiClient
 from vapiops.errors import StateError, UnsafePlan, VapiopsError
 from vapiops.flows.context import Context, read_live
 from vapiops.kinds import Kind
-from vapiops.model import Action, Desired, Plan
+from vapiops.model import Action, Desired, Plan, name_of
 from vapiops.planning.drift import drift_report
 from vapiops.planning.planner import make_plan
 from vapiops.planning.recovery import adopt_intents
@@ -43,7 +43,7 @@ def _adopt(backend: StateBackend, state: State, live: dict[str, list[dict]]) -> 
         intent = state.intents[addr]
         # applied stays empty: nothing is known to be owned until the next apply records it.
         state.resources[addr] = ResourceState(
-            kind=intent.kind, name=addr.split("/", 1)[1], id=obj_id, applied={}, secrets={}
+            kind=intent.kind, name=name_of(addr), id=obj_id, applied={}, secrets={}
         )
     state.intents.clear()
     backend.save(state)

@@ -6,7 +6,7 @@ from typing import Any
 
 from vapiops.errors import VapiopsError
 from vapiops.flows.context import Context
-from vapiops.kinds import split_address
+from vapiops.flows.imports import check_address
 
 
 def list_resources(ctx: Context) -> list[tuple[str, str]]:
@@ -33,9 +33,9 @@ def remove(ctx: Context, address: str) -> None:
 
 def move(ctx: Context, source: str, destination: str) -> None:
     """Rename `source` to `destination` (one kind) in state, without touching the live object."""
-    src_kind, _ = split_address(source)
-    dst_kind, dst_name = split_address(destination)
-    if src_kind != dst_kind or not dst_name:
+    src_kind, _ = check_address(source)
+    dst_kind, dst_name = check_address(destination)
+    if src_kind != dst_kind:
         raise VapiopsError(f"cannot move {source} to {destination}", hint="both addresses must be of one kind")
     with ctx.backend.lock(who="state mv"):
         st = ctx.backend.load()

@@ -13,7 +13,7 @@ import yaml
 
 from vapiops import kinds, paths
 from vapiops.errors import Location, ManifestError, Problem, ValidationError, did_you_mean
-from vapiops.model import Lifecycle
+from vapiops.model import Lifecycle, address
 
 if TYPE_CHECKING:
     from vapiops.project.config import Project
@@ -229,7 +229,7 @@ class Resource:
 
     @property
     def address(self) -> str:
-        return kinds.address(self.kind, self.name)
+        return address(self.kind, self.name)
 
     def location(self, path: tuple = ()) -> Location:
         """Where spec path is written, or its nearest written ancestor, or the document."""

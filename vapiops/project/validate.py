@@ -10,8 +10,8 @@ import copy
 
 from vapiops import paths, vapispec
 from vapiops.errors import Problem, TemplateError, ValidationError, did_you_mean
-from vapiops.kinds import KINDS, Kind, address
-from vapiops.model import Desired
+from vapiops.kinds import KINDS, Kind
+from vapiops.model import Desired, address
 from vapiops.planning.graph import is_uuid
 from vapiops.project.config import Environment, Project
 from vapiops.project.manifest import Resource
