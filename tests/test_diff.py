@@ -1,4 +1,4 @@
-"""diff.py: the ownership rules of SPEC 4 on plain values."""
+"""diff.py: the ownership rules of docs/plan.md on plain values."""
 
 from __future__ import annotations
 
