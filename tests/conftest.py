@@ -1,12 +1,20 @@
 """Shared test fixtures and helpers: a live sandbox (the local Vapi API) on 127.0.0.1, the CLI run against it.
 
 Plain helpers are imported by test modules with `from conftest import ...` (pytest puts tests/ on sys.path).
+
+    python -m pytest -m "not e2e"   # the unit suite, in seconds
+    python -m pytest                # everything, e2e included (about a minute)
+
+A test that starts a sandbox server, runs the CLI end to end or spawns a process is marked
+`@pytest.mark.e2e` (or its file sets `pytestmark = pytest.mark.e2e`); the fixtures here cannot mark
+the tests that use them, so a new test of that sort must be marked by hand.
 """
 
 from __future__ import annotations
 
 import copy
 import json
+import os
 import re
 import socket
 import textwrap
@@ -21,6 +29,7 @@ import yaml
 from click.testing import CliRunner, Result
 
 SANDBOX_KEY = "test-key"
+REPO = Path(__file__).resolve().parents[1]
 WRITES = ("POST", "PATCH", "DELETE")
 PLAN_SCHEMA: dict[str, Any] = json.loads(
     (Path(__file__).parents[1] / "schemas" / "plan.schema.json").read_text(encoding="utf-8"))
@@ -135,6 +144,13 @@ def write_files(root: Path, files: dict[str, str]) -> None:
             path.symlink_to(text[2:].strip())
         else:
             path.write_text(textwrap.dedent(text).lstrip())
+
+
+def repo_pythonpath(env: dict[str, str]) -> dict[str, str]:
+    """`env` with this checkout first on PYTHONPATH: a child `python -m vapiops` started in another
+    directory must run the code under test, not whatever copy the interpreter has installed."""
+    rest = env.get("PYTHONPATH")
+    return {**env, "PYTHONPATH": f"{REPO}{os.pathsep}{rest}" if rest else str(REPO)}
 
 
 def free_port() -> int:

@@ -50,6 +50,7 @@ def _assistants(count: int) -> str:
     return "---\n".join(f"kind: assistant\nname: a{i:02d}\nspec:\n  firstMessage: Hello {i}.\n" for i in range(count))
 
 
+@pytest.mark.e2e
 def test_bulk_delete_needs_force(tmp_path, run, sandbox):
     root = tmp_path / "proj"
     write_file(root, "resources/keep.yaml", _assistants(8))
@@ -74,6 +75,7 @@ def test_bulk_delete_needs_force(tmp_path, run, sandbox):
     assert len(state_ids(root)) == 8
 
 
+@pytest.mark.e2e
 def test_deleting_up_to_the_limit_needs_no_force(tmp_path, run, sandbox):
     root = tmp_path / "proj"
     write_file(root, "resources/keep.yaml", _assistants(7))
@@ -116,6 +118,7 @@ def test_check_safety_prevent_destroy_cannot_be_forced():
             check_safety(plan, _state(1), force=force)
 
 
+@pytest.mark.e2e
 def test_prevent_destroy_refuses_a_replace_even_with_force(base_project, run, sandbox, tmp_path):
     base = base_project / "resources/base.yaml"
     edit(base, "name: hangup\nspec:\n", "name: hangup\nlifecycle:\n  preventDestroy: true\nspec:\n")
@@ -140,6 +143,7 @@ def test_prevent_destroy_refuses_a_replace_even_with_force(base_project, run, sa
     assert [r["method"] for r in writes(sandbox)] == ["POST", "PATCH", "DELETE"]
 
 
+@pytest.mark.e2e
 def test_destroy_refuses_a_prevent_destroy_resource(base_project, run, sandbox):
     edit(base_project / "resources/base.yaml", "name: hangup\nspec:\n", "name: hangup\nlifecycle:\n  preventDestroy: true\nspec:\n")
     run("apply", base_project, "--auto-approve")
@@ -165,6 +169,7 @@ def _replace_project(proj: Project) -> None:
     )
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("parallelism", ["1", "4"])
 def test_replace_creates_repoints_every_dependent_then_deletes(proj, run, sandbox, parallelism):
     _replace_project(proj)
@@ -202,6 +207,7 @@ def test_replace_creates_repoints_every_dependent_then_deletes(proj, run, sandbo
     clean(run, proj)
 
 
+@pytest.mark.e2e
 def test_a_squad_members_transient_assistant_is_repointed_on_replace(proj, run, sandbox):
     proj.put(
         doc("tool", "hangup", {"type": "endCall"}),
@@ -224,6 +230,7 @@ def test_a_squad_members_transient_assistant_is_repointed_on_replace(proj, run, 
 # Deletes and reference cycles
 
 
+@pytest.mark.e2e
 def test_deleting_a_referenced_assistant_patches_every_dependent_first(proj, run, sandbox):
     proj.put(
         doc("assistant", "front", assistant_spec("Front.", tools=["route"])),
@@ -267,6 +274,7 @@ def test_deleting_a_referenced_assistant_patches_every_dependent_first(proj, run
     clean(run, proj)
 
 
+@pytest.mark.e2e
 def test_reference_cycles_apply_and_plan_clean(proj, run, sandbox):
     # a -> handoff tool t -> b -> structured output s -> a (four nodes), and
     # a -> scorecard sc -> s -> a (three nodes): one strongly connected component.
@@ -326,6 +334,7 @@ def _live_ids(sandbox) -> set[str]:
     return {o["id"] for k in KINDS for o in sandbox.objects(k, KEY)}
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("parallelism", ["1", "4"])
 def test_retries_never_duplicate_and_plan_clean(proj, run, sandbox, parallelism):
     _desk(proj)
@@ -377,6 +386,7 @@ def test_retries_never_duplicate_and_plan_clean(proj, run, sandbox, parallelism)
 # Objects deleted in the dashboard are re-created and their dependents repointed
 
 
+@pytest.mark.e2e
 def test_object_deleted_in_dashboard_is_recreated_and_dependents_repointed(proj, run, sandbox):
     _desk(proj)
     proj.put(doc("scorecard", "card", {"metrics": [{"structuredOutputId": "outcome", "conditions": [
@@ -415,6 +425,7 @@ def test_object_deleted_in_dashboard_is_recreated_and_dependents_repointed(proj,
     clean(run, proj)
 
 
+@pytest.mark.e2e
 def test_both_ends_of_a_cycle_deleted_in_dashboard_are_recreated_and_linked(proj, run, sandbox):
     proj.put(
         doc("assistant", "a", assistant_spec("A.", tools=["t"], artifactPlan={"structuredOutputIds": ["o"]})),
@@ -448,6 +459,7 @@ def test_both_ends_of_a_cycle_deleted_in_dashboard_are_recreated_and_linked(proj
 # Failures: what succeeded is kept, nothing that failed is recorded, the next apply carries on
 
 
+@pytest.mark.e2e
 def test_a_400_on_apply_keeps_what_succeeded_and_records_nothing_that_failed(support_project, run, sandbox):
     # allow_fields admits a field offline that this API (the sandbox, without allow_fields) rejects.
     write_files(support_project, {"vapiops.yaml": "allow_fields:\n  assistant: [backgroundDenoisingEnabled]\n"})
@@ -467,6 +479,7 @@ def test_a_400_on_apply_keeps_what_succeeded_and_records_nothing_that_failed(sup
     assert live_ids(sandbox, "assistant") == set()
 
 
+@pytest.mark.e2e
 def test_a_refused_create_leaves_no_intent(support_project, run, sandbox):
     sandbox.inject("POST", "/tool", 400, times=1)
     run("apply", support_project, "--auto-approve", "--parallelism", "1", code=1)
@@ -502,6 +515,7 @@ def _tool_to_replace(proj: Project, run) -> dict[str, str]:
     return old
 
 
+@pytest.mark.e2e
 def test_crash_after_a_replacements_post_adopts_it_and_still_deletes_the_old_copy(proj, run, sandbox,
                                                                                    monkeypatch):
     old = _tool_to_replace(proj, run)
@@ -523,6 +537,7 @@ def test_crash_after_a_replacements_post_adopts_it_and_still_deletes_the_old_cop
     clean(run, proj)
 
 
+@pytest.mark.e2e
 def test_crash_after_a_recreates_post_adopts_it(proj, run, sandbox, monkeypatch):
     old = _tool_and_assistant(proj, run)
     with sandbox_client(sandbox, KEY) as c:
@@ -539,6 +554,7 @@ def test_crash_after_a_recreates_post_adopts_it(proj, run, sandbox, monkeypatch)
     clean(run, proj)
 
 
+@pytest.mark.e2e
 def test_a_replaced_copy_whose_delete_failed_is_deleted_by_the_next_apply(proj, run, sandbox):
     old = _tool_to_replace(proj, run)
     sandbox.inject("DELETE", "/tool", 400)
@@ -552,6 +568,7 @@ def test_a_replaced_copy_whose_delete_failed_is_deleted_by_the_next_apply(proj, 
     clean(run, proj)
 
 
+@pytest.mark.e2e
 def test_a_replacement_the_api_refuses_leaves_the_old_object_in_place(proj, run, sandbox):
     old = _tool_to_replace(proj, run)
     sandbox.inject("POST", "/tool", 400)
@@ -571,6 +588,7 @@ def test_a_replacement_the_api_refuses_leaves_the_old_object_in_place(proj, run,
 # Interrupted apply: a clear message, state valid and holding what was done
 
 
+@pytest.mark.e2e
 def test_ctrl_c_during_apply_keeps_what_was_done(support_project, run, sandbox, monkeypatch):
     real_create = VapiClient.create
     calls: list[str] = []
@@ -613,6 +631,7 @@ def raise_keyboard_interrupt_after_first_create(monkeypatch) -> list[str]:
     return calls
 
 
+@pytest.mark.e2e
 def test_keyboard_interrupt_in_a_create_says_interrupted_and_keeps_state_valid(support_project, run, sandbox,
                                                                                monkeypatch):
     calls = raise_keyboard_interrupt_after_first_create(monkeypatch)

@@ -27,6 +27,7 @@ from conftest import (
     error_lines,
     free_port,
     live_ids,
+    repo_pythonpath,
     state_of,
     write_files,
     writes,
@@ -38,9 +39,6 @@ from vapiops.cli.commands import cli, use_color
 from vapiops.client import VapiClient
 from vapiops.flows import engine
 from vapiops.sandbox import SandboxServer
-
-pytestmark = pytest.mark.e2e
-
 
 # ---------------------------------------------------------------------------------------------
 # Broken projects: one located error, exit 1, and not a single request
@@ -141,6 +139,7 @@ CASES: dict[str, tuple[dict[str, str], tuple[str, ...], tuple[str, ...], str | N
 COMMAND_ARGS = {"validate": ("validate",), "plan": ("plan",), "apply": ("apply", "--auto-approve")}
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize(("case", "command"), [(c, cmd) for c in CASES for cmd in CASES[c][2]])
 def test_broken_project_is_one_located_error_and_sends_nothing(support_project, run, sandbox, case, command):
     files, extra, _commands, where, expected = CASES[case]
@@ -163,6 +162,7 @@ BAD_MANIFESTS = {
 }
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("case", sorted(BAD_MANIFESTS))
 @pytest.mark.parametrize("command", [("validate",), ("plan",), ("apply", "--auto-approve")])
 def test_bad_manifest_is_one_located_line_and_exit_1(base_project, run, sandbox, case, command):
@@ -180,6 +180,7 @@ def test_bad_manifest_is_one_located_line_and_exit_1(base_project, run, sandbox,
     assert where in debug.stderr
 
 
+@pytest.mark.e2e
 def test_several_problems_are_one_block_listing_each(support_project, run, sandbox):
     write_files(support_project, {"resources/bad.yaml": "kind: tool\nname: x\nspecs: {type: endCall}\n",
                           "resources/worse.yaml": "kind: tool\nname: -y\nspec: {type: endCall}\n"})
@@ -190,6 +191,7 @@ def test_several_problems_are_one_block_listing_each(support_project, run, sandb
     assert sandbox.requests == []
 
 
+@pytest.mark.e2e
 def test_the_api_key_variable_is_needed_only_by_commands_that_call_the_api(support_project, run, sandbox):
     write_files(support_project, {"vapiops.yaml": MULTI_ENV})
     result = run("validate", support_project, "--env", "dev")
@@ -200,6 +202,7 @@ def test_the_api_key_variable_is_needed_only_by_commands_that_call_the_api(suppo
     assert sandbox.requests == []
 
 
+@pytest.mark.e2e
 def test_a_manifest_file_is_not_a_project_directory(support_project, run, sandbox):
     manifest = support_project / "resources" / "tools.yaml"
     assert_one_error(run("plan", manifest, code=1), str(manifest), "is a file, not a project directory",
@@ -210,6 +213,7 @@ def test_a_manifest_file_is_not_a_project_directory(support_project, run, sandbo
     assert sandbox.requests == []
 
 
+@pytest.mark.e2e
 def test_corrupt_state_names_the_file_and_the_backup(support_project, run, sandbox):
     run("apply", support_project, "--auto-approve")
     store = state_of(support_project)
@@ -224,6 +228,7 @@ def test_corrupt_state_names_the_file_and_the_backup(support_project, run, sandb
     assert store.path.read_text() == '{"version": 1, "resour'  # left as it was for the user to restore
 
 
+@pytest.mark.e2e
 def test_locked_state_names_the_holder(support_project, run, sandbox):
     store = state_of(support_project)
     store.lock_path.parent.mkdir(parents=True)
@@ -241,6 +246,7 @@ def test_locked_state_names_the_holder(support_project, run, sandbox):
 # Exit codes
 
 
+@pytest.mark.e2e
 def test_exit_codes_of_plan(base_project, run, sandbox):
     assert run("plan", base_project, "--detailed-exitcode", code=2).stdout.rstrip().endswith(
         "Plan: 4 to add, 0 to change, 0 to destroy.")
@@ -256,6 +262,7 @@ def test_exit_codes_of_plan(base_project, run, sandbox):
     assert writes(sandbox) == []
 
 
+@pytest.mark.e2e
 def test_usage_errors_exit_1_not_the_changes_pending_code(support_project, run, sandbox):
     # 2 means "changes pending" with --detailed-exitcode: a mistyped option must not read as drift.
     for args in (("plan", support_project, "--detailed-exitcode", "--format", "yaml"), ("plan", "--bogus"), ("bogus",)):
@@ -264,6 +271,7 @@ def test_usage_errors_exit_1_not_the_changes_pending_code(support_project, run, 
     assert sandbox.requests == []
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("target", ["assistant/suport", "nonsense"])
 def test_unknown_target_is_an_error(base_project, run, sandbox, target):
     result = run("plan", base_project, "--target", target, "--detailed-exitcode", code=None)
@@ -274,6 +282,7 @@ def test_unknown_target_is_an_error(base_project, run, sandbox, target):
 # API errors: one line with method, path, status and Vapi's message
 
 
+@pytest.mark.e2e
 def test_rejected_key_names_the_environments_variable(support_project, run):
     with SandboxServer(api_key="the-only-good-key") as guarded:
         # The default environment's variable...
@@ -292,6 +301,7 @@ def test_rejected_key_names_the_environments_variable(support_project, run):
     assert state_of(support_project, "prod").load().resources == {}
 
 
+@pytest.mark.e2e
 def test_import_of_an_unknown_id_is_a_404_with_a_hint(support_project, run, sandbox):
     run("apply", support_project, "--auto-approve")
     before = state_of(support_project).load().resources
@@ -303,6 +313,7 @@ def test_import_of_an_unknown_id_is_a_404_with_a_hint(support_project, run, sand
     assert "tool/hangup" not in after and set(after) == set(before) - {"tool/hangup"}
 
 
+@pytest.mark.e2e
 def test_500s_exhausted_are_one_line_and_state_stays_loadable(support_project, run, sandbox):
     # Retry-After: 0 keeps the client's real retry logic without its waits.
     sandbox.inject("GET", "/assistant", 500, times=6, retry_after=0)
@@ -321,6 +332,7 @@ def test_500s_exhausted_are_one_line_and_state_stays_loadable(support_project, r
     assert methods.count("POST") == 6 and methods.count("GET") >= 6
 
 
+@pytest.mark.e2e
 def test_unreachable_base_url_is_one_line(support_project, run, monkeypatch):
     monkeypatch.setattr(engine, "VapiClient", functools.partial(VapiClient, sleep=lambda _s: None))
     url = f"http://127.0.0.1:{free_port()}"
@@ -333,6 +345,7 @@ def test_unreachable_base_url_is_one_line(support_project, run, monkeypatch):
     assert "Traceback (most recent call last)" in debug.stderr
 
 
+@pytest.mark.e2e
 def test_api_failure_during_apply_names_the_address(base_project, run, sandbox):
     run("apply", base_project, "--auto-approve")
     edit(base_project / "resources/base.yaml", "Hi, support here.", "Support, hi.")
@@ -350,6 +363,7 @@ def test_api_failure_during_apply_names_the_address(base_project, run, sandbox):
 DEBUG_CASES = ["yaml syntax", "unknown reference", "missing secret", "config unknown key", "missing API key variable"]
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("case", DEBUG_CASES)
 def test_debug_shows_the_traceback(support_project, run, sandbox, case):
     files, extra, _commands, where, _expected = CASES[case]
@@ -365,6 +379,7 @@ def test_debug_shows_the_traceback(support_project, run, sandbox, case):
     assert sandbox.requests == []
 
 
+@pytest.mark.e2e
 def test_debug_shows_the_traceback_of_an_api_error(support_project, run, sandbox):
     sandbox.inject("GET", "/tool", 404, times=2)
     result = run("plan", support_project, "--debug", code=1)
@@ -386,6 +401,7 @@ def command_paths(group: click.Group, prefix: tuple[str, ...] = ()) -> list[tupl
     return found
 
 
+@pytest.mark.e2e
 def test_every_command_has_help():
     paths = command_paths(cli)
     assert ("state", "mv") in paths and ("plan",) in paths and len(paths) >= 13
@@ -409,6 +425,7 @@ def test_every_command_has_help():
 # stdout holds only what was asked for; progress and messages go to stderr
 
 
+@pytest.mark.e2e
 def test_json_plan_is_one_document_on_stdout(support_project, run, sandbox, tmp_path):
     run("apply", support_project, "--auto-approve")
     path = support_project / "resources/assistant.yaml"
@@ -421,6 +438,7 @@ def test_json_plan_is_one_document_on_stdout(support_project, run, sandbox, tmp_
     assert f"Saved the plan to {out}" in result.stderr and "{" not in result.stderr
 
 
+@pytest.mark.e2e
 def test_apply_progress_goes_to_stderr_and_state_list_to_stdout(support_project, run, sandbox):
     result = run("apply", support_project, "--auto-approve")
     progress = [line for line in result.stderr.splitlines() if "created (id " in line]
@@ -464,6 +482,7 @@ class _TerminalSys:
         return getattr(sys, name)
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("terminal", [False, True])
 def test_ansi_only_on_a_terminal_without_no_color(base_project, run, monkeypatch, terminal):
     if terminal:
@@ -483,6 +502,7 @@ def test_ansi_only_on_a_terminal_without_no_color(base_project, run, monkeypatch
         assert ANSI not in run("plan", base_project, "--format", fmt, color=True).stdout
 
 
+@pytest.mark.e2e
 def test_ansi_is_stripped_by_click_when_output_is_piped(base_project, run, monkeypatch):
     # Even if vapiops chose colour, click drops escapes on a stream that is not a terminal.
     monkeypatch.setattr(cli_module, "sys", _TerminalSys())
@@ -513,10 +533,11 @@ def test_use_color(monkeypatch):
 def python_m(*args: object, cwd: Path) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("VAPI", "VAPIOPS"))}
     env["NO_COLOR"] = "1"
-    return subprocess.run([sys.executable, "-m", "vapiops", *map(str, args)], cwd=cwd, env=env,
+    return subprocess.run([sys.executable, "-m", "vapiops", *map(str, args)], cwd=cwd, env=repo_pythonpath(env),
                           capture_output=True, text=True, timeout=60)
 
 
+@pytest.mark.e2e
 def test_python_m_vapiops_version_and_an_error(support_project):
     version = python_m("--version", cwd=support_project)
     assert version.returncode == 0 and __version__ in version.stdout and version.stderr == ""
