@@ -1,8 +1,8 @@
 """Apply (vapiops/flows): safety checks, replace and delete order, cycles, retries, failures, crashes, Ctrl-C.
 
-Mostly end to end (the real CLI against the sandbox on 127.0.0.1, faults injected there or in
-VapiClient); check_safety is also tested on plain values. After every apply that succeeds the
-plan must be clean and the writes sent exactly the ones needed.
+Mostly end to end, marked e2e: the real CLI against the sandbox on 127.0.0.1, faults injected there
+or in VapiClient. check_safety is also tested on plain values (unit tests). After every apply that
+succeeds the plan must be clean and the writes sent exactly the ones needed.
 """
 
 from __future__ import annotations

@@ -3,7 +3,8 @@
 The real CLI (click's CliRunner, and `python -m vapiops` for the entry point) against the sandbox
 on 127.0.0.1. Every broken project must give exit 1, one error block on stderr that starts with
 "Error:", names the file:line (or the address / variable) and says what to do, no traceback
-unless asked for, nothing on stdout, and no request at all.
+unless asked for, nothing on stdout, and no request at all. Tests that need no server or CLI run
+(use_color) are unit tests; every other test here is marked e2e.
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ from vapiops.flows import engine
 from vapiops.sandbox import SandboxServer
 
 # ---------------------------------------------------------------------------------------------
-# Broken projects: one located error, exit 1, and not a single request
+# Broken projects and state files: one located error, exit 1, and nothing sent
 
 
 def bad_doc(spec_lines: str, kind: str = "assistant", name: str = "bad") -> str:
