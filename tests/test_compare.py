@@ -256,6 +256,7 @@ def applied(project, orgs):
     return project
 
 
+@pytest.mark.e2e
 def test_diff_shows_exactly_the_var_and_override_and_the_staging_only_resource(applied, orgs):
     for org in orgs:
         org.clear_requests()
@@ -289,6 +290,7 @@ def test_diff_shows_exactly_the_var_and_override_and_the_staging_only_resource(a
     assert "tok-" not in text
 
 
+@pytest.mark.e2e
 def test_diff_reads_only_and_sees_undeclared_dashboard_edits(applied, orgs):
     staging, prod = orgs
     support = next(o for o in prod.objects("assistant", PROD_KEY) if o["name"] == "support")
@@ -304,6 +306,7 @@ def test_diff_reads_only_and_sees_undeclared_dashboard_edits(applied, orgs):
         assert org.requests and all(r["method"] == "GET" for r in org.requests)
 
 
+@pytest.mark.e2e
 def test_identical_environments_show_no_differences(project, orgs):
     text = (project / "vapiops.yaml").read_text().replace("Acme Staging", "Acme")
     (project / "vapiops.yaml").write_text(text)
@@ -319,6 +322,7 @@ def test_identical_environments_show_no_differences(project, orgs):
     assert doc["summary"] == {"only_in_a": 0, "only_in_b": 0, "differ": 0, "same": 4}
 
 
+@pytest.mark.e2e
 def test_missing_key_is_a_clear_error_naming_the_variable_before_any_request(applied, orgs):
     for org in orgs:
         org.clear_requests()
@@ -328,6 +332,7 @@ def test_missing_key_is_a_clear_error_naming_the_variable_before_any_request(app
     assert orgs[0].requests == [] and orgs[1].requests == []
 
 
+@pytest.mark.e2e
 def test_unknown_or_repeated_environment_is_an_error(applied):
     result = run("diff", "staging", "qa", applied, code=1)
     assert "unknown environment 'qa'" in result.stderr
@@ -335,6 +340,7 @@ def test_unknown_or_repeated_environment_is_an_error(applied):
     assert "given twice" in result.stderr
 
 
+@pytest.mark.e2e
 def test_environment_without_state_is_noted_and_everything_is_only_on_the_other_side(project, orgs):
     run("apply", project, "--env", "staging", "--auto-approve")
     result = run("diff", "staging", "prod", project, "--format", "json")
@@ -343,6 +349,7 @@ def test_environment_without_state_is_noted_and_everything_is_only_on_the_other_
     assert doc["summary"] == {"only_in_a": 4, "only_in_b": 0, "differ": 0, "same": 0}
 
 
+@pytest.mark.e2e
 def test_two_orgs_each_apply_with_their_own_ids_and_plan_clean(applied, orgs):
     staging, prod = orgs
     states = {env: json.loads((applied / ".vapiops/state" / f"{env}.json").read_text()) for env in ("staging", "prod")}

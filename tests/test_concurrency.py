@@ -9,9 +9,12 @@ import time
 from pathlib import Path
 
 import httpx
-from conftest import free_port, sandbox_cli, write_files, writes
+import pytest
+from conftest import free_port, repo_pythonpath, sandbox_cli, write_files, writes
 
 from vapiops.sandbox import SandboxServer
+
+pytestmark = pytest.mark.e2e
 
 LATENCY_MS = 300
 TOOLS = 6
@@ -46,7 +49,7 @@ def test_independent_creates_run_in_parallel_and_dependents_wait(tmp_path):
 def test_sandbox_command_serves_the_api_on_loopback(tmp_path):
     port = free_port()
     data = tmp_path / "data.json"
-    env = {**os.environ, "NO_COLOR": "1"}
+    env = repo_pythonpath({**os.environ, "NO_COLOR": "1"})
     proc = subprocess.Popen([sys.executable, "-m", "vapiops", "sandbox", "--port", str(port), "--data", str(data)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     try:

@@ -1,12 +1,50 @@
-"""End-to-end: the real CLI against the sandbox served over HTTP on 127.0.0.1."""
+"""End to end: plan and apply with the real CLI against the sandbox served over HTTP on 127.0.0.1.
+
+Whole flows (all kinds, drift, state commands, locks), and the sync guarantees: no perpetual diffs
+against a server that fills defaults, no wiped settings, secrets never shown, --refresh-only and
+--target. After each apply, `plan --detailed-exitcode` must exit 0 and the writes sent must be exactly
+the ones needed.
+"""
 
 from __future__ import annotations
 
+import copy
 import json
 from pathlib import Path
+from typing import Any
 
+import jsonschema
 import pytest
-from conftest import sandbox_client, state_ids, write_files, writes
+from click.testing import Result
+from conftest import (
+    HOOK_TOKEN,
+    HOOK_TOKEN_2,
+    KEY,
+    OPENAI_KEY,
+    PIN,
+    PLAN_SCHEMA,
+    SECRETS,
+    apply,
+    assistant_spec,
+    calls,
+    clean,
+    dashboard_patch,
+    doc,
+    edit,
+    function_tool,
+    live,
+    plan_json,
+    sandbox_client,
+    state_ids,
+    write_file,
+    write_files,
+    writes,
+)
+
+from vapiops import paths, vapispec
+from vapiops.kinds import KINDS
+
+pytestmark = pytest.mark.e2e
 
 TOOLS = """
 kind: tool
@@ -407,3 +445,688 @@ def test_a_second_apply_waits_for_the_lock_or_names_its_holder(project, cli, san
     threading.Timer(0.5, holder.__exit__, (None, None, None)).start()
     result = cli("apply", project, "--auto-approve", "--lock-timeout", "10")  # waits, then applies
     assert "Apply complete!" in result.stderr
+
+
+# ---------------------------------------------------------------------------------------------
+# Every tool type: edits deep in lists and removals send only what changed
+
+
+MESSAGES = [
+    {"type": "request-start", "content": "One moment, {{ customer.name }}…", "blocking": True},
+    {"type": "request-failed", "content": "Sorry, that did not work."},
+    {"type": "request-response-delayed", "content": "Still on it.", "timingMilliseconds": 2000},
+]
+
+
+REJECTION = {"conditions": [{"type": "regex", "regex": "(?i)\\b(bye|goodbye)\\b", "negate": True}]}
+
+
+SERVER = {"url": "https://hooks.example.com/tools", "timeoutSeconds": 15}
+
+
+FUNCTION = {
+    "name": "lookup_order",
+    "description": "Look up an order.",
+    "parameters": {"type": "object", "properties": {"orderNumber": {"type": "string"}}, "required": ["orderNumber"]},
+}
+
+
+# Per tool type: the fields its DTO has beyond messages/rejectionPlan, and a (path, new value) edit
+# whose top-level key is then removed. Types without their own fields edit rejectionPlan.
+TOOL_FIELDS: dict[str, dict[str, Any]] = {
+    "apiRequest": {"method": "POST", "url": "https://api.example.com/orders", "name": "create_order",
+                   "description": "Create an order.", "timeoutSeconds": 30,
+                   "body": {"type": "object", "properties": {"sku": {"type": "string"}}},
+                   "backoffPlan": {"type": "exponential", "maxRetries": 3, "baseDelaySeconds": 1}},
+    "bash": {"subType": "bash_20241022", "name": "bash", "server": SERVER},
+    "code": {"code": "return { ok: true };", "timeoutSeconds": 5, "function": FUNCTION,
+             "environmentVariables": [{"name": "REGION", "value": "eu"}]},
+    "computer": {"subType": "computer_20241022", "name": "computer", "displayWidthPx": 1024,
+                 "displayHeightPx": 768, "server": SERVER},
+    "dtmf": {"sipInfoDtmfEnabled": True},
+    "function": {"function": FUNCTION, "server": SERVER, "async": False},
+    "handoff": {"destinations": [{"type": "assistant", "assistantId": "target", "description": "Billing."}]},
+    "mcp": {"server": SERVER, "metadata": {"protocol": "shttp"}},
+    "query": {"knowledgeBases": [{"name": "faq", "provider": "google", "description": "FAQ",
+                                  "fileIds": ["f1", "f2"]}]},
+    "sipRequest": {"verb": "INFO", "body": "hello"},
+    "textEditor": {"subType": "text_editor_20241022", "name": "str_replace_editor", "server": SERVER},
+    "transferCall": {"destinations": [{"type": "number", "number": "+14155550100", "description": "Front desk."}]},
+    "voicemail": {"beepDetectionEnabled": True},
+}
+
+
+TOOL_EDITS: dict[str, tuple[str, Any]] = {
+    "apiRequest": ("backoffPlan.maxRetries", 5),
+    "bash": ("server.timeoutSeconds", 25),
+    "code": ("environmentVariables[0].value", "us"),
+    "computer": ("server.url", "https://hooks.example.com/computer"),
+    "dtmf": ("sipInfoDtmfEnabled", False),
+    "function": ("server.timeoutSeconds", 40),
+    "handoff": ("destinations[0].description", "Billing and refunds."),
+    "mcp": ("metadata.protocol", "sse"),
+    "query": ("knowledgeBases[0].fileIds", ["f1", "f2", "f3"]),
+    "sipRequest": ("body", "goodbye"),
+    "textEditor": ("server.timeoutSeconds", 5),
+    "transferCall": ("destinations[0].number", "+14155550199"),
+    "voicemail": ("beepDetectionEnabled", False),
+}
+
+
+TOOL_TYPES = vapispec.discriminator_values(KINDS["tool"])
+
+
+def test_every_tool_type_is_covered():
+    # A new tool type in Vapi's spec must get a realistic body here, not just `type`.
+    assert len(TOOL_TYPES) >= 20
+    assert set(TOOL_FIELDS) <= set(TOOL_TYPES) and set(TOOL_EDITS) <= set(TOOL_TYPES)
+    for tool_type in TOOL_TYPES:
+        body = {"type": tool_type, "messages": MESSAGES, "rejectionPlan": REJECTION, **TOOL_FIELDS.get(tool_type, {})}
+        body = json.loads(json.dumps(body).replace('"target"', '"00000000-0000-4000-8000-000000000000"'))
+        assert vapispec.check(KINDS["tool"], body) == [], tool_type
+
+
+def _tool_spec(tool_type: str) -> dict[str, Any]:
+    return {"type": tool_type, "messages": copy.deepcopy(MESSAGES), "rejectionPlan": copy.deepcopy(REJECTION),
+            **copy.deepcopy(TOOL_FIELDS.get(tool_type, {}))}
+
+
+def _patches_by_tool(sandbox, ids: dict[str, str]) -> dict[str, dict[str, Any]]:
+    """tool type -> the body of the one PATCH it got (asserting every write is a tool PATCH)."""
+    by_id = {ids[f"tool/{t}"]: t for t in TOOL_TYPES}
+    out: dict[str, dict[str, Any]] = {}
+    for r in writes(sandbox, succeeded=True):
+        assert r["method"] == "PATCH" and r["path"].startswith("/tool/"), r
+        tool_type = by_id[r["path"].rsplit("/", 1)[1]]
+        assert tool_type not in out, f"{tool_type} patched twice"
+        out[tool_type] = r["body"]
+    return out
+
+
+def test_every_tool_type_applies_edits_and_removes_cleanly(proj, run, sandbox):
+    # One tool of each type in one project (one apply for all 23 keeps the file fast); every
+    # assertion below is made per type.
+    proj.put(doc("assistant", "target", {"firstMessage": "Billing here."}))
+    for tool_type in TOOL_TYPES:
+        proj.put(doc("tool", tool_type, _tool_spec(tool_type)))
+    apply(run, proj)
+    ids = proj.ids()
+    assert sorted(p for m, p in calls(sandbox) if m == "POST") == ["/assistant"] + ["/tool"] * len(TOOL_TYPES)
+    assert all(m == "POST" for m, _ in calls(sandbox))
+    for tool_type in TOOL_TYPES:
+        stored = live(sandbox, "tool", ids[f"tool/{tool_type}"])
+        # The server filled defaults the manifest never declared (else this test would prove little).
+        assert stored["messages"][1]["endCallAfterSpokenEnabled"] is False, tool_type
+    clean(run, proj)
+
+    # A one-field edit deep in a list of objects: one PATCH each, that key only, server-filled keys kept.
+    sandbox.clear_requests()
+    for tool_type in TOOL_TYPES:
+        proj.spec(f"tool/{tool_type}")["messages"][0]["content"] = f"Hang on — checking {tool_type} ✓"
+    proj.save()
+    apply(run, proj)
+    patches = _patches_by_tool(sandbox, ids)
+    assert sorted(patches) == TOOL_TYPES
+    for tool_type, body in patches.items():
+        assert sorted(body) == ["messages"], tool_type
+        assert body["messages"][0]["content"] == f"Hang on — checking {tool_type} ✓"
+        assert body["messages"][1]["endCallAfterSpokenEnabled"] is False
+    clean(run, proj)
+
+    # Removing nested fields: the key is sent whole without them; the server re-defaults `blocking`.
+    sandbox.clear_requests()
+    for tool_type in TOOL_TYPES:
+        del proj.spec(f"tool/{tool_type}")["messages"][0]["content"]
+        del proj.spec(f"tool/{tool_type}")["messages"][0]["blocking"]
+    proj.save()
+    apply(run, proj)
+    patches = _patches_by_tool(sandbox, ids)
+    assert sorted(patches) == TOOL_TYPES
+    for tool_type, body in patches.items():
+        assert sorted(body) == ["messages"], tool_type
+        assert "content" not in body["messages"][0] and "blocking" not in body["messages"][0]
+        assert body["messages"][2]["timingMilliseconds"] == 2000
+        stored = live(sandbox, "tool", ids[f"tool/{tool_type}"])
+        assert "content" not in stored["messages"][0] and stored["messages"][0]["blocking"] is False
+    clean(run, proj)
+
+    # A type-specific edit: one PATCH carrying only its top-level key.
+    edits = {t: TOOL_EDITS.get(t, ("rejectionPlan.conditions[0].regex", "(?i)ciao")) for t in TOOL_TYPES}
+    tops = {t: dotted.split(".")[0].split("[")[0] for t, (dotted, _) in edits.items()}
+    sandbox.clear_requests()
+    for tool_type, (dotted, new) in edits.items():
+        paths.set_(proj.spec(f"tool/{tool_type}"), paths.parse_path(dotted), new)
+    proj.save()
+    apply(run, proj)
+    patches = _patches_by_tool(sandbox, ids)
+    assert sorted(patches) == TOOL_TYPES
+    for tool_type, body in patches.items():
+        assert sorted(body) == [tops[tool_type]], tool_type
+        dotted, new = edits[tool_type]
+        assert paths.get(body, paths.parse_path(dotted)) == new, tool_type
+    clean(run, proj)
+
+    # Removing that top-level field sends it as null, and nothing else.
+    sandbox.clear_requests()
+    for tool_type in TOOL_TYPES:
+        del proj.spec(f"tool/{tool_type}")[tops[tool_type]]
+    proj.save()
+    apply(run, proj)
+    patches = _patches_by_tool(sandbox, ids)
+    assert sorted(patches) == TOOL_TYPES
+    for tool_type, body in patches.items():
+        top = tops[tool_type]
+        assert body == {top: None}, tool_type
+        stored = live(sandbox, "tool", ids[f"tool/{tool_type}"])
+        # Gone, or back as the server's own default (voicemail's beepDetectionEnabled: false).
+        assert stored.get(top) == vapispec.apply_defaults(KINDS["tool"], {"type": tool_type}).get(top), tool_type
+    clean(run, proj)
+    assert len(sandbox.objects("tool", KEY)) == len(TOOL_TYPES)
+
+
+def test_changing_a_list_elements_type_in_place_sends_only_what_the_new_type_accepts(proj, run, sandbox):
+    # The live element carries a server default of the old type (`blocking` of a request-start
+    # message). Sent back under the new type it is an unknown property: every apply would fail.
+    proj.put(doc("tool", "t", function_tool("t")))
+    apply(run, proj)
+    assert live(sandbox, "tool", proj.ids()["tool/t"])["messages"][0]["blocking"] is False
+    proj.spec("tool/t")["messages"] = [{"type": "request-failed", "content": "Sorry."}]
+    proj.save()
+    sandbox.clear_requests()
+    apply(run, proj)
+    (patch,) = writes(sandbox, succeeded=True)
+    assert patch["body"] == {"messages": [{"type": "request-failed", "content": "Sorry."}]}
+    clean(run, proj)
+
+
+# ---------------------------------------------------------------------------------------------
+# No perpetual diffs: server defaults, numbers, reordered IDs, empty values, unicode
+
+
+def test_server_defaults_in_every_kind_never_show_as_changes(proj, run, sandbox):
+    proj.put(
+        doc("tool", "lookup", function_tool("lookup")),
+        doc("assistant", "a", assistant_spec(
+            tools=["lookup"],
+            artifactPlan={"structuredOutputIds": ["outcome"]},
+            hooks=[{"on": "call.ending", "do": [{"type": "tool", "toolId": "lookup"}]}],
+        )),
+        doc("assistant", "b", assistant_spec("Billing.")),
+        doc("squad", "desk", {"members": [
+            {"assistantId": "a", "assistantDestinations": [
+                {"type": "assistant", "assistantName": "b", "message": "Transferring you."}]},
+            {"assistantId": "b"},
+        ], "membersOverrides": {"firstMessage": "Hello from the desk."}}),
+        doc("structured-output", "outcome", {"schema": {"type": "object", "properties": {
+            "resolved": {"type": "boolean"}}}, "assistantIds": ["a"]}),
+        doc("scorecard", "quality", {"metrics": [{"structuredOutputId": "outcome", "conditions": [
+            {"type": "comparator", "comparator": "=", "value": True, "points": 100}]}], "assistantIds": ["a"]}),
+    )
+    apply(run, proj)
+    ids = proj.ids()
+    a = live(sandbox, "assistant", ids["assistant/a"])
+    # What the server filled in, nowhere declared: nested objects, and keys added to array elements.
+    assert a["model"]["temperature"] == 0.5 and a["voice"]["cachingEnabled"] is True
+    assert a["server"]["timeoutSeconds"] == 20 and a["stopSpeakingPlan"]["backoffSeconds"] == 1
+    assert a["transcriber"]["confidenceThreshold"] == 0.4 and a["artifactPlan"]["recordingEnabled"] is True
+    squad = live(sandbox, "squad", ids["squad/desk"])
+    assert squad["members"][0]["assistantDestinations"][0]["transferMode"] == "rolling-history"
+    assert squad["membersOverrides"]["maxDurationSeconds"] == 600
+    outcome = live(sandbox, "structured-output", ids["structured-output/outcome"])
+    assert outcome["type"] == "ai"
+    tool = live(sandbox, "tool", ids["tool/lookup"])
+    assert tool["messages"][0]["blocking"] is False and tool["function"]["strict"] is False
+    sandbox.clear_requests()
+    clean(run, proj)
+    run("plan", proj.root, "--refresh-only", "--detailed-exitcode", code=0)  # and no drift reported
+    apply(run, proj)
+    assert writes(sandbox, succeeded=True) == []
+
+
+def test_numbers_by_value_booleans_apart(proj, run, sandbox):
+    spec = assistant_spec(stopSpeakingPlan={"numWords": 2, "backoffSeconds": 1.0})
+    spec["model"]["temperature"] = 1
+    proj.put(
+        doc("assistant", "a", spec),
+        doc("structured-output", "score", {"schema": {"type": "number"}}),
+        doc("structured-output", "flag", {"schema": {"type": "boolean"}}),
+        doc("scorecard", "quality", {"metrics": [
+            {"structuredOutputId": "score", "conditions": [
+                {"type": "comparator", "comparator": ">=", "value": 4, "points": 50}]},
+            {"structuredOutputId": "flag", "conditions": [
+                {"type": "comparator", "comparator": "=", "value": True, "points": 50}]},
+        ]}),
+    )
+    apply(run, proj)
+    ids = proj.ids()
+    # The dashboard (or a JavaScript server) writes the same numbers the other way round.
+    a = live(sandbox, "assistant", ids["assistant/a"])
+    dashboard_patch(sandbox, "assistant", ids["assistant/a"], {
+        "model": {**a["model"], "temperature": 1.0},
+        "stopSpeakingPlan": {**a["stopSpeakingPlan"], "backoffSeconds": 1},
+    })
+    card = live(sandbox, "scorecard", ids["scorecard/quality"])
+    card["metrics"][0]["conditions"][0]["value"] = 4.0
+    dashboard_patch(sandbox, "scorecard", ids["scorecard/quality"], {"metrics": card["metrics"]})
+    assert isinstance(live(sandbox, "assistant", ids["assistant/a"])["model"]["temperature"], float)
+    sandbox.clear_requests()
+    clean(run, proj)
+    # A boolean is not a number: `= true` turned into `= 1` in the dashboard is a change.
+    card["metrics"][1]["conditions"][0]["value"] = 1
+    dashboard_patch(sandbox, "scorecard", ids["scorecard/quality"], {"metrics": card["metrics"]})
+    changes = plan_json(run, proj)["changes"]
+    assert [(c["address"], [f["path"] for f in c["fields"]]) for c in changes] == [
+        ("scorecard/quality", ["metrics[1].conditions[0].value"])]
+    before, after = changes[0]["fields"][0]["before"], changes[0]["fields"][0]["after"]
+    assert (type(before), before, after) == (int, 1, True) and after is True
+    sandbox.clear_requests()
+    apply(run, proj)
+    (patch,) = writes(sandbox, succeeded=True)
+    assert sorted(patch["body"]) == ["metrics"]
+    assert patch["body"]["metrics"][1]["conditions"][0]["value"] is True
+    assert patch["body"]["metrics"][0]["conditions"][0]["value"] == 4  # the live value, sent back
+    clean(run, proj)
+
+
+def test_reordered_id_arrays_are_no_change(proj, run, sandbox):
+    proj.put(
+        doc("tool", "t1", function_tool("t1")), doc("tool", "t2", function_tool("t2")),
+        doc("tool", "t3", function_tool("t3")),
+        doc("assistant", "a", assistant_spec(tools=["t1", "t2", "t3"])),
+        doc("assistant", "b", assistant_spec("B.")),
+        doc("assistant", "c", assistant_spec("C.")),
+        doc("structured-output", "out", {"schema": {"type": "string"}, "assistantIds": ["a", "b", "c"]}),
+        doc("scorecard", "card", {"metrics": [{"structuredOutputId": "out", "conditions": [
+            {"type": "comparator", "comparator": "=", "value": 1, "points": 10}]}], "assistantIds": ["c", "a"]}),
+    )
+    apply(run, proj)
+    ids = proj.ids()
+    a = live(sandbox, "assistant", ids["assistant/a"])
+    dashboard_patch(sandbox, "assistant", ids["assistant/a"],
+                    {"model": {**a["model"], "toolIds": list(reversed(a["model"]["toolIds"]))}})
+    out = live(sandbox, "structured-output", ids["structured-output/out"])
+    dashboard_patch(sandbox, "structured-output", ids["structured-output/out"],
+                    {"assistantIds": out["assistantIds"][1:] + out["assistantIds"][:1], "schema": out["schema"]})
+    card = live(sandbox, "scorecard", ids["scorecard/card"])
+    dashboard_patch(sandbox, "scorecard", ids["scorecard/card"], {"assistantIds": card["assistantIds"][::-1]})
+    sandbox.clear_requests()
+    clean(run, proj)
+    # A real change to a reordered ID array: one PATCH, the desired set in full.
+    proj.spec("assistant/a")["model"]["toolIds"] = ["t3", "t1"]
+    proj.save()
+    apply(run, proj)
+    (patch,) = writes(sandbox, succeeded=True)
+    assert sorted(patch["body"]) == ["model"]
+    assert sorted(patch["body"]["model"]["toolIds"]) == sorted([ids["tool/t3"], ids["tool/t1"]])
+    assert patch["body"]["model"]["temperature"] == 0.5  # the server-filled value went back whole
+    clean(run, proj)
+
+
+def test_declared_empty_list_and_dict(proj, run, sandbox):
+    proj.put(
+        doc("assistant", "a", assistant_spec(tools=[], metadata={}, hooks=[], analysisPlan={},
+                                             endCallPhrases=[])),
+        doc("structured-output", "out", {"schema": {"type": "string"}, "assistantIds": []}),
+    )
+    apply(run, proj)
+    ids = proj.ids()
+    clean(run, proj)
+    # A server that drops empty values: still no change.
+    dashboard_patch(sandbox, "assistant", ids["assistant/a"], {"metadata": None, "hooks": None,
+                                                                "endCallPhrases": None})
+    out = live(sandbox, "structured-output", ids["structured-output/out"])
+    dashboard_patch(sandbox, "structured-output", ids["structured-output/out"],
+                    {"assistantIds": None, "schema": out["schema"]})
+    sandbox.clear_requests()
+    clean(run, proj)
+    # A declared empty list is owned: an element the dashboard adds is taken out again.
+    dashboard_patch(sandbox, "assistant", ids["assistant/a"], {"endCallPhrases": ["bye now"]})
+    sandbox.clear_requests()
+    apply(run, proj)
+    (patch,) = writes(sandbox, succeeded=True)
+    assert patch["body"] == {"endCallPhrases": []}
+    clean(run, proj)
+
+
+PROMPT = """\
+# Rôle
+Tu es l'agent de support d'Acme — réponds en {{ customer.language | default: "français" }}.
+{% if customer.name %}Appelle le client « {{ customer.name }} ».{% else %}Demande son nom.{% endif %}
+
+日本語のお客様には丁寧語で。 مرحبا 👋🏽  (tab:\t) trailing spaces""" + "   " + """
+{% for item in order.items %}- {{ item.sku }} × {{ item.qty }}
+{% endfor %}
+"""
+
+
+def test_unicode_multiline_prompt_with_liquid_round_trips(proj, run, sandbox):
+    (proj.root / "prompts").mkdir(parents=True)
+    (proj.root / "prompts" / "support.md").write_text(PROMPT, encoding="utf-8")
+    spec = assistant_spec("¡Hola {{ customer.name }}! ✨")
+    spec["model"]["messages"] = [
+        {"role": "system", "content": "${{ include('prompts/support.md') }}"},
+        {"role": "assistant", "content": PROMPT},  # the same text written inline in the YAML
+    ]
+    proj.put(doc("assistant", "a", spec))
+    apply(run, proj)
+    ids = proj.ids()
+    a = live(sandbox, "assistant", ids["assistant/a"])
+    assert a["model"]["messages"][0]["content"] == PROMPT  # byte for byte: Liquid untouched
+    assert a["model"]["messages"][1]["content"] == PROMPT
+    assert a["firstMessage"] == "¡Hola {{ customer.name }}! ✨"
+    sandbox.clear_requests()
+    clean(run, proj)
+    # One changed line of the included prompt: one PATCH of `model`, the rest of the text intact.
+    (proj.root / "prompts" / "support.md").write_text(PROMPT.replace("丁寧語", "敬語"), encoding="utf-8")
+    result = run("plan", proj.root, code=0)
+    assert "敬語" in result.stdout
+    apply(run, proj)
+    (patch,) = writes(sandbox, succeeded=True)
+    assert sorted(patch["body"]) == ["model"]
+    assert patch["body"]["model"]["messages"][0]["content"] == PROMPT.replace("丁寧語", "敬語")
+    assert patch["body"]["model"]["messages"][1]["content"] == PROMPT
+    clean(run, proj)
+
+
+# ---------------------------------------------------------------------------------------------
+# No wiped settings: nested removal and ignoreChanges keep what the dashboard set
+
+
+def test_removal_at_depth_three_keeps_undeclared_siblings(proj, run, sandbox):
+    spec = assistant_spec(startSpeakingPlan={"waitSeconds": 0.6, "transcriptionEndpointingPlan": {
+        "onPunctuationSeconds": 0.2, "onNoPunctuationSeconds": 1.2}})
+    proj.put(
+        doc("assistant", "a", spec), doc("assistant", "b", assistant_spec("B.")),
+        doc("squad", "desk", {"members": [
+            {"assistantId": "a"},
+            {"assistantId": "b", "assistantOverrides": {"firstMessage": "Billing desk.",
+                                                        "variableValues": {"team": "billing", "tier": "gold"}}},
+        ]}),
+    )
+    apply(run, proj)
+    ids = proj.ids()
+    # The dashboard sets undeclared siblings at each depth.
+    a = live(sandbox, "assistant", ids["assistant/a"])
+    ssp = a["startSpeakingPlan"]
+    dashboard_patch(sandbox, "assistant", ids["assistant/a"], {"startSpeakingPlan": {
+        **ssp, "smartEndpointingEnabled": False,
+        "transcriptionEndpointingPlan": {**ssp["transcriptionEndpointingPlan"], "onNumberSeconds": 0.8}}})
+    squad = live(sandbox, "squad", ids["squad/desk"])
+    squad["members"][1]["assistantOverrides"]["voicemailMessage"] = "Call back later."
+    squad["members"][1]["assistantOverrides"]["variableValues"]["region"] = "eu"
+    dashboard_patch(sandbox, "squad", ids["squad/desk"], {"members": squad["members"]})
+    clean(run, proj)
+
+    del proj.spec("assistant/a")["startSpeakingPlan"]["transcriptionEndpointingPlan"]["onPunctuationSeconds"]
+    del proj.spec("squad/desk")["members"][1]["assistantOverrides"]["variableValues"]["tier"]
+    proj.save()
+    changes = {c["address"]: [(f["path"], f["after"]) for f in c["fields"]] for c in plan_json(run, proj)["changes"]}
+    assert changes == {
+        "assistant/a": [("startSpeakingPlan.transcriptionEndpointingPlan.onPunctuationSeconds", None)],
+        "squad/desk": [("members[1].assistantOverrides.variableValues.tier", None)],
+    }
+    sandbox.clear_requests()
+    apply(run, proj)
+    bodies = {r["path"]: r["body"] for r in writes(sandbox, succeeded=True)}
+    assert sorted(bodies) == sorted([f"/assistant/{ids['assistant/a']}", f"/squad/{ids['squad/desk']}"])
+    assert sorted(bodies[f"/assistant/{ids['assistant/a']}"]) == ["startSpeakingPlan"]
+    assert sorted(bodies[f"/squad/{ids['squad/desk']}"]) == ["members"]
+    sent = bodies[f"/assistant/{ids['assistant/a']}"]["startSpeakingPlan"]["transcriptionEndpointingPlan"]
+    assert "onPunctuationSeconds" not in sent and sent["onNumberSeconds"] == 0.8
+    a = live(sandbox, "assistant", ids["assistant/a"])
+    assert a["startSpeakingPlan"]["smartEndpointingEnabled"] is False
+    assert a["startSpeakingPlan"]["waitSeconds"] == 0.6
+    # The removed value is gone: the server put back its own default (0.1), not the 0.2 we had.
+    assert a["startSpeakingPlan"]["transcriptionEndpointingPlan"] == {
+        "onPunctuationSeconds": 0.1, "onNoPunctuationSeconds": 1.2, "onNumberSeconds": 0.8}
+    overrides = live(sandbox, "squad", ids["squad/desk"])["members"][1]["assistantOverrides"]
+    assert overrides["variableValues"] == {"team": "billing", "region": "eu"}
+    assert overrides["voicemailMessage"] == "Call back later." and overrides["firstMessage"] == "Billing desk."
+    clean(run, proj)
+
+
+def test_ignored_dashboard_edit_survives_a_sibling_write(proj, run, sandbox):
+    proj.put(
+        doc("tool", "t1", function_tool("t1")), doc("tool", "t2", function_tool("t2")),
+        doc("assistant", "a", assistant_spec(tools=["t1"]),
+            lifecycle={"ignoreChanges": ["voice.voiceId", "model.toolIds[]"]}),
+    )
+    apply(run, proj)
+    ids = proj.ids()
+    a = live(sandbox, "assistant", ids["assistant/a"])
+    assert a["voice"]["voiceId"] == "burt" and a["model"]["toolIds"] == [ids["tool/t1"]]  # created with them
+    dashboard_patch(sandbox, "assistant", ids["assistant/a"], {
+        "voice": {**a["voice"], "voiceId": "dashboard-voice"},
+        "model": {**a["model"], "toolIds": [ids["tool/t1"], ids["tool/t2"]]},
+    })
+    sandbox.clear_requests()
+    clean(run, proj)
+    # The manifest changes a sibling in each object (and the ignored value too: still ignored).
+    spec = proj.spec("assistant/a")
+    spec["voice"]["stability"] = 0.9
+    spec["voice"]["voiceId"] = "manifest-voice"
+    spec["model"]["model"] = "gpt-4.1"
+    proj.save()
+    changes = plan_json(run, proj)["changes"]
+    assert [f["path"] for c in changes for f in c["fields"]] == ["model.model", "voice.stability"]
+    apply(run, proj)
+    (patch,) = writes(sandbox, succeeded=True)
+    assert sorted(patch["body"]) == ["model", "voice"]
+    assert patch["body"]["voice"]["voiceId"] == "dashboard-voice"
+    a = live(sandbox, "assistant", ids["assistant/a"])
+    assert a["voice"]["voiceId"] == "dashboard-voice" and a["voice"]["stability"] == 0.9
+    assert a["model"]["toolIds"] == [ids["tool/t1"], ids["tool/t2"]] and a["model"]["model"] == "gpt-4.1"
+    clean(run, proj)
+
+
+# ---------------------------------------------------------------------------------------------
+# Secrets
+
+
+def test_secrets_never_reach_an_output_or_a_file(tmp_path, run, sandbox):
+    root = tmp_path / "proj"
+    write_file(root, "resources/secrets.yaml", SECRETS)
+    secrets = {"HOOK_TOKEN": HOOK_TOKEN, "OPENAI_KEY": OPENAI_KEY, "PIN": PIN}
+    outputs: list[Result] = []
+
+    def step(*args: Any, code: int = 0, env: dict[str, str] | None = None) -> Result:
+        result = run(*args, code=code, env={**secrets, **(env or {})})
+        outputs.append(result)
+        return result
+
+    planfile = root / "plans" / "first.plan"  # inside the project: it is scanned with the rest
+    step("validate", root)
+    step("plan", root)
+    step("plan", root, "--format", "markdown")
+    created = json.loads(step("plan", root, "--format", "json").stdout)
+    sensitive = {(c["address"], f["path"]) for c in created["changes"] for f in c["fields"] if f.get("sensitive")}
+    assert sensitive == {("tool/hook", "server.headers.Authorization"),
+                         ("assistant/agent", "credentials[0].apiKey"), ("assistant/agent", "voicemailMessage")}
+    step("plan", root, "--out", planfile, "--debug")
+    step("apply", planfile)
+    # The secrets did reach Vapi: the scan below is meaningful.
+    sent = json.dumps([r["body"] for r in writes(sandbox)])
+    assert HOOK_TOKEN in sent and OPENAI_KEY in sent and PIN in sent
+    assert "No changes." in step("plan", root, "--detailed-exitcode").stdout
+    step("state", "show", "tool/hook", root)
+    step("state", "show", "assistant/agent", root)
+    step("plan", root, "--refresh-only", "--format", "json")
+
+    # Only the environment variable changes: the hash in state tells the plan.
+    rotated = {"HOOK_TOKEN": HOOK_TOKEN_2}
+    text = step("plan", root, "--detailed-exitcode", code=2, env=rotated).stdout
+    assert "~ tool/hook" in text and "server.headers.Authorization: (sensitive) -> (sensitive)" in text
+    assert "Plan: 0 to add, 1 to change, 0 to destroy." in text
+    doc = json.loads(step("plan", root, "--format", "json", env=rotated).stdout)
+    assert [(c["address"], c["action"], c["fields"]) for c in doc["changes"]] == [
+        ("tool/hook", "update", [{"path": "server.headers.Authorization", "before": "(sensitive)",
+                                  "after": "(sensitive)", "sensitive": True}])]
+    jsonschema.Draft202012Validator(PLAN_SCHEMA).validate(doc)
+    assert "-(sensitive)\n+(sensitive)" in step("plan", root, "--format", "markdown", env=rotated).stdout
+    # A saved plan made with the old secret is stale once the secret changes.
+    sandbox.clear_requests()
+    stale = step("apply", planfile, code=1, env=rotated)
+    assert "manifest changed: tool/hook" in stale.stderr and writes(sandbox) == []
+    step("plan", root, "--out", root / "plans" / "rotate.plan", env=rotated)
+    step("apply", root / "plans" / "rotate.plan", env=rotated)
+    (patch,) = writes(sandbox)
+    assert patch["method"] == "PATCH" and patch["body"]["server"]["headers"] == {"Authorization": f"Bearer {HOOK_TOKEN_2}"}
+    step("plan", root, "--detailed-exitcode", env=rotated)
+    step("apply", root, "--auto-approve", "--debug", env=rotated)
+
+    forbidden = [HOOK_TOKEN, HOOK_TOKEN_2, OPENAI_KEY, PIN, KEY]
+    for result in outputs:
+        for value in forbidden:
+            assert value not in result.stdout and value not in result.stderr, (value, result.stdout, result.stderr)
+    files = [p for p in root.rglob("*") if p.is_file()]
+    assert any(".vapiops" in p.parts for p in files) and planfile in files
+    for path in files:
+        data = path.read_bytes()
+        for value in forbidden:
+            assert value.encode() not in data, (value, path)
+    assert "(sensitive)" in planfile.read_text()
+
+
+SECRET_1 = "tok-3f9a1c-first-value"
+
+
+SECRET_2 = "tok-77b2e0-second-value"
+
+
+def test_secret_rotation_is_one_patch_and_never_shown(proj, run, sandbox, monkeypatch):
+    monkeypatch.setenv("HOOKS_TOKEN", SECRET_1)
+    spec = assistant_spec("Hi.")
+    spec["server"] = {"url": "https://hooks.example.com/vapi",
+                      "headers": {"Authorization": "Bearer ${{ secret('HOOKS_TOKEN') }}", "X-Env": "dev"}}
+    tool = function_tool("lookup")
+    tool["server"] = {"url": "https://hooks.example.com/tools", "headers": {"X-Api-Key": "${{ secret('HOOKS_TOKEN') }}"}}
+    proj.put(doc("assistant", "a", spec), doc("tool", "lookup", tool))
+    outputs = [apply(run, proj)]
+    ids = proj.ids()
+    a = live(sandbox, "assistant", ids["assistant/a"])
+    assert a["server"]["headers"]["Authorization"] == f"Bearer {SECRET_1}"  # the sandbox returns it as is
+    # The dashboard adds a header of its own: undeclared, so it must survive the rotation.
+    dashboard_patch(sandbox, "assistant", ids["assistant/a"],
+                    {"server": {**a["server"], "headers": {**a["server"]["headers"], "X-Trace": "on"}}})
+    sandbox.clear_requests()
+    clean(run, proj)  # unchanged secret: no diff
+
+    monkeypatch.setenv("HOOKS_TOKEN", SECRET_2)
+    for fmt in ("text", "json", "markdown"):
+        outputs.append(run("plan", proj.root, "--format", fmt, "--detailed-exitcode", code=2))
+    changes = json.loads(outputs[-2].stdout)["changes"]
+    assert {c["address"]: c["fields"] for c in changes} == {
+        "assistant/a": [{"path": "server.headers.Authorization", "before": "(sensitive)", "after": "(sensitive)",
+                         "sensitive": True}],
+        "tool/lookup": [{"path": "server.headers.X-Api-Key", "before": "(sensitive)", "after": "(sensitive)",
+                         "sensitive": True}],
+    }
+    outputs.append(apply(run, proj))
+    bodies = {r["path"]: r["body"] for r in writes(sandbox, succeeded=True)}
+    assert sorted(bodies) == sorted([f"/assistant/{ids['assistant/a']}", f"/tool/{ids['tool/lookup']}"])
+    assert bodies[f"/assistant/{ids['assistant/a']}"] == {"server": {
+        "url": "https://hooks.example.com/vapi", "timeoutSeconds": 20, "staticIpAddressesEnabled": False,
+        "headers": {"Authorization": f"Bearer {SECRET_2}", "X-Env": "dev", "X-Trace": "on"}}}
+    assert sorted(bodies[f"/tool/{ids['tool/lookup']}"]) == ["server"]
+    clean(run, proj)
+
+    # Removing a secret header sends the object without it; the value is still never shown.
+    del proj.spec("tool/lookup")["server"]["headers"]
+    proj.save()
+    outputs.append(run("plan", proj.root, "--detailed-exitcode", code=2))
+    sandbox.clear_requests()
+    outputs.append(apply(run, proj))
+    (patch,) = writes(sandbox, succeeded=True)
+    assert "headers" not in patch["body"]["server"]
+    assert "headers" not in live(sandbox, "tool", ids["tool/lookup"])["server"]
+    clean(run, proj)
+    state_text = "".join(p.read_text() for p in (proj.root / ".vapiops/state").iterdir() if p.is_file())
+    for text in [state_text] + [o.stdout + o.stderr for o in outputs]:
+        assert SECRET_1 not in text and SECRET_2 not in text
+    assert "(sensitive)" in outputs[1].stdout
+
+
+# ---------------------------------------------------------------------------------------------
+# --refresh-only and --target
+
+
+def test_refresh_only_reports_drift_and_writes_nothing(base_project, run, sandbox):
+    run("apply", base_project, "--auto-approve")
+    run("plan", base_project, "--refresh-only", "--detailed-exitcode", code=0)
+    ids = state_ids(base_project)
+    with sandbox_client(sandbox, KEY) as c:
+        c.patch(f"/assistant/{ids['assistant/support']}", json={"firstMessage": "Edited live"}).raise_for_status()
+        c.patch(f"/assistant/{ids['assistant/sales']}", json={"voicemailMessage": "undeclared"}).raise_for_status()
+    # A manifest edit is not drift: --refresh-only does not show it.
+    edit(base_project / "resources/base.yaml", "Look up an order.", "Look up an order by number.")
+    sandbox.clear_requests()
+    text = run("plan", base_project, "--refresh-only", "--detailed-exitcode", code=2).stdout
+    assert 'firstMessage: "Hi, support here." -> "Edited live"' in text
+    assert "tool/lookup" not in text and "assistant/sales" not in text
+    doc = json.loads(run("plan", base_project, "--refresh-only", "--format", "json").stdout)
+    jsonschema.Draft202012Validator(PLAN_SCHEMA).validate(doc)
+    assert doc["refresh_only"] is True and doc["changes"] == []  # drift is never a change to make
+    assert [(c["address"], c["action"], c["fields"]) for c in doc["drift"]] == [
+        ("assistant/support", "update", [{"path": "firstMessage", "before": "Hi, support here.",
+                                          "after": "Edited live"}])]
+    assert writes(sandbox) == []
+    # A deleted object is drift too.
+    with sandbox_client(sandbox, KEY) as c:
+        c.delete(f"/tool/{ids['tool/hangup']}").raise_for_status()
+    sandbox.clear_requests()
+    doc = json.loads(run("plan", base_project, "--refresh-only", "--format", "json", "--detailed-exitcode", code=2).stdout)
+    assert {c["address"]: c["action"] for c in doc["drift"]} == {"assistant/support": "update", "tool/hangup": "delete"}
+    markdown = run("plan", base_project, "--refresh-only", "--format", "markdown").stdout
+    assert "**Drift:** 1 changed, 1 deleted outside vapiops." in markdown and "to change" not in markdown
+    assert writes(sandbox) == []
+
+
+def test_target_plans_and_applies_only_the_resource_and_its_dependencies(base_project, run, sandbox):
+    doc = json.loads(run("plan", base_project, "--target", "assistant/support", "--format", "json").stdout)
+    assert sorted(c["address"] for c in doc["changes"]) == ["assistant/support", "tool/lookup"]
+    run("apply", base_project, "--target", "assistant/support", "--auto-approve")
+    assert sorted((r["method"], r["path"]) for r in writes(sandbox)) == [("POST", "/assistant"), ("POST", "/tool")]
+    assert sorted(state_ids(base_project)) == ["assistant/support", "tool/lookup"]
+    ids = state_ids(base_project)
+    with sandbox_client(sandbox, KEY) as c:
+        live = c.get(f"/assistant/{ids['assistant/support']}").json()
+    assert live["model"]["toolIds"] == [ids["tool/lookup"]]
+    rest = json.loads(run("plan", base_project, "--format", "json").stdout)
+    assert sorted(c["address"] for c in rest["changes"]) == ["assistant/sales", "tool/hangup"]
+
+    run("apply", base_project, "--auto-approve")
+    base = base_project / "resources/base.yaml"
+    edit(base, "Hi, support here.", "Support, hi.")
+    edit(base, "Hi, sales here.", "Sales, hi.")
+    edit(base, "Look up an order.", "Look up an order by number.")
+    ids = state_ids(base_project)
+    sandbox.clear_requests()
+    doc = json.loads(run("plan", base_project, "--target", "assistant/sales", "--format", "json").stdout)
+    assert [c["address"] for c in doc["changes"]] == ["assistant/sales"]  # its tool is unchanged
+    planfile = base_project.parent / "sales.plan"
+    run("plan", base_project, "--target", "assistant/sales", "--target", "tool/lookup", "--out", planfile)
+    run("apply", planfile)  # the targets travel with the plan file
+    assert sorted(r["path"] for r in writes(sandbox)) == sorted(
+        [f"/assistant/{ids['assistant/sales']}", f"/tool/{ids['tool/lookup']}"])
+    left = json.loads(run("plan", base_project, "--format", "json").stdout)
+    assert [c["address"] for c in left["changes"]] == ["assistant/support"]
+
+
+# ---------------------------------------------------------------------------------------------
+# Listing
+
+
+def test_more_objects_than_one_page_are_all_seen(proj, run, sandbox):
+    # A listing that stopped at the first page would read as "deleted outside vapiops": duplicates.
+    for i in range(120):
+        proj.docs[f"tool/t{i:03d}"] = doc("tool", f"t{i:03d}", {"type": "endCall", "messages": [
+            {"type": "request-start", "content": f"Bye {i}."}]})
+    for i in range(105):
+        proj.docs[f"structured-output/o{i:03d}"] = doc("structured-output", f"o{i:03d}", {"schema": {"type": "number"}})
+    proj.save()
+    apply(run, proj, "--parallelism", "8")
+    sandbox.clear_requests()
+    clean(run, proj)
+    apply(run, proj)
+    assert writes(sandbox, succeeded=True) == []
+    assert len(sandbox.objects("tool", KEY)) == 120 and len(sandbox.objects("structured-output", KEY)) == 105

@@ -24,6 +24,7 @@ import jsonschema
 import pytest
 import yaml
 from click.testing import CliRunner
+from conftest import repo_pythonpath
 
 from vapiops import paths
 from vapiops.cli.commands import cli
@@ -393,6 +394,7 @@ def test_manifest_files_point_editors_at_the_kind_schema(path: Path) -> None:
         assert not problems, f"{path.name}: {doc['name']}: {problems}"
 
 
+@pytest.mark.e2e
 def test_quick_start_runs_in_the_sandbox_without_a_key(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                       rendered) -> None:
     """README: `vapiops apply examples/support-desk --sandbox --env dev` needs no account and no key;
@@ -447,7 +449,9 @@ class Workspace:
         self.bin = tmp / "bin"
         self.bin.mkdir()
         launcher = self.bin / "vapiops"  # the real CLI, run by this interpreter
-        launcher.write_text(f'#!/bin/sh\nexec "{sys.executable}" -m vapiops "$@"\n')
+        # PYTHONPATH: the steps run in the workspace, where `-m vapiops` would find the installed copy.
+        pythonpath = repo_pythonpath(dict(os.environ))["PYTHONPATH"]
+        launcher.write_text(f'#!/bin/sh\nPYTHONPATH="{pythonpath}" exec "{sys.executable}" -m vapiops "$@"\n')
         launcher.chmod(0o755)
 
     def run(self, workflow: str, job_id: str, step_key: str, **secrets: str) -> tuple[int, dict[str, str], str]:
@@ -509,6 +513,7 @@ def workspace(tmp_path: Path, sandbox) -> Workspace:
     return Workspace(tmp_path, sandbox.url)
 
 
+@pytest.mark.e2e
 def test_pull_request_plan_merge_apply_and_state_branch(workspace: Workspace) -> None:
     ws = workspace
     wf = "plan-on-pull-request.yml"
@@ -552,11 +557,13 @@ def _promote(ws: Workspace, envs: tuple[str, ...] = ("dev", "staging", "prod")) 
         assert code == 0, err
 
 
+@pytest.mark.e2e
 def test_promote_to_environments_never_applied_before(workspace: Workspace) -> None:
     _promote(workspace, ("dev",))
     assert "assistant/support" in workspace.state_on_branch("dev")["resources"]
 
 
+@pytest.mark.e2e
 def test_promote_applies_saved_plans_and_nightly_drift_finds_dashboard_edits(workspace: Workspace) -> None:
     ws = workspace
     for env in ("dev", "staging", "prod"):  # environments vapiops already manages

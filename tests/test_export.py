@@ -272,6 +272,7 @@ def build_org(sandbox) -> dict[str, str]:
     return ids
 
 
+@pytest.mark.e2e
 def test_export_adopt_then_plan_shows_no_changes_and_validate_passes(sandbox, tmp_path: Path):
     ids = build_org(sandbox)
     root = tmp_path / "proj"
@@ -322,6 +323,7 @@ def test_export_adopt_then_plan_shows_no_changes_and_validate_passes(sandbox, tm
         {"path": "firstMessage", "before": "Changed.", "after": "Hi!"}]
 
 
+@pytest.mark.e2e
 def test_export_without_adopt_prints_import_commands_that_work(sandbox, tmp_path: Path):
     build_org(sandbox)
     root = tmp_path / "proj"
@@ -338,6 +340,7 @@ def test_export_without_adopt_prints_import_commands_that_work(sandbox, tmp_path
     assert "No changes." in plan.stdout
 
 
+@pytest.mark.e2e
 def test_export_refuses_to_overwrite_then_force_rewrites(sandbox, tmp_path: Path):
     build_org(sandbox)
     root = tmp_path / "proj"
@@ -356,6 +359,7 @@ def test_export_refuses_to_overwrite_then_force_rewrites(sandbox, tmp_path: Path
     assert "support-2.yaml" in " ".join(p.name for p in (root / "elsewhere").rglob("*.yaml"))
 
 
+@pytest.mark.e2e
 def test_export_skips_managed_objects_and_names_references_to_them(sandbox, tmp_path: Path):
     root = tmp_path / "proj"
     (root / "resources").mkdir(parents=True)
@@ -379,6 +383,7 @@ def test_export_skips_managed_objects_and_names_references_to_them(sandbox, tmp_
     assert "No changes." in run(sandbox, "plan", root, "--detailed-exitcode").stdout
 
 
+@pytest.mark.e2e
 def test_keep_defaults_exports_every_field_and_still_round_trips(sandbox, tmp_path: Path):
     ids = build_org(sandbox)
     root = tmp_path / "proj"
@@ -395,6 +400,7 @@ def test_keep_defaults_exports_every_field_and_still_round_trips(sandbox, tmp_pa
     assert state_ids(root)["assistant/billing-desk"] == ids["billing"]
 
 
+@pytest.mark.e2e
 def test_export_of_an_empty_org_writes_nothing(sandbox, tmp_path: Path):
     result = run(sandbox, "export", tmp_path)
     assert "Nothing to export" in result.stderr

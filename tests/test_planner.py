@@ -1,4 +1,4 @@
-"""planner.py: desired + live + prior -> Plan, each SPEC 4 rule on plain values.
+"""planner.py: desired + live + prior -> Plan, each rule of docs/plan.md on plain values.
 
 A tiny in-memory org (`Org`) stands in for Vapi: it assigns IDs, fills server defaults, turns
 ints into floats, reorders ID arrays and replaces top-level keys on PATCH, like the real API.

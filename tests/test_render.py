@@ -1,4 +1,7 @@
-"""Tests for vapiops.output: golden text/markdown plans, the JSON plan schema, colour, truncation.
+"""vapiops.output: golden text/markdown plans, the JSON plan schema, colour, truncation.
+
+The last two tests (marked e2e) render through the real CLI against the sandbox: a 2,060-resource
+markdown plan, and a JSON plan holding every action and sensitive fields.
 
 Golden files live in tests/golden/<case>.txt and <case>.md. After an intended change to the output,
 regenerate them with `VAPIOPS_UPDATE_GOLDEN=1 python -m pytest tests/test_render.py` and review the diff.
@@ -16,11 +19,23 @@ from typing import Any
 
 import jsonschema
 import pytest
-from conftest import PLAN_SCHEMA
+from conftest import (
+    BASE,
+    HOOK_TOKEN,
+    HOOK_TOKEN_2,
+    OPENAI_KEY,
+    PIN,
+    PLAN_SCHEMA,
+    SECRETS,
+    edit,
+    write_file,
+    writes,
+)
 from conftest import assert_markdown_balanced as assert_balanced
 
 from vapiops.model import ABSENT, SENSITIVE, Action, Change, FieldChange, Plan, Reason
 from vapiops.output import render_json, render_markdown, render_text
+from vapiops.output.markdown import TABLE_SHARE
 
 GOLDEN = Path(__file__).parent / "golden"
 UPDATE_GOLDEN = os.environ.get("VAPIOPS_UPDATE_GOLDEN") == "1"
@@ -709,3 +724,98 @@ def test_drift_report_is_worded_as_what_happened():
     assert "will be" not in text
     assert text.rstrip().splitlines()[-1] == "Drift: 1 changed, 1 deleted outside vapiops."
     assert render_text(Plan("prod", refresh_only=True).to_dict()).startswith("No changes. The live objects match")
+
+
+# ---------------------------------------------------------------------------------------------
+# Markdown caps for a pull-request comment, and the plan documents of the real CLI
+
+
+def _many(count: int) -> Plan:
+    changes = [Change(f"tool/t{i:04d}", "tool", f"t{i:04d}", Action.UPDATE, f"id-{i}",
+                      [FieldChange("function.description", f"old {i}\nline 2\n", f"new {i}\nline 2\n")])
+               for i in range(count)]
+    return Plan("prod", changes=changes)
+
+
+@pytest.mark.parametrize("limit", [10_000, 65_000])
+def test_markdown_caps_a_table_too_long_for_the_comment(limit):
+    text = render_markdown(_many(2000).to_dict(), limit=limit)
+    assert len(text) <= limit
+    assert_markdown_balanced(text)
+    table = text[text.index("| Action |"):text.index("\n\n", text.index("| Action |"))]
+    assert len(table) <= limit * TABLE_SHARE
+    shown = text.count("<details>")
+    assert len(text) - len(table) > limit // 2 and shown > 10
+    (more,) = re.findall(r"_(\d+) more resources_", table)
+    assert table.count("\n| ~ update |") + int(more) == 2000
+    assert text.endswith(f"_{2000 - shown} more resources not shown (plan too large for one comment); "
+                         "run `vapiops plan` locally for the full plan._\n")
+
+
+def test_markdown_keeps_a_whole_table_that_leaves_room_for_sections():
+    text = render_markdown(_many(300).to_dict(), limit=30_000)
+    assert len(text) <= 30_000 and "more resources_" not in text
+    assert text.count("\n| ~ update |") == 300
+    assert text.count("<details>") > 0
+
+
+@pytest.mark.e2e
+def test_markdown_plan_of_many_resources_fits_one_comment(tmp_path, run, sandbox):
+    root = tmp_path / "proj"
+    prompt = "\n".join(f"          Rule {j}: answer briefly and politely." for j in range(12))
+    docs = [f"kind: assistant\nname: a{i:04d}\nspec:\n  model:\n    provider: openai\n    model: gpt-4o\n"
+            f"    messages:\n      - role: system\n        content: |\n{prompt}\n" for i in range(60)]
+    docs += [f"kind: tool\nname: t{i:04d}\nspec:\n  type: endCall\n" for i in range(2000)]
+    write_file(root, "resources/many.yaml", "---\n".join(docs))
+    text = run("plan", root, "--format", "markdown", "--detailed-exitcode", code=2).stdout
+    assert len(text) < 65_536
+    assert_markdown_balanced(text)
+    assert "**Plan:** 2060 to add, 0 to change, 0 to destroy." in text
+    table = text[text.index("| Action |"):text.index("\n\n", text.index("| Action |"))]
+    assert len(table) <= 65_536 * TABLE_SHARE
+    (more,) = re.findall(r"\| … \| _(\d+) more resources_ \| \|", table)
+    rows = table.count("\n| + create |") + table.startswith("| + create |")
+    assert rows + int(more) == 2060
+    shown = text.count("<details>")
+    assert shown >= 20  # sections fill the rest of the comment
+    assert f"_{2060 - shown} more resources not shown (plan too large for one comment)" in text
+    assert "<details><summary>+ <code>assistant/a0000</code> (create)</summary>" in text
+    assert writes(sandbox) == []
+
+
+@pytest.mark.e2e
+def test_json_plan_validates_for_every_action_and_sensitive_fields(tmp_path, run, sandbox):
+    root = tmp_path / "proj"
+    write_file(root, "resources/base.yaml", BASE)
+    write_file(root, "resources/secrets.yaml", SECRETS)
+    secrets = {"HOOK_TOKEN": HOOK_TOKEN, "OPENAI_KEY": OPENAI_KEY, "PIN": PIN}
+    validator = jsonschema.Draft202012Validator(PLAN_SCHEMA)
+    first = run("plan", root, "--format", "json", env=secrets).stdout
+    validator.validate(json.loads(first))
+    run("apply", root, "--auto-approve", env=secrets)
+    base = root / "resources/base.yaml"
+    edit(base, "Hi, support here.", "Support, hi.")  # update
+    edit(base, "type: endCall", "type: dtmf")  # replace (and a repoint of assistant/sales)
+    text = base.read_text()
+    base.write_text(text.replace(text[text.index("kind: tool\nname: lookup"):text.index("kind: tool\nname: hangup")], ""))
+    edit(base, "toolIds: [lookup]", "toolIds: []")  # tool/lookup deleted
+    write_file(root, "resources/new.yaml", "kind: tool\nname: fresh\nspec:\n  type: endCall\n")  # create
+    result = run("plan", root, "--format", "json", "--detailed-exitcode", code=2,
+                 env={**secrets, "HOOK_TOKEN": HOOK_TOKEN_2})
+    doc = json.loads(result.stdout)  # stdout is one JSON object and nothing else
+    validator.validate(doc)
+    actions = {c["address"]: c["action"] for c in doc["changes"]}
+    assert actions == {"tool/fresh": "create", "tool/lookup": "delete", "tool/hangup": "replace",
+                       "assistant/support": "update", "assistant/sales": "update", "tool/hook": "update"}
+    assert doc["summary"] == {"add": 2, "change": 3, "destroy": 2, "replace": 1}
+    by_address = {c["address"]: c for c in doc["changes"]}
+    assert by_address["tool/fresh"]["id"] is None and by_address["tool/lookup"]["id"]
+    assert by_address["tool/hook"]["fields"][0]["sensitive"] is True
+    for change in doc["changes"]:
+        for field in change["fields"]:
+            assert re.fullmatch(r"[A-Za-z0-9_]+(\.[A-Za-z0-9_]+|\[\d+\])*", field["path"]), field["path"]
+    assert HOOK_TOKEN_2 not in result.stdout and HOOK_TOKEN not in result.stdout
+    # The schema is strict enough to catch a create with an id (or an update without one).
+    broken = json.loads(result.stdout)
+    broken["changes"][0]["id"] = "oops" if broken["changes"][0]["action"] == "create" else None
+    assert not validator.is_valid(broken)

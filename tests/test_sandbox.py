@@ -60,6 +60,7 @@ def messages(response: httpx.Response) -> list[str]:
 # -- create / get / delete ----------------------------------------------------------------------
 
 
+@pytest.mark.e2e
 def test_create_assigns_server_fields_and_fills_defaults(api, sandbox):
     r = api.post("/assistant", json=ASSISTANT)
     assert r.status_code == 201
@@ -81,11 +82,13 @@ def test_create_assigns_server_fields_and_fills_defaults(api, sandbox):
     assert sandbox.objects("assistant") == [obj]
 
 
+@pytest.mark.e2e
 def test_created_at_strictly_increases_within_one_millisecond(api):
     stamps = [api.post("/squad", json={"members": []}).json()["createdAt"] for _ in range(30)]
     assert stamps == sorted(stamps) and len(set(stamps)) == 30
 
 
+@pytest.mark.e2e
 def test_unknown_property_is_rejected_like_vapi(api, sandbox):
     r = api.post("/assistant", json={**ASSISTANT, "fooBar": 1})
     assert r.status_code == 400
@@ -96,6 +99,7 @@ def test_unknown_property_is_rejected_like_vapi(api, sandbox):
     assert sandbox.objects("assistant") == []
 
 
+@pytest.mark.e2e
 def test_nested_validation_errors_name_the_path(api):
     bad = {**ASSISTANT, "model": {**ASSISTANT["model"], "temperature": 5}}
     r = api.post("/assistant", json=bad)
@@ -115,12 +119,14 @@ def test_schema_issues_are_worded_like_vapi():
         "missing required property 'members'")
 
 
+@pytest.mark.e2e
 def test_non_object_and_malformed_bodies_are_400(api):
     assert api.post("/assistant", json=[1, 2]).status_code == 400
     r = api.post("/assistant", content=b"{not json", headers={"Content-Type": "application/json"})
     assert r.status_code == 400 and r.json()["statusCode"] == 400
 
 
+@pytest.mark.e2e
 def test_allow_fields_accepts_named_extra_top_level_fields():
     with SandboxServer(allow_fields={"assistant": ["backgroundDenoisingX"]}) as server, client(server) as c:
         r = c.post("/assistant", json={**ASSISTANT, "backgroundDenoisingX": True})
@@ -132,6 +138,7 @@ def test_allow_fields_accepts_named_extra_top_level_fields():
         SandboxServer(allow_fields={"assistnt": ["x"]})
 
 
+@pytest.mark.e2e
 def test_delete_returns_the_object_then_it_is_gone(api):
     obj = api.post("/tool", json=FUNCTION_TOOL).json()
     r = api.delete(f"/tool/{obj['id']}")
@@ -140,6 +147,7 @@ def test_delete_returns_the_object_then_it_is_gone(api):
     assert api.delete(f"/tool/{obj['id']}").status_code == 404
 
 
+@pytest.mark.e2e
 def test_unknown_ids_and_paths_are_404(api):
     missing = str(uuid.uuid4())
     for method in ("GET", "PATCH", "DELETE"):
@@ -154,6 +162,7 @@ def test_unknown_ids_and_paths_are_404(api):
 # -- PATCH ----------------------------------------------------------------------------------------
 
 
+@pytest.mark.e2e
 def test_patch_replaces_top_level_keys_wholesale(api):
     obj = api.post("/assistant", json=ASSISTANT).json()
     r = api.patch(f"/assistant/{obj['id']}", json={"model": {"provider": "openai", "model": "gpt-4o-mini"}})
@@ -168,6 +177,7 @@ def test_patch_replaces_top_level_keys_wholesale(api):
     assert api.get(f"/assistant/{obj['id']}").json() == patched
 
 
+@pytest.mark.e2e
 def test_patch_null_removes_a_key_and_server_defaults_come_back(api):
     obj = api.post("/assistant", json={**ASSISTANT, "firstMessageInterruptionsEnabled": True}).json()
     r = api.patch(f"/assistant/{obj['id']}",
@@ -177,6 +187,7 @@ def test_patch_null_removes_a_key_and_server_defaults_come_back(api):
     assert r.json()["firstMessageInterruptionsEnabled"] is False
 
 
+@pytest.mark.e2e
 def test_patch_is_validated_and_a_rejected_patch_changes_nothing(api):
     obj = api.post("/assistant", json=ASSISTANT).json()
     r = api.patch(f"/assistant/{obj['id']}", json={"fooBar": 1, "name": "renamed"})
@@ -187,6 +198,7 @@ def test_patch_is_validated_and_a_rejected_patch_changes_nothing(api):
     assert api.get(f"/assistant/{obj['id']}").json() == obj
 
 
+@pytest.mark.e2e
 def test_tool_type_cannot_change_but_other_fields_can(api):
     tool = api.post("/tool", json=FUNCTION_TOOL).json()
     assert tool["type"] == "function"
@@ -200,6 +212,7 @@ def test_tool_type_cannot_change_but_other_fields_can(api):
     assert api.patch(f"/tool/{tool['id']}", json={"type": "function", "async": True}).status_code == 200
 
 
+@pytest.mark.e2e
 def test_squad_patch_requires_members(api):
     squad = api.post("/squad", json={"name": "front-desk", "members": []}).json()
     r = api.patch(f"/squad/{squad['id']}", json={"name": "renamed"})
@@ -208,6 +221,7 @@ def test_squad_patch_requires_members(api):
     assert r.status_code == 200 and r.json()["name"] == "renamed"
 
 
+@pytest.mark.e2e
 def test_structured_output_patch_requires_schema_override(api):
     so = api.post("/structured-output", json=STRUCTURED_OUTPUT).json()
     assert so["type"] == "ai"  # schema default
@@ -221,6 +235,7 @@ def test_structured_output_patch_requires_schema_override(api):
 # -- listing --------------------------------------------------------------------------------------
 
 
+@pytest.mark.e2e
 def test_array_list_caps_at_100_and_pages_backwards_over_250(api, sandbox):
     created = [api.post("/assistant", json={"name": f"a{i}"}).json()["id"] for i in range(250)]
     first = api.get("/squad").json()
@@ -253,6 +268,7 @@ def test_array_list_caps_at_100_and_pages_backwards_over_250(api, sandbox):
     assert len(sandbox.objects("assistant")) == 250
 
 
+@pytest.mark.e2e
 def test_time_filters(api):
     a, b, c = (api.post("/squad", json={"name": n, "members": []}).json() for n in "abc")
     def names(**params):
@@ -271,6 +287,7 @@ def test_time_filters(api):
     assert api.get("/squad", params={"limit": -1}).status_code == 400
 
 
+@pytest.mark.e2e
 def test_paginated_kinds_page_limit_sort_and_metadata(api):
     ids = [api.post("/structured-output", json={**STRUCTURED_OUTPUT, "name": f"so-{i}"}).json()["id"]
            for i in range(5)]
@@ -300,6 +317,7 @@ def test_paginated_kinds_page_limit_sort_and_metadata(api):
     assert [o["id"] for o in filtered.json()["results"]] == [ids[4]]
 
 
+@pytest.mark.e2e
 def test_scorecard_is_paginated_under_its_nested_path(api):
     so = api.post("/structured-output", json=STRUCTURED_OUTPUT).json()
     metric = {"structuredOutputId": so["id"],
@@ -315,6 +333,7 @@ def test_scorecard_is_paginated_under_its_nested_path(api):
 # -- auth and orgs --------------------------------------------------------------------------------
 
 
+@pytest.mark.e2e
 def test_requests_without_a_bearer_key_are_401(sandbox):
     for headers in ({}, {"Authorization": "Bearer"}, {"Authorization": "Basic abc"}):
         r = httpx.get(f"{sandbox.url}/assistant", headers=headers)
@@ -323,6 +342,7 @@ def test_requests_without_a_bearer_key_are_401(sandbox):
     assert sandbox.objects("assistant") == []
 
 
+@pytest.mark.e2e
 def test_a_fixed_api_key_rejects_others():
     with SandboxServer(api_key="the-key") as server:
         with client(server, "other-key") as c:
@@ -331,6 +351,7 @@ def test_a_fixed_api_key_rejects_others():
             assert c.get("/assistant").status_code == 200
 
 
+@pytest.mark.e2e
 def test_each_key_is_its_own_org(sandbox):
     with client(sandbox, "key-a") as a, client(sandbox, "key-b") as b:
         obj = a.post("/assistant", json=ASSISTANT).json()
@@ -347,6 +368,7 @@ def test_each_key_is_its_own_org(sandbox):
 # -- faults ---------------------------------------------------------------------------------------
 
 
+@pytest.mark.e2e
 def test_injected_429_carries_retry_after_and_does_nothing(api, sandbox):
     sandbox.inject("POST", "/assistant", 429, times=2, retry_after=2)
     for _ in range(2):
@@ -358,6 +380,7 @@ def test_injected_429_carries_retry_after_and_does_nothing(api, sandbox):
     assert api.post("/assistant", json=ASSISTANT).status_code == 201
 
 
+@pytest.mark.e2e
 def test_injected_after_effect_502_still_creates(api, sandbox):
     sandbox.inject("POST", "/tool", 502, after_effect=True)
     r = api.post("/tool", json=FUNCTION_TOOL)
@@ -367,12 +390,14 @@ def test_injected_after_effect_502_still_creates(api, sandbox):
     assert [o["id"] for o in api.get("/tool").json()] == [created[0]["id"]]
 
 
+@pytest.mark.e2e
 def test_injected_fault_matches_any_method_with_star(api, sandbox):
     sandbox.inject("*", "/squad", 503)
     assert api.get("/squad").status_code == 503
     assert api.get("/squad").status_code == 200
 
 
+@pytest.mark.e2e
 def test_random_faults_are_reproducible_with_a_seed():
     def statuses(seed: int) -> list[int]:
         with SandboxServer(fault_rate=0.5, seed=seed) as server, client(server) as c:
@@ -388,6 +413,7 @@ def test_random_faults_are_reproducible_with_a_seed():
     assert all(r.headers["Retry-After"] == "0" for r in responses if r.status_code == 429)
 
 
+@pytest.mark.e2e
 def test_latency_is_added_to_every_request():
     with SandboxServer(latency_ms=60) as server, client(server) as c:
         started = time.monotonic()
@@ -399,6 +425,7 @@ def test_latency_is_added_to_every_request():
 # -- persistence and the request log --------------------------------------------------------------
 
 
+@pytest.mark.e2e
 def test_data_file_persists_across_restarts(tmp_path: Path):
     data = tmp_path / "sandbox" / "data.json"
     with SandboxServer(data_file=data) as server, client(server) as c:
@@ -415,6 +442,7 @@ def test_data_file_persists_across_restarts(tmp_path: Path):
     assert json.loads(data.read_text())["version"] == 1
 
 
+@pytest.mark.e2e
 def test_a_corrupt_data_file_is_a_clear_error(tmp_path: Path):
     data = tmp_path / "data.json"
     data.write_text("{oops")
@@ -422,6 +450,7 @@ def test_a_corrupt_data_file_is_a_clear_error(tmp_path: Path):
         SandboxServer(data_file=data)
 
 
+@pytest.mark.e2e
 def test_request_log_records_every_request(api, sandbox):
     obj = api.post("/assistant", json=ASSISTANT).json()
     api.patch(f"/assistant/{obj['id']}", params={"x": "1"}, json={"name": "renamed"})
@@ -437,6 +466,7 @@ def test_request_log_records_every_request(api, sandbox):
     assert sandbox.requests == []
 
 
+@pytest.mark.e2e
 def test_sandbox_fixtures_point_vapiops_at_the_sandbox(sandbox_env):
     import os
 
@@ -461,6 +491,7 @@ def test_nothing_in_the_sandbox_names_a_kind():
         assert not literals & names, (source.name, literals & names)
 
 
+@pytest.mark.e2e
 def test_serve_forever_logs_requests_and_stops(tmp_path: Path):
     import threading
 
@@ -481,6 +512,7 @@ def test_serve_forever_logs_requests_and_stops(tmp_path: Path):
     assert KEY not in "\n".join(lines)
 
 
+@pytest.mark.e2e
 def test_an_internal_error_is_a_500_not_a_dropped_connection(api, sandbox, monkeypatch):
     def broken(*args, **kwargs):
         raise RuntimeError("boom")

@@ -228,6 +228,7 @@ def release_holder(proc: subprocess.Popen) -> None:
     proc.wait(timeout=10)
 
 
+@pytest.mark.e2e
 def test_lock_held_by_another_process(store: LocalBackend):
     proc = start_holder(store)
     try:
@@ -251,6 +252,7 @@ def test_lock_held_by_another_process(store: LocalBackend):
     assert not store.lock_path.exists()
 
 
+@pytest.mark.e2e
 def test_lock_waits_up_to_timeout_for_the_holder(store: LocalBackend):
     proc = start_holder(store)
     releaser = threading.Timer(0.5, release_holder, args=(proc,))
@@ -265,6 +267,7 @@ def test_lock_waits_up_to_timeout_for_the_holder(store: LocalBackend):
     assert 0.4 < waited < 10
 
 
+@pytest.mark.e2e
 def test_lock_timeout_expires(store: LocalBackend):
     proc = start_holder(store)
     try:
@@ -277,6 +280,7 @@ def test_lock_timeout_expires(store: LocalBackend):
         release_holder(proc)
 
 
+@pytest.mark.e2e
 def test_stale_lock_of_a_dead_process_is_taken_over(store: LocalBackend):
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()

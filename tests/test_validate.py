@@ -107,6 +107,7 @@ def test_uuid_reference_passes_through_and_schema_errors_are_all_reported(tmp_pa
     assert "m.yaml:5" in joined and "temperature" in joined
 
 
+@pytest.mark.e2e
 def test_validate_cli_takes_a_manifest_file_and_needs_no_key_or_network(tmp_path):
     from click.testing import CliRunner
 
