@@ -30,8 +30,8 @@ from vapiops.flows.export import (
     write_manifests,
 )
 from vapiops.kinds import KINDS
-from vapiops.project.manifest import load_yaml_with_lines
 from vapiops.project.template import TemplateContext, render_string
+from vapiops.project.yamlload import load_yaml_with_lines
 from vapiops.state import State
 
 ASSISTANT, TOOL = KINDS["assistant"], KINDS["tool"]

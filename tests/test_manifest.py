@@ -9,18 +9,12 @@ from pathlib import Path
 import pytest
 import yaml
 
-from vapiops.errors import Location, ManifestError, ValidationError
+from vapiops.errors import Location, ManifestError, ValidationError, did_you_mean
+from vapiops.model import Lifecycle
 from vapiops.project import manifest
 from vapiops.project.config import load_project
-from vapiops.project.manifest import (
-    MAX_ALIAS_EXPANSION,
-    MAX_DEPTH,
-    Lifecycle,
-    did_you_mean,
-    find_manifest_files,
-    load_manifests,
-    load_yaml_with_lines,
-)
+from vapiops.project.manifest import find_manifest_files, load_manifests
+from vapiops.project.yamlload import MAX_ALIAS_EXPANSION, MAX_DEPTH, load_yaml_with_lines
 
 ENVS = """\
 environments:

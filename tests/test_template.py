@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 
 from vapiops.errors import Location, TemplateError
+from vapiops.model import Lifecycle
 from vapiops.project.config import Environment, load_project
-from vapiops.project.manifest import Lifecycle, Resource, load_manifests
+from vapiops.project.manifest import Resource, load_manifests
 from vapiops.project.template import TemplateContext, in_environment, merge, render_resource, render_string
 
 LIQUID = (

@@ -10,13 +10,10 @@ from typing import Any
 
 from vapiops import kinds
 from vapiops.errors import Location, ManifestError, VapiopsError, did_you_mean
-from vapiops.project.manifest import (
-    CONFIG_FILE,
-    STATE_ROOT,
-    describe_value,
-    load_yaml_with_lines,
-    read_text,
-)
+from vapiops.project.yamlload import describe_value, load_yaml_with_lines, read_text
+
+CONFIG_FILE = "vapiops.yaml"
+STATE_ROOT = ".vapiops"
 
 DEFAULT_ENV = "default"
 DEFAULT_API_KEY_ENV = "VAPI_API_KEY"
