@@ -11,7 +11,7 @@ import yaml
 
 from vapiops.errors import Location, ManifestError, ValidationError, did_you_mean
 from vapiops.model import Lifecycle
-from vapiops.project import manifest
+from vapiops.project import yamlload
 from vapiops.project.config import load_project
 from vapiops.project.manifest import find_manifest_files, load_manifests
 from vapiops.project.yamlload import MAX_ALIAS_EXPANSION, MAX_DEPTH, load_yaml_with_lines
@@ -155,7 +155,7 @@ def test_deep_alias_expansion_is_an_error_not_a_crash():
 def test_pure_python_loader_gives_the_same_result(monkeypatch):
     text = "kind: tool\nname: t\nspec:\n  a: [1, {b: 2}]\n---\nx: &x {y: 1}\nz: *x\n"
     fast = load_yaml_with_lines(text, "f.yaml")
-    monkeypatch.setattr(manifest, "_Loader", yaml.SafeLoader)
+    monkeypatch.setattr(yamlload, "_Loader", yaml.SafeLoader)
     assert load_yaml_with_lines(text, "f.yaml") == fast
     with pytest.raises(ManifestError) as info:
         load_yaml_with_lines("a: 1\na: 2\n", "d.yaml")

@@ -17,7 +17,7 @@ READ_ONLY_FIELDS = frozenset(
 )
 
 # Keys whose values are secrets wherever they appear (credentials, auth plans). Together with
-# SECRET_PATTERNS these are "the known secret fields" of SPEC 4. Taken from Vapi's spec: the
+# SECRET_PATTERNS these are "the known secret fields" of docs/plan.md. Taken from Vapi's spec: the
 # current spec has no `server.secret`; webhook auth lives in `server.headers` and auth plans.
 SECRET_KEYS = frozenset(
     {

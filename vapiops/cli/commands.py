@@ -26,7 +26,7 @@ from vapiops.flows import applying, checking, planfile
 from vapiops.flows.context import Context, client_for
 from vapiops.flows.planning import build_plan, check_safety
 from vapiops.model import Plan
-from vapiops.output import render_plan, render_text
+from vapiops.output import PLAN_FORMATS, render_plan, render_text
 
 
 @click.group(cls=VapiopsGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -57,7 +57,7 @@ def _print_plan(plan: Plan, fmt: str, color: bool) -> None:
 
 @cli.command()
 @common()
-@click.option("--format", "fmt", type=click.Choice(["text", "markdown", "json"]), default="text",
+@click.option("--format", "fmt", type=click.Choice(list(PLAN_FORMATS)), default="text",
               show_default=True, help="Output format (json: one JSON document on stdout).")
 @click.option("--detailed-exitcode", is_flag=True, help="Exit 2 when there are changes, 0 when none.")
 @click.option("--target", "targets", multiple=True, metavar="ADDR", help="Only this address (repeatable).")

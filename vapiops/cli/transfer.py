@@ -10,7 +10,7 @@ import click
 from vapiops.cli.options import EXIT_CHANGES, common, debug_option, debug_stats, err, use_color
 from vapiops.flows import envdiff, exporting, imports
 from vapiops.flows.context import Context, client_for, read_live
-from vapiops.output import render_env_diff
+from vapiops.output import ENV_DIFF_FORMATS, render_env_diff
 
 
 @click.command(name="import")
@@ -31,7 +31,7 @@ def import_(address: str, object_id: str, path: Path, env_name: str | None, no_c
 @click.argument("env_a")
 @click.argument("env_b")
 @click.argument("path", required=False, default=".", type=click.Path(path_type=Path))
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
+@click.option("--format", "fmt", type=click.Choice(list(ENV_DIFF_FORMATS)), default="text", show_default=True,
               help="Output format (json: one JSON document on stdout).")
 @click.option("--detailed-exitcode", is_flag=True, help="Exit 2 when the environments differ, 0 when not.")
 @click.option("--sandbox", is_flag=True, help="Read both from the in-process Vapi sandbox (data under .vapiops/).")

@@ -14,7 +14,7 @@ Each object becomes one manifest:
 - secret fields (kinds.is_secret_path) become `${{ secret('VAPIOPS_<KIND>_<NAME>_<FIELD>') }}`; their
   values are never written. Literal `${{`, `${%`, `${#` in strings are escaped so the template engine
   gives back exactly the text Vapi holds.
-- an object with no name whose kind would get the manifest name sent as `name` (SPEC 2.1) gets
+- an object with no name whose kind would get the manifest name sent as `name` (docs/manifests.md) gets
   `lifecycle.ignoreChanges: [name]`: the first plan then shows no change instead of naming it.
 
 Objects state already manages are skipped (their manifests exist). So that the exported objects are

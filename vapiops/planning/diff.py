@@ -133,7 +133,7 @@ class _Walk:
         return bool(self.set_pats) and _matches_any(self.set_pats, path)
 
     def compare(self, d: Any, live: Any, path: Path) -> None:
-        """Record where desired `d` differs from `live` under the ownership rules (SPEC 4)."""
+        """Record where desired `d` differs from `live` under the ownership rules (docs/plan.md)."""
         if self.stop_early and self.out:
             return
         if path in self.skip:
@@ -283,7 +283,7 @@ def _overlay(live: Any, d: Any, path: Path, set_pats: tuple[Pattern, ...]) -> An
 def build_patch(desired: dict[str, Any], live: dict[str, Any], changed: Iterable[Path],
                 removed: Iterable[Path] = (), *, required: Iterable[str] = (),
                 set_paths: Iterable[str | Path] = (), ignore: Iterable[str | Path] = ()) -> dict[str, Any]:
-    """The PATCH body for the changed and removed paths (SPEC 4: a key is sent whole).
+    """The PATCH body for the changed and removed paths (docs/plan.md: a key is sent whole).
 
     Top-level keys: those of every changed/removed path plus `required` (e.g. squad `members`)
     when either side has it. Each is the live value with the desired one laid over it, so nested

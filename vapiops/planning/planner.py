@@ -292,7 +292,7 @@ def _leaf_fields(value: dict[str, Any], redact: Redactor, *, side: str) -> list[
 def make_plan(environment: str, desired: list[Desired], state: State, live: Live, *,
               targets: Iterable[str] = (), update_filter: UpdateFilter = _identity,
               hash_secret: Hasher = default_hash) -> Plan:
-    """The plan that makes the live org match `desired` (SPEC 4).
+    """The plan that makes the live org match `desired` (docs/plan.md).
 
     state: has .resources {address: entry with .kind .name .id .applied .secrets}.
     live: kind name -> every live object of that kind, raw as the API lists them (IDs). Every kind

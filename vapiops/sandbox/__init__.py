@@ -1,4 +1,4 @@
-"""The built-in Vapi API simulator (SPEC 7): `SandboxServer` serves it on 127.0.0.1."""
+"""The built-in Vapi API simulator (docs/sandbox.md): `SandboxServer` serves it on 127.0.0.1."""
 
 from vapiops.sandbox.server import SandboxServer
 

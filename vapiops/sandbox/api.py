@@ -20,7 +20,7 @@ from vapiops import paths, vapispec
 from vapiops.kinds import KINDS, Kind
 from vapiops.sandbox.store import Store, parse_timestamp
 
-MAX_LIMIT = 100  # the real API documents a maximum of 1000; vapiops' contract (SPEC 1) is 100 per call
+MAX_LIMIT = 100  # the real API documents a maximum of 1000; vapiops' contract (docs/sandbox.md) is 100 per call
 _TIME_FILTERS: dict[str, Callable[[datetime, datetime], bool]] = {
     "Gt": lambda value, bound: value > bound,
     "Lt": lambda value, bound: value < bound,
@@ -122,7 +122,7 @@ class Api:
         """PATCH: top-level keys replace wholesale; a key sent as null is removed.
 
         Null-as-removal is this sandbox's reading of what vapiops sends for a field no longer
-        declared (SPEC 6); the result is re-defaulted like a create, so a removed field the
+        declared (docs/state.md); the result is re-defaulted like a create, so a removed field the
         server has a default for comes back with that default, as on the real API.
         """
         stored = self.store.get(org, kind.name, id_)

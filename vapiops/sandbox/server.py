@@ -1,4 +1,4 @@
-"""The sandbox's HTTP front: a local stand-in for Vapi's REST API on 127.0.0.1 (SPEC 7).
+"""The sandbox's HTTP front: a local stand-in for Vapi's REST API on 127.0.0.1 (docs/sandbox.md).
 
 Built on the standard library's ThreadingHTTPServer: zero new dependencies, and a threaded
 stdlib server is plenty for a local test double (it is never exposed beyond 127.0.0.1).
