@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import textwrap
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 from conftest import run_cli, sandbox_client
@@ -21,6 +20,7 @@ from vapiops.planning.envdiff import (
 )
 from vapiops.planning.graph import to_names
 from vapiops.sandbox import SandboxServer
+from vapiops.state import ResourceState, State
 
 ASSISTANT, TOOL, SQUAD = KINDS["assistant"], KINDS["tool"], KINDS["squad"]
 T1, T2, A1 = "11111111-1111-4111-8111-111111111111", "22222222-2222-4222-8222-222222222222", \
@@ -28,12 +28,12 @@ T1, T2, A1 = "11111111-1111-4111-8111-111111111111", "22222222-2222-4222-8222-22
 UNMANAGED = "99999999-9999-4999-8999-999999999999"
 
 
-def entry(kind: str, name: str, id_: str, secrets: dict | None = None) -> SimpleNamespace:
-    return SimpleNamespace(kind=kind, name=name, id=id_, applied={}, secrets=secrets or {})
+def entry(kind: str, name: str, id_: str, secrets: dict | None = None) -> ResourceState:
+    return ResourceState(kind=kind, name=name, id=id_, applied={}, secrets=secrets or {})
 
 
-def state_of(*entries: SimpleNamespace) -> SimpleNamespace:
-    return SimpleNamespace(resources={f"{e.kind}/{e.name}": e for e in entries})
+def state_of(*entries: ResourceState) -> State:
+    return State("dev", resources={f"{e.kind}/{e.name}": e for e in entries})
 
 
 def fields(kind, a, b, secrets=()):

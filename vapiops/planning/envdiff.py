@@ -31,6 +31,7 @@ from vapiops.paths import Path, format_path, parse_path
 from vapiops.planning.diff import path_key, scalar_equal
 from vapiops.planning.graph import owners, to_names
 from vapiops.planning.secrets import Redactor, is_secret, secret_values, sensitive_paths
+from vapiops.state import State
 
 FORMAT_VERSION = "1.0"
 
@@ -52,7 +53,7 @@ class ManagedObject:
     secrets: frozenset[Path] = frozenset()  # paths state recorded as secret() values
 
 
-def managed_objects(state: Any, live: Mapping[str, list[dict[str, Any]]]) -> tuple[dict[str, ManagedObject], list[str]]:
+def managed_objects(state: State, live: Mapping[str, list[dict[str, Any]]]) -> tuple[dict[str, ManagedObject], list[str]]:
     """The live objects state manages, by address, in name space; and the state addresses whose object
     is gone (or whose kind was not listed: absent either way)."""
     owner = owners(state.resources)

@@ -13,6 +13,7 @@ from typing import Any
 from vapiops import paths
 from vapiops.kinds import Kind
 from vapiops.model import address
+from vapiops.state import ResourceState
 
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 
@@ -35,9 +36,9 @@ def references(kind: Kind, spec: dict[str, Any]) -> list[tuple[paths.Path, str]]
 Owners = Mapping[str, tuple[str, str]]  # live ID -> (kind, manifest name) of a managed resource
 
 
-def owners(resources: Mapping[str, Any]) -> dict[str, tuple[str, str]]:
-    """ID -> (kind, name) for the state entries `resources` (address -> entry with .id .kind .name)."""
-    return {e.id: (e.kind, e.name) for e in resources.values() if getattr(e, "id", None)}
+def owners(resources: Mapping[str, ResourceState]) -> dict[str, tuple[str, str]]:
+    """ID -> (kind, name) for the state entries `resources` (address -> entry)."""
+    return {e.id: (e.kind, e.name) for e in resources.values() if e.id}
 
 
 def to_names(kind: Kind, obj: dict[str, Any], owner: Owners) -> tuple[dict[str, Any], list[tuple[paths.Path, str]]]:
