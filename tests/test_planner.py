@@ -26,7 +26,6 @@ from planning_support import (
     step_keys,
 )
 
-from vapiops.kinds import KINDS
 from vapiops.model import ABSENT, SENSITIVE, Action, Desired, FieldChange, Phase
 from vapiops.planning.drift import drift_report
 from vapiops.planning.planner import destructive_protected, make_plan
@@ -139,25 +138,6 @@ def test_a_change_then_plan_again_is_clean():
 # -- rule 1: name space -------------------------------------------------------------------------------
 
 
-def test_live_ids_of_managed_resources_become_names_and_unmanaged_uuids_compare_as_is():
-    unmanaged = "9b1deb4d-3b7d-4bad-9bdd-2b0d7b3dcb6d"
-    tool_id = new_id()
-    state = fresh_state(resources={
-        "tool/t": ResourceState("tool", "t", tool_id, {"type": "endCall"}),
-        "assistant/a": ResourceState("assistant", "a", "aid-1", {"model": {"toolIds": ["t", unmanaged]}}),
-    })
-    live = {"tool": [{"id": tool_id, "type": "endCall"}],
-            "assistant": [{"id": "aid-1", "model": {"toolIds": [unmanaged, tool_id], "temperature": 0.5}}]}
-    desired = [D("tool", "t", {"type": "endCall"}), D("assistant", "a", {"model": {"toolIds": ["t", unmanaged]}})]
-    assert make_plan("dev", desired, state, live).is_empty
-    # A dropped reference shows by name, never by ID.
-    desired[1].spec["model"]["toolIds"] = [unmanaged]
-    plan = make_plan("dev", desired, state, live)
-    (fc,) = change(plan, "assistant/a").fields
-    assert fc.before == [unmanaged, "t"] and fc.after == [unmanaged]
-    assert step(plan, "update:assistant/a").body == {"model": {"toolIds": [unmanaged], "temperature": 0.5}}
-
-
 def test_a_manifest_holding_the_uuid_of_a_managed_resource_compares_by_name():
     tool_id = new_id()
     state = fresh_state(resources={
@@ -195,51 +175,6 @@ def test_read_only_fields_are_never_diffed_or_sent():
     plan = make_plan("dev", desired, state, live)
     assert step(plan, "update:assistant/a").body == {"name": "b"}
     assert "id" not in plan.applied["assistant/a"]
-
-
-def test_update_sends_only_changed_top_level_keys():
-    applied = {"name": "a", "firstMessage": "hi", "model": {"provider": "openai", "model": "gpt-4o"}}
-    state, live = one_assistant(applied, {"voicemailMessage": "dash"})
-    live["assistant"][0]["model"]["temperature"] = 0.3
-    desired = [D("assistant", "a", dict(applied, model={"provider": "openai", "model": "gpt-4.1"}))]
-    plan = make_plan("dev", desired, state, live)
-    c = change(plan, "assistant/a")
-    assert c.action is Action.UPDATE and c.id == "aid"
-    assert c.fields == [FieldChange("model.model", "gpt-4o", "gpt-4.1")]
-    s = step(plan, "update:assistant/a")
-    assert (s.phase, s.id) == (Phase.UPDATE, "aid")
-    assert s.body == {"model": {"provider": "openai", "model": "gpt-4.1", "temperature": 0.3}}
-
-
-def test_removed_top_level_field_is_sent_as_null():
-    applied = {"name": "a", "firstMessage": "hi"}
-    state, live = one_assistant(applied)
-    plan = make_plan("dev", [D("assistant", "a", {"name": "a"})], state, live)
-    assert change(plan, "assistant/a").fields == [FieldChange("firstMessage", "hi", ABSENT)]
-    assert step(plan, "update:assistant/a").body == {"firstMessage": None}
-    assert plan.applied["assistant/a"] == {"name": "a"}
-
-
-def test_removed_nested_field_is_taken_out_of_the_whole_key():
-    applied = {"model": {"provider": "openai", "temperature": 0.2}}
-    state, live = one_assistant(applied)
-    live["assistant"][0]["model"]["maxTokens"] = 100
-    plan = make_plan("dev", [D("assistant", "a", {"model": {"provider": "openai"}})], state, live)
-    assert step(plan, "update:assistant/a").body == {"model": {"provider": "openai", "maxTokens": 100}}
-
-
-def test_patch_required_keys_ride_along_every_squad_patch():
-    aid = new_id()
-    state = fresh_state(resources={
-        "assistant/x": ResourceState("assistant", "x", aid, {"name": "x"}),
-        "squad/s": ResourceState("squad", "s", "sid", {"name": "s", "members": [{"assistantId": "x"}]}),
-    })
-    live = {"assistant": [{"id": aid, "name": "x"}],
-            "squad": [{"id": "sid", "name": "s", "members": [{"assistantId": aid, "assistantOverrides": {"a": 1}}]}]}
-    desired = [D("assistant", "x", {"name": "x"}), D("squad", "s", {"name": "t", "members": [{"assistantId": "x"}]})]
-    plan = make_plan("dev", desired, state, live)
-    assert step(plan, "update:squad/s").body == {
-        "name": "t", "members": [{"assistantId": "x", "assistantOverrides": {"a": 1}}]}
 
 
 def test_update_filter_gets_the_kind_and_trims_the_body_with_a_warning_for_dropped_changes():
@@ -280,21 +215,6 @@ def test_step_bodies_and_applied_never_alias_the_inputs():
 
 
 # -- rule 4: ignore_changes ---------------------------------------------------------------------------
-
-
-def test_ignored_paths_are_not_diffed_not_written_not_recorded():
-    applied = {"voice": {"provider": "11labs"}, "name": "a"}
-    state, live = one_assistant(applied)
-    live["assistant"][0]["voice"]["voiceId"] = "from-dashboard"
-    spec = {"voice": {"provider": "11labs", "voiceId": "manifest"}, "name": "a"}
-    desired = [D("assistant", "a", spec, ignore=("voice.voiceId",))]
-    assert make_plan("dev", desired, state, live).is_empty
-    desired = [D("assistant", "a", dict(spec, voice={"provider": "cartesia", "voiceId": "manifest"}),
-                 ignore=("voice.voiceId",))]
-    plan = make_plan("dev", desired, state, live)
-    assert change(plan, "assistant/a").fields == [FieldChange("voice.provider", "11labs", "cartesia")]
-    assert step(plan, "update:assistant/a").body == {"voice": {"provider": "cartesia", "voiceId": "from-dashboard"}}
-    assert plan.applied["assistant/a"] == {"voice": {"provider": "cartesia"}, "name": "a"}
 
 
 def test_newly_ignored_path_that_was_applied_before_is_not_removed():
@@ -413,18 +333,6 @@ def test_a_replaced_resource_in_a_dependent_that_changes_anyway_gets_one_update(
 # -- rule 8: create -----------------------------------------------------------------------------------
 
 
-def test_create_fields_and_body():
-    plan = make_plan("dev", [D("assistant", "a", {"name": "a", "model": {"provider": "openai",
-                                                                          "messages": [{"role": "system"}]}})],
-                     fresh_state(), {"assistant": []})
-    c = change(plan, "assistant/a")
-    assert (c.action, c.id, c.reason) == (Action.CREATE, None, None)
-    assert c.fields == [FieldChange("model.messages[0].role", ABSENT, "system"),
-                        FieldChange("model.provider", ABSENT, "openai"), FieldChange("name", ABSENT, "a")]
-    assert step(plan, "create:assistant/a").body == {"name": "a", "model": {"provider": "openai",
-                                                                             "messages": [{"role": "system"}]}}
-
-
 def test_a_resource_deleted_outside_vapiops_is_created_again():
     state, org = converge(project())
     gone = state.resources["assistant/billing"].id
@@ -440,18 +348,6 @@ def test_a_resource_deleted_outside_vapiops_is_created_again():
     assert plan_for(project(), state, org).is_empty
 
 
-def test_a_create_named_like_an_unmanaged_live_object_warns_with_the_import_command():
-    live = {"assistant": [{"id": "live-1", "name": "support"}, {"id": "live-2", "name": "other"}],
-            "tool": [{"id": "live-3", "type": "function", "function": {"name": "lookup"}}]}
-    desired = [D("assistant", "support", {"name": "support"}),
-               D("tool", "lookup", {"type": "function", "function": {"name": "lookup"}})]
-    plan = make_plan("dev", desired, fresh_state(), live)
-    assert len(plan.warnings) == 2
-    assert "assistant/support" in plan.warnings[0] and "live-1" in plan.warnings[0]
-    assert "vapiops import assistant/support live-1" in plan.warnings[0]
-    assert "vapiops import tool/lookup live-3" in plan.warnings[1]
-
-
 def test_no_collision_warning_for_a_managed_object_of_that_name():
     state = fresh_state(resources={"assistant/old": ResourceState("assistant", "old", "live-1", {"name": "support"})})
     live = {"assistant": [{"id": "live-1", "name": "support"}]}
@@ -461,32 +357,6 @@ def test_no_collision_warning_for_a_managed_object_of_that_name():
 
 
 # -- rule 9: delete -----------------------------------------------------------------------------------
-
-
-def test_undeclared_resource_is_deleted_by_id_after_dependents_let_go():
-    state, org = converge(project())
-    tool_id = state.resources["tool/end-call"].id
-    desired = [d for d in project() if d.address != "tool/end-call"]
-    desired[2].spec["model"]["toolIds"] = ["lookup-order", "handoff-to-billing"]
-    plan = plan_for(desired, state, org)
-    c = change(plan, "tool/end-call")
-    assert (c.action, c.id) == (Action.DELETE, tool_id)
-    assert c.fields == [FieldChange("type", "endCall", ABSENT)]
-    assert step_keys(plan) == ["update:assistant/support", "delete:tool/end-call"]
-    assert step(plan, "delete:tool/end-call").after == ["update:assistant/support"]
-    run(plan, state, org)
-    assert "tool/end-call" not in state.resources and plan_for(desired, state, org).is_empty
-
-
-def test_an_undeclared_resource_already_gone_is_forgotten_without_a_call():
-    state, org = converge(project())
-    del org.objects["tool"][state.resources["tool/end-call"].id]
-    desired = [d for d in project() if d.address != "tool/end-call"]
-    desired[2].spec["model"]["toolIds"] = ["lookup-order", "handoff-to-billing"]
-    plan = plan_for(desired, state, org)
-    assert plan.forget == ["tool/end-call"]
-    assert "tool/end-call" not in {c.address for c in plan.changes}
-    assert all(s.address != "tool/end-call" for s in plan.steps)
 
 
 def test_destroying_everything_deletes_dependents_first_even_across_cycles():
@@ -510,48 +380,6 @@ def test_a_kind_that_was_not_listed_is_an_error_not_a_deletion():
 
 
 # -- rule 10: order and cycles ------------------------------------------------------------------------
-
-
-def test_cycle_assistant_handoff_tool_is_broken_and_linked():
-    desired = [
-        D("assistant", "a", {"name": "a", "model": {"provider": "openai", "toolIds": ["h", "plain"]}}),
-        D("tool", "h", {"type": "handoff", "destinations": [{"type": "assistant", "assistantId": "a"}]}),
-        D("tool", "plain", {"type": "endCall"}),
-    ]
-    plan = make_plan("dev", desired, fresh_state(), {k: [] for k in KINDS})
-    assert step_keys(plan) == ["create:tool/plain", "create:assistant/a", "create:tool/h", "link:assistant/a"]
-    assert step(plan, "create:assistant/a").body["model"] == {"provider": "openai", "toolIds": ["plain"]}
-    assert step(plan, "create:assistant/a").after == ["create:tool/plain"]
-    assert step(plan, "create:tool/h").after == ["create:assistant/a"]
-    assert step(plan, "link:assistant/a").body == {"model": {"provider": "openai", "toolIds": ["h", "plain"]}}
-    state, org = fresh_state(), Org()
-    run(plan, state, org)
-    assert plan_for(desired, state, org).is_empty
-
-
-def test_a_single_reference_in_a_cycle_drops_the_key_on_create():
-    desired = [
-        D("assistant", "a", {"name": "a", "hooks": [{"on": "x", "do": [{"type": "tool", "toolId": "h"}]}]}),
-        D("tool", "h", {"type": "handoff", "destinations": [{"type": "assistant", "assistantId": "a"}]}),
-    ]
-    plan = make_plan("dev", desired, fresh_state(), {k: [] for k in KINDS})
-    assert step(plan, "create:assistant/a").body["hooks"] == [{"on": "x", "do": [{"type": "tool"}]}]
-    assert step(plan, "link:assistant/a").body == {
-        "hooks": [{"on": "x", "do": [{"type": "tool", "toolId": "h"}]}]}
-
-
-def test_a_cycle_through_an_existing_resource_needs_no_link():
-    tool_id = new_id()
-    state = fresh_state(resources={"tool/h": ResourceState("tool", "h", tool_id, {"type": "handoff"})})
-    live = {"tool": [{"id": tool_id, "type": "handoff"}], "assistant": []}
-    desired = [
-        D("assistant", "a", {"name": "a", "model": {"toolIds": ["h"]}}),
-        D("tool", "h", {"type": "handoff", "destinations": [{"type": "assistant", "assistantId": "a"}]}),
-    ]
-    plan = make_plan("dev", desired, state, live)
-    assert step_keys(plan) == ["create:assistant/a", "update:tool/h"]
-    assert step(plan, "create:assistant/a").body["model"]["toolIds"] == ["h"]
-    assert step(plan, "update:tool/h").after == ["create:assistant/a"]
 
 
 def test_steps_after_lists_only_existing_steps_and_order_is_deterministic():
