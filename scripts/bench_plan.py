@@ -41,7 +41,7 @@ spec:
     toolIds: [tool-{i % tools}]
 """)
     for chunk in range(0, len(docs), 100):
-        (res / f"part-{chunk // 100:03}.yaml").write_text("---\n".join(docs[chunk:chunk + 100]))
+        (res / f"part-{chunk // 100:03}.yaml").write_text("---\n".join(docs[chunk : chunk + 100]))
 
 
 def main() -> None:
@@ -62,9 +62,13 @@ def main() -> None:
         print(f"{n} resources")
         print(f"validate:        {timed('validate', str(root)):.2f} s")
         server.clear_requests()
-        print(f"apply (create):  {timed('apply', str(root), '--auto-approve'):.2f} s  ({len(server.requests)} requests)")
+        print(
+            f"apply (create):  {timed('apply', str(root), '--auto-approve'):.2f} s  ({len(server.requests)} requests)"
+        )
         server.clear_requests()
-        print(f"plan (no-op):    {timed('plan', str(root), '--detailed-exitcode'):.2f} s  ({len(server.requests)} requests)")
+        print(
+            f"plan (no-op):    {timed('plan', str(root), '--detailed-exitcode'):.2f} s  ({len(server.requests)} requests)"
+        )
 
 
 if __name__ == "__main__":

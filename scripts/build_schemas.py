@@ -26,8 +26,13 @@ MAX_DESCRIPTION = 300  # longer ones (whole prompts in Vapi's docs) are cut: the
 def kind_schema(kind: Kind) -> dict:
     """The schema of one manifest document of this kind."""
     if kind.discriminator:
-        roots = sorted({vapispec.dto_name(kind, {kind.discriminator: v}) or "" for v in
-                        vapispec.discriminator_values(kind)} - {""})
+        roots = sorted(
+            {
+                vapispec.dto_name(kind, {kind.discriminator: v}) or ""
+                for v in vapispec.discriminator_values(kind)
+            }
+            - {""}
+        )
         spec_schema: dict = {"anyOf": [{"$ref": f"#/$defs/{name}"} for name in roots]}
     else:
         roots = [kind.create_dto]
@@ -46,14 +51,17 @@ def kind_schema(kind: Kind) -> dict:
         "$schema": DRAFT,
         "title": f"vapiops {kind.name} manifest",
         "description": f"A vapiops manifest document of kind {kind.name}; `spec` is the body of "
-                       f"POST {kind.path} (generated from Vapi's OpenAPI spec by scripts/build_schemas.py).",
+        f"POST {kind.path} (generated from Vapi's OpenAPI spec by scripts/build_schemas.py).",
         "type": "object",
         "additionalProperties": False,
         "required": ["kind", "name", "spec"],
         "properties": {
             "kind": {"const": kind.name},
-            "name": {"type": "string", "pattern": NAME_PATTERN,
-                     "description": "The address key: unique per kind."},
+            "name": {
+                "type": "string",
+                "pattern": NAME_PATTERN,
+                "description": "The address key: unique per kind.",
+            },
             "spec": spec_schema,
             "lifecycle": {
                 "type": "object",
@@ -137,8 +145,9 @@ def _cut_descriptions(doc: dict) -> None:
 def render(schema: dict) -> str:
     """Sorted-key JSON with each `$defs` entry compact on its own line: a third of the size of
     indenting everything, and a diff still shows which definitions a spec refresh changed."""
-    head = json.dumps({k: v for k, v in schema.items() if k != "$defs"}, indent=1, sort_keys=True,
-                      ensure_ascii=False)
+    head = json.dumps(
+        {k: v for k, v in schema.items() if k != "$defs"}, indent=1, sort_keys=True, ensure_ascii=False
+    )
     if "$defs" not in schema:
         return head + "\n"
     lines = [

@@ -38,7 +38,8 @@ def schema_changes(old: dict, new: dict) -> tuple[int, int, int]:
     added = len(after.keys() - before.keys())
     removed = len(before.keys() - after.keys())
     changed = sum(
-        1 for name in after.keys() & before.keys()
+        1
+        for name in after.keys() & before.keys()
         if json.dumps(after[name], sort_keys=True) != json.dumps(before[name], sort_keys=True)
     )
     return added, removed, changed
@@ -73,8 +74,10 @@ def main(argv: list[str]) -> int:
     added, removed, changed = refresh(Path(argv[0]))
     total = added + removed + changed
     print(f"{total} schemas changed ({added} added, {removed} removed, {changed} modified).")
-    print("Now update the provenance (commit, date) in vapiops/data/SOURCE.md by hand, "
-          "run scripts/build_schemas.py and the tests.")
+    print(
+        "Now update the provenance (commit, date) in vapiops/data/SOURCE.md by hand, "
+        "run scripts/build_schemas.py and the tests."
+    )
     return 0
 
 

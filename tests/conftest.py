@@ -32,7 +32,8 @@ SANDBOX_KEY = "test-key"
 REPO = Path(__file__).resolve().parents[1]
 WRITES = ("POST", "PATCH", "DELETE")
 PLAN_SCHEMA: dict[str, Any] = json.loads(
-    (Path(__file__).parents[1] / "schemas" / "plan.schema.json").read_text(encoding="utf-8"))
+    (Path(__file__).parents[1] / "schemas" / "plan.schema.json").read_text(encoding="utf-8")
+)
 
 
 @pytest.fixture
@@ -64,12 +65,14 @@ def sandbox_env(sandbox, monkeypatch: pytest.MonkeyPatch) -> Iterator:
 def is_json_plan(args: Sequence[str]) -> bool:
     """Whether these CLI arguments ask `plan` for its JSON document."""
     neighbours = zip(args, args[1:], strict=False)  # args[1:] is one shorter
-    return bool(args) and args[0] == "plan" and (
-        "--format=json" in args or ("--format", "json") in neighbours)
+    return (
+        bool(args) and args[0] == "plan" and ("--format=json" in args or ("--format", "json") in neighbours)
+    )
 
 
-def run_cli(*args: Any, code: int | None = 0, env: dict[str, str | None] | None = None,
-            color: bool = False) -> Result:
+def run_cli(
+    *args: Any, code: int | None = 0, env: dict[str, str | None] | None = None, color: bool = False
+) -> Result:
     """Run `vapiops *args` in-process with these environment changes (None unsets a variable).
 
     Asserts the exit code unless code is None. Every JSON plan (`plan --format json` exiting 0 or 2)
@@ -82,24 +85,31 @@ def run_cli(*args: Any, code: int | None = 0, env: dict[str, str | None] | None 
     result = CliRunner().invoke(cli, words, env=env, catch_exceptions=False, color=color)
     if code is not None:
         assert result.exit_code == code, (
-            f"exit {result.exit_code}\nstdout:\n{result.stdout}\nstderr:\n{result.stderr}")
+            f"exit {result.exit_code}\nstdout:\n{result.stdout}\nstderr:\n{result.stderr}"
+        )
     if is_json_plan(words) and result.exit_code in (0, 2):
         jsonschema.validate(json.loads(result.stdout), PLAN_SCHEMA)
     return result
 
 
-def sandbox_cli(sandbox, key: str = SANDBOX_KEY,
-                env: dict[str, str | None] | None = None) -> Callable[..., Result]:
+def sandbox_cli(
+    sandbox, key: str = SANDBOX_KEY, env: dict[str, str | None] | None = None
+) -> Callable[..., Result]:
     """`invoke(*args, code=0, env=None, color=False)`: run_cli against `sandbox` with `key`, no colour.
 
     `env` here changes the defaults of every call (a module's own variables to unset, say); `env` of one
     call is laid over those.
     """
-    defaults: dict[str, str | None] = {"VAPI_BASE_URL": sandbox.url, "VAPI_API_KEY": key, "NO_COLOR": "1",
-                                       **(env or {})}
+    defaults: dict[str, str | None] = {
+        "VAPI_BASE_URL": sandbox.url,
+        "VAPI_API_KEY": key,
+        "NO_COLOR": "1",
+        **(env or {}),
+    }
 
-    def invoke(*args: Any, code: int | None = 0, env: dict[str, str | None] | None = None,
-               color: bool = False) -> Result:
+    def invoke(
+        *args: Any, code: int | None = 0, env: dict[str, str | None] | None = None, color: bool = False
+    ) -> Result:
         return run_cli(*args, code=code, env={**defaults, **(env or {})}, color=color)
 
     return invoke
@@ -312,8 +322,17 @@ def run(sandbox) -> Callable[..., Result]:
     NO_COLOR is unset (the colour tests decide it per call), and so are variables a developer may have
     set that would change what the tests see.
     """
-    return sandbox_cli(sandbox, KEY, env={"NO_COLOR": None, "VAPIOPS_DEBUG": None, "VAPI_API_KEY_DEV": None,
-                                          "VAPI_API_KEY_PROD": None, "VAPIOPS_UNSET_SECRET": None})
+    return sandbox_cli(
+        sandbox,
+        KEY,
+        env={
+            "NO_COLOR": None,
+            "VAPIOPS_DEBUG": None,
+            "VAPI_API_KEY_DEV": None,
+            "VAPI_API_KEY_PROD": None,
+            "VAPIOPS_UNSET_SECRET": None,
+        },
+    )
 
 
 def write_file(root: Path, rel: str, text: str) -> None:
@@ -379,8 +398,9 @@ def dashboard_patch(sandbox, kind: str, obj_id: str, body: dict[str, Any]) -> No
     from vapiops.kinds import KINDS
 
     with sandbox_client(sandbox, KEY) as c:
-        c.patch(f"{KINDS[kind].path}/{obj_id}", json=body,
-                params=KINDS[kind].patch_query or None).raise_for_status()
+        c.patch(
+            f"{KINDS[kind].path}/{obj_id}", json=body, params=KINDS[kind].patch_query or None
+        ).raise_for_status()
 
 
 # -- Projects as plain dicts (`proj`), for tests that rewrite manifests between applies
@@ -449,16 +469,22 @@ def plan_json(run, proj: Project) -> dict[str, Any]:
 
 def function_tool(fn: str) -> dict[str, Any]:
     """The spec of a function tool with one message (the server fills defaults into it)."""
-    return {"type": "function", "function": {"name": fn, "description": f"Does {fn}."},
-            "messages": [{"type": "request-start", "content": "One moment."}]}
+    return {
+        "type": "function",
+        "function": {"name": fn, "description": f"Does {fn}."},
+        "messages": [{"type": "request-start", "content": "One moment."}],
+    }
 
 
 def assistant_spec(first: str = "Hi!", tools: list[str] | None = None, **extra: Any) -> dict[str, Any]:
     """A realistic assistant: nested objects the server fills defaults into."""
     spec: dict[str, Any] = {
         "firstMessage": first,
-        "model": {"provider": "openai", "model": "gpt-4o",
-                  "messages": [{"role": "system", "content": "You are helpful."}]},
+        "model": {
+            "provider": "openai",
+            "model": "gpt-4o",
+            "messages": [{"role": "system", "content": "You are helpful."}],
+        },
         "voice": {"provider": "11labs", "voiceId": "burt", "stability": 0.5},
         "transcriber": {"provider": "deepgram", "model": "nova-2", "language": "en"},
         "server": {"url": "https://hooks.example.com/vapi"},

@@ -24,8 +24,15 @@ def fresh_state(**kw: Any) -> State:
     return State("dev", lineage="lin", **kw)
 
 
-def D(kind: str, name: str, spec: dict, *, prevent: bool = False, ignore: tuple[str, ...] = (),
-      sensitive: frozenset = frozenset()) -> Desired:
+def D(
+    kind: str,
+    name: str,
+    spec: dict,
+    *,
+    prevent: bool = False,
+    ignore: tuple[str, ...] = (),
+    sensitive: frozenset = frozenset(),
+) -> Desired:
     return Desired(kind, name, copy.deepcopy(spec), Lifecycle(prevent, ignore), sensitive, where="f.yaml:1")
 
 
@@ -107,8 +114,12 @@ class Org:
     def create(self, kind: str, body: dict) -> str:
         obj_id = new_id()
         obj = server_defaults(kind, body)
-        obj.update(id=obj_id, orgId="org-1", createdAt=f"2024-01-01T00:00:{next(self.clock):02d}.000Z",
-                   updatedAt="2024-01-01T00:00:00.000Z")
+        obj.update(
+            id=obj_id,
+            orgId="org-1",
+            createdAt=f"2024-01-01T00:00:{next(self.clock):02d}.000Z",
+            updatedAt="2024-01-01T00:00:00.000Z",
+        )
         self.objects[kind][obj_id] = obj
         self.calls.append(("POST", kind, obj_id, body))
         return obj_id
@@ -157,8 +168,12 @@ def run(plan: Plan, state: State, org: Org) -> None:
             continue
         if step.phase.records:
             state.resources[step.address] = ResourceState(
-                kind_name, name, obj_id, copy.deepcopy(plan.applied[step.address]),
-                dict(plan.secrets.get(step.address, {})))
+                kind_name,
+                name,
+                obj_id,
+                copy.deepcopy(plan.applied[step.address]),
+                dict(plan.secrets.get(step.address, {})),
+            )
         done.add(step.key)
 
 

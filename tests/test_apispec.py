@@ -46,11 +46,16 @@ def realistic_assistant() -> dict:
         "serverMessages": ["end-of-call-report", "status-update", "tool-calls"],
         "endCallPhrases": ["goodbye"],
         "maxDurationSeconds": 900,
-        "artifactPlan": {"recordingEnabled": True, "structuredOutputIds": ["3f1c7d2e-0000-4000-8000-000000000002"]},
+        "artifactPlan": {
+            "recordingEnabled": True,
+            "structuredOutputIds": ["3f1c7d2e-0000-4000-8000-000000000002"],
+        },
         "analysisPlan": {"summaryPlan": {"enabled": True}},
         "server": {"url": "https://example.com/vapi", "timeoutSeconds": 20},
         "metadata": {"team": "support"},
-        "hooks": [{"on": "call.ending", "do": [{"type": "tool", "toolId": "3f1c7d2e-0000-4000-8000-000000000003"}]}],
+        "hooks": [
+            {"on": "call.ending", "do": [{"type": "tool", "toolId": "3f1c7d2e-0000-4000-8000-000000000003"}]}
+        ],
         "backgroundSound": "office",
     }
 
@@ -68,6 +73,7 @@ def with_repairs(*fixes) -> dict:
 
 
 # --- vendoring ------------------------------------------------------------------------------
+
 
 def test_vendored_spec_matches_its_source_note():
     data = resources.files("vapiops").joinpath("data")
@@ -112,13 +118,17 @@ def test_every_repair_is_counted_and_finds_its_defect():
 
 # --- each repair: a body the real API accepts, rejected by the raw spec -------------------------
 
+
 def test_js_regex_literal_patterns():
     body = {"name": "lookup_order"}
     assert not accepted(vapispec.raw_spec(), "OpenAIFunction", body)
     doc = with_repairs(vapispec.repair_js_regex_literals)
     assert accepted(doc, "OpenAIFunction", body)
     assert not accepted(doc, "OpenAIFunction", {"name": "look up order!"})
-    assert doc["components"]["schemas"]["OpenAIFunction"]["properties"]["name"]["pattern"] == "^[a-zA-Z0-9_-]{1,64}$"
+    assert (
+        doc["components"]["schemas"]["OpenAIFunction"]["properties"]["name"]["pattern"]
+        == "^[a-zA-Z0-9_-]{1,64}$"
+    )
 
 
 def test_unicode_property_classes():
@@ -140,7 +150,9 @@ def test_translate_unicode_keeps_meaning_and_refuses_what_it_cannot_say():
 
 def test_placeholder_patterns():
     body = {"emails": ["ada@example.com"], "role": "editor"}
-    assert not accepted(vapispec.raw_spec(), "InviteUserDTO", body)  # pattern "ORG_ROLE_OR_CUSTOM_ROLE_PATTERN"
+    assert not accepted(
+        vapispec.raw_spec(), "InviteUserDTO", body
+    )  # pattern "ORG_ROLE_OR_CUSTOM_ROLE_PATTERN"
     doc = with_repairs(vapispec.repair_placeholder_patterns)
     assert accepted(doc, "InviteUserDTO", body)
     assert accepted(doc, "InviteUserDTO", {"emails": ["ada@example.com"], "role": "org-custom-1"})
@@ -228,7 +240,12 @@ def test_duplicate_and_empty_enums_are_normalised():
     assert Draft4Validator.check_schema(fixed["DeepgramVoice"]["properties"]["voiceId"]) is None
     assert set(fixed["DeepgramVoice"]["properties"]["voiceId"]["enum"]) == set(dup["enum"])
     assert "enum" not in fixed["NeuphonicVoice"]["properties"]["voiceId"]["oneOf"][0]
-    assert vapispec.check(ASSISTANT, {"voice": {"provider": "neuphonic", "voiceId": "any-voice", "language": "en"}}) == []
+    assert (
+        vapispec.check(
+            ASSISTANT, {"voice": {"provider": "neuphonic", "voiceId": "any-voice", "language": "en"}}
+        )
+        == []
+    )
 
 
 def test_unknown_properties_are_refused_except_in_user_json_schema():
@@ -238,8 +255,11 @@ def test_unknown_properties_are_refused_except_in_user_json_schema():
     # A structured output's own JSON Schema may use any keyword.
     output = {
         "name": "csat",
-        "schema": {"type": "object", "properties": {"score": {"type": "number", "minimum": 1}},
-                   "additionalProperties": False},
+        "schema": {
+            "type": "object",
+            "properties": {"score": {"type": "number", "minimum": 1}},
+            "additionalProperties": False,
+        },
     }
     assert vapispec.check(STRUCTURED_OUTPUT, output) == []
 
@@ -258,6 +278,7 @@ def test_openapi_only_keywords_are_gone_and_dtos_are_valid_json_schema():
 
 
 # --- check() messages -------------------------------------------------------------------------
+
 
 def test_realistic_assistant_passes():
     assert vapispec.check(ASSISTANT, realistic_assistant()) == []
@@ -287,7 +308,10 @@ def test_unknown_property_with_did_you_mean():
 
 
 def test_allow_extra_accepts_named_top_level_fields_only():
-    body = {"messagePlan": {"idleMessages": ["still there?"]}, "model": {"provider": "openai", "model": "gpt-4o", "x": 1}}
+    body = {
+        "messagePlan": {"idleMessages": ["still there?"]},
+        "model": {"provider": "openai", "model": "gpt-4o", "x": 1},
+    }
     issues = vapispec.check(ASSISTANT, body, allow_extra=["messagePlan"])
     assert [i.path for i in issues] == [("model", "x")]
     assert [i.path for i in vapispec.check(ASSISTANT, body)] == [("messagePlan",), ("model", "x")]
@@ -359,7 +383,12 @@ MINIMAL_TOOLS = {
     "apiRequest": {"method": "POST", "url": "https://example.com/orders"},
     "bash": {"subType": "bash_20241022", "name": "bash"},
     "code": {"code": "return {ok: true};"},
-    "computer": {"subType": "computer_20241022", "name": "computer", "displayWidthPx": 1024, "displayHeightPx": 768},
+    "computer": {
+        "subType": "computer_20241022",
+        "name": "computer",
+        "displayWidthPx": 1024,
+        "displayHeightPx": 768,
+    },
     "dtmf": {},
     "endCall": {},
     "function": {},
@@ -398,7 +427,11 @@ def test_realistic_tools_pass():
         "function": {
             "name": "lookup_order",
             "description": "Find an order",
-            "parameters": {"type": "object", "properties": {"orderId": {"type": "string"}}, "required": ["orderId"]},
+            "parameters": {
+                "type": "object",
+                "properties": {"orderId": {"type": "string"}},
+                "required": ["orderId"],
+            },
         },
         "server": {"url": "https://example.com/tools"},
         "messages": [{"type": "request-start", "content": "One moment."}],
@@ -407,7 +440,10 @@ def test_realistic_tools_pass():
         "type": "transferCall",
         "destinations": [{"type": "number", "number": "+14155550100", "message": "Transferring you now."}],
     }
-    handoff = {"type": "handoff", "destinations": [{"type": "assistant", "assistantId": "3f1c7d2e-0000-4000-8000-000000000009"}]}
+    handoff = {
+        "type": "handoff",
+        "destinations": [{"type": "assistant", "assistantId": "3f1c7d2e-0000-4000-8000-000000000009"}],
+    }
     for body in (function, transfer, handoff):
         assert vapispec.check(TOOL, body) == [], body["type"]
 
@@ -420,6 +456,7 @@ def test_dto_names_of_plain_kinds():
 
 # --- accepts, filter_to_update --------------------------------------------
 
+
 def test_accepts():
     assert vapispec.accepts(ASSISTANT, {}, "name")
     assert not vapispec.accepts(ASSISTANT, {}, "id")
@@ -430,14 +467,21 @@ def test_accepts():
 
 def test_filter_to_update_drops_response_only_and_nested_unknown_fields():
     live = realistic_assistant()
-    live.update(id="a1", orgId="o1", createdAt="2026-01-01T00:00:00Z", updatedAt="2026-01-02T00:00:00Z",
-                isServerUrlSecretSet=False)
+    live.update(
+        id="a1",
+        orgId="o1",
+        createdAt="2026-01-01T00:00:00Z",
+        updatedAt="2026-01-02T00:00:00Z",
+        isServerUrlSecretSet=False,
+    )
     live["model"]["messages"][0]["id"] = "m1"  # a nested field only responses carry
     live["voice"]["chunkPlan"] = {"enabled": True, "internalScore": 3}
     live["messagePlan"] = {"idleMessages": ["hello?"]}
     filtered = vapispec.filter_to_update(ASSISTANT, live, allow_extra=["messagePlan"])
     assert set(live) - set(filtered) == {"id", "orgId", "createdAt", "updatedAt", "isServerUrlSecretSet"}
-    assert filtered["model"]["messages"] == [{"role": "system", "content": "You are Riley, Acme's support agent."}]
+    assert filtered["model"]["messages"] == [
+        {"role": "system", "content": "You are Riley, Acme's support agent."}
+    ]
     assert filtered["voice"]["chunkPlan"] == {"enabled": True}
     assert filtered["metadata"] == {"team": "support"}  # free-form objects are kept whole
     assert filtered["messagePlan"] == {"idleMessages": ["hello?"]}
@@ -446,10 +490,16 @@ def test_filter_to_update_drops_response_only_and_nested_unknown_fields():
 
 
 def test_filter_to_update_for_a_tool():
-    live = {"id": "t1", "orgId": "o1", "type": "function", "createdAt": "x",
-            "function": {"name": "lookup_order", "parameters": {"type": "object", "properties": {}}}}
+    live = {
+        "id": "t1",
+        "orgId": "o1",
+        "type": "function",
+        "createdAt": "x",
+        "function": {"name": "lookup_order", "parameters": {"type": "object", "properties": {}}},
+    }
     assert vapispec.filter_to_update(TOOL, live) == {
-        "type": "function", "function": {"name": "lookup_order", "parameters": {"type": "object", "properties": {}}}
+        "type": "function",
+        "function": {"name": "lookup_order", "parameters": {"type": "object", "properties": {}}},
     }
 
 
@@ -483,8 +533,18 @@ def test_apply_defaults_passes_check_for_every_kind():
         (ASSISTANT, realistic_assistant()),
         (SQUAD, {"name": "desk", "members": [{"assistantId": "3f1c7d2e-0000-4000-8000-000000000001"}]}),
         (STRUCTURED_OUTPUT, {"name": "csat", "schema": {"type": "number"}}),
-        (SCORECARD, {"name": "quality", "metrics": [{"structuredOutputId": "s1", "conditions": [
-            {"type": "comparator", "comparator": ">=", "value": 3, "points": 100}]}]}),
+        (
+            SCORECARD,
+            {
+                "name": "quality",
+                "metrics": [
+                    {
+                        "structuredOutputId": "s1",
+                        "conditions": [{"type": "comparator", "comparator": ">=", "value": 3, "points": 100}],
+                    }
+                ],
+            },
+        ),
     ] + [(TOOL, {"type": t, **fields}) for t, fields in MINIMAL_TOOLS.items()]
     for kind, body in bodies:
         assert vapispec.check(kind, body) == [], (kind.name, body)
@@ -493,6 +553,7 @@ def test_apply_defaults_passes_check_for_every_kind():
 
 
 # --- performance ------------------------------------------------------------------------------
+
 
 def test_a_thousand_checks_take_well_under_two_seconds():
     body = realistic_assistant()
@@ -508,8 +569,20 @@ def test_apply_defaults_never_takes_a_default_from_the_wrong_union_branch():
     # A handoff destination inside a squad member: `transferMode` belongs to the *transfer* branch
     # of the same union; filling it made the stored object fail its own Create DTO.
     squad = KINDS["squad"]
-    body = {"members": [{"assistantId": "00000000-0000-4000-8000-000000000000", "assistantDestinations": [
-        {"type": "assistant", "assistantName": "billing", "assistantId": "00000000-0000-4000-8000-000000000001"}]}]}
+    body = {
+        "members": [
+            {
+                "assistantId": "00000000-0000-4000-8000-000000000000",
+                "assistantDestinations": [
+                    {
+                        "type": "assistant",
+                        "assistantName": "billing",
+                        "assistantId": "00000000-0000-4000-8000-000000000001",
+                    }
+                ],
+            }
+        ]
+    }
     assert vapispec.check(squad, body) == []
     filled = vapispec.apply_defaults(squad, body)
     assert vapispec.check(squad, filled) == []

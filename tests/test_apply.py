@@ -47,7 +47,9 @@ from vapiops.state import ResourceState, State
 
 
 def _assistants(count: int) -> str:
-    return "---\n".join(f"kind: assistant\nname: a{i:02d}\nspec:\n  firstMessage: Hello {i}.\n" for i in range(count))
+    return "---\n".join(
+        f"kind: assistant\nname: a{i:02d}\nspec:\n  firstMessage: Hello {i}.\n" for i in range(count)
+    )
 
 
 @pytest.mark.e2e
@@ -55,14 +57,20 @@ def test_bulk_delete_needs_force(tmp_path, run, sandbox):
     root = tmp_path / "proj"
     write_file(root, "resources/keep.yaml", _assistants(8))
     for i in range(8, 12):
-        write_file(root, f"resources/extra/a{i:02d}.yaml", f"kind: assistant\nname: a{i:02d}\nspec:\n  firstMessage: Hi {i}.\n")
+        write_file(
+            root,
+            f"resources/extra/a{i:02d}.yaml",
+            f"kind: assistant\nname: a{i:02d}\nspec:\n  firstMessage: Hi {i}.\n",
+        )
     run("apply", root, "--auto-approve")
     assert len(state_ids(root)) == 12
     for i in range(8, 12):  # 4 of 12: 33% > 30%
         (root / f"resources/extra/a{i:02d}.yaml").unlink()
     sandbox.clear_requests()
     result = run("apply", root, "--auto-approve", code=1)
-    assert "Error: the plan would delete or replace 4 of 12 managed resources (more than 30%)" in result.stderr
+    assert (
+        "Error: the plan would delete or replace 4 of 12 managed resources (more than 30%)" in result.stderr
+    )
     assert "--force" in result.stderr and "Traceback" not in result.stderr
     assert writes(sandbox) == []
     # A saved plan is held to the same rule: review does not replace --force.
@@ -88,17 +96,29 @@ def test_deleting_up_to_the_limit_needs_no_force(tmp_path, run, sandbox):
 
 
 def _state(count: int) -> State:
-    return State("default", resources={f"tool/t{i}": ResourceState("tool", f"t{i}", f"id-{i}", {})
-                                       for i in range(count)})
+    return State(
+        "default",
+        resources={f"tool/t{i}": ResourceState("tool", f"t{i}", f"id-{i}", {}) for i in range(count)},
+    )
 
 
 def _deletes(count: int, action: Action = Action.DELETE) -> Plan:
-    return Plan("default", changes=[Change(f"tool/t{i}", "tool", f"t{i}", action, f"id-{i}") for i in range(count)])
+    return Plan(
+        "default", changes=[Change(f"tool/t{i}", "tool", f"t{i}", action, f"id-{i}") for i in range(count)]
+    )
 
 
-@pytest.mark.parametrize(("managed", "destroyed", "refused"), [
-    (10, 3, False), (10, 4, True), (9, 9, False), (20, 6, False), (20, 7, True), (100, 31, True),
-])
+@pytest.mark.parametrize(
+    ("managed", "destroyed", "refused"),
+    [
+        (10, 3, False),
+        (10, 4, True),
+        (9, 9, False),
+        (20, 6, False),
+        (20, 7, True),
+        (100, 31, True),
+    ],
+)
 @pytest.mark.parametrize("action", [Action.DELETE, Action.REPLACE])
 def test_check_safety_threshold(managed, destroyed, refused, action):
     plan, state = _deletes(destroyed, action), _state(managed)
@@ -145,7 +165,11 @@ def test_prevent_destroy_refuses_a_replace_even_with_force(base_project, run, sa
 
 @pytest.mark.e2e
 def test_destroy_refuses_a_prevent_destroy_resource(base_project, run, sandbox):
-    edit(base_project / "resources/base.yaml", "name: hangup\nspec:\n", "name: hangup\nlifecycle:\n  preventDestroy: true\nspec:\n")
+    edit(
+        base_project / "resources/base.yaml",
+        "name: hangup\nspec:\n",
+        "name: hangup\nlifecycle:\n  preventDestroy: true\nspec:\n",
+    )
     run("apply", base_project, "--auto-approve")
     sandbox.clear_requests()
     result = run("destroy", base_project, "--auto-approve", code=None)
@@ -159,11 +183,20 @@ def test_destroy_refuses_a_prevent_destroy_resource(base_project, run, sandbox):
 
 def _replace_project(proj: Project) -> None:
     proj.put(
-        doc("tool", "hangup", {"type": "endCall", "messages": [{"type": "request-start", "content": "Bye!"}]}),
+        doc(
+            "tool", "hangup", {"type": "endCall", "messages": [{"type": "request-start", "content": "Bye!"}]}
+        ),
         doc("tool", "lookup", function_tool("lookup")),
         doc("assistant", "a", assistant_spec("A.", tools=["lookup", "hangup"])),
-        doc("assistant", "b", assistant_spec("B.", tools=["hangup"], hooks=[
-            {"on": "call.ending", "do": [{"type": "tool", "toolId": "hangup"}]}])),
+        doc(
+            "assistant",
+            "b",
+            assistant_spec(
+                "B.",
+                tools=["hangup"],
+                hooks=[{"on": "call.ending", "do": [{"type": "tool", "toolId": "hangup"}]}],
+            ),
+        ),
         doc("assistant", "c", assistant_spec("C.")),
         doc("squad", "desk", {"members": [{"assistantId": "b"}, {"assistantId": "c"}]}),
     )
@@ -190,13 +223,16 @@ def test_replace_creates_repoints_every_dependent_then_deletes(proj, run, sandbo
     new = proj.ids()
     got = calls(sandbox)
     assert got[0] == ("POST", "/tool") and got[-1] == ("DELETE", f"/tool/{old['tool/hangup']}")
-    assert sorted(got[1:-1]) == sorted([("PATCH", f"/assistant/{old['assistant/a']}"),
-                                        ("PATCH", f"/assistant/{old['assistant/b']}")])
+    assert sorted(got[1:-1]) == sorted(
+        [("PATCH", f"/assistant/{old['assistant/a']}"), ("PATCH", f"/assistant/{old['assistant/b']}")]
+    )
     bodies = {r["path"]: r["body"] for r in writes(sandbox, succeeded=True)}
     assert sorted(bodies[f"/assistant/{old['assistant/a']}"]) == ["model"]
     assert sorted(bodies[f"/assistant/{old['assistant/b']}"]) == ["hooks", "model"]
     assert new["tool/hangup"] != old["tool/hangup"]
-    assert {k: v for k, v in new.items() if k != "tool/hangup"} == {k: v for k, v in old.items() if k != "tool/hangup"}
+    assert {k: v for k, v in new.items() if k != "tool/hangup"} == {
+        k: v for k, v in old.items() if k != "tool/hangup"
+    }
     a = live(sandbox, "assistant", old["assistant/a"])
     assert sorted(a["model"]["toolIds"]) == sorted([old["tool/lookup"], new["tool/hangup"]])
     b = live(sandbox, "assistant", old["assistant/b"])
@@ -211,13 +247,26 @@ def test_replace_creates_repoints_every_dependent_then_deletes(proj, run, sandbo
 def test_a_squad_members_transient_assistant_is_repointed_on_replace(proj, run, sandbox):
     proj.put(
         doc("tool", "hangup", {"type": "endCall"}),
-        doc("squad", "desk", {"members": [{"assistant": {
-            "name": "inline", "model": {"provider": "openai", "model": "gpt-4o", "toolIds": ["hangup"]}}}]}),
+        doc(
+            "squad",
+            "desk",
+            {
+                "members": [
+                    {
+                        "assistant": {
+                            "name": "inline",
+                            "model": {"provider": "openai", "model": "gpt-4o", "toolIds": ["hangup"]},
+                        }
+                    }
+                ]
+            },
+        ),
     )
     apply(run, proj)
     ids = proj.ids()
     assert live(sandbox, "squad", ids["squad/desk"])["members"][0]["assistant"]["model"]["toolIds"] == [
-        ids["tool/hangup"]]
+        ids["tool/hangup"]
+    ]
     proj.spec("tool/hangup")["type"] = "dtmf"
     proj.save()
     apply(run, proj)
@@ -236,16 +285,42 @@ def test_deleting_a_referenced_assistant_patches_every_dependent_first(proj, run
         doc("assistant", "front", assistant_spec("Front.", tools=["route"])),
         doc("assistant", "billing", assistant_spec("Billing.")),
         doc("assistant", "sales", assistant_spec("Sales.")),
-        doc("tool", "route", {"type": "handoff", "destinations": [
-            {"type": "assistant", "assistantId": "billing", "description": "Billing."},
-            {"type": "assistant", "assistantId": "sales", "description": "Sales."}]}),
-        doc("squad", "desk", {"members": [{"assistantId": "front"}, {"assistantId": "billing"},
-                                          {"assistantId": "sales"}]}),
-        doc("structured-output", "outcome", {"schema": {"type": "boolean"},
-                                              "assistantIds": ["front", "billing", "sales"]}),
-        doc("scorecard", "card", {"metrics": [{"structuredOutputId": "outcome", "conditions": [
-            {"type": "comparator", "comparator": "=", "value": True, "points": 100}]}],
-            "assistantIds": ["billing"]}),
+        doc(
+            "tool",
+            "route",
+            {
+                "type": "handoff",
+                "destinations": [
+                    {"type": "assistant", "assistantId": "billing", "description": "Billing."},
+                    {"type": "assistant", "assistantId": "sales", "description": "Sales."},
+                ],
+            },
+        ),
+        doc(
+            "squad",
+            "desk",
+            {"members": [{"assistantId": "front"}, {"assistantId": "billing"}, {"assistantId": "sales"}]},
+        ),
+        doc(
+            "structured-output",
+            "outcome",
+            {"schema": {"type": "boolean"}, "assistantIds": ["front", "billing", "sales"]},
+        ),
+        doc(
+            "scorecard",
+            "card",
+            {
+                "metrics": [
+                    {
+                        "structuredOutputId": "outcome",
+                        "conditions": [
+                            {"type": "comparator", "comparator": "=", "value": True, "points": 100}
+                        ],
+                    }
+                ],
+                "assistantIds": ["billing"],
+            },
+        ),
     )
     apply(run, proj)
     ids = proj.ids()
@@ -259,12 +334,14 @@ def test_deleting_a_referenced_assistant_patches_every_dependent_first(proj, run
     apply(run, proj, "--parallelism", "4")
     got = calls(sandbox)
     assert got[-1] == ("DELETE", f"/assistant/{ids['assistant/billing']}")
-    assert sorted(got[:-1]) == sorted([
-        ("PATCH", f"/observability/scorecard/{ids['scorecard/card']}"),
-        ("PATCH", f"/squad/{ids['squad/desk']}"),
-        ("PATCH", f"/structured-output/{ids['structured-output/outcome']}"),
-        ("PATCH", f"/tool/{ids['tool/route']}"),
-    ])
+    assert sorted(got[:-1]) == sorted(
+        [
+            ("PATCH", f"/observability/scorecard/{ids['scorecard/card']}"),
+            ("PATCH", f"/squad/{ids['squad/desk']}"),
+            ("PATCH", f"/structured-output/{ids['structured-output/outcome']}"),
+            ("PATCH", f"/tool/{ids['tool/route']}"),
+        ]
+    )
     assert "assistant/billing" not in proj.ids()
     gone = ids["assistant/billing"]
     for kind in ("tool", "squad", "structured-output", "scorecard"):
@@ -280,23 +357,46 @@ def test_reference_cycles_apply_and_plan_clean(proj, run, sandbox):
     # a -> scorecard sc -> s -> a (three nodes): one strongly connected component.
     proj.put(
         doc("assistant", "a", assistant_spec("A.", tools=["t"], artifactPlan={"scorecardIds": ["sc"]})),
-        doc("tool", "t", {"type": "handoff", "destinations": [
-            {"type": "assistant", "assistantId": "b", "description": "To B."}]}),
+        doc(
+            "tool",
+            "t",
+            {
+                "type": "handoff",
+                "destinations": [{"type": "assistant", "assistantId": "b", "description": "To B."}],
+            },
+        ),
         doc("assistant", "b", assistant_spec("B.", artifactPlan={"structuredOutputIds": ["s"]})),
         doc("structured-output", "s", {"schema": {"type": "boolean"}, "assistantIds": ["a"]}),
-        doc("scorecard", "sc", {"metrics": [{"structuredOutputId": "s", "conditions": [
-            {"type": "comparator", "comparator": "=", "value": True, "points": 100}]}]}),
+        doc(
+            "scorecard",
+            "sc",
+            {
+                "metrics": [
+                    {
+                        "structuredOutputId": "s",
+                        "conditions": [
+                            {"type": "comparator", "comparator": "=", "value": True, "points": 100}
+                        ],
+                    }
+                ]
+            },
+        ),
     )
     apply(run, proj)
     ids = proj.ids()
     assert sorted(p for m, p in calls(sandbox) if m == "POST") == sorted(
-        ["/assistant", "/assistant", "/tool", "/structured-output", "/observability/scorecard"])
+        ["/assistant", "/assistant", "/tool", "/structured-output", "/observability/scorecard"]
+    )
     a = live(sandbox, "assistant", ids["assistant/a"])
-    assert a["model"]["toolIds"] == [ids["tool/t"]] and a["artifactPlan"]["scorecardIds"] == [ids["scorecard/sc"]]
+    assert a["model"]["toolIds"] == [ids["tool/t"]] and a["artifactPlan"]["scorecardIds"] == [
+        ids["scorecard/sc"]
+    ]
     assert live(sandbox, "tool", ids["tool/t"])["destinations"][0]["assistantId"] == ids["assistant/b"]
     b = live(sandbox, "assistant", ids["assistant/b"])
     assert b["artifactPlan"]["structuredOutputIds"] == [ids["structured-output/s"]]
-    assert live(sandbox, "structured-output", ids["structured-output/s"])["assistantIds"] == [ids["assistant/a"]]
+    assert live(sandbox, "structured-output", ids["structured-output/s"])["assistantIds"] == [
+        ids["assistant/a"]
+    ]
     sc = live(sandbox, "scorecard", ids["scorecard/sc"])
     assert sc["metrics"][0]["structuredOutputId"] == ids["structured-output/s"]
     sandbox.clear_requests()
@@ -305,7 +405,9 @@ def test_reference_cycles_apply_and_plan_clean(proj, run, sandbox):
     proj.spec("assistant/b")["firstMessage"] = "B here."
     proj.save()
     apply(run, proj)
-    assert [(r["method"], sorted(r["body"])) for r in writes(sandbox, succeeded=True)] == [("PATCH", ["firstMessage"])]
+    assert [(r["method"], sorted(r["body"])) for r in writes(sandbox, succeeded=True)] == [
+        ("PATCH", ["firstMessage"])
+    ]
     clean(run, proj)
     sandbox.clear_requests()
     run("destroy", proj.root, "--auto-approve")
@@ -323,8 +425,14 @@ def _desk(proj: Project) -> None:
         doc("tool", "hangup", {"type": "endCall"}),
         doc("assistant", "support", assistant_spec("Support.", tools=["lookup", "hangup", "route"])),
         doc("assistant", "billing", assistant_spec("Billing.")),
-        doc("tool", "route", {"type": "handoff", "destinations": [
-            {"type": "assistant", "assistantId": "billing", "description": "Billing."}]}),
+        doc(
+            "tool",
+            "route",
+            {
+                "type": "handoff",
+                "destinations": [{"type": "assistant", "assistantId": "billing", "description": "Billing."}],
+            },
+        ),
         doc("squad", "desk", {"members": [{"assistantId": "support"}, {"assistantId": "billing"}]}),
         doc("structured-output", "outcome", {"schema": {"type": "boolean"}, "assistantIds": ["support"]}),
     )
@@ -355,7 +463,11 @@ def test_retries_never_duplicate_and_plan_clean(proj, run, sandbox, parallelism)
             posts.setdefault(r["path"], []).append(r["status"])
     # A POST that failed before acting was sent again; one that acted (502) was found by listing.
     assert {path: sorted(statuses) for path, statuses in posts.items()} == {
-        "/tool": [201, 201, 502], "/assistant": [201, 201, 503], "/squad": [201, 429], "/structured-output": [502]}
+        "/tool": [201, 201, 502],
+        "/assistant": [201, 201, 503],
+        "/squad": [201, 429],
+        "/structured-output": [502],
+    }
     clean(run, proj)
 
     # Updates and deletes under 503s and 429s, and a DELETE whose answer is lost after it acted.
@@ -372,9 +484,13 @@ def test_retries_never_duplicate_and_plan_clean(proj, run, sandbox, parallelism)
     sandbox.inject("DELETE", "/tool", 502, after_effect=True, retry_after=0)
     apply(run, proj, "--parallelism", parallelism)
     done = [(r["method"], r["path"]) for r in sandbox.requests if r["method"] != "GET" and r["status"] < 300]
-    assert sorted(done) == sorted([("PATCH", f"/assistant/{ids['assistant/support']}"),
-                                   ("PATCH", f"/assistant/{ids['assistant/billing']}"),
-                                   ("PATCH", f"/squad/{ids['squad/desk']}")])
+    assert sorted(done) == sorted(
+        [
+            ("PATCH", f"/assistant/{ids['assistant/support']}"),
+            ("PATCH", f"/assistant/{ids['assistant/billing']}"),
+            ("PATCH", f"/squad/{ids['squad/desk']}"),
+        ]
+    )
     deletes = [r["status"] for r in sandbox.requests if r["method"] == "DELETE"]
     assert deletes == [502, 404]  # acted, answer lost; the retry finds it gone: success
     assert "tool/hangup" not in proj.ids() and len(_live_ids(sandbox)) == 6
@@ -389,8 +505,23 @@ def test_retries_never_duplicate_and_plan_clean(proj, run, sandbox, parallelism)
 @pytest.mark.e2e
 def test_object_deleted_in_dashboard_is_recreated_and_dependents_repointed(proj, run, sandbox):
     _desk(proj)
-    proj.put(doc("scorecard", "card", {"metrics": [{"structuredOutputId": "outcome", "conditions": [
-        {"type": "comparator", "comparator": "=", "value": True, "points": 100}]}], "assistantIds": ["billing"]}))
+    proj.put(
+        doc(
+            "scorecard",
+            "card",
+            {
+                "metrics": [
+                    {
+                        "structuredOutputId": "outcome",
+                        "conditions": [
+                            {"type": "comparator", "comparator": "=", "value": True, "points": 100}
+                        ],
+                    }
+                ],
+                "assistantIds": ["billing"],
+            },
+        )
+    )
     apply(run, proj)
     old = proj.ids()
     with sandbox_client(sandbox, KEY) as c:
@@ -409,11 +540,16 @@ def test_object_deleted_in_dashboard_is_recreated_and_dependents_repointed(proj,
     sandbox.clear_requests()
     apply(run, proj)
     new = proj.ids()
-    assert sorted(calls(sandbox)) == sorted([
-        ("POST", "/assistant"), ("POST", "/tool"),
-        ("PATCH", f"/assistant/{old['assistant/support']}"), ("PATCH", f"/tool/{old['tool/route']}"),
-        ("PATCH", f"/squad/{old['squad/desk']}"), ("PATCH", f"/observability/scorecard/{old['scorecard/card']}"),
-    ])
+    assert sorted(calls(sandbox)) == sorted(
+        [
+            ("POST", "/assistant"),
+            ("POST", "/tool"),
+            ("PATCH", f"/assistant/{old['assistant/support']}"),
+            ("PATCH", f"/tool/{old['tool/route']}"),
+            ("PATCH", f"/squad/{old['squad/desk']}"),
+            ("PATCH", f"/observability/scorecard/{old['scorecard/card']}"),
+        ]
+    )
     got = calls(sandbox)
     assert got.index(("POST", "/tool")) < got.index(("PATCH", f"/assistant/{old['assistant/support']}"))
     assert got.index(("POST", "/assistant")) < got.index(("PATCH", f"/squad/{old['squad/desk']}"))
@@ -442,15 +578,23 @@ def test_both_ends_of_a_cycle_deleted_in_dashboard_are_recreated_and_linked(proj
     apply(run, proj)
     new = proj.ids()
     got = calls(sandbox)
-    assert sorted(got) == sorted([
-        ("POST", "/assistant"), ("POST", "/tool"), ("PATCH", f"/assistant/{new['assistant/a']}"),
-        ("PATCH", f"/squad/{old['squad/s']}"), ("PATCH", f"/structured-output/{old['structured-output/o']}")])
+    assert sorted(got) == sorted(
+        [
+            ("POST", "/assistant"),
+            ("POST", "/tool"),
+            ("PATCH", f"/assistant/{new['assistant/a']}"),
+            ("PATCH", f"/squad/{old['squad/s']}"),
+            ("PATCH", f"/structured-output/{old['structured-output/o']}"),
+        ]
+    )
     assert got[0] == ("POST", "/assistant")  # the handoff destination needs the assistant first
     a = live(sandbox, "assistant", new["assistant/a"])
     assert a["model"]["toolIds"] == [new["tool/t"]]
     assert a["artifactPlan"]["structuredOutputIds"] == [old["structured-output/o"]]
     assert live(sandbox, "tool", new["tool/t"])["destinations"][0]["assistantId"] == new["assistant/a"]
-    assert live(sandbox, "structured-output", old["structured-output/o"])["assistantIds"] == [new["assistant/a"]]
+    assert live(sandbox, "structured-output", old["structured-output/o"])["assistantIds"] == [
+        new["assistant/a"]
+    ]
     assert len(sandbox.objects("assistant", KEY)) == 1 and len(sandbox.objects("tool", KEY)) == 1
     clean(run, proj)
 
@@ -462,15 +606,21 @@ def test_both_ends_of_a_cycle_deleted_in_dashboard_are_recreated_and_linked(proj
 @pytest.mark.e2e
 def test_a_400_on_apply_keeps_what_succeeded_and_records_nothing_that_failed(support_project, run, sandbox):
     # allow_fields admits a field offline that this API (the sandbox, without allow_fields) rejects.
-    write_files(support_project, {"vapiops.yaml": "allow_fields:\n  assistant: [backgroundDenoisingEnabled]\n"})
+    write_files(
+        support_project, {"vapiops.yaml": "allow_fields:\n  assistant: [backgroundDenoisingEnabled]\n"}
+    )
     path = support_project / "resources/assistant.yaml"
     path.write_text(path.read_text().replace("spec:\n", "spec:\n  backgroundDenoisingEnabled: true\n"))
     run("validate", support_project)
     result = run("apply", support_project, "--auto-approve", code=1)
     assert result.stderr.count("Error:") == 1 and "Traceback" not in result.stderr
-    failed = [line for line in result.stderr.splitlines() if "failed:" in line and "assistant/support" in line]
-    assert failed and all("POST /assistant failed with 400: property backgroundDenoisingEnabled should not exist"
-                          in line for line in failed), result.stderr
+    failed = [
+        line for line in result.stderr.splitlines() if "failed:" in line and "assistant/support" in line
+    ]
+    assert failed and all(
+        "POST /assistant failed with 400: property backgroundDenoisingEnabled should not exist" in line
+        for line in failed
+    ), result.stderr
     assert "run apply again" in result.stderr
     json.loads(state_of(support_project).path.read_text())  # a valid snapshot, not only a journal
     state = state_of(support_project).load()
@@ -516,8 +666,9 @@ def _tool_to_replace(proj: Project, run) -> dict[str, str]:
 
 
 @pytest.mark.e2e
-def test_crash_after_a_replacements_post_adopts_it_and_still_deletes_the_old_copy(proj, run, sandbox,
-                                                                                   monkeypatch):
+def test_crash_after_a_replacements_post_adopts_it_and_still_deletes_the_old_copy(
+    proj, run, sandbox, monkeypatch
+):
     old = _tool_to_replace(proj, run)
     with monkeypatch.context() as patched:
         _die_after_post(patched, "/tool")
@@ -527,11 +678,16 @@ def test_crash_after_a_replacements_post_adopts_it_and_still_deletes_the_old_cop
     assert "tool/t: adopted" in result.stderr
     jsonschema.validate(json.loads(result.stdout), PLAN_SCHEMA)
     changes = {c["address"]: (c["action"], c["id"]) for c in json.loads(result.stdout)["changes"]}
-    assert changes == {"assistant/a": ("update", old["assistant/a"]),
-                       f"tool/t.replaced-{old['tool/t']}": ("delete", old["tool/t"])}
+    assert changes == {
+        "assistant/a": ("update", old["assistant/a"]),
+        f"tool/t.replaced-{old['tool/t']}": ("delete", old["tool/t"]),
+    }
     sandbox.clear_requests()
     apply(run, proj)
-    assert calls(sandbox) == [("PATCH", f"/assistant/{old['assistant/a']}"), ("DELETE", f"/tool/{old['tool/t']}")]
+    assert calls(sandbox) == [
+        ("PATCH", f"/assistant/{old['assistant/a']}"),
+        ("DELETE", f"/tool/{old['tool/t']}"),
+    ]
     assert [t["id"] for t in sandbox.objects("tool", KEY)] == [new_tool] == [proj.ids()["tool/t"]]
     assert live(sandbox, "assistant", old["assistant/a"])["model"]["toolIds"] == [new_tool]
     clean(run, proj)
@@ -632,8 +788,9 @@ def raise_keyboard_interrupt_after_first_create(monkeypatch) -> list[str]:
 
 
 @pytest.mark.e2e
-def test_keyboard_interrupt_in_a_create_says_interrupted_and_keeps_state_valid(support_project, run, sandbox,
-                                                                               monkeypatch):
+def test_keyboard_interrupt_in_a_create_says_interrupted_and_keeps_state_valid(
+    support_project, run, sandbox, monkeypatch
+):
     calls = raise_keyboard_interrupt_after_first_create(monkeypatch)
     result = run("apply", support_project, "--auto-approve", "--parallelism", "1", code=None)
     assert result.exit_code in (1, 130) and "Traceback" not in result.stderr

@@ -68,73 +68,223 @@ LIVE = ("plan", "apply")  # validate is offline: environments and keys do not co
 
 # case -> (files to add, extra args, commands, where, what is said (the problem and what to do))
 CASES: dict[str, tuple[dict[str, str], tuple[str, ...], tuple[str, ...], str | None, tuple[str, ...]]] = {
-    "yaml syntax": ({"resources/bad.yaml": "kind: tool\nname: x\nspec: {type: endCall\n"}, (), ALL,
-                    "resources/bad.yaml:4", ("invalid YAML", "started at line 3", "expected ',' or '}'")),
-    "tab indentation": ({"resources/bad.yaml": "kind: tool\nname: x\nspec:\n\ttype: endCall\n"}, (), ALL,
-                        "resources/bad.yaml:4", ("tab character", "replace the tab")),
-    "duplicate key": ({"resources/bad.yaml": "kind: tool\nname: x\nname: y\nspec: {type: endCall}\n"}, (), ALL,
-                      "resources/bad.yaml:3", ("duplicate key 'name' (first at line 2)", "keep only one")),
-    "unknown kind": ({"resources/bad.yaml": "kind: asistant\nname: x\nspec: {}\n"}, (), ALL,
-                     "resources/bad.yaml:1", ("unknown kind 'asistant'", "did you mean 'assistant'?",
-                                              "one of: assistant, tool, squad")),
-    "bad name": ({"resources/bad.yaml": "kind: tool\nname: 'bad name!'\nspec: {type: endCall}\n"}, (), ALL,
-                 "resources/bad.yaml:2", ("invalid name 'bad name!'", "use letters, digits")),
-    "missing spec": ({"resources/bad.yaml": "kind: tool\nname: x\n"}, (), ALL,
-                     "resources/bad.yaml:1", ("missing `spec`", "write `spec: {}`")),
-    "unknown wrapper key": ({"resources/bad.yaml": "kind: tool\nname: x\nspec: {type: endCall}\nlifecycles: {}\n"},
-                            (), ALL, "resources/bad.yaml:4",
-                            ("unknown key 'lifecycles'", "did you mean 'lifecycle'?", "allowed: kind, name")),
-    "spec is a list": ({"resources/bad.yaml": "kind: tool\nname: x\nspec:\n  - type: endCall\n"}, (), ALL,
-                       "resources/bad.yaml:3", ("`spec` must be a mapping, not a list",)),
-    "unknown property": ({"resources/bad.yaml": bad_doc("  firstMesage: hi\n")}, (), ALL,
-                         "resources/bad.yaml:4", ("firstMesage should not exist", "did you mean 'firstMessage'?")),
-    "bad enum": ({"resources/bad.yaml": bad_doc("  firstMessageMode: sometimes\n")}, (), ALL,
-                 "resources/bad.yaml:4", ("'sometimes' is not one of the allowed values", "assistant-waits-for-user")),
-    "wrong type": ({"resources/bad.yaml": bad_doc("  maxDurationSeconds: long\n")}, (), ALL,
-                   "resources/bad.yaml:4", ("maxDurationSeconds", "expected number, got string")),
-    "unknown reference": ({"resources/bad.yaml": bad_doc("  model:\n    provider: openai\n    model: gpt-4o\n"
-                                                         "    toolIds: [hangpu]\n")}, (), ALL,
-                          "resources/bad.yaml:7", ("'hangpu' is not the name of a tool manifest",
-                                                   "did you mean 'hangup'?", "known tool names: hangup, lookup")),
-    "template syntax": ({"resources/bad.yaml": bad_doc('  firstMessage: "${{ vars.a + }}"\n')}, (), ALL,
-                        "resources/bad.yaml:4", ("template error in spec.firstMessage", "syntax error")),
-    "undefined var": ({"resources/bad.yaml": bad_doc('  firstMessage: "${{ vars.nope }}"\n')}, (), ALL,
-                      "resources/bad.yaml:4", ("'vars' has no attribute 'nope'", "defined vars: none")),
-    "missing secret": ({"resources/bad.yaml": bad_doc("  firstMessage: \"${{ secret('VAPIOPS_UNSET_SECRET') }}\"\n")},
-                       (), ALL, "resources/bad.yaml:4",
-                       ("secret VAPIOPS_UNSET_SECRET is not set", "export VAPIOPS_UNSET_SECRET=")),
-    "include ../": ({"resources/bad.yaml": bad_doc("  firstMessage: \"${{ include('../outside.md') }}\"\n")},
-                    (), ALL, "resources/bad.yaml:4", ("include('../outside.md')", "leads outside the project root")),
-    "include absolute": ({"resources/bad.yaml": bad_doc("  firstMessage: \"${{ include('/etc/hostname') }}\"\n")},
-                         (), ALL, "resources/bad.yaml:4",
-                         ("absolute paths are not allowed", "relative to the project root")),
-    "include symlink escape": ({"prompts/link.md": "-> ../../outside.md",
-                                "resources/bad.yaml": bad_doc("  firstMessage: \"${{ include('prompts/link.md') }}\"\n")},
-                               (), ALL, "resources/bad.yaml:4", ("leads outside the project root",)),
-    "include hidden file": ({".env": f"TOKEN={SECRET_TEXT}\n",
-                             "resources/bad.yaml": bad_doc("  firstMessage: \"${{ include('.env') }}\"\n")},
-                            (), ALL, "resources/bad.yaml:4", ("hidden files and folders are not allowed",)),
-    "include missing file": ({"resources/bad.yaml": bad_doc("  firstMessage: \"${{ include('prompts/no.md') }}\"\n")},
-                             (), ALL, "resources/bad.yaml:4", ("no such file in the project",)),
-    "sandbox escape": ({"resources/bad.yaml": bad_doc("  firstMessage: \"${{ ''.__class__.__mro__ }}\"\n")},
-                       (), ALL, "resources/bad.yaml:4", ("unsafe", "templates are sandboxed")),
-    "config unknown key": ({"vapiops.yaml": "resource: [resources]\n"}, (), ALL,
-                           "vapiops.yaml:1", ("unknown key 'resource'", "did you mean 'resources'?",
-                                              "allowed: resources, state_dir")),
-    "config bad env name": ({"vapiops.yaml": "environments:\n  'pro d': {}\n"}, (), ALL,
-                            "vapiops.yaml:2", ("invalid environment name 'pro d'", "use letters, digits")),
-    "config vars not a mapping": ({"vapiops.yaml": "environments:\n  dev:\n    vars: [1, 2]\n"}, (), ALL,
-                                  "vapiops.yaml:3", ("`vars` must be a mapping, not a list",)),
-    "config key variable not a string": ({"vapiops.yaml": "environments:\n  dev:\n    api_key_env: 7\n"}, (), ALL,
-                                         "vapiops.yaml:3", ("`api_key_env` must be a non-empty string, not a number",)),
-    "config invalid YAML": ({"vapiops.yaml": "environments: {dev: \n"}, (), ALL,
-                            "vapiops.yaml:2", ("invalid YAML",)),
-    "--env unknown": ({"vapiops.yaml": MULTI_ENV}, ("--env", "prd"), ALL,
-                      "unknown environment 'prd'", ("did you mean 'prod'?", "known: dev, prod", "--env")),
-    "several envs, no --env": ({"vapiops.yaml": MULTI_ENV}, (), LIVE,
-                               "several environments (dev, prod)", ("pass --env NAME",)),
-    "missing API key variable": ({"vapiops.yaml": MULTI_ENV}, ("--env", "dev"), LIVE,
-                                 "VAPI_API_KEY_DEV is not set", ("environment 'dev'", "export VAPI_API_KEY_DEV=")),
+    "yaml syntax": (
+        {"resources/bad.yaml": "kind: tool\nname: x\nspec: {type: endCall\n"},
+        (),
+        ALL,
+        "resources/bad.yaml:4",
+        ("invalid YAML", "started at line 3", "expected ',' or '}'"),
+    ),
+    "tab indentation": (
+        {"resources/bad.yaml": "kind: tool\nname: x\nspec:\n\ttype: endCall\n"},
+        (),
+        ALL,
+        "resources/bad.yaml:4",
+        ("tab character", "replace the tab"),
+    ),
+    "duplicate key": (
+        {"resources/bad.yaml": "kind: tool\nname: x\nname: y\nspec: {type: endCall}\n"},
+        (),
+        ALL,
+        "resources/bad.yaml:3",
+        ("duplicate key 'name' (first at line 2)", "keep only one"),
+    ),
+    "unknown kind": (
+        {"resources/bad.yaml": "kind: asistant\nname: x\nspec: {}\n"},
+        (),
+        ALL,
+        "resources/bad.yaml:1",
+        ("unknown kind 'asistant'", "did you mean 'assistant'?", "one of: assistant, tool, squad"),
+    ),
+    "bad name": (
+        {"resources/bad.yaml": "kind: tool\nname: 'bad name!'\nspec: {type: endCall}\n"},
+        (),
+        ALL,
+        "resources/bad.yaml:2",
+        ("invalid name 'bad name!'", "use letters, digits"),
+    ),
+    "missing spec": (
+        {"resources/bad.yaml": "kind: tool\nname: x\n"},
+        (),
+        ALL,
+        "resources/bad.yaml:1",
+        ("missing `spec`", "write `spec: {}`"),
+    ),
+    "unknown wrapper key": (
+        {"resources/bad.yaml": "kind: tool\nname: x\nspec: {type: endCall}\nlifecycles: {}\n"},
+        (),
+        ALL,
+        "resources/bad.yaml:4",
+        ("unknown key 'lifecycles'", "did you mean 'lifecycle'?", "allowed: kind, name"),
+    ),
+    "spec is a list": (
+        {"resources/bad.yaml": "kind: tool\nname: x\nspec:\n  - type: endCall\n"},
+        (),
+        ALL,
+        "resources/bad.yaml:3",
+        ("`spec` must be a mapping, not a list",),
+    ),
+    "unknown property": (
+        {"resources/bad.yaml": bad_doc("  firstMesage: hi\n")},
+        (),
+        ALL,
+        "resources/bad.yaml:4",
+        ("firstMesage should not exist", "did you mean 'firstMessage'?"),
+    ),
+    "bad enum": (
+        {"resources/bad.yaml": bad_doc("  firstMessageMode: sometimes\n")},
+        (),
+        ALL,
+        "resources/bad.yaml:4",
+        ("'sometimes' is not one of the allowed values", "assistant-waits-for-user"),
+    ),
+    "wrong type": (
+        {"resources/bad.yaml": bad_doc("  maxDurationSeconds: long\n")},
+        (),
+        ALL,
+        "resources/bad.yaml:4",
+        ("maxDurationSeconds", "expected number, got string"),
+    ),
+    "unknown reference": (
+        {
+            "resources/bad.yaml": bad_doc(
+                "  model:\n    provider: openai\n    model: gpt-4o\n    toolIds: [hangpu]\n"
+            )
+        },
+        (),
+        ALL,
+        "resources/bad.yaml:7",
+        (
+            "'hangpu' is not the name of a tool manifest",
+            "did you mean 'hangup'?",
+            "known tool names: hangup, lookup",
+        ),
+    ),
+    "template syntax": (
+        {"resources/bad.yaml": bad_doc('  firstMessage: "${{ vars.a + }}"\n')},
+        (),
+        ALL,
+        "resources/bad.yaml:4",
+        ("template error in spec.firstMessage", "syntax error"),
+    ),
+    "undefined var": (
+        {"resources/bad.yaml": bad_doc('  firstMessage: "${{ vars.nope }}"\n')},
+        (),
+        ALL,
+        "resources/bad.yaml:4",
+        ("'vars' has no attribute 'nope'", "defined vars: none"),
+    ),
+    "missing secret": (
+        {"resources/bad.yaml": bad_doc("  firstMessage: \"${{ secret('VAPIOPS_UNSET_SECRET') }}\"\n")},
+        (),
+        ALL,
+        "resources/bad.yaml:4",
+        ("secret VAPIOPS_UNSET_SECRET is not set", "export VAPIOPS_UNSET_SECRET="),
+    ),
+    "include ../": (
+        {"resources/bad.yaml": bad_doc("  firstMessage: \"${{ include('../outside.md') }}\"\n")},
+        (),
+        ALL,
+        "resources/bad.yaml:4",
+        ("include('../outside.md')", "leads outside the project root"),
+    ),
+    "include absolute": (
+        {"resources/bad.yaml": bad_doc("  firstMessage: \"${{ include('/etc/hostname') }}\"\n")},
+        (),
+        ALL,
+        "resources/bad.yaml:4",
+        ("absolute paths are not allowed", "relative to the project root"),
+    ),
+    "include symlink escape": (
+        {
+            "prompts/link.md": "-> ../../outside.md",
+            "resources/bad.yaml": bad_doc("  firstMessage: \"${{ include('prompts/link.md') }}\"\n"),
+        },
+        (),
+        ALL,
+        "resources/bad.yaml:4",
+        ("leads outside the project root",),
+    ),
+    "include hidden file": (
+        {
+            ".env": f"TOKEN={SECRET_TEXT}\n",
+            "resources/bad.yaml": bad_doc("  firstMessage: \"${{ include('.env') }}\"\n"),
+        },
+        (),
+        ALL,
+        "resources/bad.yaml:4",
+        ("hidden files and folders are not allowed",),
+    ),
+    "include missing file": (
+        {"resources/bad.yaml": bad_doc("  firstMessage: \"${{ include('prompts/no.md') }}\"\n")},
+        (),
+        ALL,
+        "resources/bad.yaml:4",
+        ("no such file in the project",),
+    ),
+    "sandbox escape": (
+        {"resources/bad.yaml": bad_doc("  firstMessage: \"${{ ''.__class__.__mro__ }}\"\n")},
+        (),
+        ALL,
+        "resources/bad.yaml:4",
+        ("unsafe", "templates are sandboxed"),
+    ),
+    "config unknown key": (
+        {"vapiops.yaml": "resource: [resources]\n"},
+        (),
+        ALL,
+        "vapiops.yaml:1",
+        ("unknown key 'resource'", "did you mean 'resources'?", "allowed: resources, state_dir"),
+    ),
+    "config bad env name": (
+        {"vapiops.yaml": "environments:\n  'pro d': {}\n"},
+        (),
+        ALL,
+        "vapiops.yaml:2",
+        ("invalid environment name 'pro d'", "use letters, digits"),
+    ),
+    "config vars not a mapping": (
+        {"vapiops.yaml": "environments:\n  dev:\n    vars: [1, 2]\n"},
+        (),
+        ALL,
+        "vapiops.yaml:3",
+        ("`vars` must be a mapping, not a list",),
+    ),
+    "config key variable not a string": (
+        {"vapiops.yaml": "environments:\n  dev:\n    api_key_env: 7\n"},
+        (),
+        ALL,
+        "vapiops.yaml:3",
+        ("`api_key_env` must be a non-empty string, not a number",),
+    ),
+    "config invalid YAML": (
+        {"vapiops.yaml": "environments: {dev: \n"},
+        (),
+        ALL,
+        "vapiops.yaml:2",
+        ("invalid YAML",),
+    ),
+    "--env unknown": (
+        {"vapiops.yaml": MULTI_ENV},
+        ("--env", "prd"),
+        ALL,
+        "unknown environment 'prd'",
+        ("did you mean 'prod'?", "known: dev, prod", "--env"),
+    ),
+    "several envs, no --env": (
+        {"vapiops.yaml": MULTI_ENV},
+        (),
+        LIVE,
+        "several environments (dev, prod)",
+        ("pass --env NAME",),
+    ),
+    "missing API key variable": (
+        {"vapiops.yaml": MULTI_ENV},
+        ("--env", "dev"),
+        LIVE,
+        "VAPI_API_KEY_DEV is not set",
+        ("environment 'dev'", "export VAPI_API_KEY_DEV="),
+    ),
 }
 
 
@@ -155,12 +305,19 @@ def test_broken_project_is_one_located_error_and_sends_nothing(support_project, 
 
 BAD_MANIFESTS = {
     "yaml": ("kind: tool\nname: broken\nspec:\n  type: endCall\n   async: true\n", "resources/bad.yaml:5"),
-    "kind": ("kind: tool\nname: ok\nspec:\n  type: endCall\n---\nkind: robot\nname: r2\nspec: {}\n",
-             "resources/bad.yaml:6"),
+    "kind": (
+        "kind: tool\nname: ok\nspec:\n  type: endCall\n---\nkind: robot\nname: r2\nspec: {}\n",
+        "resources/bad.yaml:6",
+    ),
     "schema": ("kind: assistant\nname: typo\nspec:\n  firstMesage: hi\n", "resources/bad.yaml:4"),
-    "template": ("kind: assistant\nname: tpl\nspec:\n  firstMessage: \"${{ nope }}\"\n", "resources/bad.yaml:4"),
-    "missing secret": ("kind: assistant\nname: s\nspec:\n  firstMessage: \"${{ secret('NOT_SET_9') }}\"\n",
-                       "resources/bad.yaml:4"),
+    "template": (
+        'kind: assistant\nname: tpl\nspec:\n  firstMessage: "${{ nope }}"\n',
+        "resources/bad.yaml:4",
+    ),
+    "missing secret": (
+        "kind: assistant\nname: s\nspec:\n  firstMessage: \"${{ secret('NOT_SET_9') }}\"\n",
+        "resources/bad.yaml:4",
+    ),
 }
 
 
@@ -184,12 +341,26 @@ def test_bad_manifest_is_one_located_line_and_exit_1(base_project, run, sandbox,
 
 @pytest.mark.e2e
 def test_several_problems_are_one_block_listing_each(support_project, run, sandbox):
-    write_files(support_project, {"resources/bad.yaml": "kind: tool\nname: x\nspecs: {type: endCall}\n",
-                          "resources/worse.yaml": "kind: tool\nname: -y\nspec: {type: endCall}\n"})
-    err = assert_one_error(run("plan", support_project, code=1), "resources/bad.yaml:3",
-                           "3 problems found:", "did you mean 'spec'?", "missing `spec`", "invalid name '-y'")
+    write_files(
+        support_project,
+        {
+            "resources/bad.yaml": "kind: tool\nname: x\nspecs: {type: endCall}\n",
+            "resources/worse.yaml": "kind: tool\nname: -y\nspec: {type: endCall}\n",
+        },
+    )
+    err = assert_one_error(
+        run("plan", support_project, code=1),
+        "resources/bad.yaml:3",
+        "3 problems found:",
+        "did you mean 'spec'?",
+        "missing `spec`",
+        "invalid name '-y'",
+    )
     assert [line.split(":")[0] for line in err.splitlines()[1:]] == [
-        "  resources/bad.yaml", "  resources/bad.yaml", "  resources/worse.yaml"]
+        "  resources/bad.yaml",
+        "  resources/bad.yaml",
+        "  resources/worse.yaml",
+    ]
     assert sandbox.requests == []
 
 
@@ -199,16 +370,21 @@ def test_the_api_key_variable_is_needed_only_by_commands_that_call_the_api(suppo
     result = run("validate", support_project, "--env", "dev")
     assert result.stderr.startswith("Valid: 3 manifests") and result.stdout == ""
     for command in (("destroy", "--auto-approve"), ("import", "tool/hangup", "x"), ("export",)):
-        assert_one_error(run(*command, support_project, "--env", "dev", code=1),
-                         "VAPI_API_KEY_DEV is not set")
+        assert_one_error(
+            run(*command, support_project, "--env", "dev", code=1), "VAPI_API_KEY_DEV is not set"
+        )
     assert sandbox.requests == []
 
 
 @pytest.mark.e2e
 def test_a_manifest_file_is_not_a_project_directory(support_project, run, sandbox):
     manifest = support_project / "resources" / "tools.yaml"
-    assert_one_error(run("plan", manifest, code=1), str(manifest), "is a file, not a project directory",
-                     "folder that holds vapiops.yaml")
+    assert_one_error(
+        run("plan", manifest, code=1),
+        str(manifest),
+        "is a file, not a project directory",
+        "folder that holds vapiops.yaml",
+    )
     assert_one_error(run("plan", support_project / "nope", code=1), "does not exist", "check the PATH")
     # validate alone takes a manifest file: it checks the project holding it.
     assert run("validate", manifest).stderr.startswith("Valid: 3 manifests")
@@ -224,8 +400,12 @@ def test_corrupt_state_names_the_file_and_the_backup(support_project, run, sandb
     store.path.write_text('{"version": 1, "resour')
     sandbox.clear_requests()
     for command in (("plan",), ("apply", "--auto-approve"), ("state", "list")):
-        assert_one_error(run(*command, support_project, code=1), str(store.path), "not valid JSON",
-                         f"restore it from {store.backup_path}")
+        assert_one_error(
+            run(*command, support_project, code=1),
+            str(store.path),
+            "not valid JSON",
+            f"restore it from {store.backup_path}",
+        )
     assert writes(sandbox) == []
     assert store.path.read_text() == '{"version": 1, "resour'  # left as it was for the user to restore
 
@@ -234,12 +414,26 @@ def test_corrupt_state_names_the_file_and_the_backup(support_project, run, sandb
 def test_locked_state_names_the_holder(support_project, run, sandbox):
     store = state_of(support_project)
     store.lock_path.parent.mkdir(parents=True)
-    holder = {"pid": 4242, "host": "ci-runner-7", "user": "alice", "started_at": "2024-05-01T12:00:00Z",
-              "command": "apply"}
+    holder = {
+        "pid": 4242,
+        "host": "ci-runner-7",
+        "user": "alice",
+        "started_at": "2024-05-01T12:00:00Z",
+        "command": "apply",
+    }
     store.lock_path.write_text(json.dumps(holder))
-    for command in (("apply", "--auto-approve"), ("destroy", "--auto-approve"), ("state", "rm", "tool/hangup")):
-        assert_one_error(run(*command, support_project, code=1), None,
-                         "locked by alice@ci-runner-7 pid 4242", "(running: apply)", str(store.lock_path))
+    for command in (
+        ("apply", "--auto-approve"),
+        ("destroy", "--auto-approve"),
+        ("state", "rm", "tool/hangup"),
+    ):
+        assert_one_error(
+            run(*command, support_project, code=1),
+            None,
+            "locked by alice@ci-runner-7 pid 4242",
+            "(running: apply)",
+            str(store.lock_path),
+        )
     assert writes(sandbox) == []
     assert json.loads(store.lock_path.read_text()) == holder  # another run's lock is never taken away
 
@@ -250,8 +444,11 @@ def test_locked_state_names_the_holder(support_project, run, sandbox):
 
 @pytest.mark.e2e
 def test_exit_codes_of_plan(base_project, run, sandbox):
-    assert run("plan", base_project, "--detailed-exitcode", code=2).stdout.rstrip().endswith(
-        "Plan: 4 to add, 0 to change, 0 to destroy.")
+    assert (
+        run("plan", base_project, "--detailed-exitcode", code=2)
+        .stdout.rstrip()
+        .endswith("Plan: 4 to add, 0 to change, 0 to destroy.")
+    )
     run("plan", base_project, code=0)  # changes, but no --detailed-exitcode
     run("apply", base_project, "--auto-approve")
     sandbox.clear_requests()
@@ -267,7 +464,11 @@ def test_exit_codes_of_plan(base_project, run, sandbox):
 @pytest.mark.e2e
 def test_usage_errors_exit_1_not_the_changes_pending_code(support_project, run, sandbox):
     # 2 means "changes pending" with --detailed-exitcode: a mistyped option must not read as drift.
-    for args in (("plan", support_project, "--detailed-exitcode", "--format", "yaml"), ("plan", "--bogus"), ("bogus",)):
+    for args in (
+        ("plan", support_project, "--detailed-exitcode", "--format", "yaml"),
+        ("plan", "--bogus"),
+        ("bogus",),
+    ):
         result = run(*args, code=1)
         assert "Error:" in result.stderr and result.stdout == "" and "Traceback" not in result.stderr
     assert sandbox.requests == []
@@ -288,15 +489,23 @@ def test_unknown_target_is_an_error(base_project, run, sandbox, target):
 def test_rejected_key_names_the_environments_variable(support_project, run):
     with SandboxServer(api_key="the-only-good-key") as guarded:
         # The default environment's variable...
-        err = assert_one_error(run("plan", support_project, code=1, env={"VAPI_BASE_URL": guarded.url}),
-                               "GET /", "failed with 401: Invalid Key", "VAPI_API_KEY")
+        err = assert_one_error(
+            run("plan", support_project, code=1, env={"VAPI_BASE_URL": guarded.url}),
+            "GET /",
+            "failed with 401: Invalid Key",
+            "VAPI_API_KEY",
+        )
         assert err.count("\n") == 1
         # ...and a named environment's.
         write_files(support_project, {"vapiops.yaml": MULTI_ENV})
         env = {"VAPI_BASE_URL": guarded.url, "VAPI_API_KEY_PROD": KEY}
         for command in (("plan",), ("apply", "--auto-approve")):
-            err = assert_one_error(run(*command, support_project, "--env", "prod", code=1, env=env),
-                                   "GET /", "failed with 401: Invalid Key", "VAPI_API_KEY_PROD")
+            err = assert_one_error(
+                run(*command, support_project, "--env", "prod", code=1, env=env),
+                "GET /",
+                "failed with 401: Invalid Key",
+                "VAPI_API_KEY_PROD",
+            )
             assert err.count("\n") == 1
         assert {r["status"] for r in guarded.requests} == {401}
         assert not writes(guarded)
@@ -309,8 +518,12 @@ def test_import_of_an_unknown_id_is_a_404_with_a_hint(support_project, run, sand
     before = state_of(support_project).load().resources
     missing = "0d9c3a54-1f0e-4c44-9d38-7c1f3b5e2a10"
     run("state", "rm", "tool/hangup", support_project)
-    assert_one_error(run("import", "tool/hangup", missing, support_project, code=1),
-                     f"GET /tool/{missing} failed with 404", "Couldn't find tool", "check the ID")
+    assert_one_error(
+        run("import", "tool/hangup", missing, support_project, code=1),
+        f"GET /tool/{missing} failed with 404",
+        "Couldn't find tool",
+        "check the ID",
+    )
     after = state_of(support_project).load().resources
     assert "tool/hangup" not in after and set(after) == set(before) - {"tool/hangup"}
 
@@ -319,8 +532,12 @@ def test_import_of_an_unknown_id_is_a_404_with_a_hint(support_project, run, sand
 def test_500s_exhausted_are_one_line_and_state_stays_loadable(support_project, run, sandbox):
     # Retry-After: 0 keeps the client's real retry logic without its waits.
     sandbox.inject("GET", "/assistant", 500, times=6, retry_after=0)
-    err = assert_one_error(run("plan", support_project, code=1), "GET /assistant failed with 500",
-                           "Internal Server Error", "gave up after 6 attempts")
+    err = assert_one_error(
+        run("plan", support_project, code=1),
+        "GET /assistant failed with 500",
+        "Internal Server Error",
+        "gave up after 6 attempts",
+    )
     assert err.count("\n") == 1
     sandbox.clear_requests()
     sandbox.inject("POST", "/tool", 503, times=100, retry_after=0)
@@ -339,8 +556,12 @@ def test_unreachable_base_url_is_one_line(support_project, run, monkeypatch):
     monkeypatch.setattr(context, "VapiClient", functools.partial(VapiClient, sleep=lambda _s: None))
     url = f"http://127.0.0.1:{free_port()}"
     for command in (("plan",), ("apply", "--auto-approve"), ("import", "tool/hangup", "x")):
-        err = assert_one_error(run(*command, support_project, code=1, env={"VAPI_BASE_URL": url}),
-                               "GET /", f"could not reach {url}", "gave up after")
+        err = assert_one_error(
+            run(*command, support_project, code=1, env={"VAPI_BASE_URL": url}),
+            "GET /",
+            f"could not reach {url}",
+            "gave up after",
+        )
         assert err.count("\n") == 1
     assert state_of(support_project).load().resources == {}
     debug = run("plan", support_project, "--debug", code=1, env={"VAPI_BASE_URL": url})
@@ -362,7 +583,13 @@ def test_api_failure_during_apply_names_the_address(base_project, run, sandbox):
 # --debug and VAPIOPS_DEBUG=1 show the traceback for the same errors
 
 
-DEBUG_CASES = ["yaml syntax", "unknown reference", "missing secret", "config unknown key", "missing API key variable"]
+DEBUG_CASES = [
+    "yaml syntax",
+    "unknown reference",
+    "missing secret",
+    "config unknown key",
+    "missing API key variable",
+]
 
 
 @pytest.mark.e2e
@@ -535,8 +762,14 @@ def test_use_color(monkeypatch):
 def python_m(*args: object, cwd: Path) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("VAPI", "VAPIOPS"))}
     env["NO_COLOR"] = "1"
-    return subprocess.run([sys.executable, "-m", "vapiops", *map(str, args)], cwd=cwd, env=repo_pythonpath(env),
-                          capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-m", "vapiops", *map(str, args)],
+        cwd=cwd,
+        env=repo_pythonpath(env),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
 
 @pytest.mark.e2e

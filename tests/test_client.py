@@ -81,11 +81,21 @@ class FakeVapi:
         items = sorted(self.items.get(path, []), key=lambda o: (o["createdAt"], o["id"][::-1]), reverse=True)
         if path in (STRUCTURED.path, SCORECARD.path):
             page = int(request.url.params.get("page", 1))
-            results = items[(page - 1) * limit: page * limit]
+            results = items[(page - 1) * limit : page * limit]
             total_pages = max(1, -(-len(items) // limit))
-            return httpx.Response(200, json={"results": results, "metadata": {
-                "itemsPerPage": limit, "totalItems": len(items), "currentPage": page,
-                "totalPages": total_pages, "hasNextPage": page < total_pages}})
+            return httpx.Response(
+                200,
+                json={
+                    "results": results,
+                    "metadata": {
+                        "itemsPerPage": limit,
+                        "totalItems": len(items),
+                        "currentPage": page,
+                        "totalPages": total_pages,
+                        "hasNextPage": page < total_pages,
+                    },
+                },
+            )
         le = request.url.params.get("createdAtLe")
         if le is not None:
             items = [o for o in items if o["createdAt"] <= le]
@@ -107,8 +117,9 @@ def sleeps() -> list[float]:
 
 @pytest.fixture
 def client(api: FakeVapi, sleeps: list[float]):
-    with VapiClient("https://api.example.test/", API_KEY, transport=httpx.MockTransport(api.handler),
-                    sleep=sleeps.append) as c:
+    with VapiClient(
+        "https://api.example.test/", API_KEY, transport=httpx.MockTransport(api.handler), sleep=sleeps.append
+    ) as c:
         yield c
 
 
@@ -157,7 +168,9 @@ def test_array_listing_empty(client: VapiClient):
     assert client.stats == {"GET": 1}
 
 
-def test_more_than_a_page_sharing_one_timestamp_is_an_error_not_a_partial_list(api: FakeVapi, client: VapiClient):
+def test_more_than_a_page_sharing_one_timestamp_is_an_error_not_a_partial_list(
+    api: FakeVapi, client: VapiClient
+):
     for _ in range(150):
         api.add("/assistant", T0)
     with pytest.raises(ApiError) as e:
@@ -184,18 +197,22 @@ def test_paginated_listing_stops_when_metadata_says_last(api: FakeVapi, client: 
 
 def test_paginated_listing_of_a_server_ignoring_page_is_an_error(api: FakeVapi, client: VapiClient):
     results = [{"id": f"x{i}", "createdAt": iso(T0)} for i in range(100)]
-    api.faults.append(lambda r: httpx.Response(200, json={"results": results, "metadata": {"currentPage": 1}}))
+    api.faults.append(
+        lambda r: httpx.Response(200, json={"results": results, "metadata": {"currentPage": 1}})
+    )
     with pytest.raises(ApiError, match="repeats earlier items"):
         client.list(STRUCTURED)
     assert client.stats["GET"] == 2
 
 
-def test_a_failing_page_raises_instead_of_returning_a_partial_list(api: FakeVapi, client: VapiClient,
-                                                                 sleeps: list[float]):
+def test_a_failing_page_raises_instead_of_returning_a_partial_list(
+    api: FakeVapi, client: VapiClient, sleeps: list[float]
+):
     for i in range(150):
         api.add("/assistant", T0 + timedelta(seconds=i))
-    api.faults.append(lambda r: httpx.Response(500, json={"message": "boom"})
-                      if "createdAtLe" in r.url.params else None)
+    api.faults.append(
+        lambda r: httpx.Response(500, json={"message": "boom"}) if "createdAtLe" in r.url.params else None
+    )
     with pytest.raises(ApiError) as e:
         client.list(ASSISTANT)
     assert e.value.status == 500
@@ -207,19 +224,25 @@ def test_a_failing_page_raises_instead_of_returning_a_partial_list(api: FakeVapi
 def test_a_failing_paginated_page_raises(api: FakeVapi, client: VapiClient):
     for i in range(150):
         api.add("/structured-output", T0 + timedelta(seconds=i))
-    api.faults.append(lambda r: httpx.Response(403, json={"message": "Forbidden"})
-                      if r.url.params.get("page") == "2" else None)
+    api.faults.append(
+        lambda r: (
+            httpx.Response(403, json={"message": "Forbidden"}) if r.url.params.get("page") == "2" else None
+        )
+    )
     with pytest.raises(ApiError) as e:
         client.list(STRUCTURED)
     assert e.value.status == 403
 
 
-@pytest.mark.parametrize(("kind", "body"), [
-    (ASSISTANT, {"results": []}),
-    (ASSISTANT, [{"name": "no id"}]),
-    (STRUCTURED, [{"id": "x"}]),
-    (STRUCTURED, {"metadata": {}}),
-])
+@pytest.mark.parametrize(
+    ("kind", "body"),
+    [
+        (ASSISTANT, {"results": []}),
+        (ASSISTANT, [{"name": "no id"}]),
+        (STRUCTURED, [{"id": "x"}]),
+        (STRUCTURED, {"metadata": {}}),
+    ],
+)
 def test_malformed_listings_are_errors(api: FakeVapi, client: VapiClient, kind, body):
     api.faults.append(lambda r: httpx.Response(200, json=body))
     with pytest.raises(ApiError, match="malformed response"):
@@ -263,8 +286,13 @@ def test_5xx_on_get_is_retried_with_growing_backoff(api: FakeVapi, client: VapiC
 
 def test_retries_give_up_after_max_retries(api: FakeVapi, sleeps: list[float]):
     api.faults.append(lambda r: httpx.Response(503, json={"message": "Service Unavailable"}))
-    c = VapiClient("https://x.test", API_KEY, transport=httpx.MockTransport(api.handler),
-                   sleep=sleeps.append, max_retries=2)
+    c = VapiClient(
+        "https://x.test",
+        API_KEY,
+        transport=httpx.MockTransport(api.handler),
+        sleep=sleeps.append,
+        max_retries=2,
+    )
     with pytest.raises(ApiError) as e:
         c.get(ASSISTANT, "abc")
     assert e.value.status == 503
@@ -313,7 +341,9 @@ def test_post_502_after_creating_is_found_via_match_without_a_second_post(api: F
 
 def test_post_502_without_the_object_is_retried(api: FakeVapi, client: VapiClient):
     api.faults.append(fail_times(1, lambda r: httpx.Response(502), method="POST"))
-    obj = client.create(TOOL, {"type": "function", "name": "lookup"}, match=lambda o: o.get("name") == "lookup")
+    obj = client.create(
+        TOOL, {"type": "function", "name": "lookup"}, match=lambda o: o.get("name") == "lookup"
+    )
     assert obj["name"] == "lookup"
     assert api.count("POST") == 2
     assert api.count("GET") == 1  # one look for the object between the two POSTs
@@ -335,8 +365,12 @@ def test_post_read_timeout_after_creating_is_found(api: FakeVapi, client: VapiCl
 def test_post_match_ignores_objects_created_before_started_at(api: FakeVapi, client: VapiClient):
     api.add("/assistant", T0, name="support")  # an identical object from long ago: not ours
     api.faults.append(fail_times(1, lambda r: httpx.Response(500), method="POST"))
-    obj = client.create(ASSISTANT, {"name": "support"}, match=lambda o: o.get("name") == "support",
-                        started_at=iso(T0 + timedelta(hours=1)))
+    obj = client.create(
+        ASSISTANT,
+        {"name": "support"},
+        match=lambda o: o.get("name") == "support",
+        started_at=iso(T0 + timedelta(hours=1)),
+    )
     assert obj["createdAt"] > iso(T0 + timedelta(hours=1))
     assert api.count("POST") == 2
 
@@ -352,7 +386,9 @@ def test_post_5xx_without_match_is_not_retried(api: FakeVapi, client: VapiClient
 
 
 def test_post_on_429_is_retried_without_looking(api: FakeVapi, client: VapiClient, sleeps: list[float]):
-    api.faults.append(fail_times(2, lambda r: httpx.Response(429, headers={"Retry-After": "1"}), method="POST"))
+    api.faults.append(
+        fail_times(2, lambda r: httpx.Response(429, headers={"Retry-After": "1"}), method="POST")
+    )
     obj = client.create(ASSISTANT, {"name": "support"})
     assert obj["name"] == "support"
     assert api.count("POST") == 3
@@ -373,8 +409,13 @@ def test_post_on_connection_failure_is_retried(api: FakeVapi, client: VapiClient
 
 def test_post_that_keeps_failing_looks_once_more_before_giving_up(api: FakeVapi, sleeps: list[float]):
     api.faults.append(lambda r: httpx.Response(500) if r.method == "POST" else None)
-    c = VapiClient("https://x.test", API_KEY, transport=httpx.MockTransport(api.handler),
-                   sleep=sleeps.append, max_retries=2)
+    c = VapiClient(
+        "https://x.test",
+        API_KEY,
+        transport=httpx.MockTransport(api.handler),
+        sleep=sleeps.append,
+        max_retries=2,
+    )
     with pytest.raises(ApiError) as e:
         c.create(ASSISTANT, {"name": "support"}, match=lambda o: True)
     assert e.value.status == 500
@@ -437,8 +478,10 @@ def test_headers_sent(api: FakeVapi, client: VapiClient):
 
 def test_stats_are_counted_across_threads(api: FakeVapi, client: VapiClient):
     obj = api.add("/assistant", T0)
-    threads = [threading.Thread(target=lambda: [client.get(ASSISTANT, obj["id"]) for _ in range(20)])
-               for _ in range(8)]
+    threads = [
+        threading.Thread(target=lambda: [client.get(ASSISTANT, obj["id"]) for _ in range(20)])
+        for _ in range(8)
+    ]
     for t in threads:
         t.start()
     for t in threads:
@@ -449,28 +492,49 @@ def test_stats_are_counted_across_threads(api: FakeVapi, client: VapiClient):
 # -- error messages and secrecy --------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("response", "expected"), [
-    (httpx.Response(400, json={"message": ["property foo should not exist", "name must be a string"],
-                               "error": "Bad Request", "statusCode": 400}),
-     "PATCH /assistant/1234 failed with 400: property foo should not exist; name must be a string"),
-    (httpx.Response(400, json={"message": "property foo should not exist"}),
-     "PATCH /assistant/1234 failed with 400: property foo should not exist"),
-    (httpx.Response(409, json={"error": "Conflict"}), "PATCH /assistant/1234 failed with 409: Conflict"),
-    (httpx.Response(422, text="<html>\n  <b>nope</b>\n</html>"),
-     "PATCH /assistant/1234 failed with 422: <html> <b>nope</b> </html>"),
-    (httpx.Response(418), "PATCH /assistant/1234 failed with 418: I'm a teapot"),
-])
+@pytest.mark.parametrize(
+    ("response", "expected"),
+    [
+        (
+            httpx.Response(
+                400,
+                json={
+                    "message": ["property foo should not exist", "name must be a string"],
+                    "error": "Bad Request",
+                    "statusCode": 400,
+                },
+            ),
+            "PATCH /assistant/1234 failed with 400: property foo should not exist; name must be a string",
+        ),
+        (
+            httpx.Response(400, json={"message": "property foo should not exist"}),
+            "PATCH /assistant/1234 failed with 400: property foo should not exist",
+        ),
+        (httpx.Response(409, json={"error": "Conflict"}), "PATCH /assistant/1234 failed with 409: Conflict"),
+        (
+            httpx.Response(422, text="<html>\n  <b>nope</b>\n</html>"),
+            "PATCH /assistant/1234 failed with 422: <html> <b>nope</b> </html>",
+        ),
+        (httpx.Response(418), "PATCH /assistant/1234 failed with 418: I'm a teapot"),
+    ],
+)
 def test_error_message_formats(api: FakeVapi, client: VapiClient, response, expected):
     api.faults.append(lambda r: response)
     with pytest.raises(ApiError) as e:
         client.update(ASSISTANT, "1234", {"foo": 1})
     assert str(e.value) == expected
-    assert (e.value.method, e.value.path, e.value.status) == ("PATCH", "/assistant/1234", response.status_code)
+    assert (e.value.method, e.value.path, e.value.status) == (
+        "PATCH",
+        "/assistant/1234",
+        response.status_code,
+    )
 
 
 @pytest.mark.parametrize("status", [401, 403])
 def test_auth_errors_hint_at_the_key_variable(api: FakeVapi, client: VapiClient, status: int):
-    api.faults.append(lambda r: httpx.Response(status, json={"message": "Invalid Key. Hot tip, use the private key"}))
+    api.faults.append(
+        lambda r: httpx.Response(status, json={"message": "Invalid Key. Hot tip, use the private key"})
+    )
     with pytest.raises(ApiError) as e:
         client.list(ASSISTANT)
     assert "VAPI_API_KEY" in str(e.value)
@@ -486,7 +550,8 @@ def test_connection_failure_message(api: FakeVapi, client: VapiClient, sleeps: l
         client.delete(ASSISTANT, "1")
     assert e.value.status is None
     assert str(e.value).startswith(
-        "DELETE /assistant/1 failed: could not reach https://api.example.test: [Errno 111] Connection refused")
+        "DELETE /assistant/1 failed: could not reach https://api.example.test: [Errno 111] Connection refused"
+    )
     # A refused connection gives up after CONNECT_RETRIES, sooner than the 5 retries of a 5xx.
     assert len(sleeps) == CONNECT_RETRIES == 2
 
@@ -502,8 +567,12 @@ def test_api_key_never_appears(api: FakeVapi, client: VapiClient):
     ]
     for echo in echoes:
         api.faults[:] = [echo]
-        for call in (lambda: client.list(ASSISTANT), lambda: client.update(ASSISTANT, "1", {}),
-                     lambda: client.create(ASSISTANT, {}), lambda: client.delete(ASSISTANT, "1")):
+        for call in (
+            lambda: client.list(ASSISTANT),
+            lambda: client.update(ASSISTANT, "1", {}),
+            lambda: client.create(ASSISTANT, {}),
+            lambda: client.delete(ASSISTANT, "1"),
+        ):
             with pytest.raises(ApiError) as e:
                 call()
             messages += [str(e.value), repr(e.value), e.value.api_message, str(e.value.hint)]

@@ -23,8 +23,11 @@ from vapiops.sandbox import SandboxServer
 from vapiops.state import ResourceState, State
 
 ASSISTANT, TOOL, SQUAD = KINDS["assistant"], KINDS["tool"], KINDS["squad"]
-T1, T2, A1 = "11111111-1111-4111-8111-111111111111", "22222222-2222-4222-8222-222222222222", \
-    "33333333-3333-4333-8333-333333333333"
+T1, T2, A1 = (
+    "11111111-1111-4111-8111-111111111111",
+    "22222222-2222-4222-8222-222222222222",
+    "33333333-3333-4333-8333-333333333333",
+)
 UNMANAGED = "99999999-9999-4999-8999-999999999999"
 
 
@@ -53,11 +56,16 @@ def test_to_names_names_known_ids_of_the_right_kind_only():
 
 
 def test_managed_objects_drop_read_only_translate_and_report_missing():
-    state = state_of(entry("tool", "lookup", T1), entry("assistant", "support", A1),
-                     entry("tool", "gone", T2, secrets={"server.url": "sha256:x"}))
+    state = state_of(
+        entry("tool", "lookup", T1),
+        entry("assistant", "support", A1),
+        entry("tool", "gone", T2, secrets={"server.url": "sha256:x"}),
+    )
     live = {
-        "tool": [{"id": T1, "orgId": "o", "createdAt": "t", "type": "function"},
-                 {"id": UNMANAGED, "type": "endCall"}],
+        "tool": [
+            {"id": T1, "orgId": "o", "createdAt": "t", "type": "function"},
+            {"id": UNMANAGED, "type": "endCall"},
+        ],
         "assistant": [{"id": A1, "updatedAt": "t", "model": {"toolIds": [T1]}}],
     }
     objects, missing = managed_objects(state, live)
@@ -132,17 +140,24 @@ def managed(addr: str, value: dict, id_: str = "id") -> ManagedObject:
 
 
 def test_compare_envs_classifies_addresses_and_counts_the_same():
-    a = {"tool/x": managed("tool/x", {"type": "endCall"}, "a1"),
-         "assistant/s": managed("assistant/s", {"firstMessage": "A"}, "a2"),
-         "assistant/same": managed("assistant/same", {"firstMessage": "="}, "a3")}
-    b = {"squad/q": managed("squad/q", {"members": []}, "b1"),
-         "assistant/s": managed("assistant/s", {"firstMessage": "B"}, "b2"),
-         "assistant/same": managed("assistant/same", {"firstMessage": "="}, "b3")}
+    a = {
+        "tool/x": managed("tool/x", {"type": "endCall"}, "a1"),
+        "assistant/s": managed("assistant/s", {"firstMessage": "A"}, "a2"),
+        "assistant/same": managed("assistant/same", {"firstMessage": "="}, "a3"),
+    }
+    b = {
+        "squad/q": managed("squad/q", {"members": []}, "b1"),
+        "assistant/s": managed("assistant/s", {"firstMessage": "B"}, "b2"),
+        "assistant/same": managed("assistant/same", {"firstMessage": "="}, "b3"),
+    }
     report = compare_envs("staging", a, "prod", b)
     doc = report.to_dict()
     assert doc["summary"] == {"only_in_a": 1, "only_in_b": 1, "differ": 1, "same": 1}
     assert [(r["address"], r["status"]) for r in doc["resources"]] == [
-        ("assistant/s", "differ"), ("squad/q", "only_in_b"), ("tool/x", "only_in_a")]
+        ("assistant/s", "differ"),
+        ("squad/q", "only_in_b"),
+        ("tool/x", "only_in_a"),
+    ]
     assert doc["resources"][0]["ids"] == {"staging": "a2", "prod": "b2"}
     assert doc["resources"][0]["fields"] == [{"path": "firstMessage", "a": "A", "b": "B"}]
     assert summary_line(doc) == "1 only in staging, 1 only in prod, 1 differ."
@@ -227,7 +242,8 @@ def project(tmp_path: Path, orgs) -> Path:
     root = tmp_path / "proj"
     (root / "resources").mkdir(parents=True)
     (root / "resources" / "all.yaml").write_text(textwrap.dedent(MANIFESTS).lstrip())
-    (root / "vapiops.yaml").write_text(textwrap.dedent(f"""
+    (root / "vapiops.yaml").write_text(
+        textwrap.dedent(f"""
         environments:
           staging:
             api_key_env: VAPI_KEY_STAGING
@@ -237,12 +253,19 @@ def project(tmp_path: Path, orgs) -> Path:
             api_key_env: VAPI_KEY_PROD
             base_url: {prod.url}
             vars: {{brand: Acme}}
-    """).lstrip())
+    """).lstrip()
+    )
     return root
 
 
-ENV = {"VAPI_KEY_STAGING": STAGING_KEY, "VAPI_KEY_PROD": PROD_KEY, "HOOK_TOKEN_staging": "tok-staging-123",
-       "HOOK_TOKEN_prod": "tok-prod-456", "NO_COLOR": "1", "VAPI_BASE_URL": None}
+ENV = {
+    "VAPI_KEY_STAGING": STAGING_KEY,
+    "VAPI_KEY_PROD": PROD_KEY,
+    "HOOK_TOKEN_staging": "tok-staging-123",
+    "HOOK_TOKEN_prod": "tok-prod-456",
+    "NO_COLOR": "1",
+    "VAPI_BASE_URL": None,
+}
 
 
 def run(*args, code: int | None = 0, env: dict | None = None):
@@ -280,7 +303,9 @@ def test_diff_shows_exactly_the_var_and_override_and_the_staging_only_resource(a
     assert "tok-staging-123" not in result.stdout and "tok-prod-456" not in result.stdout
     # One list call per kind and environment: diff reads nothing else and writes nothing.
     for org in orgs:
-        assert sorted(r["path"] for r in org.requests if r["method"] == "GET") == sorted(k.path for k in KINDS.values())
+        assert sorted(r["path"] for r in org.requests if r["method"] == "GET") == sorted(
+            k.path for k in KINDS.values()
+        )
         assert all(r["method"] == "GET" for r in org.requests)
     text = run("diff", "staging", "prod", applied).stdout
     assert text.splitlines()[-1] == "1 only in staging, 0 only in prod, 1 differ."
@@ -295,7 +320,9 @@ def test_diff_reads_only_and_sees_undeclared_dashboard_edits(applied, orgs):
     staging, prod = orgs
     support = next(o for o in prod.objects("assistant", PROD_KEY) if o["name"] == "support")
     with sandbox_client(prod, PROD_KEY) as c:
-        c.patch(f"/assistant/{support['id']}", json={"voicemailMessage": "Leave a message"}).raise_for_status()
+        c.patch(
+            f"/assistant/{support['id']}", json={"voicemailMessage": "Leave a message"}
+        ).raise_for_status()
     for org in orgs:
         org.clear_requests()
     doc = json.loads(run("diff", "prod", "staging", applied, "--format", "json").stdout)
@@ -352,12 +379,18 @@ def test_environment_without_state_is_noted_and_everything_is_only_on_the_other_
 @pytest.mark.e2e
 def test_two_orgs_each_apply_with_their_own_ids_and_plan_clean(applied, orgs):
     staging, prod = orgs
-    states = {env: json.loads((applied / ".vapiops/state" / f"{env}.json").read_text()) for env in ("staging", "prod")}
+    states = {
+        env: json.loads((applied / ".vapiops/state" / f"{env}.json").read_text())
+        for env in ("staging", "prod")
+    }
     ids = {env: {a: r["id"] for a, r in s["resources"].items()} for env, s in states.items()}
     assert "assistant/beta" in ids["staging"] and "assistant/beta" not in ids["prod"]
     assert set(ids["staging"].values()).isdisjoint(ids["prod"].values())
     # Each org got references to its own IDs, and its own vars and overrides.
-    for env, server, brand, model in (("staging", staging, "Acme Staging", "gpt-4o"), ("prod", prod, "Acme", "gpt-4.1")):
+    for env, server, brand, model in (
+        ("staging", staging, "Acme Staging", "gpt-4o"),
+        ("prod", prod, "Acme", "gpt-4.1"),
+    ):
         (support,) = [a for a in server.objects("assistant") if a.get("name") == "support"]
         assert support["model"]["toolIds"] == [ids[env]["tool/lookup-order"]]
         assert support["firstMessage"] == f"Hi, this is {brand} support."

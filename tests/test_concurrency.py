@@ -21,8 +21,13 @@ TOOLS = 6
 
 
 def project_with_independent_tools(root: Path) -> None:
-    docs = [f"kind: tool\nname: t{i}\nspec:\n  type: function\n  function: {{name: fn_{i}}}\n" for i in range(TOOLS)]
-    docs.append("kind: assistant\nname: a\nspec:\n  model: {provider: openai, model: gpt-4o, toolIds: [t0, t5]}\n")
+    docs = [
+        f"kind: tool\nname: t{i}\nspec:\n  type: function\n  function: {{name: fn_{i}}}\n"
+        for i in range(TOOLS)
+    ]
+    docs.append(
+        "kind: assistant\nname: a\nspec:\n  model: {provider: openai, model: gpt-4o, toolIds: [t0, t5]}\n"
+    )
     write_files(root, {"resources/all.yaml": "---\n".join(docs)})
 
 
@@ -50,8 +55,13 @@ def test_sandbox_command_serves_the_api_on_loopback(tmp_path):
     port = free_port()
     data = tmp_path / "data.json"
     env = repo_pythonpath({**os.environ, "NO_COLOR": "1"})
-    proc = subprocess.Popen([sys.executable, "-m", "vapiops", "sandbox", "--port", str(port), "--data", str(data)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "vapiops", "sandbox", "--port", str(port), "--data", str(data)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
     try:
         url = f"http://127.0.0.1:{port}"
         headers = {"Authorization": "Bearer k"}
@@ -63,7 +73,9 @@ def test_sandbox_command_serves_the_api_on_loopback(tmp_path):
                 time.sleep(0.1)
         created = httpx.post(f"{url}/assistant", json={"name": "x"}, headers=headers, timeout=5)
         assert created.status_code == 201 and created.json()["name"] == "x"
-        assert httpx.get(f"{url}/assistant", headers=headers, timeout=5).json()[0]["id"] == created.json()["id"]
+        assert (
+            httpx.get(f"{url}/assistant", headers=headers, timeout=5).json()[0]["id"] == created.json()["id"]
+        )
         bad = httpx.post(f"{url}/assistant", json={"nmae": "x"}, headers=headers, timeout=5)
         assert bad.status_code == 400 and "property nmae should not exist" in str(bad.json()["message"])
     finally:

@@ -128,13 +128,24 @@ def test_config_file_is_never_a_manifest(tmp_path):
 @pytest.mark.parametrize(
     ("config", "line", "expected"),
     [
-        ("resources: [resources]\nenviroments: {}\n", 2, "unknown key 'enviroments' (did you mean 'environments'?)"),
-        ("environments:\n  dev:\n    api_key: X\n", 3, "unknown key 'api_key' in environment 'dev' "
-                                                   "(did you mean 'api_key_env'?)"),
+        (
+            "resources: [resources]\nenviroments: {}\n",
+            2,
+            "unknown key 'enviroments' (did you mean 'environments'?)",
+        ),
+        (
+            "environments:\n  dev:\n    api_key: X\n",
+            3,
+            "unknown key 'api_key' in environment 'dev' (did you mean 'api_key_env'?)",
+        ),
         ("resources: 3\n", 1, "`resources` must be a list of directories, not a number"),
         ("resources: [resources, 5]\n", 1, "`resources[1]` must be a non-empty string"),
         ("resources:\n  - resources\n  - missing\n", 3, "resources directory 'missing' does not exist"),
-        ("resources:\n  - ../elsewhere\n", 2, "resources directory '../elsewhere' is outside the project root"),
+        (
+            "resources:\n  - ../elsewhere\n",
+            2,
+            "resources directory '../elsewhere' is outside the project root",
+        ),
         ("state_dir: ../../tmp/state\n", 1, "`state_dir` '../../tmp/state' is outside the project root"),
         ("state_dir: [a]\n", 1, "`state_dir` must be a non-empty string, not a list"),
         ("environments: [dev]\n", 1, "`environments` must be a mapping, not a list"),
@@ -143,11 +154,19 @@ def test_config_file_is_never_a_manifest(tmp_path):
         ("environments:\n  'my env': {}\n", 2, "invalid environment name 'my env'"),
         ("environments:\n  dev:\n    vars: [a]\n", 3, "`vars` must be a mapping, not a list"),
         ("environments:\n  dev:\n    base_url: api.vapi.ai\n", 3, "`base_url` must start with https://"),
-        ("environments:\n  dev:\n    api_key_env: 'not a name'\n", 3, "`api_key_env` must be an environment variable"),
+        (
+            "environments:\n  dev:\n    api_key_env: 'not a name'\n",
+            3,
+            "`api_key_env` must be an environment variable",
+        ),
         ("environments:\n  dev:\n    api_key_env: 7\n", 3, "`api_key_env` must be a non-empty string"),
         ("allow_fields:\n  asistant: [x]\n", 2, "unknown kind 'asistant' (did you mean 'assistant'?)"),
         ("allow_fields:\n  tool: x\n", 2, "`allow_fields.tool` must be a list of field names"),
-        ("allow_fields:\n  tool:\n    - ok\n    - {x: 1}\n", 4, "`allow_fields.tool[1]` must be a non-empty string"),
+        (
+            "allow_fields:\n  tool:\n    - ok\n    - {x: 1}\n",
+            4,
+            "`allow_fields.tool[1]` must be a non-empty string",
+        ),
         ("- resources\n", 1, "vapiops.yaml must be a mapping, not a list"),
         ("resources: [resources]\nresources: [more]\n", 2, "duplicate key 'resources' (first at line 1)"),
         ("resources: [resources\nstate_dir: x\n", None, "invalid YAML"),

@@ -31,8 +31,11 @@ def fc(path, before, after, sensitive=False):
 
 def test_undeclared_live_keys_are_ignored_at_every_depth():
     desired = {"model": {"provider": "openai", "model": "gpt-4o"}}
-    live = {"id": "x", "model": {"provider": "openai", "model": "gpt-4o", "temperature": 0.7,
-                                 "extra": {"a": 1}}, "voicemailMessage": "hi"}
+    live = {
+        "id": "x",
+        "model": {"provider": "openai", "model": "gpt-4o", "temperature": 0.7, "extra": {"a": 1}},
+        "voicemailMessage": "hi",
+    }
     assert diff(desired, live) == []
 
 
@@ -42,10 +45,21 @@ def test_a_changed_nested_scalar_is_one_field_at_its_path():
     assert diff(desired, live) == [fc("model.model", "gpt-4o", "gpt-4.1")]
 
 
-@pytest.mark.parametrize(("a", "b", "equal"), [
-    (1, 1.0, True), (0.5, 0.5, True), (2, 2.5, False), (True, 1, False), (1, True, False),
-    (False, 0, False), (True, True, True), ("1", 1, False), ("a", "a", True), ("a", "A", False),
-])
+@pytest.mark.parametrize(
+    ("a", "b", "equal"),
+    [
+        (1, 1.0, True),
+        (0.5, 0.5, True),
+        (2, 2.5, False),
+        (True, 1, False),
+        (1, True, False),
+        (False, 0, False),
+        (True, True, True),
+        ("1", 1, False),
+        ("a", "a", True),
+        ("a", "A", False),
+    ],
+)
 def test_scalars_numbers_by_value_bools_apart(a, b, equal):
     assert scalar_equal(a, b) is equal
     assert (diff({"x": a}, {"x": b}) == []) is equal
@@ -63,7 +77,9 @@ def test_a_new_field_shows_absent_before():
 
 def test_a_new_nested_object_shows_each_declared_leaf():
     assert diff({"voice": {"provider": "11labs", "voiceId": "v"}}, {}) == [
-        fc("voice.provider", ABSENT, "11labs"), fc("voice.voiceId", ABSENT, "v")]
+        fc("voice.provider", ABSENT, "11labs"),
+        fc("voice.voiceId", ABSENT, "v"),
+    ]
 
 
 def test_empty_containers_equal_absent_ones():
@@ -79,7 +95,9 @@ def test_type_mismatch_is_one_whole_change():
 
 def test_arrays_compare_by_position_and_element_undeclared_keys_are_ignored():
     desired = {"messages": [{"role": "system", "content": "a"}, {"role": "user", "content": "b"}]}
-    live = {"messages": [{"role": "system", "content": "a", "id": 1}, {"role": "user", "content": "c", "x": 2}]}
+    live = {
+        "messages": [{"role": "system", "content": "a", "id": 1}, {"role": "user", "content": "c", "x": 2}]
+    }
     assert diff(desired, live) == [fc("messages[1].content", "c", "b")]
 
 
@@ -91,17 +109,24 @@ def test_arrays_of_different_length_are_one_change():
 
 def test_reordered_plain_arrays_differ():
     assert diff({"keywords": ["a", "b"]}, {"keywords": ["b", "a"]}) == [
-        fc("keywords[0]", "b", "a"), fc("keywords[1]", "a", "b")]
+        fc("keywords[0]", "b", "a"),
+        fc("keywords[1]", "a", "b"),
+    ]
 
 
 def test_set_paths_compare_as_multisets():
     desired = {"model": {"toolIds": ["a", "b", "c"]}, "assistantIds": ["x", "x"]}
-    assert diff(desired, {"model": {"toolIds": ["c", "a", "b"]}, "assistantIds": ["x", "x"]}, set_paths=SET) == []
+    assert (
+        diff(desired, {"model": {"toolIds": ["c", "a", "b"]}, "assistantIds": ["x", "x"]}, set_paths=SET)
+        == []
+    )
     assert diff(desired, {"model": {"toolIds": ["c", "a"]}, "assistantIds": ["x", "x"]}, set_paths=SET) == [
-        fc("model.toolIds", ["c", "a"], ["a", "b", "c"])]
+        fc("model.toolIds", ["c", "a"], ["a", "b", "c"])
+    ]
     # Multiplicity counts.
     assert diff({"assistantIds": ["x", "x"]}, {"assistantIds": ["x", "y"]}, set_paths=SET) == [
-        fc("assistantIds", ["x", "y"], ["x", "x"])]
+        fc("assistantIds", ["x", "y"], ["x", "x"])
+    ]
 
 
 def test_set_path_patterns_with_wildcards():
@@ -122,7 +147,9 @@ def test_fields_sorted_by_path_with_numeric_indexes():
 
 def test_a_field_declared_before_and_gone_now_is_removed_if_live_has_it():
     prior = {"firstMessage": "hi", "name": "n"}
-    assert diff({"name": "n"}, {"name": "n", "firstMessage": "hi"}, prior) == [fc("firstMessage", "hi", ABSENT)]
+    assert diff({"name": "n"}, {"name": "n", "firstMessage": "hi"}, prior) == [
+        fc("firstMessage", "hi", ABSENT)
+    ]
 
 
 @pytest.mark.parametrize("live", [{"name": "n"}, {"name": "n", "firstMessage": None}])
@@ -131,13 +158,26 @@ def test_a_removed_field_the_live_object_lacks_is_no_change(live):
 
 
 def test_removed_nested_and_inside_equal_length_lists():
-    prior = {"model": {"provider": "openai", "temperature": 0.2,
-                       "messages": [{"role": "system", "content": "x", "name": "sys"}]}}
+    prior = {
+        "model": {
+            "provider": "openai",
+            "temperature": 0.2,
+            "messages": [{"role": "system", "content": "x", "name": "sys"}],
+        }
+    }
     desired = {"model": {"provider": "openai", "messages": [{"role": "system", "content": "x"}]}}
-    live = {"model": {"provider": "openai", "temperature": 0.2, "maxTokens": 5,
-                      "messages": [{"role": "system", "content": "x", "name": "sys"}]}}
+    live = {
+        "model": {
+            "provider": "openai",
+            "temperature": 0.2,
+            "maxTokens": 5,
+            "messages": [{"role": "system", "content": "x", "name": "sys"}],
+        }
+    }
     assert diff(desired, live, prior) == [
-        fc("model.messages[0].name", "sys", ABSENT), fc("model.temperature", 0.2, ABSENT)]
+        fc("model.messages[0].name", "sys", ABSENT),
+        fc("model.temperature", 0.2, ABSENT),
+    ]
 
 
 def test_removal_does_not_recurse_through_lists_of_different_length():
@@ -194,8 +234,13 @@ def test_secret_with_prior_hash_compares_by_hash_not_live():
     sensitive = sensitive_paths(desired)
     assert sensitive == {("server", "headers", "Authorization")}
     assert diff(desired, masked, desired, sensitive=sensitive, prior_secrets=prior_secrets) == []
-    changes = diff({"server": {"url": "https://x", "headers": {"Authorization": "new-" + SECRET}}}, masked,
-                   desired, sensitive=sensitive, prior_secrets=prior_secrets)
+    changes = diff(
+        {"server": {"url": "https://x", "headers": {"Authorization": "new-" + SECRET}}},
+        masked,
+        desired,
+        sensitive=sensitive,
+        prior_secrets=prior_secrets,
+    )
     assert changes == [fc("server.headers.Authorization", SENSITIVE, SENSITIVE, True)]
     _no_secret_in(changes)
 
@@ -206,7 +251,8 @@ def test_secret_without_prior_hash_compares_with_live():
     assert sensitive == {("credentials", "apiKey")}
     assert diff(desired, {"credentials": {"apiKey": SECRET}}, sensitive=sensitive) == []
     assert diff(desired, {"credentials": {"apiKey": "other"}}, sensitive=sensitive) == [
-        fc("credentials.apiKey", SENSITIVE, SENSITIVE, True)]
+        fc("credentials.apiKey", SENSITIVE, SENSITIVE, True)
+    ]
     assert diff(desired, {}, sensitive=sensitive) == [fc("credentials.apiKey", ABSENT, SENSITIVE, True)]
 
 
@@ -225,7 +271,11 @@ def test_a_secret_inside_a_whole_array_change_is_redacted_on_both_sides():
     assert len(changes) == 1 and changes[0].path == "messages"
     assert changes[0].after == [{"content": SENSITIVE}]
     # By path (the secret's position) and by value (the secret moved to another position).
-    assert changes[0].before == [{"content": SENSITIVE, "role": "user"}, {"content": SENSITIVE}, {"content": "b"}]
+    assert changes[0].before == [
+        {"content": SENSITIVE, "role": "user"},
+        {"content": SENSITIVE},
+        {"content": "b"},
+    ]
     _no_secret_in(changes)
 
 
@@ -247,7 +297,10 @@ def test_a_removed_secret_is_shown_sensitive():
 
 
 def test_sensitive_paths_stop_at_a_secret_object():
-    value = {"credentials": [{"authPlan": 1, "apiKey": {"token": "t", "x": 1}}], "server": {"headers": {"A": "b"}}}
+    value = {
+        "credentials": [{"authPlan": 1, "apiKey": {"token": "t", "x": 1}}],
+        "server": {"headers": {"A": "b"}},
+    }
     assert sensitive_paths(value) == {("credentials", 0, "apiKey"), ("server", "headers", "A")}
 
 
@@ -266,8 +319,12 @@ def test_hash_secrets_replaces_values_by_hash_and_returns_them():
 
 def test_owned_equal_ignores_extra_keys_and_honours_sets_and_skips():
     body = {"name": "t", "model": {"toolIds": ["a", "b"]}, "server": {"headers": {"A": "hash"}}}
-    live = {"id": "1", "name": "t", "model": {"toolIds": ["b", "a"], "temperature": 1},
-            "server": {"headers": {"A": "****"}}}
+    live = {
+        "id": "1",
+        "name": "t",
+        "model": {"toolIds": ["b", "a"], "temperature": 1},
+        "server": {"headers": {"A": "****"}},
+    }
     assert not owned_equal(body, live, set_paths=SET)
     assert owned_equal(body, live, set_paths=SET, skip=[("server", "headers", "A")])
     assert not owned_equal(body, live, skip=[("server", "headers", "A")])  # order matters without set paths
@@ -279,22 +336,42 @@ def test_owned_equal_ignores_extra_keys_and_honours_sets_and_skips():
 
 def test_patch_sends_changed_top_level_keys_whole_keeping_undeclared_nested_settings():
     desired = {"model": {"provider": "openai", "model": "gpt-4.1"}, "firstMessage": "hi"}
-    live = {"model": {"provider": "openai", "model": "gpt-4o", "temperature": 0.7}, "firstMessage": "hi",
-            "voice": {"provider": "vapi"}}
+    live = {
+        "model": {"provider": "openai", "model": "gpt-4o", "temperature": 0.7},
+        "firstMessage": "hi",
+        "voice": {"provider": "vapi"},
+    }
     changed = [("model", "model")]
     assert build_patch(desired, live, changed) == {
-        "model": {"provider": "openai", "model": "gpt-4.1", "temperature": 0.7}}
+        "model": {"provider": "openai", "model": "gpt-4.1", "temperature": 0.7}
+    }
 
 
 def test_patch_merges_equal_length_lists_element_wise_and_replaces_others():
-    live = {"model": {"messages": [{"role": "system", "content": "a", "name": "keep"}],
-                      "toolIds": ["x", "y"], "tools": [{"a": 1}, {"a": 2}]}}
-    desired = {"model": {"messages": [{"role": "system", "content": "b"}], "toolIds": ["y", "z"],
-                         "tools": [{"a": 1}]}}
-    body = build_patch(desired, live, [("model", "messages", 0, "content"), ("model", "toolIds")],
-                       set_paths=SET)
-    assert body == {"model": {"messages": [{"role": "system", "content": "b", "name": "keep"}],
-                              "toolIds": ["y", "z"], "tools": [{"a": 1}]}}
+    live = {
+        "model": {
+            "messages": [{"role": "system", "content": "a", "name": "keep"}],
+            "toolIds": ["x", "y"],
+            "tools": [{"a": 1}, {"a": 2}],
+        }
+    }
+    desired = {
+        "model": {
+            "messages": [{"role": "system", "content": "b"}],
+            "toolIds": ["y", "z"],
+            "tools": [{"a": 1}],
+        }
+    }
+    body = build_patch(
+        desired, live, [("model", "messages", 0, "content"), ("model", "toolIds")], set_paths=SET
+    )
+    assert body == {
+        "model": {
+            "messages": [{"role": "system", "content": "b", "name": "keep"}],
+            "toolIds": ["y", "z"],
+            "tools": [{"a": 1}],
+        }
+    }
 
 
 def test_patch_sends_removed_top_level_key_as_null_and_drops_nested_removed():
@@ -305,14 +382,28 @@ def test_patch_sends_removed_top_level_key_as_null_and_drops_nested_removed():
 
 
 def test_patch_includes_required_keys_and_keeps_ignored_live_values():
-    live = {"members": [{"assistantId": "a", "x": 1}], "name": "old",
-            "voice": {"provider": "11labs", "voiceId": "dash", "speed": 1}}
-    desired = {"members": [{"assistantId": "a"}], "name": "new",
-               "voice": {"provider": "cartesia", "voiceId": "mine"}}
-    body = build_patch(desired, live, [("name",), ("voice", "provider")], required=["members", "absent"],
-                       ignore=["voice.voiceId"])
-    assert body == {"members": [{"assistantId": "a", "x": 1}], "name": "new",
-                    "voice": {"provider": "cartesia", "voiceId": "dash", "speed": 1}}
+    live = {
+        "members": [{"assistantId": "a", "x": 1}],
+        "name": "old",
+        "voice": {"provider": "11labs", "voiceId": "dash", "speed": 1},
+    }
+    desired = {
+        "members": [{"assistantId": "a"}],
+        "name": "new",
+        "voice": {"provider": "cartesia", "voiceId": "mine"},
+    }
+    body = build_patch(
+        desired,
+        live,
+        [("name",), ("voice", "provider")],
+        required=["members", "absent"],
+        ignore=["voice.voiceId"],
+    )
+    assert body == {
+        "members": [{"assistantId": "a", "x": 1}],
+        "name": "new",
+        "voice": {"provider": "cartesia", "voiceId": "dash", "speed": 1},
+    }
 
 
 def test_overlay_never_aliases_its_inputs():

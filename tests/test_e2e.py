@@ -141,26 +141,43 @@ spec:
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
     root = tmp_path / "proj"
-    write_files(root, {"resources/tools.yaml": TOOLS, "resources/assistants.yaml": ASSISTANTS,
-                       "resources/others.yaml": OTHERS})
+    write_files(
+        root,
+        {
+            "resources/tools.yaml": TOOLS,
+            "resources/assistants.yaml": ASSISTANTS,
+            "resources/others.yaml": OTHERS,
+        },
+    )
     return root
 
 
 def test_apply_all_kinds_with_cycles_then_plan_is_clean(project, cli, sandbox):
     cli("apply", project, "--auto-approve")
     ids = state_ids(project)
-    assert sorted(ids) == sorted([
-        "assistant/billing", "assistant/support", "scorecard/quality", "squad/desk",
-        "structured-output/call-outcome", "tool/end-call", "tool/handoff-to-billing", "tool/lookup-order",
-    ])
+    assert sorted(ids) == sorted(
+        [
+            "assistant/billing",
+            "assistant/support",
+            "scorecard/quality",
+            "squad/desk",
+            "structured-output/call-outcome",
+            "tool/end-call",
+            "tool/handoff-to-billing",
+            "tool/lookup-order",
+        ]
+    )
     # References were sent as IDs, both cycles closed.
     support = sandbox_client(sandbox).get(f"/assistant/{ids['assistant/support']}").json()
     assert sorted(support["model"]["toolIds"]) == sorted(
-        [ids["tool/lookup-order"], ids["tool/handoff-to-billing"], ids["tool/end-call"]])
+        [ids["tool/lookup-order"], ids["tool/handoff-to-billing"], ids["tool/end-call"]]
+    )
     assert support["artifactPlan"]["structuredOutputIds"] == [ids["structured-output/call-outcome"]]
     handoff = sandbox_client(sandbox).get(f"/tool/{ids['tool/handoff-to-billing']}").json()
     assert handoff["destinations"][0]["assistantId"] == ids["assistant/billing"]
-    outcome = sandbox_client(sandbox).get(f"/structured-output/{ids['structured-output/call-outcome']}").json()
+    outcome = (
+        sandbox_client(sandbox).get(f"/structured-output/{ids['structured-output/call-outcome']}").json()
+    )
     assert sorted(outcome["assistantIds"]) == sorted([ids["assistant/support"], ids["assistant/billing"]])
     # The Liquid placeholder reached Vapi untouched.
     assert "{{ customer.number }}" in support["model"]["messages"][0]["content"]
@@ -180,13 +197,16 @@ def test_apply_all_kinds_with_cycles_then_plan_is_clean(project, cli, sandbox):
 def test_one_changed_field_sends_one_patch_with_that_key(project, cli, sandbox):
     cli("apply", project, "--auto-approve")
     text = (project / "resources/assistants.yaml").read_text()
-    (project / "resources/assistants.yaml").write_text(text.replace("Billing here.", "Billing, how can I help?"))
+    (project / "resources/assistants.yaml").write_text(
+        text.replace("Billing here.", "Billing, how can I help?")
+    )
     sandbox.clear_requests()
     plan = cli("plan", project, "--format", "json", "--detailed-exitcode", code=2)
     doc = json.loads(plan.stdout)
     assert doc["summary"] == {"add": 0, "change": 1, "destroy": 0, "replace": 0}
     assert doc["changes"][0]["fields"] == [
-        {"path": "firstMessage", "before": "Billing here.", "after": "Billing, how can I help?"}]
+        {"path": "firstMessage", "before": "Billing here.", "after": "Billing, how can I help?"}
+    ]
     sandbox.clear_requests()
     cli("apply", project, "--auto-approve")
     assert [(r["method"], sorted(r["body"])) for r in writes(sandbox)] == [("PATCH", ["firstMessage"])]
@@ -200,16 +220,20 @@ def test_dashboard_edit_of_declared_field_is_drift_and_undeclared_is_not(project
         live = c.get(f"/assistant/{ids['assistant/support']}").json()
         # Undeclared field: the dashboard sets a voicemail message and tweaks an undeclared nested one.
         model = dict(live["model"], temperature=1.3)
-        c.patch(f"/assistant/{ids['assistant/support']}",
-                json={"voicemailMessage": "Leave a message", "model": model}).raise_for_status()
+        c.patch(
+            f"/assistant/{ids['assistant/support']}",
+            json={"voicemailMessage": "Leave a message", "model": model},
+        ).raise_for_status()
     cli("plan", project, "--detailed-exitcode", code=0)
     with sandbox_client(sandbox) as c:
-        c.patch(f"/assistant/{ids['assistant/support']}",
-                json={"firstMessage": "Edited in the dashboard"}).raise_for_status()
+        c.patch(
+            f"/assistant/{ids['assistant/support']}", json={"firstMessage": "Edited in the dashboard"}
+        ).raise_for_status()
     result = cli("plan", project, "--format", "json", "--detailed-exitcode", code=2)
     fields = json.loads(result.stdout)["changes"][0]["fields"]
-    assert fields == [{"path": "firstMessage", "before": "Edited in the dashboard",
-                       "after": "Hi, this is Acme support."}]
+    assert fields == [
+        {"path": "firstMessage", "before": "Edited in the dashboard", "after": "Hi, this is Acme support."}
+    ]
     sandbox.clear_requests()
     cli("apply", project, "--auto-approve")
     patch = writes(sandbox)
@@ -226,11 +250,13 @@ def test_nested_write_keeps_undeclared_nested_settings(project, cli, sandbox):
     ids = state_ids(project)
     with sandbox_client(sandbox) as c:
         live = c.get(f"/assistant/{ids['assistant/billing']}").json()
-        c.patch(f"/assistant/{ids['assistant/billing']}",
-                json={"model": dict(live["model"], maxTokens=400)}).raise_for_status()
+        c.patch(
+            f"/assistant/{ids['assistant/billing']}", json={"model": dict(live["model"], maxTokens=400)}
+        ).raise_for_status()
     text = (project / "resources/assistants.yaml").read_text()
     (project / "resources/assistants.yaml").write_text(
-        text.replace("content: You handle billing questions.", "content: You handle billing and refunds."))
+        text.replace("content: You handle billing questions.", "content: You handle billing and refunds.")
+    )
     sandbox.clear_requests()
     cli("apply", project, "--auto-approve")
     (patch,) = writes(sandbox)
@@ -264,7 +290,10 @@ def test_removing_a_tool_patches_the_assistant_before_deleting_it(project, cli, 
     sandbox.clear_requests()
     cli("apply", project, "--auto-approve")
     calls = [(r["method"], r["path"]) for r in writes(sandbox)]
-    assert calls == [("PATCH", f"/assistant/{ids['assistant/support']}"), ("DELETE", f"/tool/{ids['tool/end-call']}")]
+    assert calls == [
+        ("PATCH", f"/assistant/{ids['assistant/support']}"),
+        ("DELETE", f"/tool/{ids['tool/end-call']}"),
+    ]
     assert "tool/end-call" not in state_ids(project)
     cli("plan", project, "--detailed-exitcode", code=0)
 
@@ -273,9 +302,9 @@ def test_tool_type_change_is_create_repoint_delete(project, cli, sandbox):
     cli("apply", project, "--auto-approve")
     old = state_ids(project)
     tools = (project / "resources/tools.yaml").read_text()
-    (project / "resources/tools.yaml").write_text(tools.replace(
-        "name: end-call\nspec:\n  type: endCall\n",
-        "name: end-call\nspec:\n  type: dtmf\n"))
+    (project / "resources/tools.yaml").write_text(
+        tools.replace("name: end-call\nspec:\n  type: endCall\n", "name: end-call\nspec:\n  type: dtmf\n")
+    )
     plan = cli("plan", project, "--format", "json", code=0)
     doc = json.loads(plan.stdout)
     actions = {c["address"]: c["action"] for c in doc["changes"]}
@@ -300,7 +329,9 @@ def test_tool_type_change_is_create_repoint_delete(project, cli, sandbox):
 
 def test_validation_error_is_located_and_sends_nothing(project, cli, sandbox):
     text = (project / "resources/assistants.yaml").read_text()
-    (project / "resources/assistants.yaml").write_text(text.replace("toolIds: [lookup-order,", "toolIds: [lookup-ordr,"))
+    (project / "resources/assistants.yaml").write_text(
+        text.replace("toolIds: [lookup-order,", "toolIds: [lookup-ordr,")
+    )
     sandbox.clear_requests()
     result = cli("apply", project, "--auto-approve", code=1)
     assert "resources/assistants.yaml:" in result.stderr
@@ -339,8 +370,10 @@ def test_crash_between_post_and_record_is_adopted_on_the_next_run(project, cli, 
     cli("apply", project, "--auto-approve")
     extra = {"type": "function", "function": {"name": "extra_fn", "description": "Added later."}}
     with open(project / "resources/tools.yaml", "a") as fh:
-        fh.write("---\nkind: tool\nname: extra\nspec:\n  type: function\n  function:\n"
-                 "    name: extra_fn\n    description: Added later.\n")
+        fh.write(
+            "---\nkind: tool\nname: extra\nspec:\n  type: function\n  function:\n"
+            "    name: extra_fn\n    description: Added later.\n"
+        )
     # What a run killed right after its POST leaves behind: the intent in state, the object live.
     store = LocalBackend(project / ".vapiops/state/default.json", "default")
     state = store.load()
@@ -363,8 +396,11 @@ def test_failed_call_stops_new_work_keeps_what_was_done_and_a_rerun_finishes(pro
     assert "Apply failed" in result.stderr and "not started" in result.stderr
     assert "Traceback" not in result.stderr
     done = state_ids(project)
-    live_ids = {o["id"] for kind in ("assistant", "tool", "squad")
-                for o in sandbox_client(sandbox).get(f"/{kind}").json()}
+    live_ids = {
+        o["id"]
+        for kind in ("assistant", "tool", "squad")
+        for o in sandbox_client(sandbox).get(f"/{kind}").json()
+    }
     assert set(done.values()) == live_ids  # state holds exactly what was created, nothing more
     assert "squad/desk" not in done
     sandbox.clear_requests()
@@ -416,8 +452,9 @@ def test_plan_during_an_apply_leaves_its_in_flight_intents_alone(project, cli, s
     store = LocalBackend(project / ".vapiops/state/default.json", "default")
     with store.lock(who="apply"):  # another run is applying, and has just sent this POST
         state = store.load()
-        state.intents["tool/extra"] = Intent(address="tool/extra", kind="tool", started_at=now_iso(),
-                                             body=extra)
+        state.intents["tool/extra"] = Intent(
+            address="tool/extra", kind="tool", started_at=now_iso(), body=extra
+        )
         store.record(state, "tool/extra")
         created = sandbox_client(sandbox).post("/tool", json=extra).json()
         cli("plan", project, code=0)
@@ -467,31 +504,54 @@ SERVER = {"url": "https://hooks.example.com/tools", "timeoutSeconds": 15}
 FUNCTION = {
     "name": "lookup_order",
     "description": "Look up an order.",
-    "parameters": {"type": "object", "properties": {"orderNumber": {"type": "string"}}, "required": ["orderNumber"]},
+    "parameters": {
+        "type": "object",
+        "properties": {"orderNumber": {"type": "string"}},
+        "required": ["orderNumber"],
+    },
 }
 
 
 # Per tool type: the fields its DTO has beyond messages/rejectionPlan, and a (path, new value) edit
 # whose top-level key is then removed. Types without their own fields edit rejectionPlan.
 TOOL_FIELDS: dict[str, dict[str, Any]] = {
-    "apiRequest": {"method": "POST", "url": "https://api.example.com/orders", "name": "create_order",
-                   "description": "Create an order.", "timeoutSeconds": 30,
-                   "body": {"type": "object", "properties": {"sku": {"type": "string"}}},
-                   "backoffPlan": {"type": "exponential", "maxRetries": 3, "baseDelaySeconds": 1}},
+    "apiRequest": {
+        "method": "POST",
+        "url": "https://api.example.com/orders",
+        "name": "create_order",
+        "description": "Create an order.",
+        "timeoutSeconds": 30,
+        "body": {"type": "object", "properties": {"sku": {"type": "string"}}},
+        "backoffPlan": {"type": "exponential", "maxRetries": 3, "baseDelaySeconds": 1},
+    },
     "bash": {"subType": "bash_20241022", "name": "bash", "server": SERVER},
-    "code": {"code": "return { ok: true };", "timeoutSeconds": 5, "function": FUNCTION,
-             "environmentVariables": [{"name": "REGION", "value": "eu"}]},
-    "computer": {"subType": "computer_20241022", "name": "computer", "displayWidthPx": 1024,
-                 "displayHeightPx": 768, "server": SERVER},
+    "code": {
+        "code": "return { ok: true };",
+        "timeoutSeconds": 5,
+        "function": FUNCTION,
+        "environmentVariables": [{"name": "REGION", "value": "eu"}],
+    },
+    "computer": {
+        "subType": "computer_20241022",
+        "name": "computer",
+        "displayWidthPx": 1024,
+        "displayHeightPx": 768,
+        "server": SERVER,
+    },
     "dtmf": {"sipInfoDtmfEnabled": True},
     "function": {"function": FUNCTION, "server": SERVER, "async": False},
     "handoff": {"destinations": [{"type": "assistant", "assistantId": "target", "description": "Billing."}]},
     "mcp": {"server": SERVER, "metadata": {"protocol": "shttp"}},
-    "query": {"knowledgeBases": [{"name": "faq", "provider": "google", "description": "FAQ",
-                                  "fileIds": ["f1", "f2"]}]},
+    "query": {
+        "knowledgeBases": [
+            {"name": "faq", "provider": "google", "description": "FAQ", "fileIds": ["f1", "f2"]}
+        ]
+    },
     "sipRequest": {"verb": "INFO", "body": "hello"},
     "textEditor": {"subType": "text_editor_20241022", "name": "str_replace_editor", "server": SERVER},
-    "transferCall": {"destinations": [{"type": "number", "number": "+14155550100", "description": "Front desk."}]},
+    "transferCall": {
+        "destinations": [{"type": "number", "number": "+14155550100", "description": "Front desk."}]
+    },
     "voicemail": {"beepDetectionEnabled": True},
 }
 
@@ -521,14 +581,23 @@ def test_every_tool_type_is_covered():
     assert len(TOOL_TYPES) >= 20
     assert set(TOOL_FIELDS) <= set(TOOL_TYPES) and set(TOOL_EDITS) <= set(TOOL_TYPES)
     for tool_type in TOOL_TYPES:
-        body = {"type": tool_type, "messages": MESSAGES, "rejectionPlan": REJECTION, **TOOL_FIELDS.get(tool_type, {})}
+        body = {
+            "type": tool_type,
+            "messages": MESSAGES,
+            "rejectionPlan": REJECTION,
+            **TOOL_FIELDS.get(tool_type, {}),
+        }
         body = json.loads(json.dumps(body).replace('"target"', '"00000000-0000-4000-8000-000000000000"'))
         assert vapispec.check(KINDS["tool"], body) == [], tool_type
 
 
 def _tool_spec(tool_type: str) -> dict[str, Any]:
-    return {"type": tool_type, "messages": copy.deepcopy(MESSAGES), "rejectionPlan": copy.deepcopy(REJECTION),
-            **copy.deepcopy(TOOL_FIELDS.get(tool_type, {}))}
+    return {
+        "type": tool_type,
+        "messages": copy.deepcopy(MESSAGES),
+        "rejectionPlan": copy.deepcopy(REJECTION),
+        **copy.deepcopy(TOOL_FIELDS.get(tool_type, {})),
+    }
 
 
 def _patches_by_tool(sandbox, ids: dict[str, str]) -> dict[str, dict[str, Any]]:
@@ -619,7 +688,9 @@ def test_every_tool_type_applies_edits_and_removes_cleanly(proj, run, sandbox):
         assert body == {top: None}, tool_type
         stored = live(sandbox, "tool", ids[f"tool/{tool_type}"])
         # Gone, or back as the server's own default (voicemail's beepDetectionEnabled: false).
-        assert stored.get(top) == vapispec.apply_defaults(KINDS["tool"], {"type": tool_type}).get(top), tool_type
+        assert stored.get(top) == vapispec.apply_defaults(KINDS["tool"], {"type": tool_type}).get(top), (
+            tool_type
+        )
     clean(run, proj)
     assert len(sandbox.objects("tool", KEY)) == len(TOOL_TYPES)
 
@@ -646,21 +717,55 @@ def test_changing_a_list_elements_type_in_place_sends_only_what_the_new_type_acc
 def test_server_defaults_in_every_kind_never_show_as_changes(proj, run, sandbox):
     proj.put(
         doc("tool", "lookup", function_tool("lookup")),
-        doc("assistant", "a", assistant_spec(
-            tools=["lookup"],
-            artifactPlan={"structuredOutputIds": ["outcome"]},
-            hooks=[{"on": "call.ending", "do": [{"type": "tool", "toolId": "lookup"}]}],
-        )),
+        doc(
+            "assistant",
+            "a",
+            assistant_spec(
+                tools=["lookup"],
+                artifactPlan={"structuredOutputIds": ["outcome"]},
+                hooks=[{"on": "call.ending", "do": [{"type": "tool", "toolId": "lookup"}]}],
+            ),
+        ),
         doc("assistant", "b", assistant_spec("Billing.")),
-        doc("squad", "desk", {"members": [
-            {"assistantId": "a", "assistantDestinations": [
-                {"type": "assistant", "assistantName": "b", "message": "Transferring you."}]},
-            {"assistantId": "b"},
-        ], "membersOverrides": {"firstMessage": "Hello from the desk."}}),
-        doc("structured-output", "outcome", {"schema": {"type": "object", "properties": {
-            "resolved": {"type": "boolean"}}}, "assistantIds": ["a"]}),
-        doc("scorecard", "quality", {"metrics": [{"structuredOutputId": "outcome", "conditions": [
-            {"type": "comparator", "comparator": "=", "value": True, "points": 100}]}], "assistantIds": ["a"]}),
+        doc(
+            "squad",
+            "desk",
+            {
+                "members": [
+                    {
+                        "assistantId": "a",
+                        "assistantDestinations": [
+                            {"type": "assistant", "assistantName": "b", "message": "Transferring you."}
+                        ],
+                    },
+                    {"assistantId": "b"},
+                ],
+                "membersOverrides": {"firstMessage": "Hello from the desk."},
+            },
+        ),
+        doc(
+            "structured-output",
+            "outcome",
+            {
+                "schema": {"type": "object", "properties": {"resolved": {"type": "boolean"}}},
+                "assistantIds": ["a"],
+            },
+        ),
+        doc(
+            "scorecard",
+            "quality",
+            {
+                "metrics": [
+                    {
+                        "structuredOutputId": "outcome",
+                        "conditions": [
+                            {"type": "comparator", "comparator": "=", "value": True, "points": 100}
+                        ],
+                    }
+                ],
+                "assistantIds": ["a"],
+            },
+        ),
     )
     apply(run, proj)
     ids = proj.ids()
@@ -690,21 +795,38 @@ def test_numbers_by_value_booleans_apart(proj, run, sandbox):
         doc("assistant", "a", spec),
         doc("structured-output", "score", {"schema": {"type": "number"}}),
         doc("structured-output", "flag", {"schema": {"type": "boolean"}}),
-        doc("scorecard", "quality", {"metrics": [
-            {"structuredOutputId": "score", "conditions": [
-                {"type": "comparator", "comparator": ">=", "value": 4, "points": 50}]},
-            {"structuredOutputId": "flag", "conditions": [
-                {"type": "comparator", "comparator": "=", "value": True, "points": 50}]},
-        ]}),
+        doc(
+            "scorecard",
+            "quality",
+            {
+                "metrics": [
+                    {
+                        "structuredOutputId": "score",
+                        "conditions": [{"type": "comparator", "comparator": ">=", "value": 4, "points": 50}],
+                    },
+                    {
+                        "structuredOutputId": "flag",
+                        "conditions": [
+                            {"type": "comparator", "comparator": "=", "value": True, "points": 50}
+                        ],
+                    },
+                ]
+            },
+        ),
     )
     apply(run, proj)
     ids = proj.ids()
     # The dashboard (or a JavaScript server) writes the same numbers the other way round.
     a = live(sandbox, "assistant", ids["assistant/a"])
-    dashboard_patch(sandbox, "assistant", ids["assistant/a"], {
-        "model": {**a["model"], "temperature": 1.0},
-        "stopSpeakingPlan": {**a["stopSpeakingPlan"], "backoffSeconds": 1},
-    })
+    dashboard_patch(
+        sandbox,
+        "assistant",
+        ids["assistant/a"],
+        {
+            "model": {**a["model"], "temperature": 1.0},
+            "stopSpeakingPlan": {**a["stopSpeakingPlan"], "backoffSeconds": 1},
+        },
+    )
     card = live(sandbox, "scorecard", ids["scorecard/quality"])
     card["metrics"][0]["conditions"][0]["value"] = 4.0
     dashboard_patch(sandbox, "scorecard", ids["scorecard/quality"], {"metrics": card["metrics"]})
@@ -716,7 +838,8 @@ def test_numbers_by_value_booleans_apart(proj, run, sandbox):
     dashboard_patch(sandbox, "scorecard", ids["scorecard/quality"], {"metrics": card["metrics"]})
     changes = plan_json(run, proj)["changes"]
     assert [(c["address"], [f["path"] for f in c["fields"]]) for c in changes] == [
-        ("scorecard/quality", ["metrics[1].conditions[0].value"])]
+        ("scorecard/quality", ["metrics[1].conditions[0].value"])
+    ]
     before, after = changes[0]["fields"][0]["before"], changes[0]["fields"][0]["after"]
     assert (type(before), before, after) == (int, 1, True) and after is True
     sandbox.clear_requests()
@@ -730,23 +853,43 @@ def test_numbers_by_value_booleans_apart(proj, run, sandbox):
 
 def test_reordered_id_arrays_are_no_change(proj, run, sandbox):
     proj.put(
-        doc("tool", "t1", function_tool("t1")), doc("tool", "t2", function_tool("t2")),
+        doc("tool", "t1", function_tool("t1")),
+        doc("tool", "t2", function_tool("t2")),
         doc("tool", "t3", function_tool("t3")),
         doc("assistant", "a", assistant_spec(tools=["t1", "t2", "t3"])),
         doc("assistant", "b", assistant_spec("B.")),
         doc("assistant", "c", assistant_spec("C.")),
         doc("structured-output", "out", {"schema": {"type": "string"}, "assistantIds": ["a", "b", "c"]}),
-        doc("scorecard", "card", {"metrics": [{"structuredOutputId": "out", "conditions": [
-            {"type": "comparator", "comparator": "=", "value": 1, "points": 10}]}], "assistantIds": ["c", "a"]}),
+        doc(
+            "scorecard",
+            "card",
+            {
+                "metrics": [
+                    {
+                        "structuredOutputId": "out",
+                        "conditions": [{"type": "comparator", "comparator": "=", "value": 1, "points": 10}],
+                    }
+                ],
+                "assistantIds": ["c", "a"],
+            },
+        ),
     )
     apply(run, proj)
     ids = proj.ids()
     a = live(sandbox, "assistant", ids["assistant/a"])
-    dashboard_patch(sandbox, "assistant", ids["assistant/a"],
-                    {"model": {**a["model"], "toolIds": list(reversed(a["model"]["toolIds"]))}})
+    dashboard_patch(
+        sandbox,
+        "assistant",
+        ids["assistant/a"],
+        {"model": {**a["model"], "toolIds": list(reversed(a["model"]["toolIds"]))}},
+    )
     out = live(sandbox, "structured-output", ids["structured-output/out"])
-    dashboard_patch(sandbox, "structured-output", ids["structured-output/out"],
-                    {"assistantIds": out["assistantIds"][1:] + out["assistantIds"][:1], "schema": out["schema"]})
+    dashboard_patch(
+        sandbox,
+        "structured-output",
+        ids["structured-output/out"],
+        {"assistantIds": out["assistantIds"][1:] + out["assistantIds"][:1], "schema": out["schema"]},
+    )
     card = live(sandbox, "scorecard", ids["scorecard/card"])
     dashboard_patch(sandbox, "scorecard", ids["scorecard/card"], {"assistantIds": card["assistantIds"][::-1]})
     sandbox.clear_requests()
@@ -764,19 +907,27 @@ def test_reordered_id_arrays_are_no_change(proj, run, sandbox):
 
 def test_declared_empty_list_and_dict(proj, run, sandbox):
     proj.put(
-        doc("assistant", "a", assistant_spec(tools=[], metadata={}, hooks=[], analysisPlan={},
-                                             endCallPhrases=[])),
+        doc(
+            "assistant",
+            "a",
+            assistant_spec(tools=[], metadata={}, hooks=[], analysisPlan={}, endCallPhrases=[]),
+        ),
         doc("structured-output", "out", {"schema": {"type": "string"}, "assistantIds": []}),
     )
     apply(run, proj)
     ids = proj.ids()
     clean(run, proj)
     # A server that drops empty values: still no change.
-    dashboard_patch(sandbox, "assistant", ids["assistant/a"], {"metadata": None, "hooks": None,
-                                                                "endCallPhrases": None})
+    dashboard_patch(
+        sandbox, "assistant", ids["assistant/a"], {"metadata": None, "hooks": None, "endCallPhrases": None}
+    )
     out = live(sandbox, "structured-output", ids["structured-output/out"])
-    dashboard_patch(sandbox, "structured-output", ids["structured-output/out"],
-                    {"assistantIds": None, "schema": out["schema"]})
+    dashboard_patch(
+        sandbox,
+        "structured-output",
+        ids["structured-output/out"],
+        {"assistantIds": None, "schema": out["schema"]},
+    )
     sandbox.clear_requests()
     clean(run, proj)
     # A declared empty list is owned: an element the dashboard adds is taken out again.
@@ -788,15 +939,19 @@ def test_declared_empty_list_and_dict(proj, run, sandbox):
     clean(run, proj)
 
 
-PROMPT = """\
+PROMPT = (
+    """\
 # Rôle
 Tu es l'agent de support d'Acme — réponds en {{ customer.language | default: "français" }}.
 {% if customer.name %}Appelle le client « {{ customer.name }} ».{% else %}Demande son nom.{% endif %}
 
-日本語のお客様には丁寧語で。 مرحبا 👋🏽  (tab:\t) trailing spaces""" + "   " + """
+日本語のお客様には丁寧語で。 مرحبا 👋🏽  (tab:\t) trailing spaces"""
+    + "   "
+    + """
 {% for item in order.items %}- {{ item.sku }} × {{ item.qty }}
 {% endfor %}
 """
+)
 
 
 def test_unicode_multiline_prompt_with_liquid_round_trips(proj, run, sandbox):
@@ -833,24 +988,52 @@ def test_unicode_multiline_prompt_with_liquid_round_trips(proj, run, sandbox):
 
 
 def test_removal_at_depth_three_keeps_undeclared_siblings(proj, run, sandbox):
-    spec = assistant_spec(startSpeakingPlan={"waitSeconds": 0.6, "transcriptionEndpointingPlan": {
-        "onPunctuationSeconds": 0.2, "onNoPunctuationSeconds": 1.2}})
+    spec = assistant_spec(
+        startSpeakingPlan={
+            "waitSeconds": 0.6,
+            "transcriptionEndpointingPlan": {"onPunctuationSeconds": 0.2, "onNoPunctuationSeconds": 1.2},
+        }
+    )
     proj.put(
-        doc("assistant", "a", spec), doc("assistant", "b", assistant_spec("B.")),
-        doc("squad", "desk", {"members": [
-            {"assistantId": "a"},
-            {"assistantId": "b", "assistantOverrides": {"firstMessage": "Billing desk.",
-                                                        "variableValues": {"team": "billing", "tier": "gold"}}},
-        ]}),
+        doc("assistant", "a", spec),
+        doc("assistant", "b", assistant_spec("B.")),
+        doc(
+            "squad",
+            "desk",
+            {
+                "members": [
+                    {"assistantId": "a"},
+                    {
+                        "assistantId": "b",
+                        "assistantOverrides": {
+                            "firstMessage": "Billing desk.",
+                            "variableValues": {"team": "billing", "tier": "gold"},
+                        },
+                    },
+                ]
+            },
+        ),
     )
     apply(run, proj)
     ids = proj.ids()
     # The dashboard sets undeclared siblings at each depth.
     a = live(sandbox, "assistant", ids["assistant/a"])
     ssp = a["startSpeakingPlan"]
-    dashboard_patch(sandbox, "assistant", ids["assistant/a"], {"startSpeakingPlan": {
-        **ssp, "smartEndpointingEnabled": False,
-        "transcriptionEndpointingPlan": {**ssp["transcriptionEndpointingPlan"], "onNumberSeconds": 0.8}}})
+    dashboard_patch(
+        sandbox,
+        "assistant",
+        ids["assistant/a"],
+        {
+            "startSpeakingPlan": {
+                **ssp,
+                "smartEndpointingEnabled": False,
+                "transcriptionEndpointingPlan": {
+                    **ssp["transcriptionEndpointingPlan"],
+                    "onNumberSeconds": 0.8,
+                },
+            }
+        },
+    )
     squad = live(sandbox, "squad", ids["squad/desk"])
     squad["members"][1]["assistantOverrides"]["voicemailMessage"] = "Call back later."
     squad["members"][1]["assistantOverrides"]["variableValues"]["region"] = "eu"
@@ -860,7 +1043,9 @@ def test_removal_at_depth_three_keeps_undeclared_siblings(proj, run, sandbox):
     del proj.spec("assistant/a")["startSpeakingPlan"]["transcriptionEndpointingPlan"]["onPunctuationSeconds"]
     del proj.spec("squad/desk")["members"][1]["assistantOverrides"]["variableValues"]["tier"]
     proj.save()
-    changes = {c["address"]: [(f["path"], f["after"]) for f in c["fields"]] for c in plan_json(run, proj)["changes"]}
+    changes = {
+        c["address"]: [(f["path"], f["after"]) for f in c["fields"]] for c in plan_json(run, proj)["changes"]
+    }
     assert changes == {
         "assistant/a": [("startSpeakingPlan.transcriptionEndpointingPlan.onPunctuationSeconds", None)],
         "squad/desk": [("members[1].assistantOverrides.variableValues.tier", None)],
@@ -878,27 +1063,42 @@ def test_removal_at_depth_three_keeps_undeclared_siblings(proj, run, sandbox):
     assert a["startSpeakingPlan"]["waitSeconds"] == 0.6
     # The removed value is gone: the server put back its own default (0.1), not the 0.2 we had.
     assert a["startSpeakingPlan"]["transcriptionEndpointingPlan"] == {
-        "onPunctuationSeconds": 0.1, "onNoPunctuationSeconds": 1.2, "onNumberSeconds": 0.8}
+        "onPunctuationSeconds": 0.1,
+        "onNoPunctuationSeconds": 1.2,
+        "onNumberSeconds": 0.8,
+    }
     overrides = live(sandbox, "squad", ids["squad/desk"])["members"][1]["assistantOverrides"]
     assert overrides["variableValues"] == {"team": "billing", "region": "eu"}
-    assert overrides["voicemailMessage"] == "Call back later." and overrides["firstMessage"] == "Billing desk."
+    assert (
+        overrides["voicemailMessage"] == "Call back later." and overrides["firstMessage"] == "Billing desk."
+    )
     clean(run, proj)
 
 
 def test_ignored_dashboard_edit_survives_a_sibling_write(proj, run, sandbox):
     proj.put(
-        doc("tool", "t1", function_tool("t1")), doc("tool", "t2", function_tool("t2")),
-        doc("assistant", "a", assistant_spec(tools=["t1"]),
-            lifecycle={"ignoreChanges": ["voice.voiceId", "model.toolIds[]"]}),
+        doc("tool", "t1", function_tool("t1")),
+        doc("tool", "t2", function_tool("t2")),
+        doc(
+            "assistant",
+            "a",
+            assistant_spec(tools=["t1"]),
+            lifecycle={"ignoreChanges": ["voice.voiceId", "model.toolIds[]"]},
+        ),
     )
     apply(run, proj)
     ids = proj.ids()
     a = live(sandbox, "assistant", ids["assistant/a"])
     assert a["voice"]["voiceId"] == "burt" and a["model"]["toolIds"] == [ids["tool/t1"]]  # created with them
-    dashboard_patch(sandbox, "assistant", ids["assistant/a"], {
-        "voice": {**a["voice"], "voiceId": "dashboard-voice"},
-        "model": {**a["model"], "toolIds": [ids["tool/t1"], ids["tool/t2"]]},
-    })
+    dashboard_patch(
+        sandbox,
+        "assistant",
+        ids["assistant/a"],
+        {
+            "voice": {**a["voice"], "voiceId": "dashboard-voice"},
+            "model": {**a["model"], "toolIds": [ids["tool/t1"], ids["tool/t2"]]},
+        },
+    )
     sandbox.clear_requests()
     clean(run, proj)
     # The manifest changes a sibling in each object (and the ignored value too: still ignored).
@@ -939,9 +1139,14 @@ def test_secrets_never_reach_an_output_or_a_file(tmp_path, run, sandbox):
     step("plan", root)
     step("plan", root, "--format", "markdown")
     created = json.loads(step("plan", root, "--format", "json").stdout)
-    sensitive = {(c["address"], f["path"]) for c in created["changes"] for f in c["fields"] if f.get("sensitive")}
-    assert sensitive == {("tool/hook", "server.headers.Authorization"),
-                         ("assistant/agent", "credentials[0].apiKey"), ("assistant/agent", "voicemailMessage")}
+    sensitive = {
+        (c["address"], f["path"]) for c in created["changes"] for f in c["fields"] if f.get("sensitive")
+    }
+    assert sensitive == {
+        ("tool/hook", "server.headers.Authorization"),
+        ("assistant/agent", "credentials[0].apiKey"),
+        ("assistant/agent", "voicemailMessage"),
+    }
     step("plan", root, "--out", planfile, "--debug")
     step("apply", planfile)
     # The secrets did reach Vapi: the scan below is meaningful.
@@ -959,8 +1164,19 @@ def test_secrets_never_reach_an_output_or_a_file(tmp_path, run, sandbox):
     assert "Plan: 0 to add, 1 to change, 0 to destroy." in text
     doc = json.loads(step("plan", root, "--format", "json", env=rotated).stdout)
     assert [(c["address"], c["action"], c["fields"]) for c in doc["changes"]] == [
-        ("tool/hook", "update", [{"path": "server.headers.Authorization", "before": "(sensitive)",
-                                  "after": "(sensitive)", "sensitive": True}])]
+        (
+            "tool/hook",
+            "update",
+            [
+                {
+                    "path": "server.headers.Authorization",
+                    "before": "(sensitive)",
+                    "after": "(sensitive)",
+                    "sensitive": True,
+                }
+            ],
+        )
+    ]
     jsonschema.Draft202012Validator(PLAN_SCHEMA).validate(doc)
     assert "-(sensitive)\n+(sensitive)" in step("plan", root, "--format", "markdown", env=rotated).stdout
     # A saved plan made with the old secret is stale once the secret changes.
@@ -970,14 +1186,20 @@ def test_secrets_never_reach_an_output_or_a_file(tmp_path, run, sandbox):
     step("plan", root, "--out", root / "plans" / "rotate.plan", env=rotated)
     step("apply", root / "plans" / "rotate.plan", env=rotated)
     (patch,) = writes(sandbox)
-    assert patch["method"] == "PATCH" and patch["body"]["server"]["headers"] == {"Authorization": f"Bearer {HOOK_TOKEN_2}"}
+    assert patch["method"] == "PATCH" and patch["body"]["server"]["headers"] == {
+        "Authorization": f"Bearer {HOOK_TOKEN_2}"
+    }
     step("plan", root, "--detailed-exitcode", env=rotated)
     step("apply", root, "--auto-approve", "--debug", env=rotated)
 
     forbidden = [HOOK_TOKEN, HOOK_TOKEN_2, OPENAI_KEY, PIN, KEY]
     for result in outputs:
         for value in forbidden:
-            assert value not in result.stdout and value not in result.stderr, (value, result.stdout, result.stderr)
+            assert value not in result.stdout and value not in result.stderr, (
+                value,
+                result.stdout,
+                result.stderr,
+            )
     files = [p for p in root.rglob("*") if p.is_file()]
     assert any(".vapiops" in p.parts for p in files) and planfile in files
     for path in files:
@@ -996,18 +1218,27 @@ SECRET_2 = "tok-77b2e0-second-value"
 def test_secret_rotation_is_one_patch_and_never_shown(proj, run, sandbox, monkeypatch):
     monkeypatch.setenv("HOOKS_TOKEN", SECRET_1)
     spec = assistant_spec("Hi.")
-    spec["server"] = {"url": "https://hooks.example.com/vapi",
-                      "headers": {"Authorization": "Bearer ${{ secret('HOOKS_TOKEN') }}", "X-Env": "dev"}}
+    spec["server"] = {
+        "url": "https://hooks.example.com/vapi",
+        "headers": {"Authorization": "Bearer ${{ secret('HOOKS_TOKEN') }}", "X-Env": "dev"},
+    }
     tool = function_tool("lookup")
-    tool["server"] = {"url": "https://hooks.example.com/tools", "headers": {"X-Api-Key": "${{ secret('HOOKS_TOKEN') }}"}}
+    tool["server"] = {
+        "url": "https://hooks.example.com/tools",
+        "headers": {"X-Api-Key": "${{ secret('HOOKS_TOKEN') }}"},
+    }
     proj.put(doc("assistant", "a", spec), doc("tool", "lookup", tool))
     outputs = [apply(run, proj)]
     ids = proj.ids()
     a = live(sandbox, "assistant", ids["assistant/a"])
     assert a["server"]["headers"]["Authorization"] == f"Bearer {SECRET_1}"  # the sandbox returns it as is
     # The dashboard adds a header of its own: undeclared, so it must survive the rotation.
-    dashboard_patch(sandbox, "assistant", ids["assistant/a"],
-                    {"server": {**a["server"], "headers": {**a["server"]["headers"], "X-Trace": "on"}}})
+    dashboard_patch(
+        sandbox,
+        "assistant",
+        ids["assistant/a"],
+        {"server": {**a["server"], "headers": {**a["server"]["headers"], "X-Trace": "on"}}},
+    )
     sandbox.clear_requests()
     clean(run, proj)  # unchanged secret: no diff
 
@@ -1016,17 +1247,34 @@ def test_secret_rotation_is_one_patch_and_never_shown(proj, run, sandbox, monkey
         outputs.append(run("plan", proj.root, "--format", fmt, "--detailed-exitcode", code=2))
     changes = json.loads(outputs[-2].stdout)["changes"]
     assert {c["address"]: c["fields"] for c in changes} == {
-        "assistant/a": [{"path": "server.headers.Authorization", "before": "(sensitive)", "after": "(sensitive)",
-                         "sensitive": True}],
-        "tool/lookup": [{"path": "server.headers.X-Api-Key", "before": "(sensitive)", "after": "(sensitive)",
-                         "sensitive": True}],
+        "assistant/a": [
+            {
+                "path": "server.headers.Authorization",
+                "before": "(sensitive)",
+                "after": "(sensitive)",
+                "sensitive": True,
+            }
+        ],
+        "tool/lookup": [
+            {
+                "path": "server.headers.X-Api-Key",
+                "before": "(sensitive)",
+                "after": "(sensitive)",
+                "sensitive": True,
+            }
+        ],
     }
     outputs.append(apply(run, proj))
     bodies = {r["path"]: r["body"] for r in writes(sandbox, succeeded=True)}
     assert sorted(bodies) == sorted([f"/assistant/{ids['assistant/a']}", f"/tool/{ids['tool/lookup']}"])
-    assert bodies[f"/assistant/{ids['assistant/a']}"] == {"server": {
-        "url": "https://hooks.example.com/vapi", "timeoutSeconds": 20, "staticIpAddressesEnabled": False,
-        "headers": {"Authorization": f"Bearer {SECRET_2}", "X-Env": "dev", "X-Trace": "on"}}}
+    assert bodies[f"/assistant/{ids['assistant/a']}"] == {
+        "server": {
+            "url": "https://hooks.example.com/vapi",
+            "timeoutSeconds": 20,
+            "staticIpAddressesEnabled": False,
+            "headers": {"Authorization": f"Bearer {SECRET_2}", "X-Env": "dev", "X-Trace": "on"},
+        }
+    }
     assert sorted(bodies[f"/tool/{ids['tool/lookup']}"]) == ["server"]
     clean(run, proj)
 
@@ -1055,8 +1303,12 @@ def test_refresh_only_reports_drift_and_writes_nothing(base_project, run, sandbo
     run("plan", base_project, "--refresh-only", "--detailed-exitcode", code=0)
     ids = state_ids(base_project)
     with sandbox_client(sandbox, KEY) as c:
-        c.patch(f"/assistant/{ids['assistant/support']}", json={"firstMessage": "Edited live"}).raise_for_status()
-        c.patch(f"/assistant/{ids['assistant/sales']}", json={"voicemailMessage": "undeclared"}).raise_for_status()
+        c.patch(
+            f"/assistant/{ids['assistant/support']}", json={"firstMessage": "Edited live"}
+        ).raise_for_status()
+        c.patch(
+            f"/assistant/{ids['assistant/sales']}", json={"voicemailMessage": "undeclared"}
+        ).raise_for_status()
     # A manifest edit is not drift: --refresh-only does not show it.
     edit(base_project / "resources/base.yaml", "Look up an order.", "Look up an order by number.")
     sandbox.clear_requests()
@@ -1067,15 +1319,24 @@ def test_refresh_only_reports_drift_and_writes_nothing(base_project, run, sandbo
     jsonschema.Draft202012Validator(PLAN_SCHEMA).validate(doc)
     assert doc["refresh_only"] is True and doc["changes"] == []  # drift is never a change to make
     assert [(c["address"], c["action"], c["fields"]) for c in doc["drift"]] == [
-        ("assistant/support", "update", [{"path": "firstMessage", "before": "Hi, support here.",
-                                          "after": "Edited live"}])]
+        (
+            "assistant/support",
+            "update",
+            [{"path": "firstMessage", "before": "Hi, support here.", "after": "Edited live"}],
+        )
+    ]
     assert writes(sandbox) == []
     # A deleted object is drift too.
     with sandbox_client(sandbox, KEY) as c:
         c.delete(f"/tool/{ids['tool/hangup']}").raise_for_status()
     sandbox.clear_requests()
-    doc = json.loads(run("plan", base_project, "--refresh-only", "--format", "json", "--detailed-exitcode", code=2).stdout)
-    assert {c["address"]: c["action"] for c in doc["drift"]} == {"assistant/support": "update", "tool/hangup": "delete"}
+    doc = json.loads(
+        run("plan", base_project, "--refresh-only", "--format", "json", "--detailed-exitcode", code=2).stdout
+    )
+    assert {c["address"]: c["action"] for c in doc["drift"]} == {
+        "assistant/support": "update",
+        "tool/hangup": "delete",
+    }
     markdown = run("plan", base_project, "--refresh-only", "--format", "markdown").stdout
     assert "**Drift:** 1 changed, 1 deleted outside vapiops." in markdown and "to change" not in markdown
     assert writes(sandbox) == []
@@ -1085,7 +1346,10 @@ def test_target_plans_and_applies_only_the_resource_and_its_dependencies(base_pr
     doc = json.loads(run("plan", base_project, "--target", "assistant/support", "--format", "json").stdout)
     assert sorted(c["address"] for c in doc["changes"]) == ["assistant/support", "tool/lookup"]
     run("apply", base_project, "--target", "assistant/support", "--auto-approve")
-    assert sorted((r["method"], r["path"]) for r in writes(sandbox)) == [("POST", "/assistant"), ("POST", "/tool")]
+    assert sorted((r["method"], r["path"]) for r in writes(sandbox)) == [
+        ("POST", "/assistant"),
+        ("POST", "/tool"),
+    ]
     assert sorted(state_ids(base_project)) == ["assistant/support", "tool/lookup"]
     ids = state_ids(base_project)
     with sandbox_client(sandbox, KEY) as c:
@@ -1107,7 +1371,8 @@ def test_target_plans_and_applies_only_the_resource_and_its_dependencies(base_pr
     run("plan", base_project, "--target", "assistant/sales", "--target", "tool/lookup", "--out", planfile)
     run("apply", planfile)  # the targets travel with the plan file
     assert sorted(r["path"] for r in writes(sandbox)) == sorted(
-        [f"/assistant/{ids['assistant/sales']}", f"/tool/{ids['tool/lookup']}"])
+        [f"/assistant/{ids['assistant/sales']}", f"/tool/{ids['tool/lookup']}"]
+    )
     left = json.loads(run("plan", base_project, "--format", "json").stdout)
     assert [c["address"] for c in left["changes"]] == ["assistant/support"]
 
@@ -1119,10 +1384,15 @@ def test_target_plans_and_applies_only_the_resource_and_its_dependencies(base_pr
 def test_more_objects_than_one_page_are_all_seen(proj, run, sandbox):
     # A listing that stopped at the first page would read as "deleted outside vapiops": duplicates.
     for i in range(120):
-        proj.docs[f"tool/t{i:03d}"] = doc("tool", f"t{i:03d}", {"type": "endCall", "messages": [
-            {"type": "request-start", "content": f"Bye {i}."}]})
+        proj.docs[f"tool/t{i:03d}"] = doc(
+            "tool",
+            f"t{i:03d}",
+            {"type": "endCall", "messages": [{"type": "request-start", "content": f"Bye {i}."}]},
+        )
     for i in range(105):
-        proj.docs[f"structured-output/o{i:03d}"] = doc("structured-output", f"o{i:03d}", {"schema": {"type": "number"}})
+        proj.docs[f"structured-output/o{i:03d}"] = doc(
+            "structured-output", f"o{i:03d}", {"schema": {"type": "number"}}
+        )
     proj.save()
     apply(run, proj, "--parallelism", "8")
     sandbox.clear_requests()

@@ -93,7 +93,9 @@ def vapiops_invocations(script: str) -> list[list[str]]:
                 if words and words[0].rsplit("/", 1)[-1] == "vapiops":
                     found.append(words[1:])
                 command = []
-            elif i > 0 and ("<" in tokens[i - 1] or ">" in tokens[i - 1]) and set(tokens[i - 1]) <= set("<>&"):
+            elif (
+                i > 0 and ("<" in tokens[i - 1] or ">" in tokens[i - 1]) and set(tokens[i - 1]) <= set("<>&")
+            ):
                 continue  # the target of a redirection
             else:
                 command.append(token)
@@ -101,7 +103,9 @@ def vapiops_invocations(script: str) -> list[list[str]]:
 
 
 def workflow_invocations(doc: dict[str, Any]) -> list[tuple[dict[str, Any], dict[str, Any], list[str]]]:
-    return [(job, step, args) for _, job, step in steps(doc) for args in vapiops_invocations(step.get("run", ""))]
+    return [
+        (job, step, args) for _, job, step in steps(doc) for args in vapiops_invocations(step.get("run", ""))
+    ]
 
 
 def resolve_command(args: list[str]) -> tuple[click.Command, list[str], list[str]]:
@@ -150,10 +154,14 @@ def test_workflow_is_valid_github_actions_yaml(path: Path) -> None:
             assert need in doc["jobs"], f"{path.name}: job {job_id} needs unknown job {need}"
         assert job.get("steps"), f"{path.name}: job {job_id} has no steps"
         for step in job["steps"]:
-            assert ("run" in step) != ("uses" in step), f"{path.name}: a step needs exactly one of run/uses: {step}"
+            assert ("run" in step) != ("uses" in step), (
+                f"{path.name}: a step needs exactly one of run/uses: {step}"
+            )
             if "run" in step:
                 # Values reach scripts through env, never pasted in by ${{ }} (script injection).
-                assert "${{" not in step["run"], f"{path.name}: ${{{{ }}}} inside a run script: {step['run']!r}"
+                assert "${{" not in step["run"], (
+                    f"{path.name}: ${{{{ }}}} inside a run script: {step['run']!r}"
+                )
 
 
 @pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.name)
@@ -162,7 +170,9 @@ def test_every_vapiops_command_line_matches_the_cli(path: Path) -> None:
     saved_plans = set()
     for _job, _step, args in workflow_invocations(doc):
         command, names, rest = resolve_command(args)
-        options = {opt for p in command.params if isinstance(p, click.Option) for opt in p.opts + p.secondary_opts}
+        options = {
+            opt for p in command.params if isinstance(p, click.Option) for opt in p.opts + p.secondary_opts
+        }
         for arg in rest:
             if arg.startswith("--"):
                 flag = arg.split("=", 1)[0]
@@ -178,7 +188,9 @@ def test_every_vapiops_command_line_matches_the_cli(path: Path) -> None:
             saved_plans.add(option_value(rest, "--out"))
         if names == ["apply"]:
             # CI has no terminal to answer the confirmation: auto-approve, or a saved, reviewed plan.
-            positional = [a for a in rest if not a.startswith("-") and a not in (option_value(rest, "--env"),)]
+            positional = [
+                a for a in rest if not a.startswith("-") and a not in (option_value(rest, "--env"),)
+            ]
             assert "--auto-approve" in rest or set(positional) & saved_plans, (
                 f"{path.name}: `vapiops {' '.join(args)}` would stop to ask for confirmation"
             )
@@ -217,7 +229,9 @@ def test_secrets_reach_steps_only_as_env_variables(path: Path) -> None:
             assert re.fullmatch(r"\$\{\{ secrets\.[A-Z0-9_]+ \}\}", value), f"{path.name}: {where}: {value!r}"
     for _, _, step in steps(doc):
         # vapiops reads the key from its variable itself; a script never needs to touch it.
-        assert "VAPI_API_KEY" not in step.get("run", ""), f"{path.name}: a run script uses an API key variable"
+        assert "VAPI_API_KEY" not in step.get("run", ""), (
+            f"{path.name}: a run script uses an API key variable"
+        )
 
 
 @pytest.mark.parametrize("path", EXAMPLE_WORKFLOWS, ids=lambda p: p.name)
@@ -230,7 +244,9 @@ def test_each_api_step_gets_the_key_its_environment_reads(path: Path) -> None:
         if args[0] not in API_COMMANDS:
             continue
         env_name = option_value(args, "--env") or next((saved_env[a] for a in args if a in saved_env), None)
-        assert env_name in project.environments, f"{path.name}: `vapiops {' '.join(args)}`: which environment?"
+        assert env_name in project.environments, (
+            f"{path.name}: `vapiops {' '.join(args)}`: which environment?"
+        )
         if option_value(args, "--out"):
             saved_env[option_value(args, "--out") or ""] = env_name
         key_var = project.environments[env_name].api_key_env
@@ -263,7 +279,7 @@ def test_the_command_line_extractor_sees_through_shell_syntax() -> None:
     script = (
         "set +e\n"
         "A=1 vapiops plan --env dev --format markdown > plan.md 2> plan.err\n"
-        "if vapiops validate --no-color; then echo \"vapiops plan is a string here\"; fi\n"
+        'if vapiops validate --no-color; then echo "vapiops plan is a string here"; fi\n'
         "vapiops apply \\\n  --env prod --auto-approve | tee log 2>&1\n"
         "# vapiops destroy in a comment\n"
     )
@@ -308,12 +324,14 @@ def test_vars_env_and_overrides_differ_per_environment(rendered) -> None:
     models = {env: specs["assistant/support"]["model"]["model"] for env, specs in rendered.items()}
     assert models["dev"] == models["staging"] != models["prod"]
     # The override is a deep merge: the prompt and the tools survive it.
-    assert rendered["prod"]["assistant/support"]["model"]["messages"] == rendered["dev"]["assistant/support"]["model"][
-        "messages"
-    ]
-    assert rendered["prod"]["assistant/support"]["model"]["toolIds"] == rendered["dev"]["assistant/support"]["model"][
-        "toolIds"
-    ]
+    assert (
+        rendered["prod"]["assistant/support"]["model"]["messages"]
+        == rendered["dev"]["assistant/support"]["model"]["messages"]
+    )
+    assert (
+        rendered["prod"]["assistant/support"]["model"]["toolIds"]
+        == rendered["dev"]["assistant/support"]["model"]["toolIds"]
+    )
 
 
 def _references(specs: dict[str, dict[str, Any]]) -> dict[str, set[str]]:
@@ -345,7 +363,10 @@ def _reaches(edges: dict[str, set[str]], start: str, goal: str) -> bool:
 def test_references_form_the_cycles_vapiops_must_break(rendered) -> None:
     edges = _references(rendered["prod"])
     assert "tool/handoff-to-billing" in edges["assistant/support"]
-    for a, b in [("assistant/support", "tool/handoff-to-billing"), ("assistant/support", "structured-output/call-outcome")]:
+    for a, b in [
+        ("assistant/support", "tool/handoff-to-billing"),
+        ("assistant/support", "structured-output/call-outcome"),
+    ]:
         assert _reaches(edges, a, b) and _reaches(edges, b, a), f"no cycle through {a} and {b}"
     # Every kind takes part: squad and scorecard reference the rest.
     assert edges["squad/support-desk"] == {"assistant/support", "assistant/billing"}
@@ -355,7 +376,11 @@ def test_references_form_the_cycles_vapiops_must_break(rendered) -> None:
 def test_prompts_and_liquid_placeholders_reach_vapi_byte_for_byte(rendered) -> None:
     for name in ("support", "billing"):
         prompt = (PROJECT / "prompts" / f"{name}.md").read_text()
-        assert "{{ customer.number }}" in prompt and "{% if customer.name %}" in prompt and "{% endif %}" in prompt
+        assert (
+            "{{ customer.number }}" in prompt
+            and "{% if customer.name %}" in prompt
+            and "{% endif %}" in prompt
+        )
         for env, specs in rendered.items():
             assert specs[f"assistant/{name}"]["model"]["messages"][0]["content"] == prompt, (env, name)
     # Liquid written straight into a manifest string is left alone too.
@@ -395,8 +420,9 @@ def test_manifest_files_point_editors_at_the_kind_schema(path: Path) -> None:
 
 
 @pytest.mark.e2e
-def test_quick_start_runs_in_the_sandbox_without_a_key(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                                      rendered) -> None:
+def test_quick_start_runs_in_the_sandbox_without_a_key(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, rendered
+) -> None:
     """README: `vapiops apply examples/support-desk --sandbox --env dev` needs no account and no key;
     then a plan shows no changes (no perpetual diff from server defaults) and destroy empties it."""
     for name in ("VAPI_API_KEY_DEV", "VAPI_API_KEY", "VAPI_BASE_URL"):
@@ -404,7 +430,9 @@ def test_quick_start_runs_in_the_sandbox_without_a_key(tmp_path: Path, monkeypat
     project = tmp_path / "support-desk"
     shutil.copytree(PROJECT, project, ignore=shutil.ignore_patterns(".vapiops"))
     runner = CliRunner()
-    applied = runner.invoke(cli, ["apply", str(project), "--sandbox", "--env", "dev", "--auto-approve", "--no-color"])
+    applied = runner.invoke(
+        cli, ["apply", str(project), "--sandbox", "--env", "dev", "--auto-approve", "--no-color"]
+    )
     assert applied.exit_code == 0, applied.output
     assert f"Apply complete! Resources: {len(rendered['dev'])} added" in applied.output
     again = runner.invoke(cli, ["plan", str(project), "--sandbox", "--env", "dev", "--detailed-exitcode"])
@@ -420,9 +448,15 @@ FAKE_SHA = "0123456789abcdef0123456789abcdef01234567"
 
 
 def _git(*args: str, cwd: Path) -> str:
-    env = {"PATH": os.environ["PATH"], "HOME": str(cwd), "GIT_CONFIG_NOSYSTEM": "1",
-           "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.com",
-           "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.com"}
+    env = {
+        "PATH": os.environ["PATH"],
+        "HOME": str(cwd),
+        "GIT_CONFIG_NOSYSTEM": "1",
+        "GIT_AUTHOR_NAME": "t",
+        "GIT_AUTHOR_EMAIL": "t@example.com",
+        "GIT_COMMITTER_NAME": "t",
+        "GIT_COMMITTER_EMAIL": "t@example.com",
+    }
     done = subprocess.run(["git", *args], cwd=cwd, env=env, capture_output=True, text=True, check=True)
     return done.stdout
 
@@ -435,8 +469,10 @@ class Workspace:
         self.tmp = tmp
         self.root = tmp / "workspace"
         self.base_url = base_url
-        self.keys = {name: f"key-for-{name.lower()}" for name in ("VAPI_API_KEY_DEV", "VAPI_API_KEY_STAGING",
-                                                                    "VAPI_API_KEY_PROD")}
+        self.keys = {
+            name: f"key-for-{name.lower()}"
+            for name in ("VAPI_API_KEY_DEV", "VAPI_API_KEY_STAGING", "VAPI_API_KEY_PROD")
+        }
         shutil.copytree(PROJECT, self.root, ignore=shutil.ignore_patterns(".vapiops"))
         self.remote = tmp / "origin.git"
         _git("init", "--quiet", "--bare", str(self.remote), cwd=tmp)
@@ -444,8 +480,15 @@ class Workspace:
         _git("init", "--quiet", "-b", "vapiops-state", str(seed), cwd=tmp)
         _git("commit", "--quiet", "--allow-empty", "-m", "vapiops state", cwd=seed)
         _git("push", "--quiet", str(self.remote), "vapiops-state", cwd=seed)
-        _git("clone", "--quiet", "-b", "vapiops-state", str(self.remote), str(self.root / ".vapiops" / "state"),
-             cwd=tmp)
+        _git(
+            "clone",
+            "--quiet",
+            "-b",
+            "vapiops-state",
+            str(self.remote),
+            str(self.root / ".vapiops" / "state"),
+            cwd=tmp,
+        )
         self.bin = tmp / "bin"
         self.bin.mkdir()
         launcher = self.bin / "vapiops"  # the real CLI, run by this interpreter
@@ -454,7 +497,9 @@ class Workspace:
         launcher.write_text(f'#!/bin/sh\nPYTHONPATH="{pythonpath}" exec "{sys.executable}" -m vapiops "$@"\n')
         launcher.chmod(0o755)
 
-    def run(self, workflow: str, job_id: str, step_key: str, **secrets: str) -> tuple[int, dict[str, str], str]:
+    def run(
+        self, workflow: str, job_id: str, step_key: str, **secrets: str
+    ) -> tuple[int, dict[str, str], str]:
         """Run one step's script; (exit code, its GITHUB_OUTPUT values, its stderr)."""
         doc = load_workflow(ROOT / "examples" / "ci" / workflow)
         job = doc["jobs"][job_id]
@@ -475,16 +520,28 @@ class Workspace:
         for name, value in {**doc.get("env", {}), **job.get("env", {}), **step.get("env", {})}.items():
             env[name] = self._expression(str(value), keys)
         cwd = self.root / step.get("working-directory", ".")
-        done = subprocess.run(["bash", "--noprofile", "--norc", "-e", "-c", step["run"]], cwd=cwd, env=env,
-                              capture_output=True, text=True, timeout=300)
+        done = subprocess.run(
+            ["bash", "--noprofile", "--norc", "-e", "-c", step["run"]],
+            cwd=cwd,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
         outputs = dict(line.split("=", 1) for line in output.read_text().splitlines() if "=" in line)
         return done.returncode, outputs, done.stderr
 
     def vapiops(self, *args: str) -> tuple[int, str]:
         """Run the CLI directly in the workspace, as a person with every environment's key would."""
         env = {"PATH": os.environ["PATH"], "HOME": str(self.tmp), "VAPI_BASE_URL": self.base_url, **self.keys}
-        done = subprocess.run([str(self.bin / "vapiops"), *args], cwd=self.root, env=env, capture_output=True,
-                              text=True, timeout=300)
+        done = subprocess.run(
+            [str(self.bin / "vapiops"), *args],
+            cwd=self.root,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
         return done.returncode, done.stderr
 
     @staticmethod
@@ -573,13 +630,17 @@ def test_promote_applies_saved_plans_and_nightly_drift_finds_dashboard_edits(wor
     prompt = ws.root / "prompts" / "support.md"
     prompt.write_text(prompt.read_text() + "- Offer the caller a text message with the ticket number.\n")
     _promote(ws)
-    branch = {name.removesuffix(".json") for name in _git("ls-tree", "--name-only", "vapiops-state",
-                                                          cwd=ws.remote).split()}
+    branch = {
+        name.removesuffix(".json")
+        for name in _git("ls-tree", "--name-only", "vapiops-state", cwd=ws.remote).split()
+    }
     assert {"dev", "staging", "prod"} <= branch
     assert "tool/debug-echo" in ws.state_on_branch("dev")["resources"]
     assert "tool/debug-echo" not in ws.state_on_branch("prod")["resources"]
     entry = ws.state_on_branch("prod")["resources"]["assistant/support"]
-    prod = httpx.Client(base_url=ws.base_url, headers={"Authorization": f"Bearer {ws.keys['VAPI_API_KEY_PROD']}"})
+    prod = httpx.Client(
+        base_url=ws.base_url, headers={"Authorization": f"Bearer {ws.keys['VAPI_API_KEY_PROD']}"}
+    )
     with prod:
         live = prod.get(f"/assistant/{entry['id']}").json()
         assert live["model"]["messages"][0]["content"] == prompt.read_text()
@@ -589,7 +650,9 @@ def test_promote_applies_saved_plans_and_nightly_drift_finds_dashboard_edits(wor
         assert (code, out["exitcode"]) == (0, "0"), err
 
         # Someone edits the prod assistant in the dashboard: the nightly check reports it.
-        prod.patch(f"/assistant/{entry['id']}", json={"firstMessage": "Hello from the dashboard."}).raise_for_status()
+        prod.patch(
+            f"/assistant/{entry['id']}", json={"firstMessage": "Hello from the dashboard."}
+        ).raise_for_status()
         code, out, err = ws.run(*drift)
         assert (code, out["exitcode"]) == (0, "2"), err
         assert "assistant/support" in ws.text("drift.md")

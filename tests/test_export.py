@@ -41,25 +41,40 @@ KEY = "export-key"
 # -- names ------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("text", "slug"), [
-    ("Acme Support (EU)", "acme-support-eu"),
-    ("Café Olé", "cafe-ole"),
-    ("  --Billing--  ", "billing"),
-    ("lookup_order", "lookup_order"),
-    ("v1.2 / beta", "v1.2-beta"),
-    ("!!!", ""),
-    ("日本語", ""),
-    ("x" * 100, "x" * 64),
-])
+@pytest.mark.parametrize(
+    ("text", "slug"),
+    [
+        ("Acme Support (EU)", "acme-support-eu"),
+        ("Café Olé", "cafe-ole"),
+        ("  --Billing--  ", "billing"),
+        ("lookup_order", "lookup_order"),
+        ("v1.2 / beta", "v1.2-beta"),
+        ("!!!", ""),
+        ("日本語", ""),
+        ("x" * 100, "x" * 64),
+    ],
+)
 def test_slugify(text, slug):
     assert slugify(text) == slug
 
 
 def test_names_are_deduplicated_oldest_first_and_fall_back_to_kind_and_short_id():
     objects = [
-        {"id": "c3d4e5f6-0000-4000-8000-000000000003", "name": "Support", "createdAt": "2024-01-03T00:00:00Z"},
-        {"id": "a1b2c3d4-0000-4000-8000-000000000001", "name": "support", "createdAt": "2024-01-01T00:00:00Z"},
-        {"id": "b2c3d4e5-0000-4000-8000-000000000002", "name": "SUPPORT", "createdAt": "2024-01-02T00:00:00Z"},
+        {
+            "id": "c3d4e5f6-0000-4000-8000-000000000003",
+            "name": "Support",
+            "createdAt": "2024-01-03T00:00:00Z",
+        },
+        {
+            "id": "a1b2c3d4-0000-4000-8000-000000000001",
+            "name": "support",
+            "createdAt": "2024-01-01T00:00:00Z",
+        },
+        {
+            "id": "b2c3d4e5-0000-4000-8000-000000000002",
+            "name": "SUPPORT",
+            "createdAt": "2024-01-02T00:00:00Z",
+        },
         {"id": "d4e5f6a7-0000-4000-8000-000000000004", "createdAt": "2024-01-04T00:00:00Z"},
         {"id": "e5f6a7b8-0000-4000-8000-000000000005", "name": "???", "createdAt": "2024-01-05T00:00:00Z"},
         {"id": "f6a7b8c9-0000-4000-8000-000000000006", "name": "12345678-1234-4234-8234-123456789012"},
@@ -80,22 +95,26 @@ def test_names_are_deduplicated_oldest_first_and_fall_back_to_kind_and_short_id(
     assert choose_names(ASSISTANT, [{"id": "x1", "name": "Billing"}], {"billing"}) == {"x1": "billing-2"}
     # A tool's display name is its function's name.
     assert choose_names(TOOL, [{"id": "t1", "type": "function", "function": {"name": "lookUp"}}], set()) == {
-        "t1": "lookup"}
+        "t1": "lookup"
+    }
 
 
 # -- spec -------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("text", [
-    "Pay ${{ amount }} now",
-    "${{",
-    "${% if x %}yes${% endif %}",
-    "${# not a comment #}",
-    "a ${{x}} b ${%y%} c ${#z#} d }} %} #}",
-    "{{ customer.name }} and {% if x %} stay Liquid",
-    "$5 {x} ${x} ${ {",
-    "line one\n${{ two }}\nline three\n",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Pay ${{ amount }} now",
+        "${{",
+        "${% if x %}yes${% endif %}",
+        "${# not a comment #}",
+        "a ${{x}} b ${%y%} c ${#z#} d }} %} #}",
+        "{{ customer.name }} and {% if x %} stay Liquid",
+        "$5 {x} ${x} ${ {",
+        "line one\n${{ two }}\nline three\n",
+    ],
+)
 def test_escaped_text_renders_back_to_itself(text):
     ctx = TemplateContext("prod", {}, Path("."))
     value, used_secret = render_string(escape_template(text), ctx)
@@ -103,8 +122,11 @@ def test_escaped_text_renders_back_to_itself(text):
 
 
 def test_unknown_fields_are_dropped_and_reported_allowed_ones_kept():
-    spec = {"firstMessage": "Hi", "isSomethingComputed": True, "model": {"provider": "openai", "model": "gpt-4o",
-                                                                          "bogus": 1}}
+    spec = {
+        "firstMessage": "Hi",
+        "isSomethingComputed": True,
+        "model": {"provider": "openai", "model": "gpt-4o", "bogus": 1},
+    }
     assert drop_unknown(ASSISTANT, spec) == ["isSomethingComputed", "model.bogus"]
     assert spec == {"firstMessage": "Hi", "model": {"provider": "openai", "model": "gpt-4o"}}
     kept = {"firstMessage": "Hi", "messagePlan": {"idleMessages": ["Still there?"]}}
@@ -115,8 +137,12 @@ def test_unknown_fields_are_dropped_and_reported_allowed_ones_kept():
 def test_defaults_the_server_filled_are_dropped_and_chosen_values_kept():
     declared = {
         "name": "Support",
-        "model": {"provider": "openai", "model": "gpt-4o", "temperature": 0.9,
-                  "messages": [{"role": "system", "content": "x"}]},
+        "model": {
+            "provider": "openai",
+            "model": "gpt-4o",
+            "temperature": 0.9,
+            "messages": [{"role": "system", "content": "x"}],
+        },
         "voice": {"provider": "11labs", "voiceId": "abc"},
         "maxDurationSeconds": 900,
     }
@@ -132,8 +158,10 @@ def test_defaults_the_server_filled_are_dropped_and_chosen_values_kept():
 
 
 def test_secret_fields_become_placeholders_with_unique_variables():
-    spec = {"server": {"url": "https://x", "headers": {"Authorization": "Bearer s3cret", "X-Api-Key": "k"}},
-            "credentials": [{"apiKey": "", "token": {"value": "t0k", "ttl": 60}}]}
+    spec = {
+        "server": {"url": "https://x", "headers": {"Authorization": "Bearer s3cret", "X-Api-Key": "k"}},
+        "credentials": [{"apiKey": "", "token": {"value": "t0k", "ttl": 60}}],
+    }
     used = {"VAPIOPS_TOOL_LOOKUP_SERVER_HEADERS_X_API_KEY"}
     names = replace_secrets("tool", "lookup", spec, used)
     assert names == [
@@ -141,36 +169,64 @@ def test_secret_fields_become_placeholders_with_unique_variables():
         "VAPIOPS_TOOL_LOOKUP_SERVER_HEADERS_AUTHORIZATION",
         "VAPIOPS_TOOL_LOOKUP_SERVER_HEADERS_X_API_KEY_2",
     ]
-    assert spec["server"]["headers"]["Authorization"] == \
-        "${{ secret('VAPIOPS_TOOL_LOOKUP_SERVER_HEADERS_AUTHORIZATION') }}"
-    assert spec["credentials"][0] == {"apiKey": "", "token": {
-        "value": "${{ secret('VAPIOPS_TOOL_LOOKUP_CREDENTIALS_0_TOKEN_VALUE') }}", "ttl": 60}}
+    assert (
+        spec["server"]["headers"]["Authorization"]
+        == "${{ secret('VAPIOPS_TOOL_LOOKUP_SERVER_HEADERS_AUTHORIZATION') }}"
+    )
+    assert spec["credentials"][0] == {
+        "apiKey": "",
+        "token": {"value": "${{ secret('VAPIOPS_TOOL_LOOKUP_CREDENTIALS_0_TOKEN_VALUE') }}", "ttl": 60},
+    }
     assert "s3cret" not in json.dumps(spec) and "t0k" not in json.dumps(spec)
-    assert secret_variable("structured-output", "call.outcome", ("a", 0)) == \
-        "VAPIOPS_STRUCTURED_OUTPUT_CALL_OUTCOME_A_0"
+    assert (
+        secret_variable("structured-output", "call.outcome", ("a", 0))
+        == "VAPIOPS_STRUCTURED_OUTPUT_CALL_OUTCOME_A_0"
+    )
 
 
 def test_export_objects_translates_references_and_skips_managed_objects():
     live = {
         "tool": [
             {"id": "t-managed", "type": "endCall"},
-            {"id": "t-new", "orgId": "o", "createdAt": "2024", "type": "handoff",
-             "destinations": [{"type": "assistant", "assistantId": "a-new"}]},
+            {
+                "id": "t-new",
+                "orgId": "o",
+                "createdAt": "2024",
+                "type": "handoff",
+                "destinations": [{"type": "assistant", "assistantId": "a-new"}],
+            },
         ],
         "assistant": [
-            {"id": "a-new", "name": "Support", "firstMessage": "Pay ${{ x }}", "voicemailMessage": None,
-             "model": {"provider": "openai", "model": "gpt-4o", "toolIds": ["t-managed", "t-new", "t-elsewhere"]}},
+            {
+                "id": "a-new",
+                "name": "Support",
+                "firstMessage": "Pay ${{ x }}",
+                "voicemailMessage": None,
+                "model": {
+                    "provider": "openai",
+                    "model": "gpt-4o",
+                    "toolIds": ["t-managed", "t-new", "t-elsewhere"],
+                },
+            },
             {"id": "a-unnamed", "firstMessage": "Hi"},
         ],
     }
-    out = export_objects(live, managed={"t-managed": ("tool", "end-call")}, taken=["assistant/support"],
-                         keep_defaults=True)
+    out = export_objects(
+        live, managed={"t-managed": ("tool", "end-call")}, taken=["assistant/support"], keep_defaults=True
+    )
     by_address = {e.address: e for e in out}
     assert sorted(by_address) == ["assistant/assistant-aunnamed", "assistant/support-2", "tool/tool-tnew"]
     support = by_address["assistant/support-2"]
     assert support.id == "a-new"
-    assert support.spec == {"name": "Support", "firstMessage": "Pay ${{ '${{' }} x }}", "model": {
-        "provider": "openai", "model": "gpt-4o", "toolIds": ["end-call", "tool-tnew", "t-elsewhere"]}}
+    assert support.spec == {
+        "name": "Support",
+        "firstMessage": "Pay ${{ '${{' }} x }}",
+        "model": {
+            "provider": "openai",
+            "model": "gpt-4o",
+            "toolIds": ["end-call", "tool-tnew", "t-elsewhere"],
+        },
+    }
     assert by_address["tool/tool-tnew"].spec["destinations"][0]["assistantId"] == "support-2"
     unnamed = by_address["assistant/assistant-aunnamed"]
     assert unnamed.unnamed and not support.unnamed
@@ -178,16 +234,47 @@ def test_export_objects_translates_references_and_skips_managed_objects():
     assert "lifecycle" not in support.document()
 
 
-TRICKY = ["=", "yes", "no", "null", "~", "2024-01-01", "123", "1e3", "#hash", "a: b", "- x", "  leading",
-          "trailing  ", "multi\nline\n", "multi  \nwith trailing spaces", "  indented\nfirst line\n", "é ü 日本",
-          "tab\there", "'quoted'", '"double"', "{{ customer.name }}", ""]
+TRICKY = [
+    "=",
+    "yes",
+    "no",
+    "null",
+    "~",
+    "2024-01-01",
+    "123",
+    "1e3",
+    "#hash",
+    "a: b",
+    "- x",
+    "  leading",
+    "trailing  ",
+    "multi\nline\n",
+    "multi  \nwith trailing spaces",
+    "  indented\nfirst line\n",
+    "é ü 日本",
+    "tab\there",
+    "'quoted'",
+    '"double"',
+    "{{ customer.name }}",
+    "",
+]
 
 
 def test_rendered_manifest_reads_back_as_the_same_document():
-    item = Exported("assistant", "support", "id-1", {
-        "name": "Support", "strings": TRICKY, "nested": {"1": 1.5, "yes": True, "none": [], "obj": {}},
-        "model": {"messages": [{"role": "system", "content": "You are helpful.\nBe brief.\n"}]},
-    }, secrets=["VAPIOPS_X"], dropped=["bogus"], unnamed=False)
+    item = Exported(
+        "assistant",
+        "support",
+        "id-1",
+        {
+            "name": "Support",
+            "strings": TRICKY,
+            "nested": {"1": 1.5, "yes": True, "none": [], "obj": {}},
+            "model": {"messages": [{"role": "system", "content": "You are helpful.\nBe brief.\n"}]},
+        },
+        secrets=["VAPIOPS_X"],
+        dropped=["bogus"],
+        unnamed=False,
+    )
     text = render_manifest(item, "prod")
     assert text.startswith("# Exported by vapiops from environment 'prod': assistant id-1.\n")
     assert "content: |\n" in text  # prompts stay readable
@@ -233,42 +320,117 @@ def build_org(sandbox) -> dict[str, str]:
     """All five kinds with references (and both reference cycles), created with the API directly."""
     ids: dict[str, str] = {}
     with sandbox_client(sandbox, KEY) as c:
+
         def post(key: str, path: str, body: dict) -> None:
             response = c.post(path, json=body)
             assert response.status_code == 201, response.text
             ids[key] = response.json()["id"]
 
-        post("billing", "/assistant", {
-            "name": "Billing Desk", "firstMessage": "That will be ${{ amount }}, {{ customer.name }}.",
-            "model": {"provider": "openai", "model": "gpt-4o", "temperature": 0.2,
-                      "messages": [{"role": "system", "content": "You handle billing.\nBe brief.\n"}]},
-        })
-        post("lookup", "/tool", {
-            "type": "function", "function": {"name": "lookup_order", "description": "Look up an order."},
-            "server": {"url": "https://hooks.example.com/orders",
-                       "headers": {"Authorization": SECRET_ENV["VAPIOPS_TOOL_LOOKUP_ORDER_SERVER_HEADERS_AUTHORIZATION"]}},
-        })
-        post("handoff", "/tool", {"type": "handoff", "destinations": [
-            {"type": "assistant", "assistantId": ids["billing"], "description": "Billing questions."}]})
-        post("outcome", "/structured-output", {"name": "Call Outcome", "type": "ai", "schema": {
-            "type": "object", "properties": {"resolved": {"type": "boolean"}}}, "assistantIds": [ids["billing"]]})
-        post("quality", "/observability/scorecard", {"name": "Quality", "metrics": [{
-            "structuredOutputId": ids["outcome"],
-            "conditions": [{"type": "comparator", "comparator": "=", "value": True, "points": 100}]}]})
-        post("support", "/assistant", {
-            "name": "Support", "firstMessage": "Hi!",
-            "model": {"provider": "openai", "model": "gpt-4o", "toolIds": [ids["lookup"], ids["handoff"]]},
-            "artifactPlan": {"structuredOutputIds": [ids["outcome"]], "scorecardIds": [ids["quality"]]},
-        })
+        post(
+            "billing",
+            "/assistant",
+            {
+                "name": "Billing Desk",
+                "firstMessage": "That will be ${{ amount }}, {{ customer.name }}.",
+                "model": {
+                    "provider": "openai",
+                    "model": "gpt-4o",
+                    "temperature": 0.2,
+                    "messages": [{"role": "system", "content": "You handle billing.\nBe brief.\n"}],
+                },
+            },
+        )
+        post(
+            "lookup",
+            "/tool",
+            {
+                "type": "function",
+                "function": {"name": "lookup_order", "description": "Look up an order."},
+                "server": {
+                    "url": "https://hooks.example.com/orders",
+                    "headers": {
+                        "Authorization": SECRET_ENV["VAPIOPS_TOOL_LOOKUP_ORDER_SERVER_HEADERS_AUTHORIZATION"]
+                    },
+                },
+            },
+        )
+        post(
+            "handoff",
+            "/tool",
+            {
+                "type": "handoff",
+                "destinations": [
+                    {"type": "assistant", "assistantId": ids["billing"], "description": "Billing questions."}
+                ],
+            },
+        )
+        post(
+            "outcome",
+            "/structured-output",
+            {
+                "name": "Call Outcome",
+                "type": "ai",
+                "schema": {"type": "object", "properties": {"resolved": {"type": "boolean"}}},
+                "assistantIds": [ids["billing"]],
+            },
+        )
+        post(
+            "quality",
+            "/observability/scorecard",
+            {
+                "name": "Quality",
+                "metrics": [
+                    {
+                        "structuredOutputId": ids["outcome"],
+                        "conditions": [
+                            {"type": "comparator", "comparator": "=", "value": True, "points": 100}
+                        ],
+                    }
+                ],
+            },
+        )
+        post(
+            "support",
+            "/assistant",
+            {
+                "name": "Support",
+                "firstMessage": "Hi!",
+                "model": {
+                    "provider": "openai",
+                    "model": "gpt-4o",
+                    "toolIds": [ids["lookup"], ids["handoff"]],
+                },
+                "artifactPlan": {"structuredOutputIds": [ids["outcome"]], "scorecardIds": [ids["quality"]]},
+            },
+        )
         # Close the cycles: the structured output and the scorecard point back at the assistants.
-        c.patch(f"/structured-output/{ids['outcome']}", params={"schemaOverride": "true"},
-                json={"assistantIds": [ids["billing"], ids["support"]]}).raise_for_status()
-        c.patch(f"/observability/scorecard/{ids['quality']}", json={"assistantIds": [ids["support"]]}
-                ).raise_for_status()
-        post("desk", "/squad", {"members": [
-            {"assistantId": ids["support"], "assistantDestinations": [
-                {"type": "assistant", "assistantName": "Billing Desk", "assistantId": ids["billing"]}]},
-            {"assistantId": ids["billing"]}]})
+        c.patch(
+            f"/structured-output/{ids['outcome']}",
+            params={"schemaOverride": "true"},
+            json={"assistantIds": [ids["billing"], ids["support"]]},
+        ).raise_for_status()
+        c.patch(
+            f"/observability/scorecard/{ids['quality']}", json={"assistantIds": [ids["support"]]}
+        ).raise_for_status()
+        post(
+            "desk",
+            "/squad",
+            {
+                "members": [
+                    {
+                        "assistantId": ids["support"],
+                        "assistantDestinations": [
+                            {
+                                "type": "assistant",
+                                "assistantName": "Billing Desk",
+                                "assistantId": ids["billing"],
+                            }
+                        ],
+                    },
+                    {"assistantId": ids["billing"]},
+                ]
+            },
+        )
     return ids
 
 
@@ -284,9 +446,12 @@ def test_export_adopt_then_plan_shows_no_changes_and_validate_passes(sandbox, tm
     assert "VAPIOPS_TOOL_LOOKUP_ORDER_SERVER_HEADERS_AUTHORIZATION" in result.stderr
     assert result.stdout == ""  # nothing to import by hand
     assert state_ids(root) == {
-        "assistant/billing-desk": ids["billing"], "assistant/support": ids["support"],
-        "scorecard/quality": ids["quality"], "squad/squad-" + ids["desk"][:8]: ids["desk"],
-        "structured-output/call-outcome": ids["outcome"], "tool/lookup_order": ids["lookup"],
+        "assistant/billing-desk": ids["billing"],
+        "assistant/support": ids["support"],
+        "scorecard/quality": ids["quality"],
+        "squad/squad-" + ids["desk"][:8]: ids["desk"],
+        "structured-output/call-outcome": ids["outcome"],
+        "tool/lookup_order": ids["lookup"],
         "tool/tool-" + ids["handoff"][:8]: ids["handoff"],
     }
     out = root / "resources" / "exported"
@@ -320,7 +485,8 @@ def test_export_adopt_then_plan_shows_no_changes_and_validate_passes(sandbox, tm
         c.patch(f"/assistant/{ids['support']}", json={"firstMessage": "Changed."}).raise_for_status()
     drift = run(sandbox, "plan", root, "--format", "json", "--detailed-exitcode", code=2, env=SECRET_ENV)
     assert json.loads(drift.stdout)["changes"][0]["fields"] == [
-        {"path": "firstMessage", "before": "Changed.", "after": "Hi!"}]
+        {"path": "firstMessage", "before": "Changed.", "after": "Hi!"}
+    ]
 
 
 @pytest.mark.e2e
@@ -363,17 +529,24 @@ def test_export_refuses_to_overwrite_then_force_rewrites(sandbox, tmp_path: Path
 def test_export_skips_managed_objects_and_names_references_to_them(sandbox, tmp_path: Path):
     root = tmp_path / "proj"
     (root / "resources").mkdir(parents=True)
-    (root / "resources" / "tools.yaml").write_text(textwrap.dedent("""
+    (root / "resources" / "tools.yaml").write_text(
+        textwrap.dedent("""
         kind: tool
         name: end-call
         spec:
           type: endCall
-    """).lstrip())
+    """).lstrip()
+    )
     run(sandbox, "apply", root, "--auto-approve")
     end_call = state_ids(root)["tool/end-call"]
     with sandbox_client(sandbox, KEY) as c:
-        c.post("/assistant", json={"name": "Support", "model": {
-            "provider": "openai", "model": "gpt-4o", "toolIds": [end_call]}}).raise_for_status()
+        c.post(
+            "/assistant",
+            json={
+                "name": "Support",
+                "model": {"provider": "openai", "model": "gpt-4o", "toolIds": [end_call]},
+            },
+        ).raise_for_status()
     result = run(sandbox, "export", root, "--adopt")
     assert "Skipped 1 object(s) already managed" in result.stderr
     files = sorted(p.name for p in (root / "resources" / "exported").rglob("*.yaml"))
@@ -395,7 +568,10 @@ def test_keep_defaults_exports_every_field_and_still_round_trips(sandbox, tmp_pa
     default_export = tmp_path / "other"
     default_export.mkdir()
     run(sandbox, "export", default_export)
-    assert "maxDurationSeconds" not in (default_export / "resources/exported/assistant/billing-desk.yaml").read_text()
+    assert (
+        "maxDurationSeconds"
+        not in (default_export / "resources/exported/assistant/billing-desk.yaml").read_text()
+    )
     assert "No changes." in run(sandbox, "plan", root, "--detailed-exitcode", env=SECRET_ENV).stdout
     assert state_ids(root)["assistant/billing-desk"] == ids["billing"]
 
@@ -411,5 +587,7 @@ def test_default_out_dir_is_inside_the_manifest_roots():
     # SimpleNamespace is enough of a Project for default_out_dir.
     root = Path("/p")
     assert default_out_dir(SimpleNamespace(root=root, resource_roots=(root,))) == root / "resources/exported"
-    assert default_out_dir(SimpleNamespace(root=root, resource_roots=(root / "manifests",))) == \
-        root / "manifests/exported"
+    assert (
+        default_out_dir(SimpleNamespace(root=root, resource_roots=(root / "manifests",)))
+        == root / "manifests/exported"
+    )

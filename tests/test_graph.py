@@ -28,17 +28,24 @@ def test_references_lists_names_with_paths_and_skips_uuids():
         "artifactPlan": {"structuredOutputIds": ["outcome"], "scorecardIds": [UUID]},
     }
     refs = references(KINDS["assistant"], spec)
-    assert sorted(refs) == sorted([
-        (("model", "toolIds", 0), "tool/lookup"),
-        (("model", "toolIds", 2), "tool/end-call"),
-        (("hooks", 0, "do", 0, "toolId"), "tool/transfer"),
-        (("compliancePlan", "recordingConsentPlan", "declineToolId"), "tool/decline"),
-        (("artifactPlan", "structuredOutputIds", 0), "structured-output/outcome"),
-    ])
+    assert sorted(refs) == sorted(
+        [
+            (("model", "toolIds", 0), "tool/lookup"),
+            (("model", "toolIds", 2), "tool/end-call"),
+            (("hooks", 0, "do", 0, "toolId"), "tool/transfer"),
+            (("compliancePlan", "recordingConsentPlan", "declineToolId"), "tool/decline"),
+            (("artifactPlan", "structuredOutputIds", 0), "structured-output/outcome"),
+        ]
+    )
 
 
 def test_references_of_nested_squad_members():
-    spec = {"members": [{"assistantId": "a", "assistantDestinations": [{"assistantId": "b"}]}, {"assistantId": UUID}]}
+    spec = {
+        "members": [
+            {"assistantId": "a", "assistantDestinations": [{"assistantId": "b"}]},
+            {"assistantId": UUID},
+        ]
+    }
     assert references(KINDS["squad"], spec) == [
         (("members", 0, "assistantId"), "assistant/a"),
         (("members", 0, "assistantDestinations", 0, "assistantId"), "assistant/b"),
@@ -46,7 +53,12 @@ def test_references_of_nested_squad_members():
 
 
 def test_references_ignore_non_string_and_empty_values():
-    assert references(KINDS["tool"], {"destinations": [{"assistantId": None}, {"assistantId": ""}, {"squadId": 3}]}) == []
+    assert (
+        references(
+            KINDS["tool"], {"destinations": [{"assistantId": None}, {"assistantId": ""}, {"squadId": 3}]}
+        )
+        == []
+    )
 
 
 def test_strongly_connected_finds_cycles_and_singletons_sorted():

@@ -81,12 +81,22 @@ def test_control_character_is_located():
 def test_scalars_resolve_the_safe_way_and_keys_stay_strings():
     text = "i: 30\nf: 1.5\nb: true\nn: null\ns: '30'\nd: 2024-01-02\non: x\n200: ok\ncomparator: =\n"
     [(value, _)] = load_yaml_with_lines(text, "t.yaml")
-    assert value == {"i": 30, "f": 1.5, "b": True, "n": None, "s": "30", "d": "2024-01-02",
-                     "on": "x", "200": "ok", "comparator": "="}
+    assert value == {
+        "i": 30,
+        "f": 1.5,
+        "b": True,
+        "n": None,
+        "s": "30",
+        "d": "2024-01-02",
+        "on": "x",
+        "200": "ok",
+        "comparator": "=",
+    }
 
 
-@pytest.mark.parametrize("text", ["a: !!python/object:os.system x\n", "a: !custom 1\n", "a: !!set {x}\n",
-                                  "a: !!binary aGk=\n"])
+@pytest.mark.parametrize(
+    "text", ["a: !!python/object:os.system x\n", "a: !custom 1\n", "a: !!set {x}\n", "a: !!binary aGk=\n"]
+)
 def test_unsafe_or_non_json_tags_are_refused(text):
     with pytest.raises(ManifestError) as info:
         load_yaml_with_lines(text, "t.yaml")
@@ -164,7 +174,10 @@ def test_pure_python_loader_gives_the_same_result(monkeypatch):
 
 def test_did_you_mean():
     assert did_you_mean("sepc", ["kind", "name", "spec"]) == " (did you mean 'spec'?)"
-    assert did_you_mean("prevent_destroy", ["preventDestroy", "ignoreChanges"]) == " (did you mean 'preventDestroy'?)"
+    assert (
+        did_you_mean("prevent_destroy", ["preventDestroy", "ignoreChanges"])
+        == " (did you mean 'preventDestroy'?)"
+    )
     assert did_you_mean("zzzz", ["kind", "spec"]) == ""
     assert did_you_mean(3, ["kind"]) == ""
 
@@ -256,22 +269,43 @@ def test_load_a_good_manifest(tmp_path):
         ("kind: assistant\nname: a\nspec: [1]\n", 3, "`spec` must be a mapping, not a list"),
         ("kind: assistant\nname: a\nspec: {}\nsepc: {}\n", 4, "unknown key 'sepc' (did you mean 'spec'?)"),
         ("kind: assistant\nname: a\nspec: {}\nlifecycle: [x]\n", 4, "`lifecycle` must be a mapping"),
-        ("kind: assistant\nname: a\nspec: {}\nlifecycle:\n  prevent_destroy: true\n", 5,
-         "unknown lifecycle key 'prevent_destroy' (did you mean 'preventDestroy'?)"),
-        ("kind: assistant\nname: a\nspec: {}\nlifecycle:\n  preventDestroy: 'yes'\n", 5,
-         "`lifecycle.preventDestroy` must be true or false"),
-        ("kind: assistant\nname: a\nspec: {}\nlifecycle:\n  ignoreChanges: voice\n", 5,
-         "`lifecycle.ignoreChanges` must be a list"),
-        ("kind: assistant\nname: a\nspec: {}\nlifecycle:\n  ignoreChanges:\n    - voice\n    - 3\n", 7,
-         "`lifecycle.ignoreChanges[1]` must be a field path"),
+        (
+            "kind: assistant\nname: a\nspec: {}\nlifecycle:\n  prevent_destroy: true\n",
+            5,
+            "unknown lifecycle key 'prevent_destroy' (did you mean 'preventDestroy'?)",
+        ),
+        (
+            "kind: assistant\nname: a\nspec: {}\nlifecycle:\n  preventDestroy: 'yes'\n",
+            5,
+            "`lifecycle.preventDestroy` must be true or false",
+        ),
+        (
+            "kind: assistant\nname: a\nspec: {}\nlifecycle:\n  ignoreChanges: voice\n",
+            5,
+            "`lifecycle.ignoreChanges` must be a list",
+        ),
+        (
+            "kind: assistant\nname: a\nspec: {}\nlifecycle:\n  ignoreChanges:\n    - voice\n    - 3\n",
+            7,
+            "`lifecycle.ignoreChanges[1]` must be a field path",
+        ),
         ("kind: assistant\nname: a\nspec: {}\nenvironments: prod\n", 4, "`environments` must be a list"),
-        ("kind: assistant\nname: a\nspec: {}\nenvironments:\n  - staging\n  - prd\n", 6,
-         "unknown environment 'prd' (did you mean 'prod'?)"),
+        (
+            "kind: assistant\nname: a\nspec: {}\nenvironments:\n  - staging\n  - prd\n",
+            6,
+            "unknown environment 'prd' (did you mean 'prod'?)",
+        ),
         ("kind: assistant\nname: a\nspec: {}\noverrides: [prod]\n", 4, "`overrides` must be a mapping"),
-        ("kind: assistant\nname: a\nspec: {}\noverrides:\n  stagng: {}\n", 5,
-         "unknown environment 'stagng' (did you mean 'staging'?)"),
-        ("kind: assistant\nname: a\nspec: {}\noverrides:\n  prod: gpt-4.1\n", 5,
-         "`overrides.prod` must be a mapping"),
+        (
+            "kind: assistant\nname: a\nspec: {}\noverrides:\n  stagng: {}\n",
+            5,
+            "unknown environment 'stagng' (did you mean 'staging'?)",
+        ),
+        (
+            "kind: assistant\nname: a\nspec: {}\noverrides:\n  prod: gpt-4.1\n",
+            5,
+            "`overrides.prod` must be a mapping",
+        ),
     ],
 )
 def test_wrapper_problems_are_located(tmp_path, doc, line, expected):

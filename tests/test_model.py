@@ -11,7 +11,10 @@ from vapiops.model import Action, Address, Change, Phase, Plan, Reason, Step
 ADDRESSES = [  # (text, parsed or None when refused)
     ("assistant/support", ("assistant", "support")),
     ("tool/lookup-order.v2_b", ("tool", "lookup-order.v2_b")),
-    ("tool/x.replaced-0b9c7f3e-1111-4111-8111-111111111111", ("tool", "x.replaced-0b9c7f3e-1111-4111-8111-111111111111")),
+    (
+        "tool/x.replaced-0b9c7f3e-1111-4111-8111-111111111111",
+        ("tool", "x.replaced-0b9c7f3e-1111-4111-8111-111111111111"),
+    ),
     ("assistant", None),
     ("assistant/", None),
     ("/support", None),
@@ -45,8 +48,12 @@ def test_check_address_returns_kind_and_name():
 REASONS = [  # (reason, detail, note, text)
     (None, None, None, None),
     (Reason.CANNOT_UPDATE, "type", None, "type cannot change in place"),
-    (Reason.CANNOT_UPDATE, "type", "lifecycle.preventDestroy is set",
-     "type cannot change in place; lifecycle.preventDestroy is set"),
+    (
+        Reason.CANNOT_UPDATE,
+        "type",
+        "lifecycle.preventDestroy is set",
+        "type cannot change in place; lifecycle.preventDestroy is set",
+    ),
     (Reason.REPOINT, "repoint to replaced tool/x", None, "repoint to replaced tool/x"),
     (Reason.DEPOSED, "tool/x", None, "old copy left by the replace of tool/x"),
     (Reason.DELETED_OUTSIDE, None, None, "deleted outside vapiops"),

@@ -7,12 +7,15 @@ import pytest
 from vapiops import paths
 
 
-@pytest.mark.parametrize("path,text", [
-    (("model", "messages", 0, "content"), "model.messages[0].content"),
-    (("members", 2), "members[2]"),
-    ((), ""),
-    (("firstMessage",), "firstMessage"),
-])
+@pytest.mark.parametrize(
+    "path,text",
+    [
+        (("model", "messages", 0, "content"), "model.messages[0].content"),
+        (("members", 2), "members[2]"),
+        ((), ""),
+        (("firstMessage",), "firstMessage"),
+    ],
+)
 def test_format_and_parse_round_trip(path, text):
     assert paths.format_path(path) == text
     assert paths.parse_path(text) == path
@@ -23,18 +26,21 @@ def test_parse_keeps_wildcards():
     assert paths.parse_path("**.server.headers.*") == ("**", "server", "headers", "*")
 
 
-@pytest.mark.parametrize("pattern,path,expected", [
-    ("model.toolIds[]", ("model", "toolIds", 3), True),
-    ("model.toolIds[]", ("model", "toolIds"), False),
-    ("model.toolIds[]", ("model", "toolIds", "x"), False),  # [] is an index, never a key
-    ("server.headers.*", ("server", "headers", "Authorization"), True),
-    ("server.headers.*", ("server", "headers", 0), False),  # * is a key, never an index
-    ("**.server.headers.*", ("server", "headers", "A"), True),  # ** may be zero steps
-    ("**.server.headers.*", ("destinations", 0, "server", "headers", "A"), True),
-    ("**.server.headers.*", ("server", "url"), False),
-    ("voice.voiceId", ("voice", "voiceId"), True),
-    ("voice.voiceId", ("voice", "voiceId", "x"), False),  # a pattern matches whole paths only
-])
+@pytest.mark.parametrize(
+    "pattern,path,expected",
+    [
+        ("model.toolIds[]", ("model", "toolIds", 3), True),
+        ("model.toolIds[]", ("model", "toolIds"), False),
+        ("model.toolIds[]", ("model", "toolIds", "x"), False),  # [] is an index, never a key
+        ("server.headers.*", ("server", "headers", "Authorization"), True),
+        ("server.headers.*", ("server", "headers", 0), False),  # * is a key, never an index
+        ("**.server.headers.*", ("server", "headers", "A"), True),  # ** may be zero steps
+        ("**.server.headers.*", ("destinations", 0, "server", "headers", "A"), True),
+        ("**.server.headers.*", ("server", "url"), False),
+        ("voice.voiceId", ("voice", "voiceId"), True),
+        ("voice.voiceId", ("voice", "voiceId", "x"), False),  # a pattern matches whole paths only
+    ],
+)
 def test_matches(pattern, path, expected):
     assert paths.matches(pattern, path) is expected
 

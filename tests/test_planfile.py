@@ -36,7 +36,12 @@ def test_saved_plan_applies_exactly_that_plan_without_asking(base_project, run, 
     run("apply", planfile)
     posts = sorted(r["path"] for r in writes(sandbox))
     assert posts == ["/assistant", "/assistant", "/tool", "/tool"]
-    assert sorted(state_ids(base_project)) == ["assistant/sales", "assistant/support", "tool/hangup", "tool/lookup"]
+    assert sorted(state_ids(base_project)) == [
+        "assistant/sales",
+        "assistant/support",
+        "tool/hangup",
+        "tool/lookup",
+    ]
 
     edit(base_project / "resources/base.yaml", "Hi, sales here.", "Sales, hello!")
     planfile = tmp_path / "out" / "update.plan"
@@ -46,7 +51,8 @@ def test_saved_plan_applies_exactly_that_plan_without_asking(base_project, run, 
     assert "Apply complete! Resources: 0 added, 1 changed, 0 destroyed." in applied.stderr
     ids = state_ids(base_project)
     assert [(r["method"], r["path"], r["body"]) for r in writes(sandbox)] == [
-        ("PATCH", f"/assistant/{ids['assistant/sales']}", {"firstMessage": "Sales, hello!"})]
+        ("PATCH", f"/assistant/{ids['assistant/sales']}", {"firstMessage": "Sales, hello!"})
+    ]
     run("plan", base_project, "--detailed-exitcode", code=0)
     # A plan file is good for one apply: what it was made from has changed since.
     sandbox.clear_requests()
@@ -58,7 +64,9 @@ def test_saved_plan_applies_exactly_that_plan_without_asking(base_project, run, 
 def _dashboard_edit(base_project: Path, sandbox) -> str:
     ids = state_ids(base_project)
     with sandbox_client(sandbox, KEY) as c:
-        c.patch(f"/assistant/{ids['assistant/support']}", json={"firstMessage": "Edited live"}).raise_for_status()
+        c.patch(
+            f"/assistant/{ids['assistant/support']}", json={"firstMessage": "Edited live"}
+        ).raise_for_status()
     return "assistant/support"
 
 
@@ -99,11 +107,15 @@ def test_stale_saved_plan_is_refused_and_sends_nothing(base_project, run, sandbo
 
 def test_saved_plan_is_refused_for_another_environment(tmp_path, run, sandbox):
     root = tmp_path / "proj"
-    write_file(root, "vapiops.yaml", """
+    write_file(
+        root,
+        "vapiops.yaml",
+        """
         environments:
           dev: {api_key_env: VAPI_API_KEY}
           prod: {api_key_env: VAPI_API_KEY}
-    """)
+    """,
+    )
     write_file(root, "resources/base.yaml", BASE)
     planfile = tmp_path / "dev.plan"
     run("plan", root, "--env", "dev", "--out", planfile)
@@ -124,7 +136,9 @@ def test_a_file_that_is_not_a_plan_file_is_refused(support_project, run, sandbox
     for name, text in (("plan.json", '{"kind": "something-else"}'), ("garbage.plan", "not json at all")):
         path = tmp_path / name
         path.write_text(text)
-        assert_one_error(run("apply", path, code=1), str(path), "not a vapiops plan file", "vapiops plan --out")
+        assert_one_error(
+            run("apply", path, code=1), str(path), "not a vapiops plan file", "vapiops plan --out"
+        )
     damaged = tmp_path / "damaged.plan"
     damaged.write_text('{"kind": "vapiops-plan", "version": 1, "project_root": 5, "plan": []}')
     assert_one_error(run("apply", damaged, code=1), str(damaged), "damaged", "vapiops plan --out")

@@ -40,45 +40,101 @@ PROMPT = "You are Acme's support agent. The caller is {{ customer.number }}.\nBe
 
 def project() -> list[Desired]:
     return [
-        D("tool", "lookup-order", {
-            "type": "function",
-            "function": {"name": "lookup_order", "description": "Look up an order.",
-                         "parameters": {"type": "object", "properties": {"orderNumber": {"type": "string"}},
-                                        "required": ["orderNumber"]}},
-            "server": {"url": "https://hooks.example.com/orders"},
-        }),
-        D("tool", "handoff-to-billing", {
-            "type": "handoff",
-            "destinations": [{"type": "assistant", "assistantId": "billing", "description": "billing"}],
-        }),
+        D(
+            "tool",
+            "lookup-order",
+            {
+                "type": "function",
+                "function": {
+                    "name": "lookup_order",
+                    "description": "Look up an order.",
+                    "parameters": {
+                        "type": "object",
+                        "properties": {"orderNumber": {"type": "string"}},
+                        "required": ["orderNumber"],
+                    },
+                },
+                "server": {"url": "https://hooks.example.com/orders"},
+            },
+        ),
+        D(
+            "tool",
+            "handoff-to-billing",
+            {
+                "type": "handoff",
+                "destinations": [{"type": "assistant", "assistantId": "billing", "description": "billing"}],
+            },
+        ),
         D("tool", "end-call", {"type": "endCall"}),
-        D("assistant", "support", {
-            "name": "support",
-            "firstMessage": "Hi, this is Acme support.",
-            "silenceTimeoutSeconds": 30,
-            "model": {"provider": "openai", "model": "gpt-4o", "temperature": 1,
-                      "messages": [{"role": "system", "content": PROMPT}],
-                      "toolIds": ["lookup-order", "handoff-to-billing", "end-call"]},
-            "voice": {"provider": "11labs", "voiceId": "burt"},
-            "artifactPlan": {"structuredOutputIds": ["call-outcome"]},
-        }),
-        D("assistant", "billing", {
-            "name": "billing", "firstMessage": "Billing here.",
-            "model": {"provider": "openai", "model": "gpt-4o",
-                      "messages": [{"role": "system", "content": "You handle billing."}]},
-        }),
-        D("squad", "desk", {"name": "desk", "members": [
-            {"assistantId": "support", "assistantDestinations": [{"type": "assistant", "assistantId": "billing"}]},
-            {"assistantId": "billing"}]}),
-        D("structured-output", "call-outcome", {
-            "name": "call-outcome", "type": "ai",
-            "schema": {"type": "object", "properties": {"resolved": {"type": "boolean"}}},
-            "assistantIds": ["support", "billing"]}),
-        D("scorecard", "quality", {
-            "name": "quality",
-            "metrics": [{"structuredOutputId": "call-outcome",
-                         "conditions": [{"type": "boolean", "comparator": "=", "value": True, "points": 100}]}],
-            "assistantIds": ["support"]}),
+        D(
+            "assistant",
+            "support",
+            {
+                "name": "support",
+                "firstMessage": "Hi, this is Acme support.",
+                "silenceTimeoutSeconds": 30,
+                "model": {
+                    "provider": "openai",
+                    "model": "gpt-4o",
+                    "temperature": 1,
+                    "messages": [{"role": "system", "content": PROMPT}],
+                    "toolIds": ["lookup-order", "handoff-to-billing", "end-call"],
+                },
+                "voice": {"provider": "11labs", "voiceId": "burt"},
+                "artifactPlan": {"structuredOutputIds": ["call-outcome"]},
+            },
+        ),
+        D(
+            "assistant",
+            "billing",
+            {
+                "name": "billing",
+                "firstMessage": "Billing here.",
+                "model": {
+                    "provider": "openai",
+                    "model": "gpt-4o",
+                    "messages": [{"role": "system", "content": "You handle billing."}],
+                },
+            },
+        ),
+        D(
+            "squad",
+            "desk",
+            {
+                "name": "desk",
+                "members": [
+                    {
+                        "assistantId": "support",
+                        "assistantDestinations": [{"type": "assistant", "assistantId": "billing"}],
+                    },
+                    {"assistantId": "billing"},
+                ],
+            },
+        ),
+        D(
+            "structured-output",
+            "call-outcome",
+            {
+                "name": "call-outcome",
+                "type": "ai",
+                "schema": {"type": "object", "properties": {"resolved": {"type": "boolean"}}},
+                "assistantIds": ["support", "billing"],
+            },
+        ),
+        D(
+            "scorecard",
+            "quality",
+            {
+                "name": "quality",
+                "metrics": [
+                    {
+                        "structuredOutputId": "call-outcome",
+                        "conditions": [{"type": "boolean", "comparator": "=", "value": True, "points": 100}],
+                    }
+                ],
+                "assistantIds": ["support"],
+            },
+        ),
     ]
 
 
@@ -102,9 +158,13 @@ def test_everything_is_created_in_dependency_order_with_cycles_linked():
     assert set(plan.applied) == {c.address for c in plan.changes}
     run(plan, state, org)
     live_support = org.objects["assistant"][state.resources["assistant/support"].id]
-    assert live_support["artifactPlan"]["structuredOutputIds"] == [state.resources["structured-output/call-outcome"].id]
+    assert live_support["artifactPlan"]["structuredOutputIds"] == [
+        state.resources["structured-output/call-outcome"].id
+    ]
     # The state records the whole desired spec, references by name.
-    assert state.resources["assistant/support"].applied["artifactPlan"] == {"structuredOutputIds": ["call-outcome"]}
+    assert state.resources["assistant/support"].applied["artifactPlan"] == {
+        "structuredOutputIds": ["call-outcome"]
+    }
 
 
 def test_plan_after_apply_is_empty_whatever_defaults_the_server_filled():
@@ -140,11 +200,16 @@ def test_a_change_then_plan_again_is_clean():
 
 def test_a_manifest_holding_the_uuid_of_a_managed_resource_compares_by_name():
     tool_id = new_id()
-    state = fresh_state(resources={
-        "tool/t": ResourceState("tool", "t", tool_id, {"type": "endCall"}),
-        "assistant/a": ResourceState("assistant", "a", "aid-1", {"model": {"toolIds": ["t"]}}),
-    })
-    live = {"tool": [{"id": tool_id, "type": "endCall"}], "assistant": [{"id": "aid-1", "model": {"toolIds": [tool_id]}}]}
+    state = fresh_state(
+        resources={
+            "tool/t": ResourceState("tool", "t", tool_id, {"type": "endCall"}),
+            "assistant/a": ResourceState("assistant", "a", "aid-1", {"model": {"toolIds": ["t"]}}),
+        }
+    )
+    live = {
+        "tool": [{"id": tool_id, "type": "endCall"}],
+        "assistant": [{"id": "aid-1", "model": {"toolIds": [tool_id]}}],
+    }
     desired = [D("tool", "t", {"type": "endCall"}), D("assistant", "a", {"model": {"toolIds": [tool_id]}})]
     assert make_plan("dev", desired, state, live).is_empty
 
@@ -161,9 +226,16 @@ def test_a_reference_of_the_wrong_kind_is_not_translated():
 
 
 def one_assistant(applied: dict, live_extra: dict | None = None):
-    state = fresh_state(resources={"assistant/a": ResourceState("assistant", "a", "aid", copy.deepcopy(applied))})
-    live_obj = {"id": "aid", "orgId": "o", "createdAt": "2024-01-01T00:00:00Z", **copy.deepcopy(applied),
-                **(live_extra or {})}
+    state = fresh_state(
+        resources={"assistant/a": ResourceState("assistant", "a", "aid", copy.deepcopy(applied))}
+    )
+    live_obj = {
+        "id": "aid",
+        "orgId": "o",
+        "createdAt": "2024-01-01T00:00:00Z",
+        **copy.deepcopy(applied),
+        **(live_extra or {}),
+    }
     return state, {"assistant": [live_obj]}
 
 
@@ -185,17 +257,22 @@ def test_update_filter_gets_the_kind_and_trims_the_body_with_a_warning_for_dropp
         return {k: v for k, v in body.items() if k == "name"}
 
     state, live = one_assistant({"name": "a", "x": 1})
-    plan = make_plan("dev", [D("assistant", "a", {"name": "b", "x": 2})], state, live, update_filter=only_name)
+    plan = make_plan(
+        "dev", [D("assistant", "a", {"name": "b", "x": 2})], state, live, update_filter=only_name
+    )
     assert seen == ["assistant"]
     assert step(plan, "update:assistant/a").body == {"name": "b"}
-    assert plan.warnings == ["assistant/a: x cannot be changed by an update (Vapi's update body does not accept it); "
-                             "the change stays pending"]
+    assert plan.warnings == [
+        "assistant/a: x cannot be changed by an update (Vapi's update body does not accept it); "
+        "the change stays pending"
+    ]
 
 
 def test_an_update_the_filter_empties_sends_nothing_but_stays_visible():
     state, live = one_assistant({"name": "a", "x": 1})
-    plan = make_plan("dev", [D("assistant", "a", {"name": "a", "x": 2})], state, live,
-                     update_filter=lambda kind, body: {})
+    plan = make_plan(
+        "dev", [D("assistant", "a", {"name": "a", "x": 2})], state, live, update_filter=lambda kind, body: {}
+    )
     assert change(plan, "assistant/a").action is Action.UPDATE
     assert plan.steps == [] and "assistant/a" not in plan.applied
     assert plan.warnings and "x cannot be changed by an update" in plan.warnings[0]
@@ -203,8 +280,10 @@ def test_an_update_the_filter_empties_sends_nothing_but_stays_visible():
 
 def test_step_bodies_and_applied_never_alias_the_inputs():
     state, live = one_assistant({"name": "a", "model": {"provider": "openai"}})
-    desired = [D("assistant", "a", {"name": "a", "model": {"provider": "openai", "model": "gpt-4o"}}),
-               D("tool", "t", {"type": "function", "function": {"name": "t"}})]
+    desired = [
+        D("assistant", "a", {"name": "a", "model": {"provider": "openai", "model": "gpt-4o"}}),
+        D("tool", "t", {"type": "function", "function": {"name": "t"}}),
+    ]
     before = copy.deepcopy((desired[0].spec, desired[1].spec, live))
     plan = make_plan("dev", desired, state, live | {"tool": []})
     for s in plan.steps:
@@ -224,8 +303,12 @@ def test_newly_ignored_path_that_was_applied_before_is_not_removed():
 
 
 def test_a_create_starts_with_the_ignored_values_but_does_not_record_them():
-    plan = make_plan("dev", [D("assistant", "a", {"name": "a", "voice": {"voiceId": "v"}}, ignore=("voice",))],
-                     fresh_state(), {"assistant": []})
+    plan = make_plan(
+        "dev",
+        [D("assistant", "a", {"name": "a", "voice": {"voiceId": "v"}}, ignore=("voice",))],
+        fresh_state(),
+        {"assistant": []},
+    )
     assert step(plan, "create:assistant/a").body == {"name": "a", "voice": {"voiceId": "v"}}
     assert plan.applied["assistant/a"] == {"name": "a"}
 
@@ -236,10 +319,16 @@ SECRET = "sk-live-0123456789abcdef"
 
 
 def secret_tool(header: str = SECRET) -> Desired:
-    return D("tool", "hook", {"type": "function", "function": {"name": "hook"},
-                              "server": {"url": f"https://hooks.example.com/{SECRET}",
-                                         "headers": {"Authorization": header}}},
-             sensitive=frozenset({("server", "url")}))
+    return D(
+        "tool",
+        "hook",
+        {
+            "type": "function",
+            "function": {"name": "hook"},
+            "server": {"url": f"https://hooks.example.com/{SECRET}", "headers": {"Authorization": header}},
+        },
+        sensitive=frozenset({("server", "url")}),
+    )
 
 
 def test_secrets_are_hashed_in_applied_and_never_shown_but_sent():
@@ -248,7 +337,8 @@ def test_secrets_are_hashed_in_applied_and_never_shown_but_sent():
     assert SECRET not in shown
     assert plan.secrets["tool/hook"] == {
         "server.headers.Authorization": default_hash(SECRET),
-        "server.url": default_hash(f"https://hooks.example.com/{SECRET}")}
+        "server.url": default_hash(f"https://hooks.example.com/{SECRET}"),
+    }
     assert plan.applied["tool/hook"]["server"]["headers"]["Authorization"] == default_hash(SECRET)
     fields = {f.path: f for f in change(plan, "tool/hook").fields}
     assert fields["server.headers.Authorization"].after == SENSITIVE and fields["server.url"].sensitive
@@ -271,7 +361,9 @@ def test_an_unchanged_secret_is_no_change_even_when_vapi_masks_it_and_a_changed_
 
 
 def test_hash_secret_is_the_one_passed_in():
-    plan = make_plan("dev", [secret_tool()], fresh_state(), {"tool": []}, hash_secret=lambda v: f"h{len(str(v))}")
+    plan = make_plan(
+        "dev", [secret_tool()], fresh_state(), {"tool": []}, hash_secret=lambda v: f"h{len(str(v))}"
+    )
     assert plan.secrets["tool/hook"]["server.headers.Authorization"] == f"h{len(SECRET)}"
 
 
@@ -290,7 +382,11 @@ def test_a_type_change_replaces_creates_repoints_then_deletes_the_old_object():
     repoint = change(plan, "assistant/support")
     assert repoint.action is Action.UPDATE and repoint.reason_text == "repoint to replaced tool/end-call"
     assert [f.after for f in repoint.fields] == ["end-call"] and repoint.fields[0].before == old
-    assert step_keys(plan) == ["create:tool/end-call", "repoint:assistant/support", "delete-deposed:tool/end-call"]
+    assert step_keys(plan) == [
+        "create:tool/end-call",
+        "repoint:assistant/support",
+        "delete-deposed:tool/end-call",
+    ]
     assert step(plan, "delete-deposed:tool/end-call").id == old
     assert sorted(step(plan, "repoint:assistant/support").body) == ["model"]
     assert plan.summary == {"add": 1, "change": 1, "destroy": 1, "replace": 1}
@@ -349,10 +445,16 @@ def test_a_resource_deleted_outside_vapiops_is_created_again():
 
 
 def test_no_collision_warning_for_a_managed_object_of_that_name():
-    state = fresh_state(resources={"assistant/old": ResourceState("assistant", "old", "live-1", {"name": "support"})})
+    state = fresh_state(
+        resources={"assistant/old": ResourceState("assistant", "old", "live-1", {"name": "support"})}
+    )
     live = {"assistant": [{"id": "live-1", "name": "support"}]}
-    plan = make_plan("dev", [D("assistant", "old", {"name": "support"}), D("assistant", "support", {"name": "support"})],
-                     state, live)
+    plan = make_plan(
+        "dev",
+        [D("assistant", "old", {"name": "support"}), D("assistant", "support", {"name": "support"})],
+        state,
+        live,
+    )
     assert plan.warnings == []
 
 
@@ -409,10 +511,18 @@ def test_targets_keep_the_target_and_what_it_references_that_changes():
     desired[4].spec["firstMessage"] = "changed"  # assistant/billing
     desired[3].spec["firstMessage"] = "changed"  # assistant/support (references lookup-order)
     full = plan_for(desired, state, org)
-    assert {c.address for c in full.changes} == {"tool/lookup-order", "assistant/billing", "assistant/support"}
+    assert {c.address for c in full.changes} == {
+        "tool/lookup-order",
+        "assistant/billing",
+        "assistant/support",
+    }
     plan = plan_for(desired, state, org, targets=["assistant/support"])
     # support references lookup-order (changed) and, through the handoff tool, billing (changed).
-    assert {c.address for c in plan.changes} == {"assistant/support", "tool/lookup-order", "assistant/billing"}
+    assert {c.address for c in plan.changes} == {
+        "assistant/support",
+        "tool/lookup-order",
+        "assistant/billing",
+    }
     plan = plan_for(desired, state, org, targets=["tool/lookup-order"])
     assert [c.address for c in plan.changes] == ["tool/lookup-order"]
     assert step_keys(plan) == ["update:tool/lookup-order"] and set(plan.applied) == {"tool/lookup-order"}
@@ -424,7 +534,11 @@ def test_a_targeted_replace_keeps_the_repoints_it_needs():
     desired[2] = D("tool", "end-call", {"type": "dtmf"})
     desired[4].spec["firstMessage"] = "changed"  # not targeted
     plan = plan_for(desired, state, org, targets=["tool/end-call"])
-    assert step_keys(plan) == ["create:tool/end-call", "repoint:assistant/support", "delete-deposed:tool/end-call"]
+    assert step_keys(plan) == [
+        "create:tool/end-call",
+        "repoint:assistant/support",
+        "delete-deposed:tool/end-call",
+    ]
     assert "assistant/billing" not in {c.address for c in plan.changes}
 
 
@@ -449,7 +563,10 @@ def test_changes_sorted_by_address_and_fields_by_path():
     plan = plan_for(desired, state, org)
     assert [c.address for c in plan.changes] == ["assistant/support", "tool/handoff-to-billing"]
     assert [f.path for f in change(plan, "assistant/support").fields] == [
-        "firstMessage", "voice.provider", "voice.voiceId"]
+        "firstMessage",
+        "voice.provider",
+        "voice.voiceId",
+    ]
 
 
 # -- drift ------------------------------------------------------------------------------------------------
@@ -470,13 +587,16 @@ def test_drift_report_shows_declared_changes_and_deletions_made_outside():
     assert report.changes == []
     assert [(c.address, c.action, c.reason_text) for c in report.drift] == [
         ("assistant/support", Action.UPDATE, "changed outside vapiops"),
-        ("squad/desk", Action.DELETE, "deleted outside vapiops")]
+        ("squad/desk", Action.DELETE, "deleted outside vapiops"),
+    ]
     assert change(report, "assistant/support").fields == [
-        FieldChange("firstMessage", "Hi, this is Acme support.", "edited")]
+        FieldChange("firstMessage", "Hi, this is Acme support.", "edited")
+    ]
     del hook["server"]["headers"]["Authorization"]
     report = drift_report("dev", state, org.live())
     assert change(report, "tool/hook").fields == [
-        FieldChange("server.headers.Authorization", SENSITIVE, ABSENT, sensitive=True)]
+        FieldChange("server.headers.Authorization", SENSITIVE, ABSENT, sensitive=True)
+    ]
     assert SECRET not in json.dumps(report.to_dict())
 
 
@@ -490,23 +610,42 @@ def intent_state(body: dict, started: str = "2024-05-01T12:00:00.000Z", sensitiv
 def test_adopt_intents_finds_the_object_a_crashed_create_made():
     body = {"type": "function", "function": {"name": "t"}, "server": {"headers": {"A": "sha256:abc"}}}
     state = intent_state(body, sensitive=["server.headers.A"])
-    live = {"tool": [
-        {"id": "old", "createdAt": "2024-05-01T11:00:00.000Z", **body},  # before the intent: not ours
-        {"id": "other", "createdAt": "2024-05-01T12:00:01.000Z", "type": "function", "function": {"name": "u"}},
-        {"id": "ours", "createdAt": "2024-05-01T12:00:02.000Z", "async": False, "type": "function",
-         "function": {"name": "t", "parameters": {}}, "server": {"headers": {"A": "****"}}},
-    ]}
+    live = {
+        "tool": [
+            {"id": "old", "createdAt": "2024-05-01T11:00:00.000Z", **body},  # before the intent: not ours
+            {
+                "id": "other",
+                "createdAt": "2024-05-01T12:00:01.000Z",
+                "type": "function",
+                "function": {"name": "u"},
+            },
+            {
+                "id": "ours",
+                "createdAt": "2024-05-01T12:00:02.000Z",
+                "async": False,
+                "type": "function",
+                "function": {"name": "t", "parameters": {}},
+                "server": {"headers": {"A": "****"}},
+            },
+        ]
+    }
     assert adopt_intents(state, live) == {"tool/t": "ours"}
 
 
 def test_adopt_intents_allows_clock_skew_and_picks_the_oldest_of_several():
     body = {"type": "endCall"}
     state = intent_state(body)
-    live = {"tool": [
-        {"id": "b", "createdAt": "2024-05-01T12:03:00.000Z", **body},
-        {"id": "a", "createdAt": "2024-05-01T11:55:00.000Z", **body},  # 5 min "before": server clock behind
-        {"id": "z", "createdAt": "2024-05-01T11:45:00.000Z", **body},  # outside the 10 min allowance
-    ]}
+    live = {
+        "tool": [
+            {"id": "b", "createdAt": "2024-05-01T12:03:00.000Z", **body},
+            {
+                "id": "a",
+                "createdAt": "2024-05-01T11:55:00.000Z",
+                **body,
+            },  # 5 min "before": server clock behind
+            {"id": "z", "createdAt": "2024-05-01T11:45:00.000Z", **body},  # outside the 10 min allowance
+        ]
+    }
     assert adopt_intents(state, live) == {"tool/t": "a"}
 
 
@@ -535,23 +674,61 @@ def test_two_intents_never_adopt_the_same_object():
 def test_planning_a_thousand_resources_is_fast():
     desired = []
     for i in range(200):
-        desired.append(D("tool", f"t{i}", {"type": "function", "function": {
-            "name": f"t{i}", "parameters": {"type": "object", "properties": {"x": {"type": "string"}}}},
-            "server": {"url": "https://h", "headers": {"Authorization": "secret"}}}))
+        desired.append(
+            D(
+                "tool",
+                f"t{i}",
+                {
+                    "type": "function",
+                    "function": {
+                        "name": f"t{i}",
+                        "parameters": {"type": "object", "properties": {"x": {"type": "string"}}},
+                    },
+                    "server": {"url": "https://h", "headers": {"Authorization": "secret"}},
+                },
+            )
+        )
     for i in range(600):
-        desired.append(D("assistant", f"a{i}", {
-            "name": f"a{i}", "firstMessage": "hello",
-            "model": {"provider": "openai", "model": "gpt-4o", "temperature": 1,
-                      "messages": [{"role": "system", "content": PROMPT * 20}],
-                      "toolIds": [f"t{(i + k) % 200}" for k in range(4)]},
-            "voice": {"provider": "11labs", "voiceId": "burt"},
-            "artifactPlan": {"structuredOutputIds": [f"o{i % 100}"]}}))
+        desired.append(
+            D(
+                "assistant",
+                f"a{i}",
+                {
+                    "name": f"a{i}",
+                    "firstMessage": "hello",
+                    "model": {
+                        "provider": "openai",
+                        "model": "gpt-4o",
+                        "temperature": 1,
+                        "messages": [{"role": "system", "content": PROMPT * 20}],
+                        "toolIds": [f"t{(i + k) % 200}" for k in range(4)],
+                    },
+                    "voice": {"provider": "11labs", "voiceId": "burt"},
+                    "artifactPlan": {"structuredOutputIds": [f"o{i % 100}"]},
+                },
+            )
+        )
     for i in range(100):
-        desired.append(D("structured-output", f"o{i}", {
-            "name": f"o{i}", "type": "ai", "schema": {"type": "object"}, "assistantIds": [f"a{i}", f"a{i + 100}"]}))
+        desired.append(
+            D(
+                "structured-output",
+                f"o{i}",
+                {
+                    "name": f"o{i}",
+                    "type": "ai",
+                    "schema": {"type": "object"},
+                    "assistantIds": [f"a{i}", f"a{i + 100}"],
+                },
+            )
+        )
     for i in range(100):
-        desired.append(D("squad", f"s{i}", {"name": f"s{i}", "members": [{"assistantId": f"a{i}"},
-                                                                         {"assistantId": f"a{i + 1}"}]}))
+        desired.append(
+            D(
+                "squad",
+                f"s{i}",
+                {"name": f"s{i}", "members": [{"assistantId": f"a{i}"}, {"assistantId": f"a{i + 1}"}]},
+            )
+        )
     state, org = converge(desired)
     assert len(state.resources) == 1000
     live = org.live()

@@ -36,20 +36,30 @@ def desired_of(case: dict[str, Any]) -> list[Desired]:
     out = []
     for d in case["desired"]:
         lifecycle = d.get("lifecycle", {})
-        out.append(Desired(
-            d["kind"], d["name"], copy.deepcopy(d["spec"]),
-            Lifecycle(lifecycle.get("preventDestroy", False), tuple(lifecycle.get("ignoreChanges", ()))),
-            frozenset(paths.parse_path(p) for p in d.get("sensitive", ())),
-            where=f"{d['kind']}/{d['name']}.yaml:1",
-        ))
+        out.append(
+            Desired(
+                d["kind"],
+                d["name"],
+                copy.deepcopy(d["spec"]),
+                Lifecycle(lifecycle.get("preventDestroy", False), tuple(lifecycle.get("ignoreChanges", ()))),
+                frozenset(paths.parse_path(p) for p in d.get("sensitive", ())),
+                where=f"{d['kind']}/{d['name']}.yaml:1",
+            )
+        )
     return out
 
 
 def state_of(case: dict[str, Any]) -> State:
-    return State("dev", lineage="lin", resources={
-        addr: ResourceState(e["kind"], e["name"], e["id"], copy.deepcopy(e["applied"]), dict(e.get("secrets", {})))
-        for addr, e in case["state"].items()
-    })
+    return State(
+        "dev",
+        lineage="lin",
+        resources={
+            addr: ResourceState(
+                e["kind"], e["name"], e["id"], copy.deepcopy(e["applied"]), dict(e.get("secrets", {}))
+            )
+            for addr, e in case["state"].items()
+        },
+    )
 
 
 def org_of(case: dict[str, Any]) -> Org:
@@ -61,8 +71,9 @@ def org_of(case: dict[str, Any]) -> Org:
 
 
 def plan(case: dict[str, Any], state: State, live: dict[str, list[dict]]) -> Plan:
-    return make_plan("dev", desired_of(case), state, live, targets=case.get("targets", ()),
-                     update_filter=update_filter)
+    return make_plan(
+        "dev", desired_of(case), state, live, targets=case.get("targets", ()), update_filter=update_filter
+    )
 
 
 @pytest.mark.parametrize("path", CASES, ids=[p.stem for p in CASES])
@@ -77,7 +88,8 @@ def test_case(path: Path) -> None:
     got = plan(case, state, live)
 
     assert [(c.address, c.action.value) for c in got.changes] == [
-        (c["address"], c["action"]) for c in expect["changes"]]
+        (c["address"], c["action"]) for c in expect["changes"]
+    ]
     for c, want in zip(got.changes, expect["changes"], strict=True):
         assert c.reason_text == want.get("reason"), c.address
         # A create has no ID yet; anything else acts on the ID state has for the address.
@@ -92,7 +104,9 @@ def test_case(path: Path) -> None:
     for key, after in expect.get("after", {}).items():
         assert by_key[key].after == after, key
     for s in got.steps:  # a POST or a link has no ID to name; every other call names the state's ID
-        assert s.id == (None if s.phase in (Phase.CREATE, Phase.LINK) else case["state"][s.address]["id"]), s.key
+        assert s.id == (None if s.phase in (Phase.CREATE, Phase.LINK) else case["state"][s.address]["id"]), (
+            s.key
+        )
     for addr, applied in expect.get("applied", {}).items():
         assert got.applied[addr] == applied, addr
     assert len(got.warnings) == len(expect.get("warnings", [])), got.warnings

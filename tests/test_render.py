@@ -140,7 +140,8 @@ def plan_replace() -> Plan:
                 Action.UPDATE,
                 "a-1",
                 [],  # references are shown by name: the name stays, only the ID behind it changes
-                reason=Reason.REPOINT, detail="repoint to replaced tool/lookup",
+                reason=Reason.REPOINT,
+                detail="repoint to replaced tool/lookup",
             ),
             Change(
                 "tool/lookup",
@@ -152,7 +153,8 @@ def plan_replace() -> Plan:
                     FieldChange("type", "function", "apiRequest"),
                     FieldChange("url", ABSENT, "https://x.test/o"),
                 ],
-                reason=Reason.CANNOT_UPDATE, detail="type",
+                reason=Reason.CANNOT_UPDATE,
+                detail="type",
             ),
         ],
     )
@@ -703,13 +705,27 @@ def test_markdown_change_without_fields_shows_its_reason() -> None:
 
 
 def test_drift_report_is_worded_as_what_happened():
-    plan = Plan("prod", refresh_only=True, drift=[
-        Change("assistant/support", "assistant", "support", Action.UPDATE, "id-1",
-               [FieldChange("firstMessage", "Hi", "Hello")], reason=Reason.CHANGED_OUTSIDE),
-        Change("tool/lookup", "tool", "lookup", Action.DELETE, "id-2", [], reason=Reason.DELETED_OUTSIDE),
-    ]).to_dict()
+    plan = Plan(
+        "prod",
+        refresh_only=True,
+        drift=[
+            Change(
+                "assistant/support",
+                "assistant",
+                "support",
+                Action.UPDATE,
+                "id-1",
+                [FieldChange("firstMessage", "Hi", "Hello")],
+                reason=Reason.CHANGED_OUTSIDE,
+            ),
+            Change("tool/lookup", "tool", "lookup", Action.DELETE, "id-2", [], reason=Reason.DELETED_OUTSIDE),
+        ],
+    ).to_dict()
     jsonschema.validate(plan, PLAN_SCHEMA)
-    assert plan["changes"] == [] and [c["address"] for c in plan["drift"]] == ["assistant/support", "tool/lookup"]
+    assert plan["changes"] == [] and [c["address"] for c in plan["drift"]] == [
+        "assistant/support",
+        "tool/lookup",
+    ]
     assert plan["summary"] == {"add": 0, "change": 0, "destroy": 0, "replace": 0}
     markdown = render_markdown(plan)
     assert markdown.startswith("### vapiops drift report")
@@ -723,7 +739,9 @@ def test_drift_report_is_worded_as_what_happened():
     assert "# assistant/support changed outside vapiops" in text
     assert "will be" not in text
     assert text.rstrip().splitlines()[-1] == "Drift: 1 changed, 1 deleted outside vapiops."
-    assert render_text(Plan("prod", refresh_only=True).to_dict()).startswith("No changes. The live objects match")
+    assert render_text(Plan("prod", refresh_only=True).to_dict()).startswith(
+        "No changes. The live objects match"
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -731,9 +749,17 @@ def test_drift_report_is_worded_as_what_happened():
 
 
 def _many(count: int) -> Plan:
-    changes = [Change(f"tool/t{i:04d}", "tool", f"t{i:04d}", Action.UPDATE, f"id-{i}",
-                      [FieldChange("function.description", f"old {i}\nline 2\n", f"new {i}\nline 2\n")])
-               for i in range(count)]
+    changes = [
+        Change(
+            f"tool/t{i:04d}",
+            "tool",
+            f"t{i:04d}",
+            Action.UPDATE,
+            f"id-{i}",
+            [FieldChange("function.description", f"old {i}\nline 2\n", f"new {i}\nline 2\n")],
+        )
+        for i in range(count)
+    ]
     return Plan("prod", changes=changes)
 
 
@@ -742,14 +768,16 @@ def test_markdown_caps_a_table_too_long_for_the_comment(limit):
     text = render_markdown(_many(2000).to_dict(), limit=limit)
     assert len(text) <= limit
     assert_markdown_balanced(text)
-    table = text[text.index("| Action |"):text.index("\n\n", text.index("| Action |"))]
+    table = text[text.index("| Action |") : text.index("\n\n", text.index("| Action |"))]
     assert len(table) <= limit * TABLE_SHARE
     shown = text.count("<details>")
     assert len(text) - len(table) > limit // 2 and shown > 10
     (more,) = re.findall(r"_(\d+) more resources_", table)
     assert table.count("\n| ~ update |") + int(more) == 2000
-    assert text.endswith(f"_{2000 - shown} more resources not shown (plan too large for one comment); "
-                         "run `vapiops plan` locally for the full plan._\n")
+    assert text.endswith(
+        f"_{2000 - shown} more resources not shown (plan too large for one comment); "
+        "run `vapiops plan` locally for the full plan._\n"
+    )
 
 
 def test_markdown_keeps_a_whole_table_that_leaves_room_for_sections():
@@ -763,15 +791,18 @@ def test_markdown_keeps_a_whole_table_that_leaves_room_for_sections():
 def test_markdown_plan_of_many_resources_fits_one_comment(tmp_path, run, sandbox):
     root = tmp_path / "proj"
     prompt = "\n".join(f"          Rule {j}: answer briefly and politely." for j in range(12))
-    docs = [f"kind: assistant\nname: a{i:04d}\nspec:\n  model:\n    provider: openai\n    model: gpt-4o\n"
-            f"    messages:\n      - role: system\n        content: |\n{prompt}\n" for i in range(60)]
+    docs = [
+        f"kind: assistant\nname: a{i:04d}\nspec:\n  model:\n    provider: openai\n    model: gpt-4o\n"
+        f"    messages:\n      - role: system\n        content: |\n{prompt}\n"
+        for i in range(60)
+    ]
     docs += [f"kind: tool\nname: t{i:04d}\nspec:\n  type: endCall\n" for i in range(2000)]
     write_file(root, "resources/many.yaml", "---\n".join(docs))
     text = run("plan", root, "--format", "markdown", "--detailed-exitcode", code=2).stdout
     assert len(text) < 65_536
     assert_markdown_balanced(text)
     assert "**Plan:** 2060 to add, 0 to change, 0 to destroy." in text
-    table = text[text.index("| Action |"):text.index("\n\n", text.index("| Action |"))]
+    table = text[text.index("| Action |") : text.index("\n\n", text.index("| Action |"))]
     assert len(table) <= 65_536 * TABLE_SHARE
     (more,) = re.findall(r"\| … \| _(\d+) more resources_ \| \|", table)
     rows = table.count("\n| + create |") + table.startswith("| + create |")
@@ -797,16 +828,33 @@ def test_json_plan_validates_for_every_action_and_sensitive_fields(tmp_path, run
     edit(base, "Hi, support here.", "Support, hi.")  # update
     edit(base, "type: endCall", "type: dtmf")  # replace (and a repoint of assistant/sales)
     text = base.read_text()
-    base.write_text(text.replace(text[text.index("kind: tool\nname: lookup"):text.index("kind: tool\nname: hangup")], ""))
+    base.write_text(
+        text.replace(
+            text[text.index("kind: tool\nname: lookup") : text.index("kind: tool\nname: hangup")], ""
+        )
+    )
     edit(base, "toolIds: [lookup]", "toolIds: []")  # tool/lookup deleted
     write_file(root, "resources/new.yaml", "kind: tool\nname: fresh\nspec:\n  type: endCall\n")  # create
-    result = run("plan", root, "--format", "json", "--detailed-exitcode", code=2,
-                 env={**secrets, "HOOK_TOKEN": HOOK_TOKEN_2})
+    result = run(
+        "plan",
+        root,
+        "--format",
+        "json",
+        "--detailed-exitcode",
+        code=2,
+        env={**secrets, "HOOK_TOKEN": HOOK_TOKEN_2},
+    )
     doc = json.loads(result.stdout)  # stdout is one JSON object and nothing else
     validator.validate(doc)
     actions = {c["address"]: c["action"] for c in doc["changes"]}
-    assert actions == {"tool/fresh": "create", "tool/lookup": "delete", "tool/hangup": "replace",
-                       "assistant/support": "update", "assistant/sales": "update", "tool/hook": "update"}
+    assert actions == {
+        "tool/fresh": "create",
+        "tool/lookup": "delete",
+        "tool/hangup": "replace",
+        "assistant/support": "update",
+        "assistant/sales": "update",
+        "tool/hook": "update",
+    }
     assert doc["summary"] == {"add": 2, "change": 3, "destroy": 2, "replace": 1}
     by_address = {c["address"]: c for c in doc["changes"]}
     assert by_address["tool/fresh"]["id"] is None and by_address["tool/lookup"]["id"]

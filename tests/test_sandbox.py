@@ -36,8 +36,11 @@ ASSISTANT = {
 }
 FUNCTION_TOOL = {
     "type": "function",
-    "function": {"name": "lookup_order", "description": "Find an order",
-                 "parameters": {"type": "object", "properties": {"id": {"type": "string"}}}},
+    "function": {
+        "name": "lookup_order",
+        "description": "Find an order",
+        "parameters": {"type": "object", "properties": {"id": {"type": "string"}}},
+    },
 }
 STRUCTURED_OUTPUT = {"name": "call-outcome", "schema": {"type": "boolean", "description": "resolved?"}}
 
@@ -77,7 +80,8 @@ def test_create_assigns_server_fields_and_fills_defaults(api, sandbox):
     assert obj["model"]["numFastTurns"] == 0
     server_fields = {"id", "orgId", "createdAt", "updatedAt"}
     assert {k: v for k, v in obj.items() if k not in server_fields} == vapispec.apply_defaults(
-        KINDS["assistant"], ASSISTANT)
+        KINDS["assistant"], ASSISTANT
+    )
     assert api.get(f"/assistant/{obj['id']}").json() == obj
     assert sandbox.objects("assistant") == [obj]
 
@@ -109,14 +113,18 @@ def test_nested_validation_errors_name_the_path(api):
 
 def test_schema_issues_are_worded_like_vapi():
     assert issue_text(SchemaIssue(("model", "foo"), "property foo should not exist", "foo")) == (
-        "model.property foo should not exist")
+        "model.property foo should not exist"
+    )
     assert issue_text(SchemaIssue(("foo",), "property foo should not exist", "foo")) == (
-        "property foo should not exist")
+        "property foo should not exist"
+    )
     assert issue_text(SchemaIssue(("model", "temperature"), "5 is greater than the maximum 2")) == (
-        "model.temperature 5 is greater than the maximum 2")
+        "model.temperature 5 is greater than the maximum 2"
+    )
     assert issue_text(SchemaIssue(("type",), "unknown tool type 'x'")) == "unknown tool type 'x'"
     assert issue_text(SchemaIssue((), "missing required property 'members'")) == (
-        "missing required property 'members'")
+        "missing required property 'members'"
+    )
 
 
 @pytest.mark.e2e
@@ -180,8 +188,9 @@ def test_patch_replaces_top_level_keys_wholesale(api):
 @pytest.mark.e2e
 def test_patch_null_removes_a_key_and_server_defaults_come_back(api):
     obj = api.post("/assistant", json={**ASSISTANT, "firstMessageInterruptionsEnabled": True}).json()
-    r = api.patch(f"/assistant/{obj['id']}",
-                  json={"firstMessage": None, "firstMessageInterruptionsEnabled": None})
+    r = api.patch(
+        f"/assistant/{obj['id']}", json={"firstMessage": None, "firstMessageInterruptionsEnabled": None}
+    )
     assert r.status_code == 200
     assert "firstMessage" not in r.json()
     assert r.json()["firstMessageInterruptionsEnabled"] is False
@@ -227,8 +236,9 @@ def test_structured_output_patch_requires_schema_override(api):
     assert so["type"] == "ai"  # schema default
     r = api.patch(f"/structured-output/{so['id']}", json={"description": "x"})
     assert r.status_code == 400 and any("schemaOverride" in m for m in messages(r))
-    r = api.patch(f"/structured-output/{so['id']}", params={"schemaOverride": "true"},
-                  json={"description": "x"})
+    r = api.patch(
+        f"/structured-output/{so['id']}", params={"schemaOverride": "true"}, json={"description": "x"}
+    )
     assert r.status_code == 200 and r.json()["description"] == "x"
 
 
@@ -271,8 +281,10 @@ def test_array_list_caps_at_100_and_pages_backwards_over_250(api, sandbox):
 @pytest.mark.e2e
 def test_time_filters(api):
     a, b, c = (api.post("/squad", json={"name": n, "members": []}).json() for n in "abc")
+
     def names(**params):
         return [o["name"] for o in api.get("/squad", params=params).json()]
+
     assert names(createdAtGt=a["createdAt"]) == ["c", "b"]
     assert names(createdAtGe=a["createdAt"], createdAtLt=c["createdAt"]) == ["b", "a"]
     assert names(createdAtLe=b["createdAt"]) == ["b", "a"]
@@ -289,8 +301,10 @@ def test_time_filters(api):
 
 @pytest.mark.e2e
 def test_paginated_kinds_page_limit_sort_and_metadata(api):
-    ids = [api.post("/structured-output", json={**STRUCTURED_OUTPUT, "name": f"so-{i}"}).json()["id"]
-           for i in range(5)]
+    ids = [
+        api.post("/structured-output", json={**STRUCTURED_OUTPUT, "name": f"so-{i}"}).json()["id"]
+        for i in range(5)
+    ]
     r = api.get("/structured-output", params={"limit": 2})
     assert r.status_code == 200
     body = r.json()
@@ -320,8 +334,10 @@ def test_paginated_kinds_page_limit_sort_and_metadata(api):
 @pytest.mark.e2e
 def test_scorecard_is_paginated_under_its_nested_path(api):
     so = api.post("/structured-output", json=STRUCTURED_OUTPUT).json()
-    metric = {"structuredOutputId": so["id"],
-              "conditions": [{"type": "comparator", "comparator": "=", "value": True, "points": 100}]}
+    metric = {
+        "structuredOutputId": so["id"],
+        "conditions": [{"type": "comparator", "comparator": "=", "value": True, "points": 100}],
+    }
     card = api.post("/observability/scorecard", json={"name": "quality", "metrics": [metric]})
     assert card.status_code == 201, card.text
     listed = api.get("/observability/scorecard").json()
@@ -457,7 +473,10 @@ def test_request_log_records_every_request(api, sandbox):
     httpx.get(f"{sandbox.url}/assistant")  # unauthenticated: logged too
     log = sandbox.requests
     assert [(e["method"], e["path"], e["status"]) for e in log] == [
-        ("POST", "/assistant", 201), ("PATCH", f"/assistant/{obj['id']}", 200), ("GET", "/assistant", 401)]
+        ("POST", "/assistant", 201),
+        ("PATCH", f"/assistant/{obj['id']}", 200),
+        ("GET", "/assistant", 401),
+    ]
     assert log[0]["body"] == ASSISTANT and log[0]["query"] == {}
     assert log[1]["body"] == {"name": "renamed"} and log[1]["query"] == {"x": "1"}
     assert log[2]["body"] is None
@@ -472,8 +491,9 @@ def test_sandbox_fixtures_point_vapiops_at_the_sandbox(sandbox_env):
 
     assert os.environ["VAPI_BASE_URL"] == sandbox_env.url.rstrip("/")
     assert os.environ["VAPI_API_KEY"] == "test-key"
-    assert httpx.get(f"{sandbox_env.url}/assistant",
-                     headers={"Authorization": "Bearer test-key"}).json() == []
+    assert (
+        httpx.get(f"{sandbox_env.url}/assistant", headers={"Authorization": "Bearer test-key"}).json() == []
+    )
 
 
 def test_nothing_in_the_sandbox_names_a_kind():
@@ -482,12 +502,18 @@ def test_nothing_in_the_sandbox_names_a_kind():
     package = Path(vapiops.sandbox.__file__).parent
     for source in package.glob("*.py"):
         tree = ast.parse(source.read_text())
-        docstrings = {id(node.body[0].value) for node in ast.walk(tree)
-                      if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef))
-                      and node.body and isinstance(node.body[0], ast.Expr)}
-        literals = {node.value for node in ast.walk(tree)
-                    if isinstance(node, ast.Constant) and isinstance(node.value, str)
-                    and id(node) not in docstrings}
+        docstrings = {
+            id(node.body[0].value)
+            for node in ast.walk(tree)
+            if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef))
+            and node.body
+            and isinstance(node.body[0], ast.Expr)
+        }
+        literals = {
+            node.value
+            for node in ast.walk(tree)
+            if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docstrings
+        }
         assert not literals & names, (source.name, literals & names)
 
 

@@ -71,7 +71,9 @@ MANIFESTS = {
         "name": "handoff-to-billing",
         "spec": {
             "type": "handoff",
-            "destinations": [{"type": "assistant", "assistantId": "billing", "description": "Money questions."}],
+            "destinations": [
+                {"type": "assistant", "assistantId": "billing", "description": "Money questions."}
+            ],
         },
     },
     "squad": {
@@ -79,8 +81,10 @@ MANIFESTS = {
         "name": "support-desk",
         "spec": {
             "members": [
-                {"assistantId": "support",
-                 "assistantDestinations": [{"type": "assistant", "assistantId": "billing"}]},
+                {
+                    "assistantId": "support",
+                    "assistantDestinations": [{"type": "assistant", "assistantId": "billing"}],
+                },
                 {"assistantId": "billing"},
             ]
         },
@@ -98,8 +102,12 @@ MANIFESTS = {
         "kind": "scorecard",
         "name": "quality",
         "spec": {
-            "metrics": [{"structuredOutputId": "call-outcome",
-                         "conditions": [{"type": "comparator", "comparator": "=", "value": True, "points": 100}]}],
+            "metrics": [
+                {
+                    "structuredOutputId": "call-outcome",
+                    "conditions": [{"type": "comparator", "comparator": "=", "value": True, "points": 100}],
+                }
+            ],
             "assistantIds": ["support"],
         },
     },
@@ -111,7 +119,9 @@ def test_generated_files_are_up_to_date(built):
     for name, text in built.items():
         path = SCHEMAS / name
         assert path.exists(), f"{name} missing: run python scripts/build_schemas.py"
-        assert path.read_text(encoding="utf-8") == text, f"{name} is stale: run python scripts/build_schemas.py"
+        assert path.read_text(encoding="utf-8") == text, (
+            f"{name} is stale: run python scripts/build_schemas.py"
+        )
 
 
 def test_output_is_deterministic(built):

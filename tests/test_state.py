@@ -26,15 +26,25 @@ REPO = Path(__file__).resolve().parent.parent
 def sample_state() -> State:
     state = State(environment="dev")
     state.resources["assistant/support"] = ResourceState(
-        kind="assistant", name="support", id="a-1",
-        applied={"firstMessage": "Hi", "model": {"toolIds": ["lookup"]},
-                 "server": {"headers": {"x-key": hash_secret("s3cret", state.lineage)}}},
+        kind="assistant",
+        name="support",
+        id="a-1",
+        applied={
+            "firstMessage": "Hi",
+            "model": {"toolIds": ["lookup"]},
+            "server": {"headers": {"x-key": hash_secret("s3cret", state.lineage)}},
+        },
         secrets={"server.headers.x-key": hash_secret("s3cret", state.lineage)},
     )
-    state.resources["tool/lookup"] = ResourceState(kind="tool", name="lookup", id="t-1", applied={"type": "function"})
+    state.resources["tool/lookup"] = ResourceState(
+        kind="tool", name="lookup", id="t-1", applied={"type": "function"}
+    )
     state.intents["squad/team"] = Intent(
-        address="squad/team", kind="squad", started_at="2024-05-01T12:00:00.000Z",
-        body={"name": "team", "members": [{"assistantId": "a-1"}]}, sensitive=[],
+        address="squad/team",
+        kind="squad",
+        started_at="2024-05-01T12:00:00.000Z",
+        body={"name": "team", "members": [{"assistantId": "a-1"}]},
+        sensitive=[],
     )
     return state
 
@@ -214,8 +224,13 @@ HOLDER = textwrap.dedent("""
 
 
 def start_holder(store: LocalBackend) -> subprocess.Popen:
-    proc = subprocess.Popen([sys.executable, "-c", HOLDER, str(store.path)], stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, text=True, cwd=REPO)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", HOLDER, str(store.path)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=REPO,
+    )
     assert proc.stdout is not None and proc.stdout.readline().strip() == "locked"
     return proc
 
@@ -241,7 +256,8 @@ def test_lock_held_by_another_process(store: LocalBackend):
         message = str(e.value)
         assert message.startswith(
             f"state for env dev is locked by {holder['user']}@{socket.gethostname()} pid {proc.pid} "
-            f"since {holder['started_at']}")
+            f"since {holder['started_at']}"
+        )
         assert "apply (test holder)" in message
         assert str(store.lock_path) in str(e.value.hint)
     finally:
@@ -285,8 +301,17 @@ def test_stale_lock_of_a_dead_process_is_taken_over(store: LocalBackend):
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
     store.lock_path.parent.mkdir(parents=True)
-    store.lock_path.write_text(json.dumps({"pid": dead.pid, "host": socket.gethostname(), "user": "ghost",
-                                           "started_at": "2024-01-01T00:00:00.000Z", "command": "apply"}))
+    store.lock_path.write_text(
+        json.dumps(
+            {
+                "pid": dead.pid,
+                "host": socket.gethostname(),
+                "user": "ghost",
+                "started_at": "2024-01-01T00:00:00.000Z",
+                "command": "apply",
+            }
+        )
+    )
     with store.lock(who="apply"):
         assert json.loads(store.lock_path.read_text())["pid"] == os.getpid()
     assert not store.lock_path.exists()
@@ -295,8 +320,17 @@ def test_stale_lock_of_a_dead_process_is_taken_over(store: LocalBackend):
 
 def test_lock_of_a_process_on_another_host_is_not_stale(store: LocalBackend):
     store.lock_path.parent.mkdir(parents=True)
-    store.lock_path.write_text(json.dumps({"pid": 999999, "host": "elsewhere.example", "user": "bob",
-                                           "started_at": "2024-01-01T00:00:00.000Z", "command": "apply"}))
+    store.lock_path.write_text(
+        json.dumps(
+            {
+                "pid": 999999,
+                "host": "elsewhere.example",
+                "user": "bob",
+                "started_at": "2024-01-01T00:00:00.000Z",
+                "command": "apply",
+            }
+        )
+    )
     with pytest.raises(StateError, match="locked by bob@elsewhere.example pid 999999"):
         with store.lock():
             pass
@@ -377,8 +411,9 @@ def test_save_folds_the_journal_into_the_snapshot(tmp_path):
     state.resources["tool/t1"] = _entry(1)
     store.record(state, "tool/t1")  # no snapshot yet: record writes one
     assert not store.journal_path.exists()
-    state.intents["tool/t2"] = Intent(address="tool/t2", kind="tool", started_at="2026-01-01T00:00:00.000Z",
-                                      body={"type": "function"})
+    state.intents["tool/t2"] = Intent(
+        address="tool/t2", kind="tool", started_at="2026-01-01T00:00:00.000Z", body={"type": "function"}
+    )
     store.record(state, "tool/t2")
     store.save(state)
     assert not store.journal_path.exists()

@@ -28,9 +28,19 @@ def ctx(tmp_path: Path, **env_vars) -> TemplateContext:
     return TemplateContext("dev", env_vars or {"a": 1, "b": "two"}, tmp_path)
 
 
-def resource(spec: dict, overrides: dict | None = None, environments=None, file="resources/a.yaml") -> Resource:
-    return Resource(kind="assistant", name="a", spec=spec, lifecycle=Lifecycle(), environments=environments,
-                    overrides=overrides or {}, where=Location(file, 1), lines={})
+def resource(
+    spec: dict, overrides: dict | None = None, environments=None, file="resources/a.yaml"
+) -> Resource:
+    return Resource(
+        kind="assistant",
+        name="a",
+        spec=spec,
+        lifecycle=Lifecycle(),
+        environments=environments,
+        overrides=overrides or {},
+        where=Location(file, 1),
+        lines={},
+    )
 
 
 # ---------------------------------------------------------------- Liquid survives
@@ -42,14 +52,19 @@ def test_liquid_without_marker_is_untouched(tmp_path):
 
 
 def test_liquid_survives_byte_for_byte_next_to_our_templates(tmp_path):
-    text = "${# our comment #}Hooks at ${{ vars.b }}.\n" + LIQUID + "${% if env == 'dev' %}dev only{{ x }}${% endif %}\n"
+    text = (
+        "${# our comment #}Hooks at ${{ vars.b }}.\n"
+        + LIQUID
+        + "${% if env == 'dev' %}dev only{{ x }}${% endif %}\n"
+    )
     value, _ = render_string(text, ctx(tmp_path))
     assert value == "Hooks at two.\n" + LIQUID + "dev only{{ x }}\n"
 
 
 def test_mixed_variables_in_one_string(tmp_path):
-    value, _ = render_string("Hi {{ customer.name }}, env ${{ env }} {{customer.number}}${{ vars.a }}",
-                             ctx(tmp_path))
+    value, _ = render_string(
+        "Hi {{ customer.name }}, env ${{ env }} {{customer.number}}${{ vars.a }}", ctx(tmp_path)
+    )
     assert value == "Hi {{ customer.name }}, env dev {{customer.number}}1"
 
 
@@ -194,10 +209,17 @@ def test_merge_objects_merge_lists_and_scalars_replace():
     base = {"model": {"provider": "openai", "model": "gpt-4o", "toolIds": ["a", "b"]}, "x": 1, "keep": [1]}
     override = {"model": {"model": "gpt-4.1", "toolIds": ["c"]}, "x": {"now": "object"}, "new": True}
     out = merge(base, override)
-    assert out == {"model": {"provider": "openai", "model": "gpt-4.1", "toolIds": ["c"]},
-                   "x": {"now": "object"}, "keep": [1], "new": True}
-    assert base["model"]["model"] == "gpt-4o" and override == {"model": {"model": "gpt-4.1", "toolIds": ["c"]},
-                                                               "x": {"now": "object"}, "new": True}
+    assert out == {
+        "model": {"provider": "openai", "model": "gpt-4.1", "toolIds": ["c"]},
+        "x": {"now": "object"},
+        "keep": [1],
+        "new": True,
+    }
+    assert base["model"]["model"] == "gpt-4o" and override == {
+        "model": {"model": "gpt-4.1", "toolIds": ["c"]},
+        "x": {"now": "object"},
+        "new": True,
+    }
     out["keep"].append(2)
     assert base["keep"] == [1]
 
@@ -209,13 +231,15 @@ def test_in_environment():
 
 
 def write_project(tmp_path: Path, manifest: str) -> Path:
-    (tmp_path / "vapiops.yaml").write_text(textwrap.dedent("""\
+    (tmp_path / "vapiops.yaml").write_text(
+        textwrap.dedent("""\
         environments:
           dev:
             vars: {a: 1, b: 2, hooks: https://dev.example.com, timeout: 20}
           prod:
             vars: {a: 1, b: 2, hooks: https://api.example.com, timeout: 30}
-        """))
+        """)
+    )
     (tmp_path / "resources").mkdir()
     (tmp_path / "resources" / "a.yaml").write_text(textwrap.dedent(manifest))
     return tmp_path
@@ -257,8 +281,10 @@ def test_render_resource_errors_are_located(tmp_path, monkeypatch):
     [res] = load_manifests(project)
     with pytest.raises(TemplateError) as info:
         render_resource(res, project.environment("dev"), project.root)
-    assert str(info.value) == ("resources/a.yaml:15: template error in spec.model.messages[0].content: "
-                               "'vars' has no attribute 'hooks_url' (defined vars: a, b, hooks, timeout)")
+    assert str(info.value) == (
+        "resources/a.yaml:15: template error in spec.model.messages[0].content: "
+        "'vars' has no attribute 'hooks_url' (defined vars: a, b, hooks, timeout)"
+    )
 
 
 def test_render_resource_merges_overrides_and_marks_secrets(tmp_path, monkeypatch):
@@ -269,17 +295,26 @@ def test_render_resource_merges_overrides_and_marks_secrets(tmp_path, monkeypatc
 
     dev = render_resource(res, project.environment("dev"), project.root)
     assert dev.spec["firstMessage"] == "Hi {{ customer.name }}, this is dev."
-    assert dev.spec["server"] == {"url": "https://dev.example.com/vapi", "timeoutSeconds": 20,
-                                  "headers": {"Authorization": "Bearer tok"}}
+    assert dev.spec["server"] == {
+        "url": "https://dev.example.com/vapi",
+        "timeoutSeconds": 20,
+        "headers": {"Authorization": "Bearer tok"},
+    }
     assert dev.spec["model"]["toolIds"] == ["a", "b"]
     assert dev.sensitive == {("server", "headers", "Authorization")}
     assert res.spec["server"]["url"] == "${{ vars.hooks }}/vapi"  # the raw manifest is untouched
 
     prod = render_resource(res, project.environment("prod"), project.root)
-    assert prod.spec["server"] == {"url": "https://api.example.com/vapi", "timeoutSeconds": 30,
-                                   "headers": {"Authorization": "plain"}}
-    assert prod.spec["model"] == {"model": "gpt-4.1", "toolIds": ["c"],
-                                  "messages": [{"role": "system", "content": "p-secret"}]}
+    assert prod.spec["server"] == {
+        "url": "https://api.example.com/vapi",
+        "timeoutSeconds": 30,
+        "headers": {"Authorization": "plain"},
+    }
+    assert prod.spec["model"] == {
+        "model": "gpt-4.1",
+        "toolIds": ["c"],
+        "messages": [{"role": "system", "content": "p-secret"}],
+    }
     # the overridden secret no longer marks its path; the override's own secret does
     assert prod.sensitive == {("model", "messages", 0, "content")}
 
@@ -292,8 +327,10 @@ def test_only_the_selected_environments_override_is_rendered(tmp_path, monkeypat
     assert render_resource(res, project.environment("dev"), project.root).spec["model"]["model"] == "gpt-4o"
     with pytest.raises(TemplateError) as info:
         render_resource(res, project.environment("prod"), project.root)
-    assert str(info.value).startswith("resources/a.yaml:26: template error in overrides.prod.model.messages[0]"
-                                      ".content: secret PROD_ONLY is not set")
+    assert str(info.value).startswith(
+        "resources/a.yaml:26: template error in overrides.prod.model.messages[0]"
+        ".content: secret PROD_ONLY is not set"
+    )
 
 
 def test_missing_secret_in_spec_is_located(tmp_path, monkeypatch):
@@ -321,7 +358,8 @@ def test_thousand_manifests_load_and_render_quickly(tmp_path, monkeypatch):
     (tmp_path / "prompts" / "p.md").write_text("You help {{ customer.name }}.\n")
     docs = []
     for i in range(1000):
-        docs.append(textwrap.dedent(f"""\
+        docs.append(
+            textwrap.dedent(f"""\
             kind: assistant
             name: a{i}
             spec:
@@ -334,9 +372,10 @@ def test_thousand_manifests_load_and_render_quickly(tmp_path, monkeypatch):
                 messages:
                   - role: system
                     content: "${{{{ include('prompts/p.md') }}}}Your id is {i}."
-            """))
+            """)
+        )
     for n in range(10):
-        (tmp_path / f"m{n}.yaml").write_text("---\n".join(docs[n * 100:(n + 1) * 100]))
+        (tmp_path / f"m{n}.yaml").write_text("---\n".join(docs[n * 100 : (n + 1) * 100]))
     env = Environment("default", vars={"hooks": "https://x.example.com"})
     start = time.perf_counter()
     project = load_project(tmp_path)
@@ -346,7 +385,9 @@ def test_thousand_manifests_load_and_render_quickly(tmp_path, monkeypatch):
     print(f"\n1000 manifests loaded and rendered in {elapsed:.3f}s")
     assert len(rendered) == 1000
     assert rendered[7].spec["server"]["url"] == "https://x.example.com/a7"
-    assert rendered[7].spec["model"]["messages"][0]["content"] == "You help {{ customer.name }}.\nYour id is 7."
+    assert (
+        rendered[7].spec["model"]["messages"][0]["content"] == "You help {{ customer.name }}.\nYour id is 7."
+    )
     # generous for slow CI machines; see the printed number for the real figure
     limit = float(os.environ.get("VAPIOPS_PERF_LIMIT", "3.0"))
     assert elapsed < limit
@@ -386,7 +427,10 @@ def test_whitespace_control_blocks_and_raw(tmp_path):
     c = ctx(tmp_path)
     assert render_string("a ${{- vars.a }} b", c)[0] == "a1 b"
     assert render_string("${% set x = vars.a + 1 %}x=${{ x }}", c)[0] == "x=2"
-    assert render_string("${% raw %}${{ literal }}${% endraw %} {{ liquid }}", c)[0] == "${{ literal }} {{ liquid }}"
+    assert (
+        render_string("${% raw %}${{ literal }}${% endraw %} {{ liquid }}", c)[0]
+        == "${{ literal }} {{ liquid }}"
+    )
 
 
 def test_data_keys_win_over_dict_methods(tmp_path):
@@ -404,8 +448,14 @@ def test_native_values_are_copies(tmp_path):
 
 def test_secret_inside_a_native_value_marks_that_path(tmp_path, monkeypatch):
     monkeypatch.setenv("HOOK_TOKEN", "tok")
-    res = resource({"server": {"headers": "${{ {'Authorization': 'Bearer ' ~ secret('HOOK_TOKEN')} }}",
-                               "url": "${{ vars.a }}"}})
+    res = resource(
+        {
+            "server": {
+                "headers": "${{ {'Authorization': 'Bearer ' ~ secret('HOOK_TOKEN')} }}",
+                "url": "${{ vars.a }}",
+            }
+        }
+    )
     out = render_resource(res, Environment("dev", vars={"a": "https://x"}), tmp_path)
     assert out.spec == {"server": {"headers": {"Authorization": "Bearer tok"}, "url": "https://x"}}
     assert out.sensitive == {("server", "headers")}

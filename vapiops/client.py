@@ -105,8 +105,14 @@ class VapiClient:
         path = _item_path(kind, id)
         return self._object("GET", path, self._call("GET", path))
 
-    def create(self, kind: Kind, body: dict, *, match: Callable[[dict], bool] | None = None,
-               started_at: str | None = None) -> dict:
+    def create(
+        self,
+        kind: Kind,
+        body: dict,
+        *,
+        match: Callable[[dict], bool] | None = None,
+        started_at: str | None = None,
+    ) -> dict:
         """POST a new object. Never creates it twice: see `_call` for when a POST is repeated.
 
         `match(obj)` says whether a live object is the one this body would create; it is asked
@@ -148,7 +154,9 @@ class VapiClient:
                 return list(found.values())
             if not new:
                 raise ApiError(
-                    "GET", kind.path, None,
+                    "GET",
+                    kind.path,
+                    None,
                     f"cannot list every {kind.name}: more than {PAGE_SIZE} share createdAt "
                     f"{params.get('createdAtLe')}, and the API pages by createdAt",
                     hint="the listing is incomplete, so nothing was planned",
@@ -175,8 +183,12 @@ class VapiClient:
                 return list(found.values())
             if not new:
                 # A server ignoring `page` would otherwise be read forever.
-                raise ApiError("GET", kind.path, None,
-                               f"cannot list every {kind.name}: page {page_no} repeats earlier items")
+                raise ApiError(
+                    "GET",
+                    kind.path,
+                    None,
+                    f"cannot list every {kind.name}: page {page_no} repeats earlier items",
+                )
             page_no += 1
 
     def _collect(self, path: str, items: builtins.list, found: dict[str, dict]) -> int:
@@ -204,7 +216,8 @@ class VapiClient:
     def _find_created(self, kind: Kind, started: datetime, match: Callable[[dict], bool]) -> dict | None:
         """The object an uncertain POST created, if it exists: created since `started`, matching."""
         candidates = [
-            obj for obj in self.list(kind)
+            obj
+            for obj in self.list(kind)
             if (when := parse_time(obj.get("createdAt"))) is not None
             and when >= started - CLOCK_SKEW
             and match(obj)
@@ -216,9 +229,16 @@ class VapiClient:
 
     # -- one call, with retries ---------------------------------------------------------------
 
-    def _call(self, method: str, path: str, *, params: dict[str, Any] | None = None,
-              body: dict | None = None, recover: Callable[[], dict | None] | None = None,
-              missing_ok: bool = False) -> Any:
+    def _call(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: dict[str, Any] | None = None,
+        body: dict | None = None,
+        recover: Callable[[], dict | None] | None = None,
+        missing_ok: bool = False,
+    ) -> Any:
         """Send a request, retrying what is safe to retry; return the parsed JSON body (or None).
 
         GET/PATCH/DELETE are repeated on 429, 5xx and network failures. A POST is repeated
@@ -237,13 +257,19 @@ class VapiClient:
                 return self._json(method, path, result)
             unsure = outcome == _MAYBE_ACTED and method == "POST"
             if outcome == _FATAL or (unsure and recover is None):
-                hint = "the request may have reached Vapi: run `vapiops plan` to see whether it was created" \
-                    if unsure else None
+                hint = (
+                    "the request may have reached Vapi: run `vapiops plan` to see whether it was created"
+                    if unsure
+                    else None
+                )
                 raise self._error(method, path, result, hint=hint)
             # A refused connection is usually a wrong URL or a server that is down, not a blip:
             # give up sooner than for a 429 or 5xx (5 tries took ~18 s to say "unreachable").
-            limit = min(self.max_retries, CONNECT_RETRIES) if isinstance(result, httpx.ConnectError) \
+            limit = (
+                min(self.max_retries, CONNECT_RETRIES)
+                if isinstance(result, httpx.ConnectError)
                 else self.max_retries
+            )
             last = attempt >= limit
             if not last:
                 self.sleep(self._delay(attempt, result))
@@ -265,20 +291,30 @@ class VapiClient:
         try:
             response = self._http.request(method, path, params=params, json=body)
         except (httpx.HTTPError, httpx.InvalidURL) as exc:
-            log.debug("%s %s -> %s after %.0f ms", method, path, type(exc).__name__,
-                      (time.monotonic() - started) * 1000)
+            log.debug(
+                "%s %s -> %s after %.0f ms",
+                method,
+                path,
+                type(exc).__name__,
+                (time.monotonic() - started) * 1000,
+            )
             return exc
-        log.debug("%s %s -> %s in %.0f ms", method, path, response.status_code,
-                  (time.monotonic() - started) * 1000)
+        log.debug(
+            "%s %s -> %s in %.0f ms", method, path, response.status_code, (time.monotonic() - started) * 1000
+        )
         return response
 
-    def _recover(self, method: str, path: str, result: Result, recover: Callable[[], dict | None]) -> dict | None:
+    def _recover(
+        self, method: str, path: str, result: Result, recover: Callable[[], dict | None]
+    ) -> dict | None:
         try:
             return recover()
         except ApiError as exc:
             error = self._error(method, path, result)
             raise ApiError(
-                method, path, error.status,
+                method,
+                path,
+                error.status,
                 f"{error.api_message}; looking for the object it may have created also failed: {exc}",
                 hint="run `vapiops plan` to see whether it was created",
             ) from exc
@@ -301,8 +337,12 @@ class VapiClient:
         try:
             return response.json()
         except ValueError:
-            raise ApiError(method, path, None,
-                           f"malformed response: HTTP {response.status_code} with a body that is not JSON") from None
+            raise ApiError(
+                method,
+                path,
+                None,
+                f"malformed response: HTTP {response.status_code} with a body that is not JSON",
+            ) from None
 
     def _object(self, method: str, path: str, data: Any) -> dict:
         if not isinstance(data, dict):

@@ -20,8 +20,11 @@ def did_you_mean(word: object, choices: Iterable[object], *, cutoff: float = 0.6
         return text.replace("_", "").replace("-", "").lower()
 
     by_norm = {norm(c): c for c in choices if isinstance(c, str)}
-    close = [norm(word)] if norm(word) in by_norm else difflib.get_close_matches(
-        norm(word), list(by_norm), n=1, cutoff=cutoff)
+    close = (
+        [norm(word)]
+        if norm(word) in by_norm
+        else difflib.get_close_matches(norm(word), list(by_norm), n=1, cutoff=cutoff)
+    )
     return f" (did you mean {by_norm[close[0]]!r}?)" if close else ""
 
 
@@ -91,8 +94,15 @@ class ValidationError(VapiopsError):
 class ApiError(VapiopsError):
     """A Vapi API call that failed: carries method, path, status and Vapi's own message."""
 
-    def __init__(self, method: str, path: str, status: int | None, message: str,
-                 where: str | None = None, hint: str | None = None):
+    def __init__(
+        self,
+        method: str,
+        path: str,
+        status: int | None,
+        message: str,
+        where: str | None = None,
+        hint: str | None = None,
+    ):
         self.method = method
         self.path = path
         self.status = status

@@ -21,10 +21,26 @@ READ_ONLY_FIELDS = frozenset(
 # current spec has no `server.secret`; webhook auth lives in `server.headers` and auth plans.
 SECRET_KEYS = frozenset(
     {
-        "apiKey", "apiSecret", "authToken", "token", "secretKey", "clientSecret", "password",
-        "authPassword", "privateKey", "secretAccessKey", "awsSecretAccessKey", "hmacSecret",
-        "refreshToken", "accessToken", "twilioAuthToken", "twilioApiSecret", "twilioApiKey",
-        "vonageApplicationPrivateKey", "SecretAccessKey", "SessionToken",
+        "apiKey",
+        "apiSecret",
+        "authToken",
+        "token",
+        "secretKey",
+        "clientSecret",
+        "password",
+        "authPassword",
+        "privateKey",
+        "secretAccessKey",
+        "awsSecretAccessKey",
+        "hmacSecret",
+        "refreshToken",
+        "accessToken",
+        "twilioAuthToken",
+        "twilioApiSecret",
+        "twilioApiKey",
+        "vonageApplicationPrivateKey",
+        "SecretAccessKey",
+        "SessionToken",
     }
 )
 SECRET_PATTERNS = ("**.server.headers.*",)

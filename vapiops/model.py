@@ -35,7 +35,9 @@ class Address(NamedTuple):
         """The address written as `kind/name`; ValueError when either part is missing."""
         kind, sep, name = text.partition("/")
         if not sep or not kind or not NAME_PATTERN.fullmatch(name):
-            raise ValueError(f"{text!r} is not an address (write KIND/NAME; a name is letters, digits, '.', '_', '-')")
+            raise ValueError(
+                f"{text!r} is not an address (write KIND/NAME; a name is letters, digits, '.', '_', '-')"
+            )
         return cls(kind, name)
 
 
@@ -197,12 +199,19 @@ class Phase(str, Enum):
     def past(self) -> str:
         """As progress lines say it ("tool/x: created (id ...)")."""
         return {"create": "created", "link": "linked", "delete": "deleted", "delete-deposed": "deleted"}.get(
-            self.value, "updated")
+            self.value, "updated"
+        )
 
 
 # Order among steps that are ready together: creates, updates, links, then deletes.
-PHASE_RANK = {Phase.CREATE: 0, Phase.UPDATE: 1, Phase.REPOINT: 1, Phase.LINK: 2, Phase.DELETE: 3,
-              Phase.DELETE_DEPOSED: 3}
+PHASE_RANK = {
+    Phase.CREATE: 0,
+    Phase.UPDATE: 1,
+    Phase.REPOINT: 1,
+    Phase.LINK: 2,
+    Phase.DELETE: 3,
+    Phase.DELETE_DEPOSED: 3,
+}
 
 
 @dataclass

@@ -57,15 +57,35 @@ def _print_plan(plan: Plan, fmt: str, color: bool) -> None:
 
 @cli.command()
 @common()
-@click.option("--format", "fmt", type=click.Choice(list(PLAN_FORMATS)), default="text",
-              show_default=True, help="Output format (json: one JSON document on stdout).")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(list(PLAN_FORMATS)),
+    default="text",
+    show_default=True,
+    help="Output format (json: one JSON document on stdout).",
+)
 @click.option("--detailed-exitcode", is_flag=True, help="Exit 2 when there are changes, 0 when none.")
 @click.option("--target", "targets", multiple=True, metavar="ADDR", help="Only this address (repeatable).")
-@click.option("--refresh-only", is_flag=True, help="Only report what changed on the server since the last apply.")
-@click.option("--sandbox", is_flag=True, help="Run against an in-process Vapi sandbox (data under .vapiops/).")
+@click.option(
+    "--refresh-only", is_flag=True, help="Only report what changed on the server since the last apply."
+)
+@click.option(
+    "--sandbox", is_flag=True, help="Run against an in-process Vapi sandbox (data under .vapiops/)."
+)
 @click.option("--out", "out", type=click.Path(path_type=Path), help="Save the plan for `vapiops apply FILE`.")
-def plan(path: Path, env_name: str | None, no_color: bool, debug: bool, fmt: str, detailed_exitcode: bool,
-         targets: tuple[str, ...], refresh_only: bool, sandbox: bool, out: Path | None) -> None:
+def plan(
+    path: Path,
+    env_name: str | None,
+    no_color: bool,
+    debug: bool,
+    fmt: str,
+    detailed_exitcode: bool,
+    targets: tuple[str, ...],
+    refresh_only: bool,
+    sandbox: bool,
+    out: Path | None,
+) -> None:
     """Show how the live Vapi org differs from the manifests. Writes nothing remote."""
     if out is not None and refresh_only:
         raise VapiopsError("--out cannot save a --refresh-only report", hint="drop one of the two")
@@ -83,15 +103,26 @@ def plan(path: Path, env_name: str | None, no_color: bool, debug: bool, fmt: str
         if not ctx.backend.exists():
             # The fingerprints are keyed with the state's lineage: keep it, so `apply FILE` can check them.
             ctx.backend.save(state)
-        planfile.save(out, result, planfile.fingerprint(planned.desired, planned.live, state), ctx.project.root,
-                      targets)
+        planfile.save(
+            out, result, planfile.fingerprint(planned.desired, planned.live, state), ctx.project.root, targets
+        )
         err(f"Saved the plan to {out}; apply exactly it with `vapiops apply {out}`.")
     if detailed_exitcode and not result.is_empty:
         raise SystemExit(EXIT_CHANGES)
 
 
-def _run_plan(ctx: Context, client: Any, state: Any, result: Plan, *, auto_approve: bool, force: bool,
-              parallelism: int, color: bool, what: str) -> None:
+def _run_plan(
+    ctx: Context,
+    client: Any,
+    state: Any,
+    result: Plan,
+    *,
+    auto_approve: bool,
+    force: bool,
+    parallelism: int,
+    color: bool,
+    what: str,
+) -> None:
     click.echo(render_text(result.to_dict(), color=color))
     if result.is_empty:
         # No write to send; state still learns what is declared now (and forgets what is gone).
@@ -103,23 +134,39 @@ def _run_plan(ctx: Context, client: Any, state: Any, result: Plan, *, auto_appro
     outcome = applying.run(ctx, client, state, result, parallelism=parallelism, progress=err)
     summary = result.summary
     if outcome.ok:
-        err(f"Apply complete! Resources: {summary['add']} added, {summary['change']} changed, "
-             f"{summary['destroy']} destroyed.")
+        err(
+            f"Apply complete! Resources: {summary['add']} added, {summary['change']} changed, "
+            f"{summary['destroy']} destroyed."
+        )
         return
-    lines = [f"Apply failed: {len(outcome.done)} call(s) done, {len(outcome.failed)} failed, "
-             f"{len(outcome.skipped)} not started. State holds everything that was done."]
+    lines = [
+        f"Apply failed: {len(outcome.done)} call(s) done, {len(outcome.failed)} failed, "
+        f"{len(outcome.skipped)} not started. State holds everything that was done."
+    ]
     lines += [f"  failed: {key}: {msg}" for key, msg in outcome.failed.items()]
     lines += [f"  not started: {key}" for key in outcome.skipped]
-    raise VapiopsError("\n".join(lines), hint="fix the cause and run apply again: it carries on where it stopped")
+    raise VapiopsError(
+        "\n".join(lines), hint="fix the cause and run apply again: it carries on where it stopped"
+    )
 
 
 def _apply_options(fn: Callable) -> Callable:
-    fn = click.option("--lock-timeout", default=0.0, type=click.FloatRange(0), metavar="SECONDS",
-                      help="Wait this long for another run's state lock (default: fail at once).")(fn)
+    fn = click.option(
+        "--lock-timeout",
+        default=0.0,
+        type=click.FloatRange(0),
+        metavar="SECONDS",
+        help="Wait this long for another run's state lock (default: fail at once).",
+    )(fn)
     fn = click.option("--sandbox", is_flag=True, help="Run against an in-process Vapi sandbox.")(fn)
     fn = click.option("--force", is_flag=True, help="Pass the bulk-destroy safety limit.")(fn)
-    fn = click.option("--parallelism", default=8, show_default=True, type=click.IntRange(1, 64),
-                      help="Independent calls run at once.")(fn)
+    fn = click.option(
+        "--parallelism",
+        default=8,
+        show_default=True,
+        type=click.IntRange(1, 64),
+        help="Independent calls run at once.",
+    )(fn)
     fn = click.option("--auto-approve", is_flag=True, help="Do not ask for confirmation.")(fn)
     return fn
 
@@ -128,8 +175,18 @@ def _apply_options(fn: Callable) -> Callable:
 @common()
 @_apply_options
 @click.option("--target", "targets", multiple=True, metavar="ADDR", help="Only this address (repeatable).")
-def apply(path: Path, env_name: str | None, no_color: bool, debug: bool, auto_approve: bool, parallelism: int,
-          force: bool, sandbox: bool, lock_timeout: float, targets: tuple[str, ...]) -> None:
+def apply(
+    path: Path,
+    env_name: str | None,
+    no_color: bool,
+    debug: bool,
+    auto_approve: bool,
+    parallelism: int,
+    force: bool,
+    sandbox: bool,
+    lock_timeout: float,
+    targets: tuple[str, ...],
+) -> None:
     """Plan, show, ask, then make the changes (create, PATCH, DELETE) in dependency order.
 
     PATH may be a plan file from `vapiops plan --out`: then exactly that plan is applied, without
@@ -146,23 +203,50 @@ def apply(path: Path, env_name: str | None, no_color: bool, debug: bool, auto_ap
     with ctx.backend.lock(who="apply", timeout=lock_timeout), client_for(ctx, sandbox) as client:
         state = ctx.backend.load()
         result = applying.plan_apply(ctx, client, state, targets=targets, desired=desired, saved=saved)
-        _run_plan(ctx, client, state, result, auto_approve=auto_approve, force=force,
-                  parallelism=parallelism, color=use_color(no_color), what="apply these changes")
+        _run_plan(
+            ctx,
+            client,
+            state,
+            result,
+            auto_approve=auto_approve,
+            force=force,
+            parallelism=parallelism,
+            color=use_color(no_color),
+            what="apply these changes",
+        )
         debug_stats(debug, client)
 
 
 @cli.command()
 @common()
 @_apply_options
-def destroy(path: Path, env_name: str | None, no_color: bool, debug: bool, auto_approve: bool, parallelism: int,
-            force: bool, sandbox: bool, lock_timeout: float) -> None:
+def destroy(
+    path: Path,
+    env_name: str | None,
+    no_color: bool,
+    debug: bool,
+    auto_approve: bool,
+    parallelism: int,
+    force: bool,
+    sandbox: bool,
+    lock_timeout: float,
+) -> None:
     """Delete every resource in the environment's state (dependents first)."""
     ctx = Context.open(path, env_name)
     with ctx.backend.lock(who="destroy", timeout=lock_timeout), client_for(ctx, sandbox) as client:
         state = ctx.backend.load()
         result = applying.plan_destroy(ctx, client, state)
-        _run_plan(ctx, client, state, result, auto_approve=auto_approve, force=True, parallelism=parallelism,
-                  color=use_color(no_color), what="destroy every managed resource")
+        _run_plan(
+            ctx,
+            client,
+            state,
+            result,
+            auto_approve=auto_approve,
+            force=True,
+            parallelism=parallelism,
+            color=use_color(no_color),
+            what="destroy every managed resource",
+        )
         debug_stats(debug, client)
 
 

@@ -38,8 +38,9 @@ def _debugging(ctx: click.Context) -> bool:
     return bool(ctx.meta.get("vapiops.debug")) or from_env
 
 
-debug_option = click.option("--debug", is_flag=True, callback=_remember_debug,
-                            help="Show tracebacks and request counts.")
+debug_option = click.option(
+    "--debug", is_flag=True, callback=_remember_debug, help="Show tracebacks and request counts."
+)
 
 
 def common() -> Callable:
@@ -63,10 +64,12 @@ def debug_stats(debug: bool, client: Any) -> None:
 
 def confirm(what: str) -> None:
     if not sys.stdin.isatty():
-        raise VapiopsError(f"{what} needs confirmation and there is no terminal to ask on",
-                           hint="pass --auto-approve")
-    answer = click.prompt(f"Do you want to {what}? Only 'yes' will be accepted", default="", show_default=False,
-                          err=True)
+        raise VapiopsError(
+            f"{what} needs confirmation and there is no terminal to ask on", hint="pass --auto-approve"
+        )
+    answer = click.prompt(
+        f"Do you want to {what}? Only 'yes' will be accepted", default="", show_default=False, err=True
+    )
     if answer.strip() != "yes":
         raise VapiopsError(f"{what} cancelled")
 
@@ -74,8 +77,9 @@ def confirm(what: str) -> None:
 class VapiopsGroup(click.Group):
     """Turns every error into one clear line on stderr and exit 1; a traceback only with --debug."""
 
-    def make_context(self, info_name: str | None, args: list[str], parent: click.Context | None = None,
-                     **extra: Any) -> click.Context:
+    def make_context(
+        self, info_name: str | None, args: list[str], parent: click.Context | None = None, **extra: Any
+    ) -> click.Context:
         try:
             return super().make_context(info_name, args, parent=parent, **extra)
         except click.UsageError as exc:
@@ -95,13 +99,17 @@ class VapiopsGroup(click.Group):
         except KeyboardInterrupt:
             if _debugging(ctx):
                 traceback.print_exc()
-            err("Error: interrupted. Every call that completed is recorded in state; "
-                "run `vapiops plan` to see what is left.")
+            err(
+                "Error: interrupted. Every call that completed is recorded in state; "
+                "run `vapiops plan` to see what is left."
+            )
             ctx.exit(130)
         except Exception as exc:  # a bug: still one line unless --debug
             if _debugging(ctx):
                 traceback.print_exc()
-            err(f"Error: unexpected {type(exc).__name__}: {exc} (run with --debug for the traceback; please report it)")
+            err(
+                f"Error: unexpected {type(exc).__name__}: {exc} (run with --debug for the traceback; please report it)"
+            )
         ctx.exit(EXIT_ERROR)
 
 

@@ -13,7 +13,9 @@ from vapiops.cli.options import debug_option, err
 @click.option("--port", default=8787, show_default=True, type=int, help="Port on 127.0.0.1.")
 @click.option("--data", type=click.Path(path_type=Path), help="Keep data in this JSON file.")
 @click.option("--latency-ms", default=0, type=int, help="Delay every response.")
-@click.option("--fault-rate", default=0.0, type=click.FloatRange(0, 1), help="Share of requests failing (429/5xx).")
+@click.option(
+    "--fault-rate", default=0.0, type=click.FloatRange(0, 1), help="Share of requests failing (429/5xx)."
+)
 @debug_option
 def sandbox(port: int, data: Path | None, latency_ms: int, fault_rate: float, debug: bool) -> None:
     """Serve a local stand-in for the Vapi API on 127.0.0.1 (Ctrl-C stops it)."""

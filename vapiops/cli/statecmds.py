@@ -49,7 +49,9 @@ def state_rm(address: str, path: Path, env_name: str | None, no_color: bool, deb
 @click.argument("source")
 @click.argument("destination")
 @common()
-def state_mv(source: str, destination: str, path: Path, env_name: str | None, no_color: bool, debug: bool) -> None:
+def state_mv(
+    source: str, destination: str, path: Path, env_name: str | None, no_color: bool, debug: bool
+) -> None:
     """Rename SOURCE to DESTINATION in state (no delete and re-create)."""
     ctx = Context.open(path, env_name)
     statecmds.move(ctx, source, destination)

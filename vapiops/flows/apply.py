@@ -42,8 +42,16 @@ class Applier:
     enough behind for the next plan to adopt the object instead of creating it twice.
     """
 
-    def __init__(self, plan: Plan, client: VapiClient, store: StateBackend, state: State, *,
-                 parallelism: int = 8, progress: Progress = lambda _line: None):
+    def __init__(
+        self,
+        plan: Plan,
+        client: VapiClient,
+        store: StateBackend,
+        state: State,
+        *,
+        parallelism: int = 8,
+        progress: Progress = lambda _line: None,
+    ):
         self.plan = plan
         self.client = client
         self.store = store
@@ -186,7 +194,8 @@ class Applier:
         if old is not None and old.id in self._replaced:
             kept = deposed_address(addr, old.id)
             self.state.resources[kept] = ResourceState(
-                kind=old.kind, name=name_of(kept), id=old.id, applied=old.applied, secrets=old.secrets)
+                kind=old.kind, name=name_of(kept), id=old.id, applied=old.applied, secrets=old.secrets
+            )
             self.store.record(self.state, kept)
         # The intent recorded next writes this address's journal line (entry gone, intent present).
         return old
@@ -241,7 +250,11 @@ class Applier:
         sensitive: list[str] = []
         for path, value in list(paths.find(stored, "**")):
             dotted = paths.format_path(path)
-            if path and (dotted in secret_paths or is_secret_path(path)) and not isinstance(value, (dict, list)):
+            if (
+                path
+                and (dotted in secret_paths or is_secret_path(path))
+                and not isinstance(value, (dict, list))
+            ):
                 paths.set_(stored, path, hash_secret(value, self.state.lineage))
                 sensitive.append(dotted)
         return stored, sensitive

@@ -43,8 +43,11 @@ class SavedPlan:
 def load_saved_plan(path: Path) -> SavedPlan:
     """The plan file `apply FILE` was given, checked enough that using it cannot crash."""
     if not planfile.is_plan_file(path):
-        raise VapiopsError("is a file but not a vapiops plan file", where=str(path),
-                           hint="apply a project directory, or a plan saved by `vapiops plan --out FILE`")
+        raise VapiopsError(
+            "is a file but not a vapiops plan file",
+            where=str(path),
+            hint="apply a project directory, or a plan saved by `vapiops plan --out FILE`",
+        )
     saved = planfile.load(path)
     plan_doc = saved.get("plan")
     well_formed = (
@@ -55,13 +58,23 @@ def load_saved_plan(path: Path) -> SavedPlan:
         and isinstance(saved.get("fingerprint", {}), dict)
     )
     if not well_formed:
-        raise VapiopsError("plan file is damaged (fields are missing or of the wrong type)", where=str(path),
-                           hint="make a new one with `vapiops plan --out FILE`")
+        raise VapiopsError(
+            "plan file is damaged (fields are missing or of the wrong type)",
+            where=str(path),
+            hint="make a new one with `vapiops plan --out FILE`",
+        )
     return SavedPlan(saved, str(path))
 
 
-def plan_apply(ctx: Context, client: VapiClient, state: State, *, targets: Iterable[str],
-               desired: list[Desired], saved: SavedPlan | None = None) -> Plan:
+def plan_apply(
+    ctx: Context,
+    client: VapiClient,
+    state: State,
+    *,
+    targets: Iterable[str],
+    desired: list[Desired],
+    saved: SavedPlan | None = None,
+) -> Plan:
     """The plan apply runs (the caller holds the lock); with `saved`, only if nothing changed since it was made."""
     planned = build_plan(ctx, client, state, targets=targets, desired=desired, locked=True)
     if saved is not None:
@@ -79,8 +92,15 @@ def plan_destroy(ctx: Context, client: VapiClient, state: State) -> Plan:
     return result
 
 
-def run(ctx: Context, client: VapiClient, state: State, plan: Plan, *, parallelism: int = 8,
-        progress: Progress = lambda _line: None) -> ApplyResult:
+def run(
+    ctx: Context,
+    client: VapiClient,
+    state: State,
+    plan: Plan,
+    *,
+    parallelism: int = 8,
+    progress: Progress = lambda _line: None,
+) -> ApplyResult:
     """Make the plan's calls, recording each in the environment's state (the caller holds the lock).
 
     An empty plan makes no call; state still learns what is declared now (and forgets what is gone).

@@ -50,15 +50,19 @@ def client_for(ctx: Context, sandbox: bool) -> Iterator[VapiClient]:
         except ApiError as exc:
             if exc.status in (401, 403):
                 # The client cannot know which variable its key came from; this environment does.
-                exc.hint = (f"Vapi rejected the API key of environment {ctx.env.name!r}: check "
-                            f"{ctx.env.api_key_env} (a private key of the right org)")
+                exc.hint = (
+                    f"Vapi rejected the API key of environment {ctx.env.name!r}: check "
+                    f"{ctx.env.api_key_env} (a private key of the right org)"
+                )
             raise
         return
     from vapiops.sandbox import SandboxServer  # only the --sandbox path needs it
 
     data = ctx.project.root / ".vapiops" / "sandbox" / "data.json"
     data.parent.mkdir(parents=True, exist_ok=True)
-    server = SandboxServer(data_file=data, allow_fields={k: list(v) for k, v in ctx.project.allow_fields.items()})
+    server = SandboxServer(
+        data_file=data, allow_fields={k: list(v) for k, v in ctx.project.allow_fields.items()}
+    )
     url = server.start()
     key = os.environ.get(ctx.env.api_key_env) or f"sandbox-{ctx.env.name}"
     try:

@@ -27,8 +27,9 @@ class Side:
 def open_both(path: Path | str, env_a: str, env_b: str, *, sandbox: bool) -> list[Context]:
     """Both environments' contexts; a missing API key fails here, naming its variable, before any request."""
     if env_a == env_b:
-        raise VapiopsError(f"diff compares two environments; {env_a!r} was given twice",
-                           hint="vapiops diff ENV_A ENV_B")
+        raise VapiopsError(
+            f"diff compares two environments; {env_a!r} was given twice", hint="vapiops diff ENV_A ENV_B"
+        )
     contexts = [Context.open(path, env_a), Context.open(path, env_b)]
     if not sandbox:
         for ctx in contexts:

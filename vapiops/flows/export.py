@@ -151,8 +151,11 @@ def drop_unknown(kind: Kind, spec: dict[str, Any], allow_extra: Iterable[str] = 
 
     A read answer can carry response-only fields; sent back in a create they would be a 400.
     """
-    found = [i.path for i in vapispec.check(kind, spec, allow_extra=allow_extra)
-             if i.unknown_property is not None and paths.has(spec, i.path)]
+    found = [
+        i.path
+        for i in vapispec.check(kind, spec, allow_extra=allow_extra)
+        if i.unknown_property is not None and paths.has(spec, i.path)
+    ]
     for p in sorted(set(found), key=len, reverse=True):
         paths.delete(spec, p)
     return sorted({format_path(p) for p in found})
@@ -207,8 +210,11 @@ def drop_defaults(kind: Kind, spec: dict[str, Any], allow_extra: Iterable[str] =
     while dropped:
         # Emptied objects stay while testing: apply_defaults fills only objects that are present.
         filled = vapispec.apply_defaults(kind, _without(spec, dropped, prune=False))
-        kept = {p for p in dropped
-                if paths.has(filled, p) and scalar_equal(paths.get(filled, p), paths.get(spec, p))}
+        kept = {
+            p
+            for p in dropped
+            if paths.has(filled, p) and scalar_equal(paths.get(filled, p), paths.get(spec, p))
+        }
         if kept == dropped:
             break
         dropped = kept
@@ -258,10 +264,14 @@ def replace_secrets(kind: str, name: str, spec: dict[str, Any], used: set[str]) 
 # -- the export -------------------------------------------------------------------------------
 
 
-def export_objects(live: Mapping[str, list[dict[str, Any]]], *,
-                   managed: Mapping[str, tuple[str, str]] | None = None, taken: Iterable[str] = (),
-                   allow_fields: Mapping[str, Iterable[str]] | None = None,
-                   keep_defaults: bool = False) -> list[Exported]:
+def export_objects(
+    live: Mapping[str, list[dict[str, Any]]],
+    *,
+    managed: Mapping[str, tuple[str, str]] | None = None,
+    taken: Iterable[str] = (),
+    allow_fields: Mapping[str, Iterable[str]] | None = None,
+    keep_defaults: bool = False,
+) -> list[Exported]:
     """Every live object not in `managed` as a manifest, in registry order, then by name.
 
     live: kind name -> live objects as listed. managed: id -> (kind, name) of objects state manages
@@ -277,8 +287,11 @@ def export_objects(live: Mapping[str, list[dict[str, Any]]], *,
     owner: dict[str, tuple[str, str]] = dict(managed)
     todo: list[tuple[Kind, dict[str, Any], str]] = []
     for kind in KINDS.values():
-        objects = [o for o in live.get(kind.name, []) if isinstance(o, dict) and o.get("id")
-                   and str(o["id"]) not in managed]
+        objects = [
+            o
+            for o in live.get(kind.name, [])
+            if isinstance(o, dict) and o.get("id") and str(o["id"]) not in managed
+        ]
         for obj_id, name in choose_names(kind, objects, used[kind.name]).items():
             owner[obj_id] = (kind.name, name)
         todo += [(kind, o, owner[str(o["id"])][1]) for o in objects]
@@ -294,8 +307,9 @@ def export_objects(live: Mapping[str, list[dict[str, Any]]], *,
         dropped = drop_unknown(kind, spec, extra)
         spec = _escape_all(to_names(kind, spec, owner)[0])
         secrets = replace_secrets(kind.name, name, spec, secret_names)
-        unnamed = bool(kind.name_field and kind.name_field not in spec
-                       and vapispec.accepts(kind, spec, kind.name_field))
+        unnamed = bool(
+            kind.name_field and kind.name_field not in spec and vapispec.accepts(kind, spec, kind.name_field)
+        )
         out.append(Exported(kind.name, name, str(obj["id"]), spec, secrets, dropped, unnamed))
     return sorted(out, key=lambda e: (list(KINDS).index(e.kind), e.name))
 
@@ -352,8 +366,10 @@ def write_manifests(out_dir: Path, files: Mapping[PurePosixPath, str], *, force:
     existing = sorted(str(t) for t in targets if t.exists())
     if existing and not force:
         shown = ", ".join(existing[:5]) + (f" and {len(existing) - 5} more" if len(existing) > 5 else "")
-        raise VapiopsError(f"{len(existing)} file(s) already exist: {shown}",
-                           hint="pass --force to overwrite them, or choose another --out")
+        raise VapiopsError(
+            f"{len(existing)} file(s) already exist: {shown}",
+            hint="pass --force to overwrite them, or choose another --out",
+        )
     for target, text in targets.items():
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
@@ -367,8 +383,10 @@ def check_adoptable(state: State, exported: Iterable[Exported]) -> None:
     """StateError when an address or an ID is already in state (adopting would manage it twice)."""
     for e in exported:
         if e.address in state.resources:
-            raise StateError(f"{e.address} is already managed (id {state.resources[e.address].id})",
-                             hint="use `vapiops state rm` first, or export without --adopt")
+            raise StateError(
+                f"{e.address} is already managed (id {state.resources[e.address].id})",
+                hint="use `vapiops state rm` first, or export without --adopt",
+            )
         other = state.address_of_id(e.id)
         if other:
             raise StateError(f"{e.id} is already managed as {other}", hint="export without --adopt")

@@ -27,25 +27,38 @@ def start(ctx: Context, out: Path | None) -> ExportJob:
     """The output directory (default: the project's) and the names other manifests use (reads the manifests)."""
     out_dir = (out if out is not None else exporter.default_out_dir(ctx.project)).resolve()
     # Names other manifests use are taken; a previous export into the same directory is being redone.
-    others = [r.address for r in load_manifests(ctx.project)
-              if not (ctx.project.root / r.where.file).resolve().is_relative_to(out_dir)]
+    others = [
+        r.address
+        for r in load_manifests(ctx.project)
+        if not (ctx.project.root / r.where.file).resolve().is_relative_to(out_dir)
+    ]
     return ExportJob(out_dir, others)
 
 
-def select(ctx: Context, job: ExportJob, state: State, live: dict[str, list[dict[str, Any]]], *,
-           keep_defaults: bool) -> None:
+def select(
+    ctx: Context, job: ExportJob, state: State, live: dict[str, list[dict[str, Any]]], *, keep_defaults: bool
+) -> None:
     """Turn the live objects `state` does not manage into manifests (job.exported); count the others."""
     managed = owners(state.resources)
-    job.exported = exporter.export_objects(live, managed=managed, taken=[*state.resources, *job.others],
-                                           allow_fields=ctx.project.allow_fields, keep_defaults=keep_defaults)
-    job.skipped = sum(1 for objs in live.values() for o in objs if isinstance(o, dict) and o.get("id") in managed)
+    job.exported = exporter.export_objects(
+        live,
+        managed=managed,
+        taken=[*state.resources, *job.others],
+        allow_fields=ctx.project.allow_fields,
+        keep_defaults=keep_defaults,
+    )
+    job.skipped = sum(
+        1 for objs in live.values() for o in objs if isinstance(o, dict) and o.get("id") in managed
+    )
 
 
 def write(ctx: Context, job: ExportJob, state: State, *, adopt: bool, force: bool) -> list[Path]:
     """Write the manifests (checking first, with `adopt`, that state can take them all); the files written."""
     if adopt:
         exporter.check_adoptable(state, job.exported)  # before writing anything
-    return exporter.write_manifests(job.out_dir, exporter.manifest_files(job.exported, ctx.env.name), force=force)
+    return exporter.write_manifests(
+        job.out_dir, exporter.manifest_files(job.exported, ctx.env.name), force=force
+    )
 
 
 def outside_roots(ctx: Context, job: ExportJob) -> bool:

@@ -16,8 +16,11 @@ def check_address(address: str) -> tuple[str, str]:
     except ValueError:
         kind_name, name = "", ""
     if kind_name not in KINDS:
-        raise VapiopsError(f"{address!r} is not an address", hint=f"write KIND/NAME, KIND one of {', '.join(KINDS)}; "
-                           "a name starts with a letter or digit, then letters, digits, '.', '_' or '-'")
+        raise VapiopsError(
+            f"{address!r} is not an address",
+            hint=f"write KIND/NAME, KIND one of {', '.join(KINDS)}; "
+            "a name starts with a letter or digit, then letters, digits, '.', '_' or '-'",
+        )
     return kind_name, name
 
 
@@ -27,17 +30,25 @@ def import_object(ctx: Context, address: str, object_id: str, *, sandbox: bool) 
     with ctx.backend.lock(who="import"), client_for(ctx, sandbox) as client:
         state = ctx.backend.load()
         if address in state.resources:
-            raise VapiopsError(f"{address} is already managed (id {state.resources[address].id})",
-                               hint="use `vapiops state rm` first to re-import")
+            raise VapiopsError(
+                f"{address} is already managed (id {state.resources[address].id})",
+                hint="use `vapiops state rm` first to re-import",
+            )
         other = state.address_of_id(object_id)
         if other:
-            raise VapiopsError(f"{object_id} is already managed as {other}", hint="use `vapiops state mv` to rename")
+            raise VapiopsError(
+                f"{object_id} is already managed as {other}", hint="use `vapiops state mv` to rename"
+            )
         try:
             client.get(KINDS[kind_name], object_id)
         except ApiError as exc:
             if exc.status == 404:
-                exc.hint = (f"no {kind_name} with this ID in environment {ctx.env.name!r}: check the ID, "
-                            "its kind and --env")
+                exc.hint = (
+                    f"no {kind_name} with this ID in environment {ctx.env.name!r}: check the ID, "
+                    "its kind and --env"
+                )
             raise
-        state.resources[address] = ResourceState(kind=kind_name, name=name, id=object_id, applied={}, secrets={})
+        state.resources[address] = ResourceState(
+            kind=kind_name, name=name, id=object_id, applied={}, secrets={}
+        )
         ctx.backend.save(state)

@@ -31,21 +31,25 @@ def _digest(value: Any, key: str) -> str:
     return hmac.new(key.encode(), text.encode(), hashlib.sha256).hexdigest()
 
 
-def fingerprint(desired: list[Desired], live: dict[str, list[dict]], state: State) -> dict[str, dict[str, str]]:
+def fingerprint(
+    desired: list[Desired], live: dict[str, list[dict]], state: State
+) -> dict[str, dict[str, str]]:
     """Per address: a keyed digest of the rendered manifest, and of the live object state points at."""
     key = state.lineage
     by_id = {obj.get("id"): obj for objs in live.values() for obj in objs}
     return {
         "manifests": {d.address: _digest(d.spec, key) for d in desired},
-        "live": {
-            addr: _digest(by_id.get(entry.id), key)
-            for addr, entry in state.resources.items()
-        },
+        "live": {addr: _digest(by_id.get(entry.id), key) for addr, entry in state.resources.items()},
     }
 
 
-def save(path: Path, plan: Plan, print_: dict[str, dict[str, str]], project_root: Path,
-         targets: tuple[str, ...] = ()) -> None:
+def save(
+    path: Path,
+    plan: Plan,
+    print_: dict[str, dict[str, str]],
+    project_root: Path,
+    targets: tuple[str, ...] = (),
+) -> None:
     doc = {
         "targets": list(targets),
         "kind": MAGIC,
@@ -81,7 +85,9 @@ def load(path: Path) -> dict[str, Any]:
     except (OSError, ValueError) as exc:
         raise VapiopsError(f"cannot read plan file: {exc}", where=str(path)) from None
     if not isinstance(doc, dict) or doc.get("kind") != MAGIC:
-        raise VapiopsError("not a vapiops plan file", where=str(path), hint="make one with `vapiops plan --out FILE`")
+        raise VapiopsError(
+            "not a vapiops plan file", where=str(path), hint="make one with `vapiops plan --out FILE`"
+        )
     if doc.get("version") != PLANFILE_VERSION:
         raise VapiopsError(f"plan file version {doc.get('version')} is not supported", where=str(path))
     return doc
@@ -106,5 +112,3 @@ def check_fresh(saved: dict[str, Any], plan: Plan, print_: dict[str, dict[str, s
             where=where,
             hint="make and review a new plan with `vapiops plan --out FILE`",
         )
-
-

@@ -60,8 +60,16 @@ class Planned:
     adopted: list[str]
 
 
-def build_plan(ctx: Context, client: VapiClient, state: State, *, targets: Iterable[str] = (),
-               refresh_only: bool = False, desired: list[Desired] | None = None, locked: bool = False) -> Planned:
+def build_plan(
+    ctx: Context,
+    client: VapiClient,
+    state: State,
+    *,
+    targets: Iterable[str] = (),
+    refresh_only: bool = False,
+    desired: list[Desired] | None = None,
+    locked: bool = False,
+) -> Planned:
     """Read live state (adopting what a crashed apply created) and plan.
 
     `locked`: the caller holds the environment's state lock (apply, destroy).
@@ -87,8 +95,13 @@ def build_plan(ctx: Context, client: VapiClient, state: State, *, targets: Itera
         return vapispec.filter_to_update(kind, body, allow_extra=allow.get(kind.name, ()))
 
     plan = make_plan(
-        ctx.env.name, desired, state, live,
-        targets=targets, update_filter=update_filter, hash_secret=_hasher(state),
+        ctx.env.name,
+        desired,
+        state,
+        live,
+        targets=targets,
+        update_filter=update_filter,
+        hash_secret=_hasher(state),
     )
     return Planned(plan, desired, live, adopted)
 

@@ -36,7 +36,9 @@ def move(ctx: Context, source: str, destination: str) -> None:
     src_kind, _ = check_address(source)
     dst_kind, dst_name = check_address(destination)
     if src_kind != dst_kind:
-        raise VapiopsError(f"cannot move {source} to {destination}", hint="both addresses must be of one kind")
+        raise VapiopsError(
+            f"cannot move {source} to {destination}", hint="both addresses must be of one kind"
+        )
     with ctx.backend.lock(who="state mv"):
         st = ctx.backend.load()
         if source not in st.resources:

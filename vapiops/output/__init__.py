@@ -36,5 +36,12 @@ def render_env_diff(doc: dict[str, Any], fmt: str, *, color: bool = False) -> st
     return ENV_DIFF_FORMATS[fmt](doc, color)
 
 
-__all__ = ["ENV_DIFF_FORMATS", "PLAN_FORMATS", "render_env_diff", "render_json", "render_markdown",
-           "render_plan", "render_text"]
+__all__ = [
+    "ENV_DIFF_FORMATS",
+    "PLAN_FORMATS",
+    "render_env_diff",
+    "render_json",
+    "render_markdown",
+    "render_plan",
+    "render_text",
+]

@@ -43,8 +43,16 @@ def render_text(doc: dict[str, Any], *, color: bool = False) -> str:
             continue
         out.append(f"{paint('~', '33')} {r['address']}")
         for f in r["fields"]:
-            out += field_lines({"path": f["path"], "before": f["a"], "after": f["b"],
-                                "sensitive": f.get("sensitive", False)}, paint, indent="    ")
+            out += field_lines(
+                {
+                    "path": f["path"],
+                    "before": f["a"],
+                    "after": f["b"],
+                    "sensitive": f.get("sensitive", False),
+                },
+                paint,
+                indent="    ",
+            )
     if doc["resources"]:
         out.append("")
     out.append(summary_line(doc))

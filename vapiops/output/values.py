@@ -206,7 +206,9 @@ def field_lines(field: dict[str, Any], paint: Paint, *, indent: str) -> list[str
         before = "(absent)" if view.before is None else view.before
         after = "(absent)" if view.after is None else view.after
         return [f"{indent}{field['path']}: {before} -> {after}"]
-    return [f"{indent}{field['path']}:"] + [f"{indent}  {_paint_diff_line(line, paint)}" for line in view.lines]
+    return [f"{indent}{field['path']}:"] + [
+        f"{indent}  {_paint_diff_line(line, paint)}" for line in view.lines
+    ]
 
 
 def _paint_diff_line(line: str, paint: Callable[[str, str], str]) -> str:

@@ -111,9 +111,17 @@ def _missing(value: Any) -> bool:
 class _Walk:
     """One comparison: collects (path, before, after, sensitive) of every owned difference."""
 
-    def __init__(self, *, set_paths: Iterable[str | Path], sensitive: Iterable[Path],
-                 prior_secrets: Mapping[str, str], hash_secret: Hasher, skip: Iterable[Path],
-                 redact: Redactor | None = None, stop_early: bool = False):
+    def __init__(
+        self,
+        *,
+        set_paths: Iterable[str | Path],
+        sensitive: Iterable[Path],
+        prior_secrets: Mapping[str, str],
+        hash_secret: Hasher,
+        skip: Iterable[Path],
+        redact: Redactor | None = None,
+        stop_early: bool = False,
+    ):
         self.set_pats = _patterns(set_paths)
         self.sensitive = frozenset(tuple(p) for p in sensitive)
         self.prior_secrets = prior_secrets
@@ -203,10 +211,18 @@ def _child(value: Any, step: str | int) -> Any:
     return get(value, (step,), ABSENT)
 
 
-def compare(desired: Any, live: Any, prior: Any = None, *, set_paths: Iterable[str | Path] = (),
-            ignore: Iterable[str | Path] = (), sensitive: Iterable[Path] = frozenset(),
-            prior_secrets: Mapping[str, str] | None = None, hash_secret: Hasher = default_hash,
-            skip: Iterable[Path] = ()) -> list[tuple[Path, FieldChange]]:
+def compare(
+    desired: Any,
+    live: Any,
+    prior: Any = None,
+    *,
+    set_paths: Iterable[str | Path] = (),
+    ignore: Iterable[str | Path] = (),
+    sensitive: Iterable[Path] = frozenset(),
+    prior_secrets: Mapping[str, str] | None = None,
+    hash_secret: Hasher = default_hash,
+    skip: Iterable[Path] = (),
+) -> list[tuple[Path, FieldChange]]:
     """Every owned difference as (path, FieldChange), sorted by path. See `diff`."""
     ignore_pats = ignore_patterns(ignore)
     if ignore_pats:
@@ -216,8 +232,14 @@ def compare(desired: Any, live: Any, prior: Any = None, *, set_paths: Iterable[s
     sensitive = frozenset(tuple(p) for p in sensitive)
     prior_secrets = dict(prior_secrets or {})
     redact = Redactor(sensitive, prior_secrets, secret_values(desired, sensitive))
-    walk = _Walk(set_paths=set_paths, sensitive=sensitive, prior_secrets=prior_secrets,
-                 hash_secret=hash_secret, skip=skip, redact=redact)
+    walk = _Walk(
+        set_paths=set_paths,
+        sensitive=sensitive,
+        prior_secrets=prior_secrets,
+        hash_secret=hash_secret,
+        skip=skip,
+        redact=redact,
+    )
     walk.compare(desired, live, ())
     changed = [p for p, *_ in walk.out]
     if prior is not None:
@@ -231,10 +253,18 @@ def compare(desired: Any, live: Any, prior: Any = None, *, set_paths: Iterable[s
     return sorted(out, key=lambda pc: path_key(pc[0]))
 
 
-def diff(desired: Any, live: Any, prior: Any = None, *, set_paths: Iterable[str | Path] = (),
-         ignore: Iterable[str | Path] = (), sensitive: Iterable[Path] = frozenset(),
-         prior_secrets: Mapping[str, str] | None = None, hash_secret: Hasher = default_hash,
-         skip: Iterable[Path] = ()) -> list[FieldChange]:
+def diff(
+    desired: Any,
+    live: Any,
+    prior: Any = None,
+    *,
+    set_paths: Iterable[str | Path] = (),
+    ignore: Iterable[str | Path] = (),
+    sensitive: Iterable[Path] = frozenset(),
+    prior_secrets: Mapping[str, str] | None = None,
+    hash_secret: Hasher = default_hash,
+    skip: Iterable[Path] = (),
+) -> list[FieldChange]:
     """The owned differences between desired and live (plus removals against prior), sorted by path.
 
     desired/live/prior are plain JSON values in the same "name space" (references as names).
@@ -243,16 +273,34 @@ def diff(desired: Any, live: Any, prior: Any = None, *, set_paths: Iterable[str 
     ({dotted path: hash}) when there is one, else against live; shown as SENSITIVE.
     skip: concrete paths not compared at all. A removed field has after=ABSENT.
     """
-    return [fc for _, fc in compare(desired, live, prior, set_paths=set_paths, ignore=ignore,
-                                    sensitive=sensitive, prior_secrets=prior_secrets,
-                                    hash_secret=hash_secret, skip=skip)]
+    return [
+        fc
+        for _, fc in compare(
+            desired,
+            live,
+            prior,
+            set_paths=set_paths,
+            ignore=ignore,
+            sensitive=sensitive,
+            prior_secrets=prior_secrets,
+            hash_secret=hash_secret,
+            skip=skip,
+        )
+    ]
 
 
-def owned_equal(desired: Any, live: Any, *, set_paths: Iterable[str | Path] = (),
-                skip: Iterable[Path] = ()) -> bool:
+def owned_equal(
+    desired: Any, live: Any, *, set_paths: Iterable[str | Path] = (), skip: Iterable[Path] = ()
+) -> bool:
     """True when every field desired declares equals live's (the ownership rules; extra live keys ignored)."""
-    walk = _Walk(set_paths=set_paths, sensitive=(), prior_secrets={}, hash_secret=default_hash,
-                 skip=skip, stop_early=True)
+    walk = _Walk(
+        set_paths=set_paths,
+        sensitive=(),
+        prior_secrets={},
+        hash_secret=default_hash,
+        skip=skip,
+        stop_early=True,
+    )
     walk.compare(desired, live, ())
     return not walk.out
 
@@ -274,15 +322,28 @@ def _overlay(live: Any, d: Any, path: Path, set_pats: tuple[Pattern, ...]) -> An
         for k, v in d.items():
             out[k] = _overlay(live.get(k, ABSENT), v, path + (k,), set_pats)
         return out
-    if (isinstance(d, list) and isinstance(live, list) and len(d) == len(live)
-            and not (set_pats and _matches_any(set_pats, path))):
-        return [_overlay(lv, dv, path + (i,), set_pats) for i, (lv, dv) in enumerate(zip(live, d, strict=True))]
+    if (
+        isinstance(d, list)
+        and isinstance(live, list)
+        and len(d) == len(live)
+        and not (set_pats and _matches_any(set_pats, path))
+    ):
+        return [
+            _overlay(lv, dv, path + (i,), set_pats) for i, (lv, dv) in enumerate(zip(live, d, strict=True))
+        ]
     return copy_json(d)
 
 
-def build_patch(desired: dict[str, Any], live: dict[str, Any], changed: Iterable[Path],
-                removed: Iterable[Path] = (), *, required: Iterable[str] = (),
-                set_paths: Iterable[str | Path] = (), ignore: Iterable[str | Path] = ()) -> dict[str, Any]:
+def build_patch(
+    desired: dict[str, Any],
+    live: dict[str, Any],
+    changed: Iterable[Path],
+    removed: Iterable[Path] = (),
+    *,
+    required: Iterable[str] = (),
+    set_paths: Iterable[str | Path] = (),
+    ignore: Iterable[str | Path] = (),
+) -> dict[str, Any]:
     """The PATCH body for the changed and removed paths (docs/plan.md: a key is sent whole).
 
     Top-level keys: those of every changed/removed path plus `required` (e.g. squad `members`)

@@ -31,24 +31,37 @@ def drift_report(environment: str, state: State, live: Live) -> Plan:
             raise ValueError(f"live objects of kind {kind.name!r} were not listed")
         obj = by_id[kind.name].get(entry.id)
         if obj is None:
-            plan.drift.append(Change(addr, kind.name, entry.name, Action.DELETE, entry.id,
-                                     reason=Reason.DELETED_OUTSIDE))
+            plan.drift.append(
+                Change(addr, kind.name, entry.name, Action.DELETE, entry.id, reason=Reason.DELETED_OUTSIDE)
+            )
             continue
         named, _ = to_names(kind, {k: v for k, v in obj.items() if k not in kind.read_only}, owner)
         applied = {k: v for k, v in (entry.applied or {}).items() if k not in kind.read_only}
         secret_paths = {paths.parse_path(k): k for k in entry.secrets}
         fields = [
             (p, FieldChange(fc.path, fc.after, fc.before, fc.sensitive))
-            for p, fc in compare(applied, named, None, set_paths=kind.set_fields, prior_secrets=entry.secrets,
-                                 skip=secret_paths)
+            for p, fc in compare(
+                applied,
+                named,
+                None,
+                set_paths=kind.set_fields,
+                prior_secrets=entry.secrets,
+                skip=secret_paths,
+            )
         ]
         for p, dotted in secret_paths.items():
             if paths.get(named, p) is None:
                 fields.append((p, FieldChange(dotted, SENSITIVE, ABSENT, sensitive=True)))
         if fields:
-            plan.drift.append(Change(
-                addr, kind.name, entry.name, Action.UPDATE, entry.id,
-                fields=[fc for _, fc in sorted(fields, key=lambda pf: path_key(pf[0]))],
-                reason=Reason.CHANGED_OUTSIDE,
-            ))
+            plan.drift.append(
+                Change(
+                    addr,
+                    kind.name,
+                    entry.name,
+                    Action.UPDATE,
+                    entry.id,
+                    fields=[fc for _, fc in sorted(fields, key=lambda pf: path_key(pf[0]))],
+                    reason=Reason.CHANGED_OUTSIDE,
+                )
+            )
     return plan

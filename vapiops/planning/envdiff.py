@@ -53,7 +53,9 @@ class ManagedObject:
     secrets: frozenset[Path] = frozenset()  # paths state recorded as secret() values
 
 
-def managed_objects(state: State, live: Mapping[str, list[dict[str, Any]]]) -> tuple[dict[str, ManagedObject], list[str]]:
+def managed_objects(
+    state: State, live: Mapping[str, list[dict[str, Any]]]
+) -> tuple[dict[str, ManagedObject], list[str]]:
     """The live objects state manages, by address, in name space; and the state addresses whose object
     is gone (or whose kind was not listed: absent either way)."""
     owner = owners(state.resources)
@@ -72,7 +74,10 @@ def managed_objects(state: State, live: Mapping[str, list[dict[str, Any]]]) -> t
             continue
         value = {k: v for k, v in obj.items() if k not in kind.read_only}
         found[addr] = ManagedObject(
-            address=addr, kind=kind.name, name=entry.name, id=entry.id,
+            address=addr,
+            kind=kind.name,
+            name=entry.name,
+            id=entry.id,
             value=to_names(kind, value, owner)[0],
             secrets=frozenset(parse_path(p) for p in (entry.secrets or {})),
         )
@@ -179,8 +184,17 @@ class _Walk:
     def compare(self, a: Any, b: Any, path: Path) -> None:
         if self.secret_at(path):
             if _missing(a) != _missing(b):
-                self.out.append((path, FieldDiff(format_path(path), ABSENT if _missing(a) else SENSITIVE,
-                                                 ABSENT if _missing(b) else SENSITIVE, sensitive=True)))
+                self.out.append(
+                    (
+                        path,
+                        FieldDiff(
+                            format_path(path),
+                            ABSENT if _missing(a) else SENSITIVE,
+                            ABSENT if _missing(b) else SENSITIVE,
+                            sensitive=True,
+                        ),
+                    )
+                )
             return
         if _empty(a) and _empty(b):
             return
@@ -200,8 +214,9 @@ class _Walk:
             self.emit(path, a, b)
 
 
-def compare_objects(kind: Kind, a: dict[str, Any], b: dict[str, Any],
-                    secrets: Iterable[Path] = ()) -> list[FieldDiff]:
+def compare_objects(
+    kind: Kind, a: dict[str, Any], b: dict[str, Any], secrets: Iterable[Path] = ()
+) -> list[FieldDiff]:
     """Every difference between two objects of one kind (both in name space), sorted by path.
 
     secrets: extra secret paths (besides the known secret fields), e.g. from either side's state.
@@ -216,7 +231,9 @@ def compare_objects(kind: Kind, a: dict[str, Any], b: dict[str, Any],
     return [fd for _, fd in sorted(walk.out, key=lambda pf: path_key(pf[0]))]
 
 
-def compare_envs(env_a: str, a: Mapping[str, ManagedObject], env_b: str, b: Mapping[str, ManagedObject]) -> EnvDiff:
+def compare_envs(
+    env_a: str, a: Mapping[str, ManagedObject], env_b: str, b: Mapping[str, ManagedObject]
+) -> EnvDiff:
     """The addresses only in a, only in b, and present in both with different fields."""
     report = EnvDiff(env_a, env_b)
     for addr in sorted(set(a) | set(b)):
@@ -225,17 +242,28 @@ def compare_envs(env_a: str, a: Mapping[str, ManagedObject], env_b: str, b: Mapp
         assert some is not None
         if left is None or right is None:
             status: Status = "only_in_b" if left is None else "only_in_a"
-            report.resources.append(ResourceDiff(addr, some.kind, some.name, status,
-                                                 left.id if left else None, right.id if right else None))
+            report.resources.append(
+                ResourceDiff(
+                    addr, some.kind, some.name, status, left.id if left else None, right.id if right else None
+                )
+            )
             continue
         fields = compare_objects(get_kind(some.kind), left.value, right.value, left.secrets | right.secrets)
         if fields:
-            report.resources.append(ResourceDiff(addr, some.kind, some.name, "differ", left.id, right.id, fields))
+            report.resources.append(
+                ResourceDiff(addr, some.kind, some.name, "differ", left.id, right.id, fields)
+            )
         else:
             report.same += 1
     return report
 
 
 __all__ = [
-    "EnvDiff", "FieldDiff", "ManagedObject", "ResourceDiff", "compare_envs", "compare_objects", "managed_objects",
+    "EnvDiff",
+    "FieldDiff",
+    "ManagedObject",
+    "ResourceDiff",
+    "compare_envs",
+    "compare_objects",
+    "managed_objects",
 ]

@@ -41,7 +41,9 @@ def owners(resources: Mapping[str, ResourceState]) -> dict[str, tuple[str, str]]
     return {e.id: (e.kind, e.name) for e in resources.values() if e.id}
 
 
-def to_names(kind: Kind, obj: dict[str, Any], owner: Owners) -> tuple[dict[str, Any], list[tuple[paths.Path, str]]]:
+def to_names(
+    kind: Kind, obj: dict[str, Any], owner: Owners
+) -> tuple[dict[str, Any], list[tuple[paths.Path, str]]]:
     """obj with every reference ID `owner` knows, for a target of the right kind, replaced by its name.
 
     This is how live objects enter "name space", where plans and `diff` compare them with manifests.
@@ -116,8 +118,9 @@ def strongly_connected(nodes: Iterable[str], edges: Iterable[tuple[str, str]]) -
     return sorted(components, key=lambda c: c[0])
 
 
-def topo_order(nodes: Iterable[str], edges: Iterable[tuple[str, str]], *,
-               key: Callable[[str], Any] | None = None) -> list[str]:
+def topo_order(
+    nodes: Iterable[str], edges: Iterable[tuple[str, str]], *, key: Callable[[str], Any] | None = None
+) -> list[str]:
     """Nodes ordered so that for every edge (a, b), a comes before b.
 
     Among nodes that are ready at the same time the smallest by `key` (default: the node) comes

@@ -54,8 +54,14 @@ def _identity(kind: Kind, body: dict[str, Any]) -> dict[str, Any]:
 
 
 class _Planner:
-    def __init__(self, state: State, live: Live, *,
-                 update_filter: UpdateFilter = _identity, hash_secret: Hasher = default_hash):
+    def __init__(
+        self,
+        state: State,
+        live: Live,
+        *,
+        update_filter: UpdateFilter = _identity,
+        hash_secret: Hasher = default_hash,
+    ):
         self.state = state
         self.update_filter = update_filter
         self.hash_secret = hash_secret
@@ -114,16 +120,23 @@ class _Planner:
         if obj is None:
             r.action = Action.CREATE
             r.reason = Reason.DELETED_OUTSIDE if r.old_id else None
-            r.fields = _leaf_fields(r.spec, Redactor(r.sensitive, (), secret_values(r.spec, r.sensitive)),
-                                    side="after")
+            r.fields = _leaf_fields(
+                r.spec, Redactor(r.sensitive, (), secret_values(r.spec, r.sensitive)), side="after"
+            )
             return r
         r.live_raw, r.live, r.live_refs = self.live_view(kind, obj)
         assert r.entry is not None  # a live object is found only through a state entry
         prior = {k: v for k, v in (r.entry.applied or {}).items() if k not in kind.read_only}
         owned_sensitive = frozenset(p for p in r.sensitive if paths.has(r.owned, p))
         r.fields = compare(
-            r.owned, r.live, prior, set_paths=kind.set_fields, ignore=r.ignore, sensitive=owned_sensitive,
-            prior_secrets=r.entry.secrets if r.entry is not None else {}, hash_secret=self.hash_secret,
+            r.owned,
+            r.live,
+            prior,
+            set_paths=kind.set_fields,
+            ignore=r.ignore,
+            sensitive=owned_sensitive,
+            prior_secrets=r.entry.secrets if r.entry is not None else {},
+            hash_secret=self.hash_secret,
         )
         if r.fields:
             forced = sorted({p[0] for p, _ in r.fields if p and p[0] in kind.replace_fields}, key=str)
@@ -179,20 +192,31 @@ class _Planner:
         written = {s.address for s in steps.values() if s.phase.method != "DELETE"}
         for addr in sorted(res):
             r = res[addr]
-            if r.owned is not None and (addr in written or (r.action is None and addr in self.state.resources)):
+            if r.owned is not None and (
+                addr in written or (r.action is None and addr in self.state.resources)
+            ):
                 # Written, or unchanged: live then already matches every declared field, so what is
                 # declared now is what state should remember as applied (else a field declared while
                 # already live, then dropped, would never be removed).
                 owned_sensitive = [p for p in r.sensitive if paths.has(r.owned, p)]
-                plan.applied[addr], plan.secrets[addr] = hash_secrets(r.owned, owned_sensitive, self.hash_secret)
+                plan.applied[addr], plan.secrets[addr] = hash_secrets(
+                    r.owned, owned_sensitive, self.hash_secret
+                )
             if r.action is None:
                 continue
-            plan.changes.append(Change(
-                address=addr, kind=r.kind.name, name=r.name, action=r.action,
-                id=None if r.action is Action.CREATE else r.old_id,
-                fields=[fc for _, fc in sorted(r.fields, key=lambda pf: path_key(pf[0]))],
-                reason=r.reason, detail=r.detail, note=r.note,
-            ))
+            plan.changes.append(
+                Change(
+                    address=addr,
+                    kind=r.kind.name,
+                    name=r.name,
+                    action=r.action,
+                    id=None if r.action is Action.CREATE else r.old_id,
+                    fields=[fc for _, fc in sorted(r.fields, key=lambda pf: path_key(pf[0]))],
+                    reason=r.reason,
+                    detail=r.detail,
+                    note=r.note,
+                )
+            )
         plan.steps = ordered(steps)
         plan.warnings = [text for _, text in sorted(warnings)]
         targets = list(targets)
@@ -220,11 +244,16 @@ class _Planner:
                         index.setdefault(shown, []).append(obj_id)
                 unmanaged[r.kind.name] = index
             for obj_id in unmanaged[r.kind.name].get(name, []):
-                warnings.append((addr, (
-                    f"{addr}: a live {r.kind.name} named {name!r} (id {obj_id}) is not managed by vapiops; "
-                    f"this plan creates another one. To manage the existing one instead, run: "
-                    f"vapiops import {addr} {obj_id}"
-                )))
+                warnings.append(
+                    (
+                        addr,
+                        (
+                            f"{addr}: a live {r.kind.name} named {name!r} (id {obj_id}) is not managed by vapiops; "
+                            f"this plan creates another one. To manage the existing one instead, run: "
+                            f"vapiops import {addr} {obj_id}"
+                        ),
+                    )
+                )
         return warnings
 
     def mark_repoints(self, res: dict[str, Item], creates: set[str]) -> None:
@@ -258,7 +287,6 @@ class _Planner:
                 ]
 
 
-
 def _display_paths(kind: Kind) -> list[Path]:
     return [paths.parse_path(p) for p in kind.display_name_paths]
 
@@ -289,9 +317,16 @@ def _leaf_fields(value: dict[str, Any], redact: Redactor, *, side: str) -> list[
     return out
 
 
-def make_plan(environment: str, desired: list[Desired], state: State, live: Live, *,
-              targets: Iterable[str] = (), update_filter: UpdateFilter = _identity,
-              hash_secret: Hasher = default_hash) -> Plan:
+def make_plan(
+    environment: str,
+    desired: list[Desired],
+    state: State,
+    live: Live,
+    *,
+    targets: Iterable[str] = (),
+    update_filter: UpdateFilter = _identity,
+    hash_secret: Hasher = default_hash,
+) -> Plan:
     """The plan that makes the live org match `desired` (docs/plan.md).
 
     state: has .resources {address: entry with .kind .name .id .applied .secrets}.
@@ -312,7 +347,7 @@ def destructive_protected(plan: Plan, desired: Iterable[Desired]) -> list[str]:
     """
     guarded = {d.address for d in desired if d.lifecycle.prevent_destroy}
     return sorted(
-        c.address for c in plan.changes if c.address in guarded and c.action in (Action.DELETE, Action.REPLACE)
+        c.address
+        for c in plan.changes
+        if c.address in guarded and c.action in (Action.DELETE, Action.REPLACE)
     )
-
-

@@ -55,8 +55,9 @@ def _find_secrets(value: Any, at: Path, found: set[Path]) -> None:
             _find_secrets(v, p, found)
 
 
-def hash_secrets(value: dict[str, Any], sensitive: Iterable[Path],
-                 hash_secret: Hasher = default_hash) -> tuple[dict[str, Any], dict[str, str]]:
+def hash_secrets(
+    value: dict[str, Any], sensitive: Iterable[Path], hash_secret: Hasher = default_hash
+) -> tuple[dict[str, Any], dict[str, str]]:
     """A copy of value with every sensitive path's value replaced by its hash, and {dotted path: hash}."""
     out = copy_json(value)
     hashes: dict[str, str] = {}
@@ -99,8 +100,9 @@ class Redactor:
     secret that sits at another position of a reordered list).
     """
 
-    def __init__(self, sensitive: Iterable[Path] = (), secret_dotted: Iterable[str] = (),
-                 values: Iterable[str] = ()):
+    def __init__(
+        self, sensitive: Iterable[Path] = (), secret_dotted: Iterable[str] = (), values: Iterable[str] = ()
+    ):
         self.paths = frozenset(tuple(p) for p in sensitive)
         self.dotted = frozenset(secret_dotted)
         self.values = tuple(v for v in values if v)

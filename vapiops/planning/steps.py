@@ -28,7 +28,9 @@ def _key(phase: Phase, addr: str) -> str:
     return step_key(phase, addr)
 
 
-def create_steps(items: dict[str, Item], creates: set[str], filtered: BodyFilter, steps: dict[str, Step]) -> None:
+def create_steps(
+    items: dict[str, Item], creates: set[str], filtered: BodyFilter, steps: dict[str, Step]
+) -> None:
     """Creates after the creates they reference; cycles broken by deferring back-references.
 
     Inside a strongly connected component each member is created without its references to
@@ -48,8 +50,7 @@ def create_steps(items: dict[str, Item], creates: set[str], filtered: BodyFilter
             r = items[addr]
             assert r.spec is not None
             deferred = [
-                (p, t) for p, t in r.desired_refs
-                if cyclic and t in members and position[t] >= position[addr]
+                (p, t) for p, t in r.desired_refs if cyclic and t in members and position[t] >= position[addr]
             ]
             # The whole spec, ignore_changes values included: the object starts with them and
             # from then on they belong to the dashboard (never diffed or written again).
@@ -59,20 +60,25 @@ def create_steps(items: dict[str, Item], creates: set[str], filtered: BodyFilter
             later = {t for _, t in deferred}
             after = {_key(Phase.CREATE, t) for _, t in r.desired_refs if t in creates and t not in later}
             after.discard(_key(Phase.CREATE, addr))
-            steps[_key(Phase.CREATE, addr)] = Step(Phase.CREATE, addr, r.kind.name, body=body, after=sorted(after))
+            steps[_key(Phase.CREATE, addr)] = Step(
+                Phase.CREATE, addr, r.kind.name, body=body, after=sorted(after)
+            )
             if deferred:
                 keys = {str(p[0]) for p, _ in deferred} | {k for k in r.kind.patch_required if k in r.spec}
                 link = {k: copy_json(r.spec[k]) for k in sorted(keys)}
                 steps[_key(Phase.LINK, addr)] = Step(
-                    Phase.LINK, addr, r.kind.name,
+                    Phase.LINK,
+                    addr,
+                    r.kind.name,
                     id=None,  # the object does not exist yet: apply takes the ID its create recorded
                     body=filtered(r.kind, link, r.spec),
                     after=sorted(_key(Phase.CREATE, m) for m in component),
                 )
 
 
-def update_steps(items: dict[str, Item], creates: set[str], filtered: BodyFilter,
-                 steps: dict[str, Step]) -> Warnings:
+def update_steps(
+    items: dict[str, Item], creates: set[str], filtered: BodyFilter, steps: dict[str, Step]
+) -> Warnings:
     """One PATCH per updated address: the changed top-level keys, each sent whole."""
     warnings: Warnings = []
     for addr in sorted(items):
@@ -84,22 +90,32 @@ def update_steps(items: dict[str, Item], creates: set[str], filtered: BodyFilter
         removed = [p for p, fc in r.fields if fc.after is ABSENT]
         if r.repoint:
             changed += [(k,) for k in r.repoint]
-        body = build_patch(r.owned, r.live, changed, removed, required=r.kind.patch_required,
-                           set_paths=r.kind.set_fields)
+        body = build_patch(
+            r.owned, r.live, changed, removed, required=r.kind.patch_required, set_paths=r.kind.set_fields
+        )
         sent = filtered(r.kind, body, r.owned, r.live)
         dropped = sorted({p[0] for p in [*changed, *removed] if p and p[0] not in sent}, key=str)
         if dropped:
             # Without this the change would come back on every plan: say why instead of hiding it.
-            warnings.append((addr, (
-                f"{addr}: {', '.join(map(str, dropped))} cannot be changed by an update "
-                f"(Vapi's update body does not accept it); the change stays pending"
-            )))
+            warnings.append(
+                (
+                    addr,
+                    (
+                        f"{addr}: {', '.join(map(str, dropped))} cannot be changed by an update "
+                        f"(Vapi's update body does not accept it); the change stays pending"
+                    ),
+                )
+            )
         if not sent:
             continue
         refs = {t for _, t in [*r.desired_refs, *r.live_refs]}
         phase = Phase.REPOINT if r.reason is Reason.REPOINT else Phase.UPDATE
         steps[_key(phase, addr)] = Step(
-            phase, addr, r.kind.name, id=r.old_id, body=sent,
+            phase,
+            addr,
+            r.kind.name,
+            id=r.old_id,
+            body=sent,
             after=sorted(_key(Phase.CREATE, t) for t in refs if t in creates and t != addr),
         )
     return warnings
@@ -117,8 +133,12 @@ def delete_steps(items: dict[str, Item], steps: dict[str, Step]) -> None:
                 referrers.setdefault(t, set()).add(addr)
     # Mutual live references among deleted objects (assistant <-> handoff tool) form cycles:
     # inside one, delete in address order.
-    pairs = [(d, a) for a in doomed for d in referrers.get(a, ()) if d in items
-             and items[d].action in (Action.DELETE, Action.REPLACE)]
+    pairs = [
+        (d, a)
+        for a in doomed
+        for d in referrers.get(a, ())
+        if d in items and items[d].action in (Action.DELETE, Action.REPLACE)
+    ]
     component_of: dict[str, int] = {}
     for i, comp in enumerate(strongly_connected(doomed, pairs)):
         for a in comp:
@@ -133,8 +153,9 @@ def delete_steps(items: dict[str, Item], steps: dict[str, Step]) -> None:
             after |= {_key(p, d) for p in (Phase.UPDATE, Phase.REPOINT) if _key(p, d) in steps}
             if d in phase_of and (component_of[d] != component_of[addr] or d < addr):
                 after.add(_key(phase_of[d], d))
-        steps[_key(phase_of[addr], addr)] = Step(phase_of[addr], addr, r.kind.name, id=r.old_id,
-                                                  after=sorted(after))
+        steps[_key(phase_of[addr], addr)] = Step(
+            phase_of[addr], addr, r.kind.name, id=r.old_id, after=sorted(after)
+        )
 
 
 def _creation_order(component: list[str], items: dict[str, Item]) -> list[str]:

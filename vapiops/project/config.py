@@ -64,11 +64,14 @@ class Project:
                 return next(iter(self.environments.values()))
             if DEFAULT_ENV in self.environments:
                 return self.environments[DEFAULT_ENV]
-            raise VapiopsError(f"this project has several environments ({known}); which one?",
-                               hint="pass --env NAME")
+            raise VapiopsError(
+                f"this project has several environments ({known}); which one?", hint="pass --env NAME"
+            )
         if name not in self.environments:
-            raise VapiopsError(f"unknown environment {name!r}{did_you_mean(name, self.environments)} "
-                               f"(known: {known})", hint="pass --env NAME")
+            raise VapiopsError(
+                f"unknown environment {name!r}{did_you_mean(name, self.environments)} (known: {known})",
+                hint="pass --env NAME",
+            )
         return self.environments[name]
 
     def state_file(self, env: str) -> Path:
@@ -79,14 +82,22 @@ def load_project(root: Path | str) -> Project:
     """Read the project at root: vapiops.yaml when present, else every manifest under root and `default`."""
     root = Path(root).expanduser().resolve()
     if root.is_file():
-        raise ManifestError(f"{root} is a file, not a project directory",
-                            hint="pass the folder that holds vapiops.yaml or the manifests")
+        raise ManifestError(
+            f"{root} is a file, not a project directory",
+            hint="pass the folder that holds vapiops.yaml or the manifests",
+        )
     if not root.is_dir():
         raise ManifestError(f"project directory {root} does not exist", hint="check the PATH argument")
     config = root / CONFIG_FILE
     if not config.is_file():
-        return Project(root=root, resource_roots=(root,), state_dir=root / STATE_ROOT / "state",
-                       environments={DEFAULT_ENV: Environment(DEFAULT_ENV)}, allow_fields={}, config_file=None)
+        return Project(
+            root=root,
+            resource_roots=(root,),
+            state_dir=root / STATE_ROOT / "state",
+            environments={DEFAULT_ENV: Environment(DEFAULT_ENV)},
+            allow_fields={},
+            config_file=None,
+        )
     try:
         documents = load_yaml_with_lines(read_text(config), CONFIG_FILE)
     except ManifestError as exc:
@@ -102,8 +113,10 @@ class _ConfigReader:
         self.root = root
         self.config = config
         if len(documents) > 1:
-            raise ManifestError("vapiops.yaml must hold one YAML document",
-                                where=Location(CONFIG_FILE, documents[1][1].get((), 0)))
+            raise ManifestError(
+                "vapiops.yaml must hold one YAML document",
+                where=Location(CONFIG_FILE, documents[1][1].get((), 0)),
+            )
         self.doc: Any = documents[0][0] if documents else {}
         self.lines: dict[tuple, int] = documents[0][1] if documents else {}
 
@@ -139,14 +152,19 @@ class _ConfigReader:
         doc = self.mapping(self.doc, (), "vapiops.yaml")
         for key in doc:
             if key not in TOP_KEYS:
-                raise self.fail((key,), f"unknown key {key!r}{did_you_mean(key, TOP_KEYS)}",
-                                hint=f"allowed: {', '.join(TOP_KEYS)}")
+                raise self.fail(
+                    (key,),
+                    f"unknown key {key!r}{did_you_mean(key, TOP_KEYS)}",
+                    hint=f"allowed: {', '.join(TOP_KEYS)}",
+                )
         return Project(
             root=self.root,
             resource_roots=self.resources(doc.get("resources", ["resources"])),
             state_dir=self.inside_root(
                 self.string(doc.get("state_dir", f"{STATE_ROOT}/state"), ("state_dir",), "`state_dir`"),
-                ("state_dir",), "`state_dir`"),
+                ("state_dir",),
+                "`state_dir`",
+            ),
             environments=self.environments(doc.get("environments")),
             allow_fields=self.allow_fields(doc.get("allow_fields")),
             config_file=self.config,
@@ -156,15 +174,20 @@ class _ConfigReader:
         if isinstance(value, str):
             value = [value]
         if not isinstance(value, list) or not value:
-            raise self.fail(("resources",), f"`resources` must be a list of directories, not {describe_value(value)}")
+            raise self.fail(
+                ("resources",), f"`resources` must be a list of directories, not {describe_value(value)}"
+            )
         roots: list[Path] = []
         for i, item in enumerate(value):
             path = ("resources", i)
             text = self.string(item, path, f"`resources[{i}]`")
             directory = self.inside_root(text, path, "resources directory")
             if not directory.is_dir():
-                raise self.fail(path, f"resources directory {text!r} does not exist",
-                                hint="create it or change `resources:` in vapiops.yaml")
+                raise self.fail(
+                    path,
+                    f"resources directory {text!r} does not exist",
+                    hint="create it or change `resources:` in vapiops.yaml",
+                )
             if directory not in roots:
                 roots.append(directory)
         return tuple(roots)
@@ -177,22 +200,33 @@ class _ConfigReader:
         for name, body in table.items():
             path = ("environments", name)
             if not ENV_NAME_PATTERN.fullmatch(name):
-                raise self.fail(path, f"invalid environment name {name!r}: use letters, digits, '_' and '-', "
-                                      "starting with a letter or digit")
+                raise self.fail(
+                    path,
+                    f"invalid environment name {name!r}: use letters, digits, '_' and '-', "
+                    "starting with a letter or digit",
+                )
             body = self.mapping(body, path, f"environment {name!r}")
             for key in body:
                 if key not in ENVIRONMENT_KEYS:
-                    raise self.fail(path + (key,), f"unknown key {key!r} in environment {name!r}"
-                                                   f"{did_you_mean(key, ENVIRONMENT_KEYS)}",
-                                    hint=f"allowed: {', '.join(ENVIRONMENT_KEYS)}")
-            key_env = self.string(body.get("api_key_env", DEFAULT_API_KEY_ENV), path + ("api_key_env",),
-                                  "`api_key_env`")
+                    raise self.fail(
+                        path + (key,),
+                        f"unknown key {key!r} in environment {name!r}{did_you_mean(key, ENVIRONMENT_KEYS)}",
+                        hint=f"allowed: {', '.join(ENVIRONMENT_KEYS)}",
+                    )
+            key_env = self.string(
+                body.get("api_key_env", DEFAULT_API_KEY_ENV), path + ("api_key_env",), "`api_key_env`"
+            )
             if not _VAR_NAME_PATTERN.fullmatch(key_env):
-                raise self.fail(path + ("api_key_env",), f"`api_key_env` must be an environment variable "
-                                                         f"name such as VAPI_API_KEY, not {key_env!r}")
+                raise self.fail(
+                    path + ("api_key_env",),
+                    f"`api_key_env` must be an environment variable "
+                    f"name such as VAPI_API_KEY, not {key_env!r}",
+                )
             base_url = self.string(body.get("base_url", DEFAULT_BASE_URL), path + ("base_url",), "`base_url`")
             if not base_url.startswith(("https://", "http://")):
-                raise self.fail(path + ("base_url",), f"`base_url` must start with https:// (got {base_url!r})")
+                raise self.fail(
+                    path + ("base_url",), f"`base_url` must start with https:// (got {base_url!r})"
+                )
             env_vars = self.mapping(body.get("vars"), path + ("vars",), "`vars`")
             out[name] = Environment(name=name, api_key_env=key_env, base_url=base_url, vars=env_vars)
         return out
@@ -203,12 +237,17 @@ class _ConfigReader:
         for kind, fields in table.items():
             path = ("allow_fields", kind)
             if kind not in kinds.KINDS:
-                raise self.fail(path, f"unknown kind {kind!r}{did_you_mean(kind, kinds.KINDS)}",
-                                hint=f"kinds: {', '.join(kinds.KINDS)}")
+                raise self.fail(
+                    path,
+                    f"unknown kind {kind!r}{did_you_mean(kind, kinds.KINDS)}",
+                    hint=f"kinds: {', '.join(kinds.KINDS)}",
+                )
             if fields is None:
                 fields = []
             if not isinstance(fields, list):
-                raise self.fail(path, f"`allow_fields.{kind}` must be a list of field names, not {describe_value(fields)}")
+                raise self.fail(
+                    path, f"`allow_fields.{kind}` must be a list of field names, not {describe_value(fields)}"
+                )
             names = [self.string(f, path + (i,), f"`allow_fields.{kind}[{i}]`") for i, f in enumerate(fields)]
             out[kind] = tuple(names)
         return out

@@ -100,8 +100,11 @@ def load_manifests(project: Project) -> list[Resource]:
                 continue
             earlier = first_seen.get(resource.address)
             if earlier is not None:
-                problems.append(Problem(resource.where, "", f"duplicate address {resource.address}: "
-                                        f"also defined at {earlier}"))
+                problems.append(
+                    Problem(
+                        resource.where, "", f"duplicate address {resource.address}: also defined at {earlier}"
+                    )
+                )
                 continue
             first_seen[resource.address] = resource.where
             resources.append(resource)
@@ -110,8 +113,9 @@ def load_manifests(project: Project) -> list[Resource]:
     return resources
 
 
-def _check_document(doc: Any, lines: dict[tuple, int], file: str, project: Project,
-                    problems: list[Problem]) -> Resource | None:
+def _check_document(
+    doc: Any, lines: dict[tuple, int], file: str, project: Project, problems: list[Problem]
+) -> Resource | None:
     """Check one document's wrapper; append what is wrong; the Resource when nothing is."""
     where = Location(file, lines.get((), 0))
 
@@ -127,29 +131,38 @@ def _check_document(doc: Any, lines: dict[tuple, int], file: str, project: Proje
         problems.append(Problem(location, "", message))
 
     if not isinstance(doc, dict):
-        problem(where, f"a manifest document must be a mapping with kind, name and spec, not {describe_value(doc)}")
+        problem(
+            where,
+            f"a manifest document must be a mapping with kind, name and spec, not {describe_value(doc)}",
+        )
         return None
 
     for key in doc:
         if key not in WRAPPER_KEYS:
-            problem(at(key), f"unknown key {key!r}{did_you_mean(key, WRAPPER_KEYS)} "
-                             f"(allowed: {', '.join(WRAPPER_KEYS)})")
+            problem(
+                at(key),
+                f"unknown key {key!r}{did_you_mean(key, WRAPPER_KEYS)} (allowed: {', '.join(WRAPPER_KEYS)})",
+            )
 
     kind = doc.get("kind")
     if "kind" not in doc:
         problem(where, f"missing `kind` (one of: {', '.join(kinds.KINDS)})")
     elif not isinstance(kind, str) or kind not in kinds.KINDS:
-        problem(at("kind"), f"unknown kind {kind!r}{did_you_mean(kind, kinds.KINDS)} "
-                            f"(one of: {', '.join(kinds.KINDS)})")
+        problem(
+            at("kind"),
+            f"unknown kind {kind!r}{did_you_mean(kind, kinds.KINDS)} (one of: {', '.join(kinds.KINDS)})",
+        )
 
     name = doc.get("name")
     if "name" not in doc:
         problem(where, "missing `name`")
     elif not isinstance(name, str):
-        problem(at("name"), f"`name` must be a string, not {describe_value(name)} (quote it: name: \"{name}\")")
+        problem(at("name"), f'`name` must be a string, not {describe_value(name)} (quote it: name: "{name}")')
     elif not NAME_PATTERN.fullmatch(name):
-        problem(at("name"), f"invalid name {name!r}: use letters, digits, '.', '_' and '-', "
-                            "starting with a letter or digit")
+        problem(
+            at("name"),
+            f"invalid name {name!r}: use letters, digits, '.', '_' and '-', starting with a letter or digit",
+        )
 
     spec = doc.get("spec")
     if "spec" not in doc:
@@ -164,8 +177,16 @@ def _check_document(doc: Any, lines: dict[tuple, int], file: str, project: Proje
     if len(problems) > before:
         return None
     assert isinstance(kind, str) and isinstance(name, str) and isinstance(spec, dict)
-    return Resource(kind=kind, name=name, spec=spec, lifecycle=lifecycle, environments=environments,
-                    overrides=overrides, where=where, lines=lines)
+    return Resource(
+        kind=kind,
+        name=name,
+        spec=spec,
+        lifecycle=lifecycle,
+        environments=environments,
+        overrides=overrides,
+        where=where,
+        lines=lines,
+    )
 
 
 def _check_lifecycle(value: Any, at: Any, problem: Any) -> Lifecycle:
@@ -176,23 +197,32 @@ def _check_lifecycle(value: Any, at: Any, problem: Any) -> Lifecycle:
         return Lifecycle()
     for key in value:
         if key not in LIFECYCLE_KEYS:
-            problem(at("lifecycle", key), f"unknown lifecycle key {key!r}{did_you_mean(key, LIFECYCLE_KEYS)} "
-                                          f"(allowed: {', '.join(LIFECYCLE_KEYS)})")
+            problem(
+                at("lifecycle", key),
+                f"unknown lifecycle key {key!r}{did_you_mean(key, LIFECYCLE_KEYS)} "
+                f"(allowed: {', '.join(LIFECYCLE_KEYS)})",
+            )
     prevent = value.get("preventDestroy", False)
     if not isinstance(prevent, bool):
-        problem(at("lifecycle", "preventDestroy"),
-                f"`lifecycle.preventDestroy` must be true or false, not {describe_value(prevent)}")
+        problem(
+            at("lifecycle", "preventDestroy"),
+            f"`lifecycle.preventDestroy` must be true or false, not {describe_value(prevent)}",
+        )
         prevent = False
     ignore = value.get("ignoreChanges") or []
     if not isinstance(ignore, list):
-        problem(at("lifecycle", "ignoreChanges"),
-                f"`lifecycle.ignoreChanges` must be a list of field paths, not {describe_value(ignore)}")
+        problem(
+            at("lifecycle", "ignoreChanges"),
+            f"`lifecycle.ignoreChanges` must be a list of field paths, not {describe_value(ignore)}",
+        )
         ignore = []
     good: list[str] = []
     for i, item in enumerate(ignore):
         if not isinstance(item, str) or not item.strip() or not paths.parse_path(item):
-            problem(at("lifecycle", "ignoreChanges", i),
-                    f"`lifecycle.ignoreChanges[{i}]` must be a field path such as voice.voiceId, not {item!r}")
+            problem(
+                at("lifecycle", "ignoreChanges", i),
+                f"`lifecycle.ignoreChanges[{i}]` must be a field path such as voice.voiceId, not {item!r}",
+            )
         else:
             good.append(item)
     return Lifecycle(prevent_destroy=prevent, ignore_changes=tuple(good))
@@ -201,8 +231,10 @@ def _check_lifecycle(value: Any, at: Any, problem: Any) -> Lifecycle:
 def _check_env_name(env: Any, location: Location, problem: Any, project: Project, what: str) -> bool:
     known = list(project.environments)
     if not isinstance(env, str) or env not in project.environments:
-        problem(location, f"{what}: unknown environment {env!r}{did_you_mean(env, known)} "
-                          f"(known: {', '.join(known)})")
+        problem(
+            location,
+            f"{what}: unknown environment {env!r}{did_you_mean(env, known)} (known: {', '.join(known)})",
+        )
         return False
     return True
 
@@ -211,7 +243,10 @@ def _check_environments(value: Any, at: Any, problem: Any, project: Project) -> 
     if value is None:
         return None
     if not isinstance(value, list):
-        problem(at("environments"), f"`environments` must be a list of environment names, not {describe_value(value)}")
+        problem(
+            at("environments"),
+            f"`environments` must be a list of environment names, not {describe_value(value)}",
+        )
         return None
     names: list[str] = []
     for i, env in enumerate(value):
@@ -224,8 +259,10 @@ def _check_overrides(value: Any, at: Any, problem: Any, project: Project) -> dic
     if value is None:
         return {}
     if not isinstance(value, dict):
-        problem(at("overrides"), f"`overrides` must be a mapping of environment -> partial spec, "
-                                 f"not {describe_value(value)}")
+        problem(
+            at("overrides"),
+            f"`overrides` must be a mapping of environment -> partial spec, not {describe_value(value)}",
+        )
         return {}
     out: dict[str, dict[str, Any]] = {}
     for env, partial in value.items():
@@ -234,8 +271,10 @@ def _check_overrides(value: Any, at: Any, problem: Any, project: Project) -> dic
         if partial is None:
             continue
         if not isinstance(partial, dict):
-            problem(at("overrides", env), f"`overrides.{env}` must be a mapping (a partial spec), "
-                                          f"not {describe_value(partial)}")
+            problem(
+                at("overrides", env),
+                f"`overrides.{env}` must be a mapping (a partial spec), not {describe_value(partial)}",
+            )
             continue
         out[env] = partial
     return out

@@ -48,8 +48,10 @@ class _Undefined(StrictUndefined):
             obj, name = self._undefined_obj, self._undefined_name
             if obj is missing:
                 # Often Vapi Liquid after a dollar sign ("${{ amount }}") that was meant literally.
-                return (f"{name!r} is undefined (in scope: {', '.join(SCOPE)}; "
-                        "a literal '${{' for Vapi is written ${{ '${{' }})")
+                return (
+                    f"{name!r} is undefined (in scope: {', '.join(SCOPE)}; "
+                    "a literal '${{' for Vapi is written ${{ '${{' }})"
+                )
             if isinstance(obj, _Vars):
                 defined = ", ".join(sorted(obj)) or "none"
                 return f"'vars' has no attribute {name!r} (defined vars: {defined})"
@@ -65,7 +67,11 @@ class _Sandbox(ImmutableSandboxedEnvironment):
                 raise SecurityError(f"a power larger than {MAX_POWER_BITS} bits is not allowed")
         if operator == "*":
             for seq, times in ((left, right), (right, left)):
-                if isinstance(seq, (str, list, tuple)) and isinstance(times, int) and len(seq) * times > MAX_PRODUCT:
+                if (
+                    isinstance(seq, (str, list, tuple))
+                    and isinstance(times, int)
+                    and len(seq) * times > MAX_PRODUCT
+                ):
                     raise SecurityError(f"a repetition longer than {MAX_PRODUCT} is not allowed")
         return super().call_binop(context, operator, left, right)
 
@@ -149,15 +155,21 @@ class TemplateContext:
 
     def __post_init__(self) -> None:
         self.root = Path(self.root).resolve()
-        self._scope = {"env": self.env_name, "vars": _Vars(self.vars), "secret": self.secret,
-                       "include": self.include}
+        self._scope = {
+            "env": self.env_name,
+            "vars": _Vars(self.vars),
+            "secret": self.secret,
+            "include": self.include,
+        }
 
     def scope(self) -> dict[str, Any]:
         return self._scope
 
     def secret(self, name: Any) -> str:
         if not isinstance(name, str) or not name:
-            raise TemplateError("secret() takes the name of an environment variable, e.g. secret('API_TOKEN')")
+            raise TemplateError(
+                "secret() takes the name of an environment variable, e.g. secret('API_TOKEN')"
+            )
         value = os.environ.get(name)
         if value is None:
             raise TemplateError(f"secret {name} is not set", hint=f"export {name}=...")
@@ -170,9 +182,14 @@ class TemplateContext:
         """A file's text relative to the project root, unrendered; never outside it, never hidden files."""
         if not isinstance(name, str) or not name:
             raise TemplateError("include() takes a file path relative to the project root")
-        if PurePosixPath(name).is_absolute() or PureWindowsPath(name).is_absolute() or PureWindowsPath(name).drive:
-            raise TemplateError(f"include({name!r}): absolute paths are not allowed; use a path relative to "
-                                "the project root")
+        if (
+            PurePosixPath(name).is_absolute()
+            or PureWindowsPath(name).is_absolute()
+            or PureWindowsPath(name).drive
+        ):
+            raise TemplateError(
+                f"include({name!r}): absolute paths are not allowed; use a path relative to the project root"
+            )
         target = (self.root / name).resolve()
         if not target.is_relative_to(self.root):
             raise TemplateError(f"include({name!r}): the path leads outside the project root")
@@ -199,14 +216,17 @@ def render_string(text: str, ctx: TemplateContext) -> tuple[Any, bool]:
     except TemplateSyntaxError as exc:
         raise TemplateError(_scrub(f"syntax error: {exc.message}", ctx)) from None
     except SecurityError as exc:
-        raise TemplateError(_scrub(str(exc), ctx), hint=f"templates are sandboxed: only {', '.join(SCOPE)} "
-                                                         "and plain values are available") from None
+        raise TemplateError(
+            _scrub(str(exc), ctx),
+            hint=f"templates are sandboxed: only {', '.join(SCOPE)} and plain values are available",
+        ) from None
     except (UndefinedError, TemplateNotFound) as exc:
         raise TemplateError(_scrub(str(exc), ctx)) from None
     except TypeError as exc:
         if "no loader" in str(exc):  # ${% include %}, ${% import %}, ${% extends %}: no loader, by design
-            raise TemplateError("Jinja's include/import/extends tags are not available; "
-                                "use ${{ include('path') }}") from None
+            raise TemplateError(
+                "Jinja's include/import/extends tags are not available; use ${{ include('path') }}"
+            ) from None
         raise TemplateError(_scrub(f"TypeError: {exc}", ctx)) from None
     except Exception as exc:  # any failing expression (1/0, 'a' + 1, ...) is the user's template error
         raise TemplateError(_scrub(f"{type(exc).__name__}: {exc}", ctx)) from None
@@ -258,15 +278,20 @@ def render_resource(resource: Resource, env: Environment, project_root: Path) ->
     """The resource's spec for env: spec and overrides[env] rendered, then merged; secret() paths marked."""
     ctx = TemplateContext(env.name, env.vars, project_root)
     base_sensitive: set[tuple] = set()
-    spec = _render_tree(resource.spec, (), ctx, base_sensitive,
-                        lambda p: (resource.location(p), "spec" + _suffix(p)))
+    spec = _render_tree(
+        resource.spec, (), ctx, base_sensitive, lambda p: (resource.location(p), "spec" + _suffix(p))
+    )
     override = resource.overrides.get(env.name)
     if not override:
         return Rendered(spec, base_sensitive)
     over_sensitive: set[tuple] = set()
-    partial = _render_tree(override, (), ctx, over_sensitive,
-                           lambda p: (resource.override_location(env.name, p),
-                                      f"overrides.{env.name}" + _suffix(p)))
+    partial = _render_tree(
+        override,
+        (),
+        ctx,
+        over_sensitive,
+        lambda p: (resource.override_location(env.name, p), f"overrides.{env.name}" + _suffix(p)),
+    )
     kept = {p for p in base_sensitive if not _overridden(p, spec, partial)}
     return Rendered(merge(spec, partial), kept | over_sensitive)
 
@@ -276,8 +301,13 @@ def _suffix(path: tuple) -> str:
     return "" if not text else text if text.startswith("[") else "." + text
 
 
-def _render_tree(value: Any, path: tuple, ctx: TemplateContext, sensitive: set[tuple],
-                 locate: Callable[[tuple], tuple[Location, str]]) -> Any:
+def _render_tree(
+    value: Any,
+    path: tuple,
+    ctx: TemplateContext,
+    sensitive: set[tuple],
+    locate: Callable[[tuple], tuple[Location, str]],
+) -> Any:
     """A rendered copy of value; string values are templates, keys are not."""
     if isinstance(value, str):
         if MARKER not in value:

@@ -44,8 +44,14 @@ def describe_value(value: object) -> str:
     """'a mapping', 'a list', 'a string', ... for messages that say what was found instead."""
     if value is None:
         return "nothing (null)"
-    named = {dict: "a mapping", list: "a list", str: "a string", bool: "a boolean", int: "a number",
-             float: "a number"}
+    named = {
+        dict: "a mapping",
+        list: "a list",
+        str: "a string",
+        bool: "a boolean",
+        int: "a number",
+        float: "a number",
+    }
     return named.get(type(value), f"a {type(value).__name__}")
 
 
@@ -77,7 +83,9 @@ class _Builder:
         if isinstance(node, yaml.ScalarNode):
             make = _SCALAR_TAGS.get(node.tag)
             if make is None:
-                raise self.fail(node, f"unsupported YAML tag {node.tag!r} (only plain JSON values are allowed)")
+                raise self.fail(
+                    node, f"unsupported YAML tag {node.tag!r} (only plain JSON values are allowed)"
+                )
             try:
                 return make(node)
             except ValueError as exc:
@@ -136,7 +144,9 @@ def _check_depth(text: str, filename: str) -> None:
             depth += 1
             if depth > MAX_DEPTH:
                 line = event.start_mark.line + 1 if event.start_mark else 0
-                raise ManifestError(f"YAML nested more than {MAX_DEPTH} levels deep", where=Location(filename, line))
+                raise ManifestError(
+                    f"YAML nested more than {MAX_DEPTH} levels deep", where=Location(filename, line)
+                )
         elif isinstance(event, (yaml.SequenceEndEvent, yaml.MappingEndEvent)):
             depth -= 1
 
@@ -159,11 +169,14 @@ def load_yaml_with_lines(text: str, filename: str) -> list[tuple[Any, dict[tuple
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else 0
-        raise ManifestError(f"invalid YAML: {_yaml_problem(exc, text)}", where=Location(filename, line)) from exc
+        raise ManifestError(
+            f"invalid YAML: {_yaml_problem(exc, text)}", where=Location(filename, line)
+        ) from exc
     except yaml.reader.ReaderError as exc:
         line = text.count("\n", 0, exc.position) + 1
-        raise ManifestError(f"invalid YAML: {exc.reason} (character {exc.character!r})",
-                            where=Location(filename, line)) from exc
+        raise ManifestError(
+            f"invalid YAML: {exc.reason} (character {exc.character!r})", where=Location(filename, line)
+        ) from exc
     except yaml.YAMLError as exc:
         raise ManifestError(f"invalid YAML: {exc}", where=Location(filename)) from exc
     except RecursionError as exc:
@@ -178,9 +191,11 @@ def _yaml_problem(exc: yaml.MarkedYAMLError, text: str) -> str:
     if mark is not None and mark.line < len(lines):
         line = lines[mark.line]
         indent = line[: len(line) - len(line.lstrip())]
-        if "\t" in indent or line[mark.column:mark.column + 1] == "\t":
+        if "\t" in indent or line[mark.column : mark.column + 1] == "\t":
             # libyaml only says "found character that cannot start any token".
-            return "a tab character where YAML expects spaces (YAML indents with spaces only: replace the tab)"
+            return (
+                "a tab character where YAML expects spaces (YAML indents with spaces only: replace the tab)"
+            )
     context = exc.context or ""
     if context and exc.context_mark is not None and mark is not None and exc.context_mark.line != mark.line:
         # An unclosed bracket or quote is reported where the file ends: say where it was opened.

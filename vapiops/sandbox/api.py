@@ -20,7 +20,9 @@ from vapiops import paths, vapispec
 from vapiops.kinds import KINDS, Kind
 from vapiops.sandbox.store import Store, parse_timestamp
 
-MAX_LIMIT = 100  # the real API documents a maximum of 1000; vapiops' contract (docs/sandbox.md) is 100 per call
+MAX_LIMIT = (
+    100  # the real API documents a maximum of 1000; vapiops' contract (docs/sandbox.md) is 100 per call
+)
 _TIME_FILTERS: dict[str, Callable[[datetime, datetime], bool]] = {
     "Gt": lambda value, bound: value > bound,
     "Lt": lambda value, bound: value < bound,
@@ -130,12 +132,14 @@ class Api:
             return _not_found(kind, id_)
         problems = [f"query parameter {name} is required" for name in kind.patch_query if name not in query]
         body = _object_body(body)
-        problems += [f"{key} should not be null or undefined" for key in kind.patch_required
-                     if body.get(key) is None]
+        problems += [
+            f"{key} should not be null or undefined" for key in kind.patch_required if body.get(key) is None
+        ]
         problems += [
             f"{key} cannot be changed by PATCH (is {stored.get(key)!r}, got {body[key]!r}): "
             "create a new one instead"
-            for key in kind.replace_fields if key in body and body[key] != stored.get(key)
+            for key in kind.replace_fields
+            if key in body and body[key] != stored.get(key)
         ]
         if problems:
             raise _BadRequest(problems)
@@ -189,7 +193,7 @@ class Api:
             "hasNextPage": page < total_pages,
             "sortOrder": order,
         }
-        return Response(200, {"results": items[start:start + limit], "metadata": metadata})
+        return Response(200, {"results": items[start : start + limit], "metadata": metadata})
 
 
 def _not_found(kind: Kind, id_: str) -> Response:

@@ -37,15 +37,24 @@ class Faults:
         self._queue: list[_Queued] = []
         self._lock = threading.Lock()
 
-    def inject(self, method: str, path_prefix: str, status: int, times: int = 1,
-               retry_after: float | None = None, after_effect: bool = False) -> None:
+    def inject(
+        self,
+        method: str,
+        path_prefix: str,
+        status: int,
+        times: int = 1,
+        retry_after: float | None = None,
+        after_effect: bool = False,
+    ) -> None:
         """Queue a fault for the next `times` requests matching method ("*" = any) and path prefix."""
         if times < 1:
             raise ValueError(f"times must be at least 1, got {times}")
         if not 400 <= status <= 599:
             raise ValueError(f"status must be an HTTP error status, got {status}")
         with self._lock:
-            self._queue.append(_Queued(method.upper(), path_prefix, Fault(status, retry_after, after_effect), times))
+            self._queue.append(
+                _Queued(method.upper(), path_prefix, Fault(status, retry_after, after_effect), times)
+            )
 
     def delay(self) -> None:
         if self.latency_ms:

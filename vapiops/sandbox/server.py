@@ -33,9 +33,17 @@ _UNAUTHORIZED = (
 class SandboxServer:
     """A stateful local Vapi API: start() it in a thread for tests, serve_forever() for the CLI."""
 
-    def __init__(self, *, data_file: Path | None = None, latency_ms: int = 0, fault_rate: float = 0.0,
-                 allow_fields: dict[str, list[str]] | None = None, api_key: str | None = None,
-                 seed: int | None = None, log: Callable[[str], None] | None = None):
+    def __init__(
+        self,
+        *,
+        data_file: Path | None = None,
+        latency_ms: int = 0,
+        fault_rate: float = 0.0,
+        allow_fields: dict[str, list[str]] | None = None,
+        api_key: str | None = None,
+        seed: int | None = None,
+        log: Callable[[str], None] | None = None,
+    ):
         if api_key is not None and not api_key.strip():
             raise ValueError("api_key must not be empty")
         self._api_key = api_key
@@ -55,8 +63,9 @@ class SandboxServer:
         """Serve in a daemon thread (port 0: any free port); returns "http://127.0.0.1:PORT"."""
         httpd = self._bind(port)
         # A short poll interval makes stop() quick: shutdown() waits for the next poll.
-        self._thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05},
-                                        name="vapiops-sandbox", daemon=True)
+        self._thread = threading.Thread(
+            target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, name="vapiops-sandbox", daemon=True
+        )
         self._thread.start()
         return self.url
 
@@ -110,8 +119,15 @@ class SandboxServer:
         with self._requests_lock:
             self._requests.clear()
 
-    def inject(self, method: str, path_prefix: str, status: int, times: int = 1,
-               retry_after: float | None = None, after_effect: bool = False) -> None:
+    def inject(
+        self,
+        method: str,
+        path_prefix: str,
+        status: int,
+        times: int = 1,
+        retry_after: float | None = None,
+        after_effect: bool = False,
+    ) -> None:
         """Answer the next `times` requests matching method ("*" = any) and path prefix with `status`.
 
         after_effect=True carries the request out first (e.g. the object IS created) and then
@@ -130,22 +146,38 @@ class SandboxServer:
         started = time.monotonic()
         split = urlsplit(target)
         path = split.path or "/"
-        query = {name: values[-1] if len(values) == 1 else values
-                 for name, values in parse_qs(split.query, keep_blank_values=True).items()}
+        query = {
+            name: values[-1] if len(values) == 1 else values
+            for name, values in parse_qs(split.query, keep_blank_values=True).items()
+        }
         body, body_ok = _parse_json(raw_body)
         try:
             response = self._respond(method, path, query, body, body_ok, headers.get("Authorization"))
         except Exception as exc:  # a sandbox bug: answer 500 rather than drop the connection
             response = error(500, f"sandbox internal error: {type(exc).__name__}: {exc}")
         with self._requests_lock:
-            self._requests.append({"method": method, "path": path, "query": copy.deepcopy(query),
-                                   "body": copy.deepcopy(body), "status": response.status})
+            self._requests.append(
+                {
+                    "method": method,
+                    "path": path,
+                    "query": copy.deepcopy(query),
+                    "body": copy.deepcopy(body),
+                    "status": response.status,
+                }
+            )
         if self._log is not None:
             self._log(f"{method} {path} {response.status} {(time.monotonic() - started) * 1000:.0f}ms")
         return response
 
-    def _respond(self, method: str, path: str, query: dict[str, Any], body: Any, body_ok: bool,
-                 authorization: str | None) -> Response:
+    def _respond(
+        self,
+        method: str,
+        path: str,
+        query: dict[str, Any],
+        body: Any,
+        body_ok: bool,
+        authorization: str | None,
+    ) -> Response:
         self._faults.delay()
         if self._api.route(path) is None:
             return error(404, f"Cannot {method} {path}")

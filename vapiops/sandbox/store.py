@@ -109,7 +109,8 @@ class Store:
                                 self._last_ms = max(self._last_ms, ms)
         except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
             raise VapiopsError(
-                f"sandbox data file is unreadable: {exc}", where=str(path),
+                f"sandbox data file is unreadable: {exc}",
+                where=str(path),
                 hint="delete it to start the sandbox empty",
             ) from exc
 
@@ -123,7 +124,9 @@ class Store:
         data = {
             "version": DATA_VERSION,
             "orgs": {
-                org: {kind: sorted(objs.values(), key=lambda o: o["createdAt"]) for kind, objs in kinds.items()}
+                org: {
+                    kind: sorted(objs.values(), key=lambda o: o["createdAt"]) for kind, objs in kinds.items()
+                }
                 for org, kinds in self._orgs.items()
             },
         }

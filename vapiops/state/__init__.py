@@ -22,6 +22,13 @@ def open_backend(project: Project, env_name: str) -> StateBackend:
 
 
 __all__ = [
-    "STATE_VERSION", "Intent", "LocalBackend", "LockInfo", "ResourceState", "State", "StateBackend",
-    "hash_secret", "open_backend",
+    "STATE_VERSION",
+    "Intent",
+    "LocalBackend",
+    "LockInfo",
+    "ResourceState",
+    "State",
+    "StateBackend",
+    "hash_secret",
+    "open_backend",
 ]

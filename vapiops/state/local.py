@@ -196,8 +196,14 @@ class LocalBackend:
         Another live holder: wait up to `timeout` seconds, then StateError naming it.
         """
         host, pid, since = socket.gethostname(), os.getpid(), now_iso()
-        info = LockInfo(id=f"{host}:{pid}:{since}", who=who if who is not None else " ".join(sys.argv),
-                        user=_user(), host=host, pid=pid, since=since)
+        info = LockInfo(
+            id=f"{host}:{pid}:{since}",
+            who=who if who is not None else " ".join(sys.argv),
+            user=_user(),
+            host=host,
+            pid=pid,
+            since=since,
+        )
         mine = self._acquire(info, timeout)
         try:
             yield info
@@ -206,8 +212,15 @@ class LocalBackend:
 
     def _acquire(self, info: LockInfo, timeout: float) -> bytes:
         mine = json.dumps(
-            {"pid": info.pid, "host": info.host, "user": info.user, "started_at": info.since, "command": info.who},
-            indent=2, sort_keys=True,
+            {
+                "pid": info.pid,
+                "host": info.host,
+                "user": info.user,
+                "started_at": info.since,
+                "command": info.who,
+            },
+            indent=2,
+            sort_keys=True,
         ).encode("utf-8")
         deadline = time.monotonic() + timeout
         self.lock_path.parent.mkdir(parents=True, exist_ok=True)
@@ -273,16 +286,21 @@ class LocalBackend:
                 with contextlib.suppress(OSError):
                     os.link(aside, self.lock_path)
             else:
-                log.warning("taking over the stale lock %s of pid %s (no longer running)",
-                            self.lock_path, holder.get("pid"))
+                log.warning(
+                    "taking over the stale lock %s of pid %s (no longer running)",
+                    self.lock_path,
+                    holder.get("pid"),
+                )
         finally:
             aside.unlink(missing_ok=True)
 
     def _locked(self, holder: dict[str, Any] | None) -> StateError:
         hint = f"wait for that run to finish, or remove {self.lock_path} if that process is gone"
         if holder is None:
-            return StateError(f"state for env {self.environment} is locked (the lock file "
-                              f"{self.lock_path} cannot be read)", hint=hint)
+            return StateError(
+                f"state for env {self.environment} is locked (the lock file {self.lock_path} cannot be read)",
+                hint=hint,
+            )
         message = (
             f"state for env {self.environment} is locked by {holder.get('user', '?')}@{holder.get('host', '?')} "
             f"pid {holder.get('pid', '?')} since {holder.get('started_at', '?')}"

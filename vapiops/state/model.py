@@ -70,12 +70,17 @@ class State:
                 environment=typed(d["environment"], str),
                 lineage=typed(d["lineage"], str),
                 serial=typed(d["serial"], int),
-                resources={typed(a, str): resource_from_dict(r) for a, r in typed(d["resources"], dict).items()},
-                intents={typed(a, str): intent_from_dict(i) for a, i in typed(d.get("intents", {}), dict).items()},
+                resources={
+                    typed(a, str): resource_from_dict(r) for a, r in typed(d["resources"], dict).items()
+                },
+                intents={
+                    typed(a, str): intent_from_dict(i) for a, i in typed(d.get("intents", {}), dict).items()
+                },
             )
         except (KeyError, TypeError, AttributeError) as exc:
-            raise StateError(f"state is malformed: {type(exc).__name__} {exc}",
-                             hint="restore the state file from a backup") from exc
+            raise StateError(
+                f"state is malformed: {type(exc).__name__} {exc}", hint="restore the state file from a backup"
+            ) from exc
 
     def address_of_id(self, id: str) -> str | None:
         for address, entry in self.resources.items():

@@ -77,7 +77,9 @@ def _message(error: JsonSchemaError, path: Path) -> str:
     if keyword == "type":
         return f"expected {_type_names(expected)}, got {_json_type(value)}"
     if keyword == "enum":
-        return f"{shown} is not one of the allowed values{_did_you_mean(value, expected)}: {_choices(expected)}"
+        return (
+            f"{shown} is not one of the allowed values{_did_you_mean(value, expected)}: {_choices(expected)}"
+        )
     if keyword == "const":
         return f"expected {expected!r}, got {shown}"
     if keyword in ("maxLength", "minLength"):
@@ -89,9 +91,13 @@ def _message(error: JsonSchemaError, path: Path) -> str:
         bound = "at most" if keyword == "maxItems" else "at least"
         return f"has {len(value)} items; {bound} {expected} allowed"
     if keyword in ("maximum", "exclusiveMaximum"):
-        return f"{shown} is greater than the maximum {expected}" + (" (exclusive)" if "exclusive" in keyword else "")
+        return f"{shown} is greater than the maximum {expected}" + (
+            " (exclusive)" if "exclusive" in keyword else ""
+        )
     if keyword in ("minimum", "exclusiveMinimum"):
-        return f"{shown} is less than the minimum {expected}" + (" (exclusive)" if "exclusive" in keyword else "")
+        return f"{shown} is less than the minimum {expected}" + (
+            " (exclusive)" if "exclusive" in keyword else ""
+        )
     if keyword == "pattern":
         return f"{shown} does not match the pattern {expected}"
     if keyword == "uniqueItems":

@@ -20,7 +20,11 @@ def repair_js_regex_literals(doc: dict) -> int:
     """
     count = 0
     for node in _component_nodes(doc):
-        match = _JS_REGEX_LITERAL.fullmatch(node.get("pattern") or "") if isinstance(node.get("pattern"), str) else None
+        match = (
+            _JS_REGEX_LITERAL.fullmatch(node.get("pattern") or "")
+            if isinstance(node.get("pattern"), str)
+            else None
+        )
         if match:
             if set(match.group(2)) <= {"u"}:
                 node["pattern"] = match.group(1)
@@ -49,7 +53,7 @@ def _translate_unicode(pattern: str) -> str | None:
                 out.append(_UNICODE_CLASSES[match.group(1)])
                 i = match.end()
             else:
-                out.append(pattern[i:i + 2])
+                out.append(pattern[i : i + 2])
                 i += 2
         elif ch == "[":
             end, items, props = i + 1, [], []
@@ -65,10 +69,10 @@ def _translate_unicode(pattern: str) -> str | None:
                     end = match.end()
                 else:
                     step = 2 if pattern[end] == "\\" else 1
-                    items.append(pattern[end:end + step])
+                    items.append(pattern[end : end + step])
                     end += step
             if not props:
-                out.append(pattern[i:end + 1])
+                out.append(pattern[i : end + 1])
             elif negated or any(p not in _UNICODE_CLASSES for p in props):
                 return None
             else:

@@ -65,8 +65,10 @@ def repair_array_enums(doc: dict) -> int:
     count = 0
     for node in _component_nodes(doc):
         values = node.get("enum")
-        if node.get("type") == "array" and isinstance(values, list) and not any(
-            isinstance(v, list) for v in values
+        if (
+            node.get("type") == "array"
+            and isinstance(values, list)
+            and not any(isinstance(v, list) for v in values)
         ):
             items = node.get("items")
             if isinstance(items, dict) and "enum" not in items and "$ref" not in items:
