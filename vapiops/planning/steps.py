@@ -40,9 +40,10 @@ def create_steps(
     ordered to create the target of every single reference first wherever the cycle allows.
     """
     edges = [(t, a) for a in creates for _, t in items[a].desired_refs if t in creates]
+    self_referencing = {a for t, a in edges if t == a}
     for component in strongly_connected(creates, edges):
         members = set(component)
-        cyclic = len(component) > 1 or any(t == a and a in members for t, a in edges)
+        cyclic = len(component) > 1 or component[0] in self_referencing
         if cyclic:
             component = _creation_order(component, items)
         position = {a: i for i, a in enumerate(component)}
