@@ -606,11 +606,9 @@ def test_both_ends_of_a_cycle_deleted_in_dashboard_are_recreated_and_linked(proj
 @pytest.mark.e2e
 def test_a_400_on_apply_keeps_what_succeeded_and_records_nothing_that_failed(support_project, run, sandbox):
     # allow_fields admits a field offline that this API (the sandbox, without allow_fields) rejects.
-    write_files(
-        support_project, {"vapiops.yaml": "allow_fields:\n  assistant: [backgroundDenoisingEnabled]\n"}
-    )
+    write_files(support_project, {"vapiops.yaml": "allow_fields:\n  assistant: [zzzFutureSetting]\n"})
     path = support_project / "resources/assistant.yaml"
-    path.write_text(path.read_text().replace("spec:\n", "spec:\n  backgroundDenoisingEnabled: true\n"))
+    path.write_text(path.read_text().replace("spec:\n", "spec:\n  zzzFutureSetting: true\n"))
     run("validate", support_project)
     result = run("apply", support_project, "--auto-approve", code=1)
     assert result.stderr.count("Error:") == 1 and "Traceback" not in result.stderr
@@ -618,7 +616,7 @@ def test_a_400_on_apply_keeps_what_succeeded_and_records_nothing_that_failed(sup
         line for line in result.stderr.splitlines() if "failed:" in line and "assistant/support" in line
     ]
     assert failed and all(
-        "POST /assistant failed with 400: property backgroundDenoisingEnabled should not exist" in line
+        "POST /assistant failed with 400: property zzzFutureSetting should not exist" in line
         for line in failed
     ), result.stderr
     assert "run apply again" in result.stderr

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import shlex
 import textwrap
@@ -11,7 +12,7 @@ from types import SimpleNamespace
 import pytest
 from conftest import sandbox_cli, sandbox_client, state_ids
 
-from vapiops import vapispec
+from vapiops import paths, vapispec
 from vapiops.errors import StateError, VapiopsError
 from vapiops.flows.export import (
     Exported,
@@ -19,7 +20,7 @@ from vapiops.flows.export import (
     choose_names,
     default_out_dir,
     drop_defaults,
-    drop_unknown,
+    drop_read_only,
     escape_template,
     export_objects,
     manifest_files,
@@ -121,17 +122,27 @@ def test_escaped_text_renders_back_to_itself(text):
     assert value == text and used_secret is False
 
 
-def test_unknown_fields_are_dropped_and_reported_allowed_ones_kept():
-    spec = {
-        "firstMessage": "Hi",
-        "isSomethingComputed": True,
-        "model": {"provider": "openai", "model": "gpt-4o", "bogus": 1},
-    }
-    assert drop_unknown(ASSISTANT, spec) == ["isSomethingComputed", "model.bogus"]
-    assert spec == {"firstMessage": "Hi", "model": {"provider": "openai", "model": "gpt-4o"}}
-    kept = {"firstMessage": "Hi", "messagePlan": {"idleMessages": ["Still there?"]}}
-    assert drop_unknown(ASSISTANT, kept, allow_extra=["messagePlan"]) == []
-    assert "messagePlan" in kept
+@pytest.mark.parametrize(
+    ("live", "dropped"),
+    [
+        (
+            {"orgId": "o", "model": {"provider": "openai", "model": "gpt-4o", "createdAt": "t"}},
+            ["model.createdAt", "orgId"],
+        ),
+        ({"isServerUrlSecretSet": True, "latestVersion": 3}, ["isServerUrlSecretSet", "latestVersion"]),
+        ({"zzzUnknownToTheSpec": {"a": 1}}, []),  # open world: the API returned it, the manifest keeps it
+        ({"model": {"provider": "openai", "model": "gpt-4o", "qqqNewKnob": 2}}, []),
+        ({"silenceTimeoutSeconds": 30, "messagePlan": {"idleMessages": ["Still there?"]}}, []),  # catalogue
+        ({"model": {"provider": "openai", "model": "gpt-4o", "serviceTier": "priority"}}, []),  # catalogue
+    ],
+)
+def test_export_drops_read_only_fields_and_keeps_every_other_live_field(live, dropped):
+    spec = {"firstMessage": "Hi", **live}
+    expected = copy.deepcopy(spec)
+    assert drop_read_only(ASSISTANT, spec) == dropped
+    for path in dropped:
+        paths.delete(expected, paths.parse_path(path))
+    assert spec == expected
 
 
 def test_defaults_the_server_filled_are_dropped_and_chosen_values_kept():

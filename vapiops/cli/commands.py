@@ -39,15 +39,30 @@ def cli() -> None:
     """
 
 
+STRICT_HELP = "Fields in neither Vapi's spec, the catalogue nor allow_fields are errors, not warnings."
+
+
+def _warn(warnings: list) -> None:
+    """One located line on stderr per validation warning."""
+    for warning in warnings:
+        err(f"warning: {warning}")
+
+
 @cli.command()
 @common()
-def validate(path: Path, env_name: str | None, no_color: bool, debug: bool) -> None:
+@click.option("--strict", is_flag=True, help=STRICT_HELP)
+def validate(path: Path, env_name: str | None, no_color: bool, debug: bool, strict: bool) -> None:
     """Check manifests offline: YAML, kinds, names, templates, references, Vapi's schemas.
 
     Sends no request. Without --env every environment of the project is checked. PATH may be
-    a manifest file: the project holding it is checked.
+    a manifest file: the project holding it is checked. A field Vapi's spec does not list is a
+    warning (the API will judge it), unless it looks like a typo of a known one.
     """
-    manifests, counts = checking.validate(path, env_name)
+    warnings: list = []
+    try:
+        manifests, counts = checking.validate(path, env_name, strict=strict, warnings=warnings)
+    finally:
+        _warn(warnings)
     err(f"Valid: {manifests} manifest{'s' if manifests != 1 else ''} ({', '.join(counts)}).")
 
 
@@ -74,6 +89,7 @@ def _print_plan(plan: Plan, fmt: str, color: bool) -> None:
     "--sandbox", is_flag=True, help="Run against an in-process Vapi sandbox (data under .vapiops/)."
 )
 @click.option("--out", "out", type=click.Path(path_type=Path), help="Save the plan for `vapiops apply FILE`.")
+@click.option("--strict", is_flag=True, help=STRICT_HELP)
 def plan(
     path: Path,
     env_name: str | None,
@@ -85,12 +101,14 @@ def plan(
     refresh_only: bool,
     sandbox: bool,
     out: Path | None,
+    strict: bool,
 ) -> None:
     """Show how the live Vapi org differs from the manifests. Writes nothing remote."""
     if out is not None and refresh_only:
         raise VapiopsError("--out cannot save a --refresh-only report", hint="drop one of the two")
-    ctx = Context.open(path, env_name)
+    ctx = Context.open(path, env_name, strict=strict)
     desired = None if refresh_only else ctx.desired()  # validation errors before any request
+    _warn(ctx.warnings)
     state = ctx.backend.load()
     with client_for(ctx, sandbox) as client:
         planned = build_plan(ctx, client, state, targets=targets, refresh_only=refresh_only, desired=desired)
@@ -175,6 +193,7 @@ def _apply_options(fn: Callable) -> Callable:
 @common()
 @_apply_options
 @click.option("--target", "targets", multiple=True, metavar="ADDR", help="Only this address (repeatable).")
+@click.option("--strict", is_flag=True, help=STRICT_HELP)
 def apply(
     path: Path,
     env_name: str | None,
@@ -186,6 +205,7 @@ def apply(
     sandbox: bool,
     lock_timeout: float,
     targets: tuple[str, ...],
+    strict: bool,
 ) -> None:
     """Plan, show, ask, then make the changes (create, PATCH, DELETE) in dependency order.
 
@@ -198,8 +218,9 @@ def apply(
         env_name = env_name or saved.environment
         auto_approve = True  # the plan was reviewed when it was saved
         targets = saved.targets
-    ctx = Context.open(path, env_name)
+    ctx = Context.open(path, env_name, strict=strict)
     desired = ctx.desired()
+    _warn(ctx.warnings)
     with ctx.backend.lock(who="apply", timeout=lock_timeout), client_for(ctx, sandbox) as client:
         state = ctx.backend.load()
         result = applying.plan_apply(ctx, client, state, targets=targets, desired=desired, saved=saved)

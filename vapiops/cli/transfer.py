@@ -138,7 +138,7 @@ def export_command(
         err(f"Warning: {out_dir} is outside the project's manifest roots; plan will not read it.")
     for e in exported:
         if e.dropped:
-            err(f"{e.address}: left out what Vapi's create body does not accept: {', '.join(e.dropped)}")
+            err(f"{e.address}: left out read-only fields: {', '.join(e.dropped)}")
     secrets = [name for e in exported for name in e.secrets]
     if secrets:
         err(

@@ -4,17 +4,20 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from vapiops.errors import ValidationError
+from vapiops.errors import Problem, ValidationError
 from vapiops.project.config import load_project
 from vapiops.project.manifest import load_manifests
 from vapiops.project.validate import desired_resources
 
 
-def validate(path: Path, env_name: str | None) -> tuple[int, list[str]]:
+def validate(
+    path: Path, env_name: str | None, *, strict: bool = False, warnings: list[Problem] | None = None
+) -> tuple[int, list[str]]:
     """The number of manifests and, per environment checked, "N in ENV"; ValidationError with every problem.
 
     `path` may be a manifest file: the project holding it is checked. Without `env_name` every
-    environment of the project is.
+    environment of the project is. Warnings (fields no schema lists) go to `warnings`, each once;
+    `strict` makes them errors.
     """
     if path.is_file():
         # A manifest's references reach across the project: validate the project that holds it.
@@ -24,11 +27,15 @@ def validate(path: Path, env_name: str | None) -> tuple[int, list[str]]:
     resources = load_manifests(project)
     counts: list[str] = []
     problems: list = []
+    found: list[Problem] = []
     for env in envs:  # every environment renders differently: check each, report every problem once
         try:
-            counts.append(f"{len(desired_resources(project, resources, env))} in {env.name}")
+            desired = desired_resources(project, resources, env, strict=strict, warnings=found)
+            counts.append(f"{len(desired)} in {env.name}")
         except ValidationError as exc:
             problems += [p for p in exc.problems if p not in problems]
+    if warnings is not None:
+        warnings.extend(dict.fromkeys(found))
     if problems:
         raise ValidationError(problems)
     return len(resources), counts

@@ -6,11 +6,11 @@ import contextlib
 import os
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from vapiops.client import VapiClient
-from vapiops.errors import ApiError
+from vapiops.errors import ApiError, Problem
 from vapiops.kinds import KINDS, Kind
 from vapiops.planning.planner import Desired
 from vapiops.project.config import Environment, Project, load_project
@@ -26,18 +26,25 @@ class Context:
     project: Project
     env: Environment
     backend: StateBackend
+    strict: bool = False  # --strict: properties in no schema are errors
+    warnings: list[Problem] = field(
+        default_factory=list
+    )  # from the last desired(): located, for stderr and the plan
 
     @classmethod
-    def open(cls, root: Path | str, env_name: str | None) -> Context:
+    def open(cls, root: Path | str, env_name: str | None, *, strict: bool = False) -> Context:
         project = load_project(root)
         env = project.environment(env_name)
-        return cls(project, env, open_backend(project, env.name))
+        return cls(project, env, open_backend(project, env.name), strict=strict)
 
     def client(self, base_url: str | None = None) -> VapiClient:
         return VapiClient(base_url or self.env.resolved_base_url(), self.env.api_key())
 
     def desired(self) -> list[Desired]:
-        return desired_resources(self.project, load_manifests(self.project), self.env)
+        self.warnings = []
+        return desired_resources(
+            self.project, load_manifests(self.project), self.env, strict=self.strict, warnings=self.warnings
+        )
 
 
 @contextlib.contextmanager

@@ -62,7 +62,7 @@ class Exported:
     id: str
     spec: dict[str, Any]
     secrets: list[str] = field(default_factory=list)  # environment variables its secret() calls read
-    dropped: list[str] = field(default_factory=list)  # fields left out: the Create DTO does not accept them
+    dropped: list[str] = field(default_factory=list)  # fields left out: read-only (the API only returns them)
     unnamed: bool = False  # no name in Vapi: the manifest ignores `name` rather than set one
 
     @property
@@ -146,15 +146,18 @@ def drop_nulls(value: Any) -> Any:
     return value
 
 
-def drop_unknown(kind: Kind, spec: dict[str, Any], allow_extra: Iterable[str] = ()) -> list[str]:
-    """Remove (in place) every field the Create DTO does not accept; returns their dotted paths.
+def drop_read_only(kind: Kind, spec: dict[str, Any], allow_extra: Iterable[str] = ()) -> list[str]:
+    """Remove (in place) every read-only field the Create DTO does not accept; returns their dotted paths.
 
-    A read answer can carry response-only fields; sent back in a create they would be a 400.
+    A read answer carries response-only fields (sent back in a create they would be a 400): those the
+    spec's responses list and its requests do not. Every other field is kept, known to the spec or
+    not, so a promotion loses nothing the live org holds; `validate` then names the unknown ones.
     """
+    read_only = vapispec.response_only_names() | kind.read_only
     found = [
         i.path
         for i in vapispec.check(kind, spec, allow_extra=allow_extra)
-        if i.unknown_property is not None and paths.has(spec, i.path)
+        if i.unknown_property in read_only and paths.has(spec, i.path)
     ]
     for p in sorted(set(found), key=len, reverse=True):
         paths.delete(spec, p)
@@ -304,7 +307,7 @@ def export_objects(
             # First: a default the server filled from the wrong alternative of an anyOf can make
             # a valid field look unknown.
             spec = drop_defaults(kind, spec, extra)
-        dropped = drop_unknown(kind, spec, extra)
+        dropped = drop_read_only(kind, spec, extra)
         spec = _escape_all(to_names(kind, spec, owner)[0])
         secrets = replace_secrets(kind.name, name, spec, secret_names)
         unnamed = bool(

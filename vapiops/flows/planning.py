@@ -103,6 +103,8 @@ def build_plan(
         update_filter=update_filter,
         hash_secret=_hasher(state),
     )
+    # Validation's warnings (fields no schema lists, sent as written) belong in the plan a reviewer reads.
+    plan.warnings = [f"warning: {w}" for w in ctx.warnings] + plan.warnings
     return Planned(plan, desired, live, adopted)
 
 

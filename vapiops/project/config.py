@@ -22,7 +22,9 @@ BASE_URL_ENV = "VAPI_BASE_URL"
 ENV_NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")
 _VAR_NAME_PATTERN = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
-TOP_KEYS = ("resources", "state_dir", "environments", "allow_fields")
+TOP_KEYS = ("resources", "state_dir", "environments", "allow_fields", "strict")
+# A dotted field path of allow_fields: names, each optionally followed by [] (a list's elements).
+_FIELD_PATH = re.compile(r"[A-Za-z_$][A-Za-z0-9_$-]*(\[\])?(\.[A-Za-z_$][A-Za-z0-9_$-]*(\[\])?)*")
 ENVIRONMENT_KEYS = ("api_key_env", "base_url", "vars")
 
 
@@ -53,8 +55,9 @@ class Project:
     resource_roots: tuple[Path, ...]  # absolute dirs to scan for manifests
     state_dir: Path  # absolute (default root/.vapiops/state)
     environments: dict[str, Environment]
-    allow_fields: dict[str, tuple[str, ...]]  # kind -> extra top-level fields allowed
+    allow_fields: dict[str, tuple[str, ...]]  # kind -> dotted paths of extra fields allowed, any depth
     config_file: Path | None
+    strict: bool = False  # properties in no schema are errors, not warnings
 
     def environment(self, name: str | None) -> Environment:
         """The named environment; with no name, the only one or `default`."""
@@ -168,7 +171,13 @@ class _ConfigReader:
             environments=self.environments(doc.get("environments")),
             allow_fields=self.allow_fields(doc.get("allow_fields")),
             config_file=self.config,
+            strict=self.flag(doc.get("strict", False), ("strict",), "`strict`"),
         )
+
+    def flag(self, value: Any, path: tuple, what: str) -> bool:
+        if not isinstance(value, bool):
+            raise self.fail(path, f"{what} must be true or false, not {describe_value(value)}")
+        return value
 
     def resources(self, value: Any) -> tuple[Path, ...]:
         if isinstance(value, str):
@@ -249,5 +258,12 @@ class _ConfigReader:
                     path, f"`allow_fields.{kind}` must be a list of field names, not {describe_value(fields)}"
                 )
             names = [self.string(f, path + (i,), f"`allow_fields.{kind}[{i}]`") for i, f in enumerate(fields)]
+            for i, name in enumerate(names):
+                if not _FIELD_PATH.fullmatch(name):
+                    raise self.fail(
+                        path + (i,),
+                        f"`allow_fields.{kind}[{i}]` {name!r} is not a field path",
+                        hint="write names joined by dots, e.g. model.serviceTier or members[].assistantOverrides.x",
+                    )
             out[kind] = tuple(names)
         return out

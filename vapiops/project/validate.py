@@ -21,8 +21,20 @@ from vapiops.project.template import in_environment, render_resource
 PLACEHOLDER_ID = "00000000-0000-4000-8000-000000000000"
 
 
-def desired_resources(project: Project, resources: list[Resource], env: Environment) -> list[Desired]:
-    """Render, name, reference-check and schema-check every resource of `env`; raise all problems at once."""
+def desired_resources(
+    project: Project,
+    resources: list[Resource],
+    env: Environment,
+    *,
+    strict: bool = False,
+    warnings: list[Problem] | None = None,
+) -> list[Desired]:
+    """Render, name, reference-check and schema-check every resource of `env`; raise all problems at once.
+
+    A property in neither Vapi's spec, the catalogue nor `allow_fields` is a warning (appended to
+    `warnings`, the value sent as written), or with `strict` (or `strict: true` in vapiops.yaml) an error.
+    """
+    strict = strict or project.strict
     problems: list[Problem] = []
     selected = [r for r in resources if in_environment(r, env.name)]
     names = {kind: sorted(r.name for r in selected if r.kind == kind) for kind in KINDS}
@@ -38,12 +50,16 @@ def desired_resources(project: Project, resources: list[Resource], env: Environm
         found = _reference_problems(res, spec, names)
         if not found:
             named = _with_name(kind, spec, res.name)
-            found = _schema_problems(project, res, named)
+            found, unknown = _schema_problems(project, res, named)
             if named is not spec and any(p.path == kind.name_field for p in found):
                 # This DTO's name is constrained (e.g. a fixed enum): leave it to the manifest.
-                found = _schema_problems(project, res, spec)
+                found, unknown = _schema_problems(project, res, spec)
             else:
                 spec = named
+            if strict:
+                found += [Problem(p.where, p.path, p.message + STRICT_HINT) for p in unknown]
+            elif warnings is not None:
+                warnings.extend(p for p in unknown if p not in warnings)
         problems.extend(found)
         out.append(
             Desired(
@@ -86,11 +102,19 @@ def _reference_problems(res: Resource, spec: dict, names: dict[str, list[str]]) 
     return problems
 
 
-def _schema_problems(project: Project, res: Resource, spec: dict) -> list[Problem]:
+STRICT_HINT = " (--strict: add it to allow_fields in vapiops.yaml if it is meant)"
+
+
+def _schema_problems(project: Project, res: Resource, spec: dict) -> tuple[list[Problem], list[Problem]]:
+    """The spec's errors, and its warnings: properties no schema lists (see desired_resources)."""
     kind = KINDS[res.kind]
     body = copy.deepcopy(spec)
     for ref in kind.references:
         for path, _value in list(paths.find(body, ref.pattern)):
             paths.set_(body, path, PLACEHOLDER_ID)
-    issues = vapispec.check(kind, body, allow_extra=project.allow_fields.get(res.kind, ()))
-    return [Problem(res.location(i.path), paths.format_path(i.path), i.message) for i in issues]
+    issues = vapispec.check(kind, body, allow_extra=project.allow_fields.get(res.kind, ()), open_world=True)
+    found = [Problem(res.location(i.path), paths.format_path(i.path), i.message) for i in issues]
+    return (
+        [p for p, i in zip(found, issues, strict=True) if not i.warning],
+        [p for p, i in zip(found, issues, strict=True) if i.warning],
+    )

@@ -7,6 +7,7 @@ import gzip
 import json
 from importlib import resources
 
+from vapiops.vapispec.catalogue import extend_with_catalogue
 from vapiops.vapispec.repairs import repair
 from vapiops.vapispec.walk import _components
 
@@ -19,8 +20,11 @@ def raw_spec() -> dict:
 
 @functools.cache
 def spec() -> dict:
-    """The repaired spec, loaded once. Shared: callers must not modify it."""
-    return repair(raw_spec())
+    """The spec extended with the catalogue of fields beyond it, then repaired; loaded once.
+    Shared: callers must not modify it. (The catalogue goes in first, so the repairs apply to it too.)"""
+    doc = raw_spec()
+    doc["x-vapiops-catalogue"] = extend_with_catalogue(doc)
+    return repair(doc)
 
 
 def schemas(doc: dict | None = None) -> dict[str, dict]:

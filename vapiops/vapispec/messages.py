@@ -22,7 +22,9 @@ class SchemaIssue:
 
     path: Path
     message: str
-    unknown_property: str | None = None
+    unknown_property: str | None = None  # set when the issue is a property the schema does not list
+    typo: bool = False  # an unknown property close in spelling to a known one (the message says which)
+    warning: bool = False  # open-world: not an error, the API will judge it
 
 
 def _did_you_mean(word: Any, choices: Iterable[Any]) -> str:
@@ -58,9 +60,10 @@ def _issues(error: JsonSchemaError) -> list[SchemaIssue]:
     if keyword == "additionalProperties" and expected is False and isinstance(value, dict):
         known = list(error.schema.get("properties") or {})
         return [
-            SchemaIssue(path + (key,), f"property {key} should not exist{_did_you_mean(key, known)}", key)
+            SchemaIssue(path + (key,), f"property {key} should not exist{hint}", key, typo=bool(hint))
             for key in value
             if key not in known
+            for hint in [_did_you_mean(key, known)]
         ]
     if keyword in ("anyOf", "oneOf"):
         return _any_of_issues(error)
@@ -128,8 +131,11 @@ def _any_of_issues(error: JsonSchemaError) -> list[SchemaIssue]:
         by_branch.setdefault(sub.relative_schema_path[0], []).append(sub)
     fits = {b: errs for b, errs in by_branch.items() if not _misfit(errs)}
     if fits:
-        # The branch the value came closest to, i.e. with the fewest problems, tells the user most.
-        best = min(fits, key=lambda b: (len(fits[b]), b))
+        # The branch the value came closest to tells the user most: the fewest problems other than
+        # unknown properties (which may be fields newer than the spec), then the fewest problems.
+        best = min(
+            fits, key=lambda b: (sum(e.validator != "additionalProperties" for e in fits[b]), len(fits[b]), b)
+        )
         return [issue for sub in fits[best] for issue in _issues(sub)]
     forms = [_describe(branch) for branch in error.validator_value]
     return [SchemaIssue(path, f"expected {'; or '.join(forms)}; got {_show(error.instance, path)}")]

@@ -27,6 +27,7 @@ from vapiops.vapispec.walk import (
     _components,
     _target,
 )
+from vapiops.vapispec.wiring_repairs import repair_enum_beside_oneof, repair_missing_union_members
 
 # Marks a discriminated union made by repair_oneof (value: the discriminating property). Plain JSON
 # Schema ignores it; our validator uses it to go straight to the one case whose `if` can hold.
@@ -287,10 +288,12 @@ REPAIRS: tuple[Callable[[dict], int], ...] = (
     repair_uncompilable_patterns,
     repair_duplicate_enums,
     repair_empty_enums,
+    repair_enum_beside_oneof,  # before repair_enum_types and repair_oneof, which read the enum
     repair_array_enums,
     repair_enum_types,
     repair_known_type_errors,
     repair_nullable,
+    repair_missing_union_members,  # before repair_oneof turns the unions into if/then cases
     repair_closed_objects,  # before repair_oneof: the union wrappers it makes must stay open
     repair_discriminator_mappings,
     repair_oneof,

@@ -79,25 +79,54 @@ def discriminator_values(kind: Kind, *, update: bool = False) -> list[str]:
     return sorted(_mapping(kind.path, kind.discriminator, update))
 
 
+UNKNOWN_WARNING = "is not in Vapi's published spec; the API will be the judge (sent as written)"
+
+
 def check(
-    kind: Kind, body: dict, *, update: bool = False, allow_extra: Iterable[str] = ()
+    kind: Kind,
+    body: dict,
+    *,
+    update: bool = False,
+    allow_extra: Iterable[str] = (),
+    open_world: bool = False,
 ) -> list[SchemaIssue]:
     """Every way `body` breaks the Create (or Update) DTO, sorted by path; [] when it is valid.
 
-    allow_extra: top-level property names accepted although the spec omits them. For a discriminated
-    kind (tool) the body must carry its discriminator, in a PATCH body too: it chooses the DTO.
+    The DTOs include the catalogue of fields known beyond the spec (vapispec.catalogue).
+    allow_extra: dotted paths of properties accepted although neither lists them, at any depth
+    (`messagePlan`, `model.serviceTier`; list positions are left out or written `[]`).
+    open_world: how a manifest is checked. The spec is a floor, not a ceiling: an unknown property
+    is a warning (issue.warning) unless it is close in spelling to a known one (an error with its
+    did-you-mean). Without it (the sandbox, standing in for the real API's whitelist) every
+    unknown property is an error. For a discriminated kind (tool) the body must carry its
+    discriminator, in a PATCH body too: it chooses the DTO.
     """
     if not isinstance(body, dict):
         return [SchemaIssue((), f"expected an object, got {_json_type(body)}")]
     name = dto_name(kind, body, update=update)
     if name is None:
         return [_discriminator_issue(kind, body, update)]
-    extra = frozenset(allow_extra)
-    issues: list[SchemaIssue] = []
+    allowed = frozenset(field_path(text) for text in allow_extra)
+    kept: list[SchemaIssue] = []
     for error in _validator(name).iter_errors(body):
-        issues.extend(_issues(error))
-    kept = [i for i in issues if not (len(i.path) == 1 and i.unknown_property in extra)]
+        for issue in _issues(error):
+            if issue.unknown_property is not None:
+                if field_path(issue.path) in allowed:
+                    continue
+                if open_world and not issue.typo:
+                    issue = SchemaIssue(
+                        issue.path, f"property {issue.unknown_property} {UNKNOWN_WARNING}", warning=True
+                    )
+            kept.append(issue)
     return sorted(dict.fromkeys(kept), key=lambda i: (_path_key(i.path), i.message))
+
+
+def field_path(path: Path | str) -> tuple[str, ...]:
+    """A field's path without list positions, from a Path or dotted text: ('model', 'serviceTier')
+    for `model.serviceTier`, `members[].x` and ('members', 0, 'x') alike."""
+    if isinstance(path, str):
+        return tuple(part.split("[")[0] for part in path.split(".") if part.split("[")[0])
+    return tuple(step for step in path if isinstance(step, str))
 
 
 def _path_key(path: Path) -> tuple:

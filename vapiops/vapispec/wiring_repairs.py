@@ -1,0 +1,65 @@
+"""Repairs of the spec's wiring defects that real configurations expose (each is tested with one's shape).
+
+Unlike the structural repairs, these fix a place where the spec contradicts itself: a schema it
+defines but forgets to list in a union, an `enum` beside a `oneOf` that admits more than the enum.
+"""
+
+from __future__ import annotations
+
+from vapiops.vapispec.walk import REF_PREFIX, _component_nodes, _components
+
+# (a union member, the member the spec forgot beside it, the event value that selects the forgotten one):
+# the docs list `assistant.transcriber.endpointedSpeechLowConfidence` as an assistant hook, the spec
+# defines its schema but wires it into no union, so such a hook was checked against the wrong variant.
+MISSING_UNION_MEMBERS = (
+    (
+        "CallHookCustomerSpeechTimeout",
+        "CallHookTranscriberEndpointedSpeechLowConfidence",
+        ("on", "assistant.transcriber.endpointedSpeechLowConfidence"),
+    ),
+)
+
+
+# Hook events the spec states only in words ("Must be either customer.speech.timeout or match the pattern
+# customer.speech.timeout[property=value]"): as a pattern, so a union member whose event is an open
+# string cannot swallow a hook of another event (the low-confidence hook was checked as a timeout one).
+DESCRIBED_EVENT_PATTERNS = {"CallHookCustomerSpeechTimeout": r"^customer\.speech\.timeout(\[[^\]]+\])?$"}
+
+
+def repair_missing_union_members(doc: dict) -> int:
+    """Wire each MISSING_UNION_MEMBERS schema into every union that lists its sibling; give it its event."""
+    count = 0
+    for name, pattern in DESCRIBED_EVENT_PATTERNS.items():
+        event = _components(doc).get(name, {}).get("properties", {}).get("on")
+        if isinstance(event, dict) and "pattern" not in event and "enum" not in event:
+            event["pattern"] = pattern
+            count += 1
+    for sibling, missing, (prop, value) in MISSING_UNION_MEMBERS:
+        schema = _components(doc).get(missing)
+        if schema is None:
+            continue
+        event = schema.get("properties", {}).get(prop)
+        if isinstance(event, dict) and "enum" not in event:
+            event["enum"] = [value]  # its one event, so the union can tell it from its siblings
+        for node in _component_nodes(doc):
+            branches = node.get("oneOf") or node.get("anyOf")
+            if not isinstance(branches, list):
+                continue
+            refs = [b.get("$ref") for b in branches if isinstance(b, dict)]
+            if REF_PREFIX + sibling in refs and REF_PREFIX + missing not in refs:
+                branches.append({"$ref": REF_PREFIX + missing, "title": missing})
+                count += 1
+    return count
+
+
+def repair_enum_beside_oneof(doc: dict) -> int:
+    """An `enum` beside a `oneOf` of typed alternatives (Vapi voice `version`: enum '1','2','latest',
+    oneOf string or number 1, 2) rejects what the alternatives admit: the API coerces a number. The
+    alternatives are the truth, so the enum goes."""
+    count = 0
+    for node in _component_nodes(doc):
+        branches = node.get("oneOf")
+        if "enum" in node and isinstance(branches, list) and all("type" in b for b in branches):
+            del node["enum"]
+            count += 1
+    return count
