@@ -628,6 +628,27 @@ def test_a_400_on_apply_keeps_what_succeeded_and_records_nothing_that_failed(sup
 
 
 @pytest.mark.e2e
+def test_a_field_validate_let_through_and_the_api_rejects_is_located(support_project, run, sandbox):
+    # Not in the spec, the catalogue nor allow_fields, and no misspelling of a known field: validate
+    # warns and sends it as written; the API (the sandbox) rejects it, and the error says where it is.
+    path = support_project / "resources/assistant.yaml"
+    path.write_text(path.read_text().replace("spec:\n", "spec:\n  zzzFutureSetting: true\n", 1))
+    line = path.read_text().splitlines().index("  zzzFutureSetting: true") + 1
+    assert "zzzFutureSetting" in run("validate", support_project).stderr
+    result = run("apply", support_project, "--auto-approve", code=1)
+    failed = [
+        row
+        for row in result.stderr.splitlines()
+        if row.strip().startswith("failed: create:assistant/support")
+    ]
+    assert failed and all(
+        "property zzzFutureSetting should not exist" in row
+        and f"zzzFutureSetting is written at resources/assistant.yaml:{line}" in row
+        for row in failed
+    ), result.stderr
+
+
+@pytest.mark.e2e
 def test_a_refused_create_leaves_no_intent(support_project, run, sandbox):
     sandbox.inject("POST", "/tool", 400, times=1)
     run("apply", support_project, "--auto-approve", "--parallelism", "1", code=1)

@@ -89,6 +89,9 @@ class Desired:
     lifecycle: Lifecycle = field(default_factory=Lifecycle)
     sensitive: frozenset[tuple] = frozenset()  # spec paths whose values came from secret()
     where: str = ""  # "file:line" for messages
+    # (dotted path, "file:line") of each field Vapi's published spec does not list, sent as written:
+    # if the API rejects one, the apply error can point at where it is written.
+    unknown_fields: tuple[tuple[str, str], ...] = ()
 
     @property
     def address(self) -> str:

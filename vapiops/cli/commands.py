@@ -25,7 +25,7 @@ from vapiops.errors import VapiopsError
 from vapiops.flows import applying, checking, planfile
 from vapiops.flows.context import Context, client_for
 from vapiops.flows.planning import build_plan, check_safety
-from vapiops.model import Plan
+from vapiops.model import Desired, Plan
 from vapiops.output import PLAN_FORMATS, render_plan, render_text
 
 
@@ -140,6 +140,7 @@ def _run_plan(
     parallelism: int,
     color: bool,
     what: str,
+    desired: list[Desired] | None = None,
 ) -> None:
     click.echo(render_text(result.to_dict(), color=color))
     if result.is_empty:
@@ -149,7 +150,9 @@ def _run_plan(
     check_safety(result, state, force=force)
     if not auto_approve:
         confirm(what)
-    outcome = applying.run(ctx, client, state, result, parallelism=parallelism, progress=err)
+    outcome = applying.run(
+        ctx, client, state, result, parallelism=parallelism, progress=err, desired=desired or ()
+    )
     summary = result.summary
     if outcome.ok:
         err(
@@ -234,6 +237,7 @@ def apply(
             parallelism=parallelism,
             color=use_color(no_color),
             what="apply these changes",
+            desired=desired,
         )
         debug_stats(debug, client)
 

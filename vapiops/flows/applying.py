@@ -13,8 +13,7 @@ from vapiops.flows import planfile
 from vapiops.flows.apply import Applier, ApplyResult, Progress
 from vapiops.flows.context import Context
 from vapiops.flows.planning import build_plan
-from vapiops.model import Plan
-from vapiops.planning.planner import Desired
+from vapiops.model import Desired, Plan
 from vapiops.project.manifest import load_manifests
 from vapiops.state import State
 
@@ -100,9 +99,32 @@ def run(
     *,
     parallelism: int = 8,
     progress: Progress = lambda _line: None,
+    desired: Iterable[Desired] = (),
 ) -> ApplyResult:
     """Make the plan's calls, recording each in the environment's state (the caller holds the lock).
 
     An empty plan makes no call; state still learns what is declared now (and forgets what is gone).
     """
-    return Applier(plan, client, ctx.backend, state, parallelism=parallelism, progress=progress).run()
+    result = Applier(plan, client, ctx.backend, state, parallelism=parallelism, progress=progress).run()
+    if desired:
+        locate_rejected_fields(result, plan, desired)
+    return result
+
+
+def locate_rejected_fields(result: ApplyResult, plan: Plan, desired: Iterable[Desired]) -> None:
+    """Point each failure at the manifest line of a field it names that validate let through as unknown.
+
+    `validate` sends a field Vapi's published spec does not list as written (the API judges it);
+    when the API then rejects the call naming that field, say where the field is written.
+    """
+    written = {d.address: d.unknown_fields for d in desired if d.unknown_fields}
+    steps = {s.key: s for s in plan.steps}
+    for key, message in result.failed.items():
+        step = steps.get(key)
+        fields = written.get(step.address, ()) if step is not None else ()
+        named = [(path, where) for path, where in fields if path.rsplit(".", 1)[-1].split("[")[0] in message]
+        if named:
+            result.failed[key] = message + "".join(
+                f" ({path} is written at {where}; it is not in Vapi's published spec)"
+                for path, where in named
+            )

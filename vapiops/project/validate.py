@@ -47,6 +47,7 @@ def desired_resources(
             problems.append(Problem(exc.where or res.where, "", exc.message))
             continue
         spec = rendered.spec
+        sent_as_written: tuple[tuple[str, str], ...] = ()
         found = _reference_problems(res, spec, names)
         if not found:
             named = _with_name(kind, spec, res.name)
@@ -60,6 +61,7 @@ def desired_resources(
                 found += [Problem(p.where, p.path, p.message + STRICT_HINT) for p in unknown]
             elif warnings is not None:
                 warnings.extend(p for p in unknown if p not in warnings)
+            sent_as_written = tuple((p.path, str(p.where)) for p in unknown)
         problems.extend(found)
         out.append(
             Desired(
@@ -69,6 +71,7 @@ def desired_resources(
                 lifecycle=res.lifecycle,
                 sensitive=frozenset(rendered.sensitive),
                 where=str(res.where),
+                unknown_fields=sent_as_written,
             )
         )
     if problems:
