@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from vapiops.errors import Location, ManifestError, VapiopsError
-from vapiops.project.config import Environment, load_project
+from vapiops.project.config import Environment, StateConfig, load_project
 from vapiops.project.manifest import find_manifest_files
 
 FULL = """\
@@ -186,7 +186,7 @@ def test_config_errors_are_located(tmp_path, config, line, expected):
 def test_unknown_key_hint_lists_allowed_keys(tmp_path):
     error = config_error(tmp_path, "stat_dir: x\n")
     assert "did you mean 'state_dir'" in error.message
-    assert error.hint == "allowed: resources, state_dir, environments, allow_fields, strict"
+    assert error.hint == "allowed: resources, state_dir, state, environments, allow_fields, strict"
     assert str(error).startswith("vapiops.yaml:1: unknown key 'stat_dir'")
 
 
@@ -206,3 +206,77 @@ def test_symlinked_resources_dir_escaping_root_is_refused(tmp_path):
     with pytest.raises(ManifestError) as info:
         load_project(proj)
     assert "outside the project root" in info.value.message
+
+
+# ---------------------------------------------------------------------------------------------
+# The `state:` section: which backend keeps state, and where
+
+
+@pytest.mark.parametrize(
+    ("section", "expected"),
+    [
+        ("", StateConfig()),
+        ("state: {backend: local}\n", StateConfig()),
+        (
+            "state: {backend: s3, bucket: acme-state, prefix: voice/, region: eu-west-1}\n",
+            StateConfig(backend="s3", bucket="acme-state", prefix="voice/", region="eu-west-1"),
+        ),
+        (
+            "state: {backend: s3, bucket: b-1, endpoint_url: 'http://127.0.0.1:9000'}\n",
+            StateConfig(backend="s3", bucket="b-1", endpoint_url="http://127.0.0.1:9000"),
+        ),
+        ("state: {backend: gcs, bucket: acme}\n", StateConfig(backend="gcs", bucket="acme")),
+        (
+            "state: {backend: postgres, dsn_env: VAPIOPS_PG_DSN}\n",
+            StateConfig(backend="postgres", dsn_env="VAPIOPS_PG_DSN", schema="vapiops"),
+        ),
+        (
+            "state: {backend: postgres, dsn_env: PG, schema: voice_state}\n",
+            StateConfig(backend="postgres", dsn_env="PG", schema="voice_state"),
+        ),
+    ],
+)
+def test_state_section_is_read(tmp_path, section, expected):
+    assert load_project(project_with(tmp_path, section)).state == expected
+
+
+@pytest.mark.parametrize(
+    ("section", "line", "expected"),
+    [
+        ("state: s3\n", 1, "`state` must be a mapping, not a string"),
+        (
+            "state:\n  bucket: x\n",
+            1,
+            "`state.backend` must be one of local, s3, gcs, postgres, not nothing (null)",
+        ),
+        ("state:\n  backend: s4\n", 2, "not 's4'"),
+        ("state:\n  backend: s3\n", 1, "the s3 state backend needs `state.bucket`"),
+        ("state:\n  backend: gcs\n  bucket: ''\n", 3, "`state.bucket` must be a non-empty string"),
+        (
+            "state:\n  backend: s3\n  bucket: b\n  schema: x\n",
+            4,
+            "unknown key 'schema' for the s3 state backend",
+        ),
+        (
+            "state:\n  backend: gcs\n  bucket: b\n  region: eu\n",
+            4,
+            "unknown key 'region' for the gcs state backend",
+        ),
+        ("state:\n  backend: s3\n  bucket: b\n  endpoint_url: minio:9000\n", 4, "must be a URL"),
+        ("state:\n  backend: postgres\n", 1, "the postgres state backend needs `state.dsn_env`"),
+        ("state:\n  backend: postgres\n  dsn: postgresql://u:pw@h/db\n", 3, "unknown key 'dsn'"),
+        ("state:\n  backend: postgres\n  dsn_env: postgresql://h/db\n", 3, "names the environment variable"),
+        ("state:\n  backend: postgres\n  dsn_env: PG\n  schema: Drop Table\n", 4, "lower-case SQL name"),
+        ("state:\n  backend: local\n  bucket: b\n", 3, "unknown key 'bucket' for the local state backend"),
+    ],
+)
+def test_state_section_errors_are_located(tmp_path, section, line, expected):
+    error = config_error(tmp_path, section)
+    assert error.where == Location("vapiops.yaml", line), str(error)
+    assert expected in error.message, str(error)
+    assert "pw" not in str(error)  # a DSN written by mistake is never echoed
+
+
+def test_a_dsn_in_the_file_is_refused_with_a_hint_to_use_a_variable(tmp_path):
+    error = config_error(tmp_path, "state: {backend: postgres, dsn: 'postgresql://u:pw@h/db'}\n")
+    assert "dsn_env" in (error.hint or "") and "pw" not in str(error)

@@ -22,7 +22,7 @@ BASE_URL_ENV = "VAPI_BASE_URL"
 ENV_NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")
 _VAR_NAME_PATTERN = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
-TOP_KEYS = ("resources", "state_dir", "environments", "allow_fields", "strict")
+TOP_KEYS = ("resources", "state_dir", "state", "environments", "allow_fields", "strict")
 # A dotted field path of allow_fields: names, each optionally followed by [] (a list's elements).
 _FIELD_PATH = re.compile(r"[A-Za-z_$][A-Za-z0-9_$-]*(\[\])?(\.[A-Za-z_$][A-Za-z0-9_$-]*(\[\])?)*")
 ENVIRONMENT_KEYS = ("api_key_env", "base_url", "vars")
@@ -49,6 +49,30 @@ class Environment:
         return (os.environ.get(BASE_URL_ENV) or self.base_url).rstrip("/")
 
 
+STATE_BACKENDS = ("local", "s3", "gcs", "postgres")
+# The keys each backend reads from `state:`; any other key is a located error.
+STATE_KEYS = {
+    "local": ("backend",),
+    "s3": ("backend", "bucket", "prefix", "region", "endpoint_url"),
+    "gcs": ("backend", "bucket", "prefix"),
+    "postgres": ("backend", "dsn_env", "schema"),
+}
+_SCHEMA_PATTERN = re.compile(r"[a-z_][a-z0-9_]{0,62}")
+
+
+@dataclass(frozen=True)
+class StateConfig:
+    """vapiops.yaml's `state:` section: where every environment's state is kept."""
+
+    backend: str = "local"
+    bucket: str = ""  # s3, gcs
+    prefix: str = ""  # s3, gcs: object names are <prefix><env>.json, <prefix><env>.lock, ...
+    region: str | None = None  # s3
+    endpoint_url: str | None = None  # s3 (VAPIOPS_S3_ENDPOINT_URL overrides nothing set here)
+    dsn_env: str = ""  # postgres: the variable holding the connection string
+    schema: str = "vapiops"  # postgres
+
+
 @dataclass(frozen=True)
 class Project:
     root: Path  # absolute, resolved
@@ -57,6 +81,7 @@ class Project:
     environments: dict[str, Environment]
     allow_fields: dict[str, tuple[str, ...]]  # kind -> dotted paths of extra fields allowed, any depth
     config_file: Path | None
+    state: StateConfig = field(default_factory=StateConfig)
     strict: bool = False  # properties in no schema are errors, not warnings
 
     def environment(self, name: str | None) -> Environment:
@@ -172,7 +197,75 @@ class _ConfigReader:
             allow_fields=self.allow_fields(doc.get("allow_fields")),
             config_file=self.config,
             strict=self.flag(doc.get("strict", False), ("strict",), "`strict`"),
+            state=self.state(doc.get("state")),
         )
+
+    def state(self, value: Any) -> StateConfig:
+        table = self.mapping(value, ("state",), "`state`")
+        if not table:
+            return StateConfig()
+        backend = table.get("backend")
+        if backend not in STATE_BACKENDS:
+            raise self.fail(
+                ("state", "backend"),
+                f"`state.backend` must be one of {', '.join(STATE_BACKENDS)}, not "
+                f"{repr(backend) if isinstance(backend, str) else describe_value(backend)}"
+                f"{did_you_mean(backend, STATE_BACKENDS)}",
+            )
+        allowed = STATE_KEYS[backend]
+        for key in table:
+            if key not in allowed:
+                hint = f"the {backend} backend reads: {', '.join(allowed)}"
+                if key == "dsn":
+                    hint = "never put the connection string in the file: name the variable holding it in `dsn_env`"
+                raise self.fail(
+                    ("state", key), f"unknown key {key!r} for the {backend} state backend", hint=hint
+                )
+
+        def text(key: str, default: str | None = None, *, empty_ok: bool = False) -> Any:
+            if key not in table:
+                if default is None:
+                    raise self.fail(
+                        ("state",),
+                        f"the {backend} state backend needs `state.{key}`",
+                        hint=f"add `{key}:` under `state:`",
+                    )
+                return default
+            value = table[key]
+            if empty_ok and value == "":
+                return value
+            return self.string(value, ("state", key), f"`state.{key}`")
+
+        if backend in ("s3", "gcs"):
+            endpoint = text("endpoint_url", "") or None
+            if endpoint is not None and not endpoint.startswith(("https://", "http://")):
+                raise self.fail(
+                    ("state", "endpoint_url"), f"`state.endpoint_url` must be a URL (got {endpoint!r})"
+                )
+            return StateConfig(
+                backend=backend,
+                bucket=text("bucket"),
+                prefix=text("prefix", "", empty_ok=True),
+                region=text("region", "") or None,
+                endpoint_url=endpoint,
+            )
+        if backend == "postgres":
+            dsn_env = text("dsn_env")
+            if not _VAR_NAME_PATTERN.fullmatch(dsn_env):
+                raise self.fail(
+                    ("state", "dsn_env"),
+                    f"`state.dsn_env` names the environment variable holding the DSN (such as VAPIOPS_PG_DSN), "
+                    f"not {dsn_env!r}",
+                    hint="never put the connection string itself in the file",
+                )
+            schema = text("schema", "vapiops")
+            if not _SCHEMA_PATTERN.fullmatch(schema):
+                raise self.fail(
+                    ("state", "schema"),
+                    f"`state.schema` must be a lower-case SQL name such as vapiops, not {schema!r}",
+                )
+            return StateConfig(backend=backend, dsn_env=dsn_env, schema=schema)
+        return StateConfig()
 
     def flag(self, value: Any, path: tuple, what: str) -> bool:
         if not isinstance(value, bool):
