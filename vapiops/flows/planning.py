@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from vapiops import vapispec
+from vapiops import paths, vapispec
 from vapiops.client import VapiClient
 from vapiops.errors import StateError, UnsafePlan, VapiopsError
 from vapiops.flows.context import Context, read_live
@@ -94,6 +94,11 @@ def build_plan(
     def update_filter(kind: Kind, body: dict) -> dict:
         return vapispec.filter_to_update(kind, body, allow_extra=allow.get(kind.name, ()))
 
+    def unknown_fields(kind: Kind, body: dict) -> list:
+        allowed = [paths.parse_path(p) for p in allow.get(kind.name, ())]
+        found = vapispec.unknown_paths(kind, body)
+        return [p for p in found if not any(paths.matches(a, p[: len(a)]) for a in allowed)]
+
     plan = make_plan(
         ctx.env.name,
         desired,
@@ -102,6 +107,7 @@ def build_plan(
         targets=targets,
         update_filter=update_filter,
         hash_secret=_hasher(state),
+        unknown_fields=unknown_fields,
     )
     return Planned(plan, desired, live, adopted)
 

@@ -13,7 +13,7 @@ from typing import Any
 from vapiops import paths
 from vapiops.kinds import Kind
 from vapiops.model import ABSENT, PHASE_RANK, Action, Phase, Plan, Reason, Step, step_key
-from vapiops.paths import Path, copy_json
+from vapiops.paths import Path, copy_json, format_path
 from vapiops.planning.diff import build_patch, path_key
 from vapiops.planning.graph import strongly_connected, topo_order
 from vapiops.planning.item import Item
@@ -21,6 +21,8 @@ from vapiops.planning.item import Item
 # filter(kind, body, *sources): the body trimmed to what the Update DTO accepts (sources lend a
 # discriminator the body lacks).
 BodyFilter = Callable[..., dict[str, Any]]
+# unknown(kind, body, *sources): paths in a PATCH body that Vapi's published spec does not know.
+UnknownFields = Callable[..., list[Path]]
 Warnings = list[tuple[str, str]]  # (address, text), sorted by address when shown
 
 
@@ -76,10 +78,23 @@ def create_steps(
                 )
 
 
+def _no_unknown(kind: Kind, body: dict[str, Any], *sources: Any) -> list[Path]:
+    return []
+
+
 def update_steps(
-    items: dict[str, Item], creates: set[str], filtered: BodyFilter, steps: dict[str, Step]
+    items: dict[str, Item],
+    creates: set[str],
+    filtered: BodyFilter,
+    steps: dict[str, Step],
+    unknown: UnknownFields = _no_unknown,
 ) -> Warnings:
-    """One PATCH per updated address: the changed top-level keys, each sent whole."""
+    """One PATCH per updated address: the changed top-level keys, each sent whole.
+
+    A key the live object has and the spec does not know is sent back as the API returned it (never
+    dropped: Vapi replaces nested objects whole, so leaving it out deletes it); the plan says so, so
+    a reviewer sees what goes out unchecked.
+    """
     warnings: Warnings = []
     for addr in sorted(items):
         r = items[addr]
@@ -108,6 +123,15 @@ def update_steps(
             )
         if not sent:
             continue
+        passed = [p for p in unknown(r.kind, sent, r.owned, r.live) if not paths.has(r.owned, p)]
+        if passed:
+            warnings.append(
+                (
+                    addr,
+                    f"{addr}: {', '.join(map(format_path, passed))} sent back as the API returned "
+                    f"{'it' if len(passed) == 1 else 'them'}: not in Vapi's published spec",
+                )
+            )
         refs = {t for _, t in [*r.desired_refs, *r.live_refs]}
         phase = Phase.REPOINT if r.reason is Reason.REPOINT else Phase.UPDATE
         steps[_key(phase, addr)] = Step(

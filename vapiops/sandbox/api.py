@@ -18,6 +18,7 @@ from typing import Any
 
 from vapiops import paths, vapispec
 from vapiops.kinds import KINDS, Kind
+from vapiops.sandbox import fidelity
 from vapiops.sandbox.store import Store, parse_timestamp
 
 MAX_LIMIT = (
@@ -69,13 +70,20 @@ class _BadRequest(Exception):
 
 
 class Api:
-    def __init__(self, store: Store, allow_fields: Mapping[str, Iterable[str]] | None = None):
+    def __init__(
+        self,
+        store: Store,
+        allow_fields: Mapping[str, Iterable[str]] | None = None,
+        *,
+        mask_secrets: bool = False,
+    ):
         unknown = sorted(set(allow_fields or {}) - set(KINDS))
         if unknown:
             raise ValueError(f"allow_fields names unknown kinds: {', '.join(unknown)}")
         self.store = store
         self.allow_fields = {name: tuple(fields) for name, fields in (allow_fields or {}).items()}
         self._by_path = {kind.path: kind for kind in KINDS.values()}
+        self.mask_secrets = mask_secrets  # answer secret fields as "****", as the real API may
 
     def route(self, path: str) -> tuple[Kind, str | None] | None:
         """(kind, id or None) for a collection or item path; None for any other path."""
@@ -89,6 +97,12 @@ class Api:
 
     def handle(self, method: str, path: str, query: Query, body: Any, org: str) -> Response:
         """Answer one authenticated request for org `org`."""
+        response = self._handle(method, path, query, body, org)
+        if self.mask_secrets and response.status < 300:
+            response.body = fidelity.masked(response.body)
+        return response
+
+    def _handle(self, method: str, path: str, query: Query, body: Any, org: str) -> Response:
         routed = self.route(path)
         if routed is None:
             return error(404, f"Cannot {method} {path}")
@@ -104,7 +118,7 @@ class Api:
                 if id_ is not None and method == "PATCH":
                     return self._update(kind, id_, query, body, org)
                 if id_ is not None and method == "DELETE":
-                    return self._found(kind, id_, self.store.remove(org, kind.name, id_))
+                    return self._delete(kind, id_, org)
         except _BadRequest as exc:
             return error(400, exc.messages)
         return error(404, f"Cannot {method} {path}")
@@ -160,8 +174,23 @@ class Api:
         self.store.put(org, kind.name, obj)
         return Response(200, obj)
 
+    def _delete(self, kind: Kind, id_: str, org: str) -> Response:
+        """DELETE; 409 in Vapi's shape while another object pins a version of this one."""
+        pinned = fidelity.pins(kind, id_, lambda name: self.store.collection(org, name))
+        if pinned is not None:
+            code, holders = pinned
+            message = f"{kind.name} {id_} is pinned by {', '.join(holders)}; unpin it first"
+            return Response(409, {"error": code, "message": message})
+        return self._found(kind, id_, self.store.remove(org, kind.name, id_))
+
     def _validate(self, kind: Kind, body: dict[str, Any], *, update: bool) -> None:
-        issues = vapispec.check(kind, body, update=update, allow_extra=self.allow_fields.get(kind.name, ()))
+        allowed = self.allow_fields.get(kind.name, ())
+        issues = [
+            issue
+            for issue in vapispec.check(kind, body, update=update, allow_extra=allowed)
+            # allow_fields may name a nested field by its dotted path (model.serviceTier).
+            if issue.unknown_property is None or paths.format_path(_unknown_path(issue)) not in allowed
+        ]
         if issues:
             raise _BadRequest([issue_text(issue) for issue in issues])
 
@@ -194,6 +223,12 @@ class Api:
             "sortOrder": order,
         }
         return Response(200, {"results": items[start : start + limit], "metadata": metadata})
+
+
+def _unknown_path(issue: vapispec.SchemaIssue) -> paths.Path:
+    if issue.path[-1:] == (issue.unknown_property,):
+        return issue.path
+    return (*issue.path, str(issue.unknown_property))
 
 
 def _not_found(kind: Kind, id_: str) -> Response:

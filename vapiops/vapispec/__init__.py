@@ -1,6 +1,7 @@
 """Vapi's published OpenAPI spec: loaded, repaired, compiled into validators; shapes and defaults.
 
 Public API: SchemaIssue, spec, dto_name, discriminator_values, check, accepts, filter_to_update,
+read_only_fields, unknown_paths,
 apply_defaults (and, for scripts and tests, raw_spec, schemas, walk, bundle, compile_validator and
 the repairs).
 """
@@ -25,7 +26,7 @@ from vapiops.vapispec.repairs import (
     repair_nullable,
     repair_oneof,
 )
-from vapiops.vapispec.shapes import accepts, filter_to_update
+from vapiops.vapispec.shapes import accepts, filter_to_update, read_only_fields, unknown_paths
 from vapiops.vapispec.validators import check, compile_validator, discriminator_values, dto_name
 from vapiops.vapispec.walk import walk
 
@@ -42,6 +43,7 @@ __all__ = [
     "dto_name",
     "filter_to_update",
     "raw_spec",
+    "read_only_fields",
     "repair_array_enums",
     "repair_duplicate_enums",
     "repair_empty_enums",
@@ -55,5 +57,6 @@ __all__ = [
     "repair_unicode_classes",
     "schemas",
     "spec",
+    "unknown_paths",
     "walk",
 ]

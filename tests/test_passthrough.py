@@ -1,0 +1,67 @@
+"""Pass-through on writes (docs/plan.md): a PATCH sends back what the live API returned, minus the
+read-only fields, and the plan names what goes out that Vapi's published spec does not know."""
+
+from __future__ import annotations
+
+from planning_support import D, step
+
+from vapiops import vapispec
+from vapiops.planning.planner import make_plan
+from vapiops.state import ResourceState, State
+
+LIVE_ID = "3f1c7d2e-0000-4000-8000-000000000001"
+
+
+def planned(live_obj: dict, desired_spec: dict):
+    state = State("dev")
+    state.resources["assistant/a"] = ResourceState(
+        kind="assistant", name="a", id=LIVE_ID, applied={k: desired_spec[k] for k in ("name",)}
+    )
+    live = {k: [] for k in ("assistant", "tool", "squad", "structured-output", "scorecard")}
+    live["assistant"] = [{"id": LIVE_ID, "orgId": "o", "createdAt": "2026-01-01T00:00:00Z", **live_obj}]
+    return make_plan(
+        "dev",
+        [D("assistant", "a", desired_spec)],
+        state,
+        live,
+        update_filter=vapispec.filter_to_update,
+        unknown_fields=vapispec.unknown_paths,
+    )
+
+
+def test_a_nested_dashboard_setting_the_spec_does_not_know_is_sent_back_and_named():
+    live = {
+        "name": "a",
+        "model": {"provider": "openai", "model": "gpt-4o", "temperature": 0.5, "serviceTier": "priority"},
+        "silenceTimeoutSeconds": 30,
+        "firstMessage": "Hi",
+    }
+    plan = planned(
+        live, {"name": "a", "model": {"provider": "openai", "model": "gpt-4o", "temperature": 0.2}}
+    )
+    body = step(plan, "update:assistant/a").body
+    assert body == {
+        "model": {"provider": "openai", "model": "gpt-4o", "temperature": 0.2, "serviceTier": "priority"}
+    }
+    assert plan.warnings == [
+        "assistant/a: model.serviceTier sent back as the API returned it: not in Vapi's published spec"
+    ]
+
+
+def test_a_declared_unknown_field_is_the_manifests_own_and_not_warned_about():
+    live = {"name": "a", "silenceTimeoutSeconds": 30, "messagePlan": {"idleMessages": ["hello?"], "x": 1}}
+    desired = {"name": "a", "silenceTimeoutSeconds": 20, "messagePlan": {"idleMessages": ["still there?"]}}
+    plan = planned(live, desired)
+    assert step(plan, "update:assistant/a").body == {
+        "messagePlan": {"idleMessages": ["still there?"], "x": 1},
+        "silenceTimeoutSeconds": 20,
+    }
+    # The outermost unknown key is the manifest's (declared), so what lies inside it is too.
+    assert plan.warnings == []
+
+
+def test_nothing_unknown_sent_means_no_warning():
+    live = {"name": "a", "firstMessage": "Hi", "silenceTimeoutSeconds": 30}
+    plan = planned(live, {"name": "a", "firstMessage": "Hello"})
+    assert step(plan, "update:assistant/a").body == {"firstMessage": "Hello"}
+    assert plan.warnings == []
