@@ -3,10 +3,11 @@ spec set from the dashboard, masked secrets, version pins): vapiops loses nothin
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 
 import pytest
-from conftest import KEY, apply, assistant_spec, clean, doc, live, writes
+from conftest import HOOK_TOKEN, KEY, apply, assistant_spec, clean, doc, live, writes
 
 pytestmark = pytest.mark.e2e
 
@@ -48,3 +49,41 @@ def test_dashboard_settings_beyond_the_spec_survive_an_update_of_their_neighbour
     assert after["model"]["serviceTier"] == "priority" and after["model"]["temperature"] == 0.2
     assert after["silenceTimeoutSeconds"] == 30 and after["firstMessage"] == "Hello!"
     clean(run, proj)
+
+
+HOOK_TOOL = {
+    "type": "function",
+    "function": {"name": "hook"},
+    "server": {
+        "url": "https://hooks.example.com/a",
+        "headers": {"Authorization": "Bearer ${{ secret('HOOK_TOKEN') }}"},
+    },
+}
+
+
+def test_a_masked_header_is_never_written_back(proj, run, sandbox):
+    env = {"HOOK_TOKEN": HOOK_TOKEN}
+    proj.put(doc("tool", "hook", HOOK_TOOL))
+    run("apply", proj.root, "--auto-approve", env=env)
+    tool_id = proj.ids()["tool/hook"]
+    server = {**live(sandbox, "tool", tool_id)["server"]}
+    server["headers"] = {**server["headers"], "X-Dash": "dash-value"}  # set in the dashboard
+    sandbox.edit("tool", KEY, tool_id, {"server": server})
+    run("plan", proj.root, "--detailed-exitcode", code=0, env=env)  # masked values are no change
+
+    proj.spec("tool/hook")["server"]["url"] = "https://hooks.example.com/b"
+    proj.save()
+    sandbox.clear_requests()
+    refused = run("apply", proj.root, "--auto-approve", code=1, env=env)
+    assert "server.headers.X-Dash is a secret the API returns masked" in refused.stderr
+    assert writes(sandbox) == []
+    assert live(sandbox, "tool", tool_id)["server"]["headers"]["X-Dash"] == "dash-value"
+
+    run("apply", proj.root, "--auto-approve", "--force", env=env)
+    (patch,) = writes(sandbox, succeeded=True)
+    assert "****" not in json.dumps(patch["body"])
+    assert patch["body"]["server"]["headers"] == {"Authorization": f"Bearer {HOOK_TOKEN}"}
+    stored = live(sandbox, "tool", tool_id)["server"]
+    assert stored["url"] == "https://hooks.example.com/b"
+    assert stored["headers"] == {"Authorization": f"Bearer {HOOK_TOKEN}"}
+    run("plan", proj.root, "--detailed-exitcode", code=0, env=env)

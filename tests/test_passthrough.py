@@ -3,10 +3,13 @@ read-only fields, and the plan names what goes out that Vapi's published spec do
 
 from __future__ import annotations
 
+import pytest
 from planning_support import D, step
 
 from vapiops import vapispec
+from vapiops.planning.drift import drift_report
 from vapiops.planning.planner import make_plan
+from vapiops.planning.secrets import is_mask
 from vapiops.state import ResourceState, State
 
 LIVE_ID = "3f1c7d2e-0000-4000-8000-000000000001"
@@ -65,3 +68,62 @@ def test_nothing_unknown_sent_means_no_warning():
     plan = planned(live, {"name": "a", "firstMessage": "Hello"})
     assert step(plan, "update:assistant/a").body == {"firstMessage": "Hello"}
     assert plan.warnings == []
+
+
+# -- masks --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "value, mask",
+    [
+        ("****", True),
+        ("*", True),
+        ("********", True),
+        ("sk-1****", True),
+        ("Bearer abc****", True),
+        ("", False),
+        ("secret", False),
+        ("a*b", False),
+        ("****abc", False),
+        (None, False),
+        (4, False),
+        (["****"], False),
+    ],
+)
+def test_is_mask(value, mask):
+    assert is_mask(value) is mask
+
+
+def test_a_masked_live_header_is_never_sent_back_and_the_update_is_blocked():
+    live = {"name": "a", "server": {"url": "https://old.example.com", "headers": {"X-Dash": "****"}}}
+    plan = planned(live, {"name": "a", "server": {"url": "https://new.example.com"}})
+    assert step(plan, "update:assistant/a").body == {
+        "server": {"url": "https://new.example.com", "headers": {}}
+    }
+    (blocked,) = plan.unpreservable
+    assert blocked.startswith("assistant/a: server.headers.X-Dash is a secret the API returns masked")
+    assert blocked in plan.warnings
+
+
+def test_a_declared_secret_over_a_masked_live_value_sends_the_declared_value():
+    live = {"name": "a", "server": {"url": "https://old.example.com", "headers": {"Authorization": "****"}}}
+    desired = {
+        "name": "a",
+        "server": {"url": "https://new.example.com", "headers": {"Authorization": "Bearer t"}},
+    }
+    plan = planned(live, desired)
+    assert step(plan, "update:assistant/a").body == {"server": desired["server"]}
+    assert plan.unpreservable == []
+
+
+def test_a_masked_live_value_is_not_a_change_nor_drift():
+    live = {"name": "a", "credentialKey": "sk-1****"}
+    plan = planned(live, {"name": "a", "credentialKey": "sk-1234"})
+    assert plan.changes == []
+    state = State("dev")
+    state.resources["assistant/a"] = ResourceState(
+        kind="assistant", name="a", id=LIVE_ID, applied={"name": "a", "credentialKey": "sk-1234"}
+    )
+    live_all = {k: [] for k in ("assistant", "tool", "squad", "structured-output", "scorecard")}
+    live_all["assistant"] = [{"id": LIVE_ID, **live}]
+    assert drift_report("dev", state, live_all).drift == []

@@ -259,6 +259,9 @@ class Plan:
     forget: list[str] = field(default_factory=list)
     # addresses this plan deletes or replaces although their manifest sets lifecycle.preventDestroy.
     protected: list[str] = field(default_factory=list)
+    # messages (also among warnings) of updates that would lose a secret the API returns masked:
+    # apply refuses them unless --force.
+    unpreservable: list[str] = field(default_factory=list)
     refresh_only: bool = False  # a drift report (`plan --refresh-only`): only `drift`, nothing to apply
 
     @property

@@ -122,12 +122,18 @@ SAFETY_MIN_RESOURCES = 10
 
 
 def check_safety(plan: Plan, state: State, *, force: bool) -> None:
-    """Refuse a plan that destroys what must not go: preventDestroy, bulk deletes."""
+    """Refuse a plan that destroys what must not go: preventDestroy, masked secrets, bulk deletes."""
     protected = [c.address for c in plan.changes if c.address in plan.protected]
     if protected:
         raise UnsafePlan(
             f"the plan would delete or replace {', '.join(protected)}, which lifecycle.preventDestroy protects",
             hint="change the manifest (remove preventDestroy) if you really mean it; --force does not pass this",
+        )
+    if plan.unpreservable and not force:
+        raise UnsafePlan(
+            "an update would lose a secret the API returns masked:\n"
+            + "\n".join(f"  {text}" for text in plan.unpreservable),
+            hint="declare the value in the manifest, or pass --force to apply without it",
         )
     destructive = sum(1 for c in plan.changes if c.action in (Action.DELETE, Action.REPLACE))
     managed = len(state.resources)

@@ -205,7 +205,9 @@ class _Planner:
         self.mark_repoints(res, creates)
         steps: dict[str, Step] = {}
         create_steps(res, creates, self.filtered, steps)
-        warnings += update_steps(res, creates, self.filtered, steps, self.unknown_in)
+        blocked: Warnings = []
+        warnings += update_steps(res, creates, self.filtered, steps, self.unknown_in, blocked)
+        warnings += blocked
         delete_steps(res, steps)
 
         written = {s.address for s in steps.values() if s.phase.method != "DELETE"}
@@ -241,6 +243,8 @@ class _Planner:
         targets = list(targets)
         if targets:
             prune(plan, res, targets, warnings)
+        kept = {c.address for c in plan.changes}
+        plan.unpreservable = [text for addr, text in sorted(blocked) if addr in kept]
         plan.protected = destructive_protected(plan, desired)
         return plan
 

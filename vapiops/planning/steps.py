@@ -17,6 +17,7 @@ from vapiops.paths import Path, copy_json, format_path
 from vapiops.planning.diff import build_patch, path_key
 from vapiops.planning.graph import strongly_connected, topo_order
 from vapiops.planning.item import Item
+from vapiops.planning.secrets import masked_paths
 
 # filter(kind, body, *sources): the body trimmed to what the Update DTO accepts (sources lend a
 # discriminator the body lacks).
@@ -88,14 +89,18 @@ def update_steps(
     filtered: BodyFilter,
     steps: dict[str, Step],
     unknown: UnknownFields = _no_unknown,
+    blocked: Warnings | None = None,
 ) -> Warnings:
     """One PATCH per updated address: the changed top-level keys, each sent whole.
 
     A key the live object has and the spec does not know is sent back as the API returned it (never
     dropped: Vapi replaces nested objects whole, so leaving it out deletes it); the plan says so, so
-    a reviewer sees what goes out unchecked.
+    a reviewer sees what goes out unchecked. A live value that is a mask is never sent back: when
+    the key holding it must be sent and the manifest does not declare the value, the update
+    cannot preserve it, and `blocked` gets a message (apply refuses it without --force).
     """
     warnings: Warnings = []
+    blocked = blocked if blocked is not None else []
     for addr in sorted(items):
         r = items[addr]
         if r.action is not Action.UPDATE:
@@ -109,6 +114,20 @@ def update_steps(
             r.owned, r.live, changed, removed, required=r.kind.patch_required, set_paths=r.kind.set_fields
         )
         sent = filtered(r.kind, body, r.owned, r.live)
+        unpreservable = [p for p in masked_paths(sent) if not paths.has(r.owned, p)]
+        for p in sorted(unpreservable, key=len, reverse=True):
+            paths.delete(sent, p)  # a mask sent back would overwrite the secret it hides
+        if unpreservable:
+            where = ", ".join(map(format_path, unpreservable))
+            blocked.append(
+                (
+                    addr,
+                    f"{addr}: {where} is a secret the API returns masked; this update sends "
+                    f"{'its' if len(unpreservable) == 1 else 'their'} parent whole and cannot "
+                    f"preserve it (declare it in the manifest, e.g. with secret(), or pass --force "
+                    f"to send the update without it)",
+                )
+            )
         dropped = sorted({p[0] for p in [*changed, *removed] if p and p[0] not in sent}, key=str)
         if dropped:
             # Without this the change would come back on every plan: say why instead of hiding it.
