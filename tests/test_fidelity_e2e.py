@@ -7,7 +7,18 @@ import json
 from collections.abc import Iterator
 
 import pytest
-from conftest import HOOK_TOKEN, KEY, apply, assistant_spec, clean, doc, live, writes
+from conftest import (
+    HOOK_TOKEN,
+    KEY,
+    apply,
+    assistant_spec,
+    clean,
+    doc,
+    live,
+    plan_json,
+    sandbox_client,
+    writes,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -87,3 +98,21 @@ def test_a_masked_header_is_never_written_back(proj, run, sandbox):
     assert stored["url"] == "https://hooks.example.com/b"
     assert stored["headers"] == {"Authorization": f"Bearer {HOOK_TOKEN}"}
     run("plan", proj.root, "--detailed-exitcode", code=0, env=env)
+
+
+def test_deleting_a_pinned_tool_is_one_located_error_and_state_keeps_it(proj, run, sandbox):
+    proj.put(doc("tool", "hook", {"type": "function", "function": {"name": "hook"}}))
+    apply(run, proj)
+    tool_id = proj.ids()["tool/hook"]
+    pin = {"provider": "openai", "model": "gpt-4o", "toolRefs": [{"toolId": tool_id, "version": "v1"}]}
+    with sandbox_client(sandbox, KEY) as c:  # a dashboard assistant pins version v1 of the tool
+        pinning = c.post("/assistant", json={"name": "dash", "model": pin}).json()["id"]
+
+    proj.drop("tool/hook")
+    failed = run("apply", proj.root, "--auto-approve", code=1)
+    assert "Traceback" not in failed.stderr
+    (line,) = [x for x in failed.stderr.splitlines() if "failed: delete:tool/hook" in x]
+    assert "tool/hook: delete refused: it is pinned" in line and pinning in line and "unpin it" in line
+    assert proj.ids()["tool/hook"] == tool_id
+    plan = plan_json(run, proj)
+    assert [(c["address"], c["action"]) for c in plan["changes"]] == [("tool/hook", "delete")]

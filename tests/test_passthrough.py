@@ -127,3 +127,27 @@ def test_a_masked_live_value_is_not_a_change_nor_drift():
     live_all = {k: [] for k in ("assistant", "tool", "squad", "structured-output", "scorecard")}
     live_all["assistant"] = [{"id": LIVE_ID, **live}]
     assert drift_report("dev", state, live_all).drift == []
+
+
+# -- schemaOverride: only when the schema's top-level type changes -------------------------------
+
+
+@pytest.mark.parametrize(
+    "new_schema, query",
+    [
+        ({"type": "object", "properties": {"ok": {"type": "boolean"}, "why": {"type": "string"}}}, {}),
+        ({"type": "string"}, {"schemaOverride": "true"}),
+    ],
+)
+def test_schema_override_is_sent_only_when_the_schema_type_changes(new_schema, query):
+    so_id = "3f1c7d2e-0000-4000-8000-000000000002"
+    old = {"name": "o", "type": "ai", "schema": {"type": "object", "properties": {"ok": {"type": "boolean"}}}}
+    state = State("dev")
+    state.resources["structured-output/o"] = ResourceState(
+        kind="structured-output", name="o", id=so_id, applied={"name": "o"}
+    )
+    live = {k: [] for k in ("assistant", "tool", "squad", "structured-output", "scorecard")}
+    live["structured-output"] = [{"id": so_id, **old}]
+    desired = [D("structured-output", "o", {**old, "schema": new_schema})]
+    plan = make_plan("dev", desired, state, live, update_filter=vapispec.filter_to_update)
+    assert step(plan, "update:structured-output/o").query == query

@@ -80,7 +80,7 @@ class Kind:
     references: tuple[RefField, ...] = ()
     replace_fields: tuple[str, ...] = ()  # top-level keys PATCH cannot change: a change is a replace
     patch_required: tuple[str, ...] = ()  # top-level keys every PATCH must carry
-    patch_query: dict[str, str] = field(default_factory=dict)  # query params every PATCH needs
+    patch_query: dict[str, str] = field(default_factory=dict)  # query params every PATCH sends (defaults)
     name_field: str | None = "name"  # top-level field filled from the manifest name when absent
     display_name_paths: tuple[str, ...] = ("name",)  # where a live object's human name lives
     read_only: frozenset[str] = READ_ONLY_FIELDS  # the named table; vapispec.read_only_fields adds the spec's
@@ -161,7 +161,8 @@ KINDS: dict[str, Kind] = {
             create_dto="CreateStructuredOutputDTO",
             update_dto="UpdateStructuredOutputDTO",
             references=(RefField("assistantIds[]", "assistant"),),
-            patch_query={"schemaOverride": "true"},
+            patch_query={"schemaOverride": "false"},
+            override_flag=("schemaOverride", "schema.type"),
         ),
         Kind(
             name="scorecard",

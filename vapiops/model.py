@@ -231,6 +231,7 @@ class Step:
     id: str | None = None
     body: dict[str, Any] = field(default_factory=dict)
     after: list[str] = field(default_factory=list)  # keys of steps that must succeed first
+    query: dict[str, str] = field(default_factory=dict)  # PATCH query parameters beyond the kind's defaults
 
     @property
     def key(self) -> str:

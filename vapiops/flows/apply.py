@@ -123,6 +123,30 @@ class Applier:
     # -- one step ---------------------------------------------------------------------------
 
     def _run_step(self, step: Step) -> None:
+        try:
+            self._call_step(step)
+        except ApiError as exc:
+            if exc.status != 409:
+                raise
+            raise self._pinned(step, exc) from exc
+
+    def _pinned(self, step: Step, exc: ApiError) -> VapiopsError:
+        """A 409: another object pins a version of this one (Vapi's versioning). The pinning
+        objects' IDs are shown with their addresses where vapiops manages them; state is untouched,
+        so the next plan lists the same call again."""
+        text = exc.api_message
+        with self._lock:
+            known = {e.id: a for a, e in self.state.resources.items() if e.id}
+        for obj_id, addr in known.items():
+            text = text.replace(obj_id, f"{addr} ({obj_id})")
+        return VapiopsError(
+            f"{step.phase.value} refused: it is pinned: {text}",
+            where=step.address,
+            hint="unpin it first (remove the version pin, e.g. the assistant's model.toolRefs entry, "
+            "then apply again), or keep its manifest",
+        )
+
+    def _call_step(self, step: Step) -> None:
         kind = KINDS[step.kind]
         started = time.monotonic()
         if step.phase is Phase.CREATE:
@@ -130,7 +154,7 @@ class Applier:
             detail = f" (id {obj_id})"
         elif step.phase.method == "PATCH":
             target = step.id or self.ids[step.address]
-            self.client.update(kind, target, self._resolve(step))
+            self.client.update(kind, target, self._resolve(step), step.query)
             self._record(step, target)
             detail = ""
         else:

@@ -160,8 +160,22 @@ def update_steps(
             id=r.old_id,
             body=sent,
             after=sorted(_key(Phase.CREATE, t) for t in refs if t in creates and t != addr),
+            query=override_query(r.kind, sent, r.live),
         )
     return warnings
+
+
+def override_query(kind: Kind, sent: dict[str, Any], live: dict[str, Any]) -> dict[str, str]:
+    """The kind's override flag (Kind.override_flag) as "true" when this PATCH changes the value it
+    guards (a structured output's schema.type), else {} (the kind's default, "false", is sent)."""
+    if kind.override_flag is None:
+        return {}
+    name, guarded = kind.override_flag
+    at = paths.parse_path(guarded)
+    if not paths.has(sent, at[:1]):
+        return {}
+    before, after = paths.get(live, at), paths.get(sent, at)
+    return {name: "true"} if before != after else {}
 
 
 def delete_steps(items: dict[str, Item], steps: dict[str, Step]) -> None:

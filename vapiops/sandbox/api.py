@@ -149,6 +149,11 @@ class Api:
         problems += [
             f"{key} should not be null or undefined" for key in kind.patch_required if body.get(key) is None
         ]
+        if kind.override_flag is not None and _one(query, kind.override_flag[0]) != "true":
+            name, guarded = kind.override_flag
+            at = paths.parse_path(guarded)
+            if paths.has(body, at[:1]) and paths.get(body, at) != paths.get(stored, at):
+                problems.append(f"{guarded} can only be changed with {name}=true")
         problems += [
             f"{key} cannot be changed by PATCH (is {stored.get(key)!r}, got {body[key]!r}): "
             "create a new one instead"
