@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from pathlib import Path
 
+import jsonschema
 import pytest
 from conftest import (
     HOOK_TOKEN,
@@ -16,7 +18,9 @@ from conftest import (
     doc,
     live,
     plan_json,
+    sandbox_cli,
     sandbox_client,
+    write_file,
     writes,
 )
 
@@ -116,3 +120,39 @@ def test_deleting_a_pinned_tool_is_one_located_error_and_state_keeps_it(proj, ru
     assert proj.ids()["tool/hook"] == tool_id
     plan = plan_json(run, proj)
     assert [(c["address"], c["action"]) for c in plan["changes"]] == [("tool/hook", "delete")]
+
+
+APPLY_SCHEMA = json.loads((Path(__file__).parents[1] / "schemas" / "apply.schema.json").read_text())
+
+
+def test_apply_reads_back_and_reports_a_declared_value_the_api_dropped(proj, run, tmp_path):
+    from vapiops.sandbox import SandboxServer
+
+    # An API that accepts silenceTimeoutSeconds and does not keep it (as the real one may, silently).
+    with SandboxServer(
+        allow_fields=BEYOND_SPEC, ignore_fields={"assistant": ["silenceTimeoutSeconds"]}
+    ) as quiet:
+        quiet_run = sandbox_cli(quiet, KEY)
+        spec = assistant_spec("Hi!", silenceTimeoutSeconds=30)
+        config = "resources: [resources]\nallow_fields:\n  assistant: [silenceTimeoutSeconds]\n"
+        write_file(proj.root, "vapiops.yaml", config)
+        proj.put(doc("assistant", "a", spec))
+        done = quiet_run("apply", proj.root, "--auto-approve", "--format", "json")
+        report = json.loads(done.stdout)
+        jsonschema.validate(report, APPLY_SCHEMA)
+        assert report["ok"] and report["done"] == ["create:assistant/a"]
+        assert report["readback"] == [
+            {
+                "address": "assistant/a",
+                "path": "silenceTimeoutSeconds",
+                "sent": 30,
+                "returned": None,
+                "dropped": True,
+            }
+        ]
+        assert "Warning: assistant/a: silenceTimeoutSeconds: sent 30, but the API dropped it" in done.stderr
+        # A plain apply says it too (stderr), and plan then shows the pending change, not a silent loss.
+        spec["firstMessage"] = "Hello!"
+        proj.put(doc("assistant", "a", spec))
+        again = quiet_run("apply", proj.root, "--auto-approve")
+        assert "silenceTimeoutSeconds: sent 30, but the API dropped it" in again.stderr

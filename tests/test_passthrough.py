@@ -9,6 +9,7 @@ from planning_support import D, step
 from vapiops import vapispec
 from vapiops.planning.drift import drift_report
 from vapiops.planning.planner import make_plan
+from vapiops.planning.readback import read_back
 from vapiops.planning.secrets import is_mask
 from vapiops.state import ResourceState, State
 
@@ -151,3 +152,28 @@ def test_schema_override_is_sent_only_when_the_schema_type_changes(new_schema, q
     desired = [D("structured-output", "o", {**old, "schema": new_schema})]
     plan = make_plan("dev", desired, state, live, update_filter=vapispec.filter_to_update)
     assert step(plan, "update:structured-output/o").query == query
+
+
+# -- read-back -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "sent, returned, declared, expected",
+    [
+        ({"a": 1}, {"a": 1.0, "filled": True}, None, []),  # numbers by value; server defaults ignored
+        ({"a": 1}, {"a": 2}, None, ["x/y: a: sent 1, but the API returned 2"]),
+        ({"m": {"b": "x"}}, {"m": {}}, None, ['x/y: m.b: sent "x", but the API dropped it']),
+        ({"ids": ["p", "q"]}, {"ids": ["q", "p"]}, None, []),  # ID arrays as sets
+        ({"m": {"b": 1, "live": 2}}, {"m": {"b": 1}}, {"m": {"b": 1}}, []),  # undeclared pass-through
+        ({"h": {"apiKey": "sk-9"}}, {"h": {"apiKey": "sk-9****"}}, None, []),  # a mask is kept
+        (
+            {"h": {"apiKey": "sk-9"}},
+            {"h": {"apiKey": "other"}},
+            None,
+            ["x/y: h.apiKey: sent (sensitive), but the API returned (sensitive)"],
+        ),
+    ],
+)
+def test_read_back_reports_declared_values_the_api_changed_or_dropped(sent, returned, declared, expected):
+    found = read_back("x/y", sent, returned, declared=declared, set_paths=["ids"], sensitive=[])
+    assert [str(r) for r in found] == expected

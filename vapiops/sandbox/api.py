@@ -7,6 +7,7 @@ PATCH cannot change, the discriminator choosing a DTO) comes from `vapiops.kinds
 
 from __future__ import annotations
 
+import copy
 import math
 import re
 import uuid
@@ -76,6 +77,7 @@ class Api:
         allow_fields: Mapping[str, Iterable[str]] | None = None,
         *,
         mask_secrets: bool = False,
+        ignore_fields: Mapping[str, Iterable[str]] | None = None,
     ):
         unknown = sorted(set(allow_fields or {}) - set(KINDS))
         if unknown:
@@ -84,6 +86,8 @@ class Api:
         self.allow_fields = {name: tuple(fields) for name, fields in (allow_fields or {}).items()}
         self._by_path = {kind.path: kind for kind in KINDS.values()}
         self.mask_secrets = mask_secrets  # answer secret fields as "****", as the real API may
+        # kind -> dotted paths accepted and silently not stored, as the real API does with some fields
+        self.ignore_fields = {k: [paths.parse_path(p) for p in v] for k, v in (ignore_fields or {}).items()}
 
     def route(self, path: str) -> tuple[Kind, str | None] | None:
         """(kind, id or None) for a collection or item path; None for any other path."""
@@ -128,6 +132,7 @@ class Api:
     def _create(self, kind: Kind, body: Any, org: str) -> Response:
         body = _object_body(body)
         self._validate(kind, body, update=False)
+        body = self._ignored(kind, body)
         now = self.store.now()
         obj = {"id": str(uuid.uuid4()), "orgId": org, **vapispec.apply_defaults(kind, body)}
         obj.update(createdAt=now, updatedAt=now)
@@ -167,6 +172,7 @@ class Api:
             # The Update DTO is chosen by the discriminator, which a PATCH need not repeat.
             to_check[kind.discriminator] = stored[kind.discriminator]
         self._validate(kind, to_check, update=True)
+        body = self._ignored(kind, body)
 
         merged = {key: value for key, value in stored.items() if key not in kind.read_only}
         for key, value in body.items():
@@ -178,6 +184,16 @@ class Api:
         obj = {**kept, **vapispec.apply_defaults(kind, merged), "updatedAt": self.store.now()}
         self.store.put(org, kind.name, obj)
         return Response(200, obj)
+
+    def _ignored(self, kind: Kind, body: dict[str, Any]) -> dict[str, Any]:
+        """body without the fields this sandbox was told to accept and not store."""
+        if not self.ignore_fields.get(kind.name):
+            return body
+        body = copy.deepcopy(body)
+        for path in self.ignore_fields[kind.name]:
+            if paths.has(body, path):
+                paths.delete(body, path)
+        return body
 
     def _delete(self, kind: Kind, id_: str, org: str) -> Response:
         """DELETE; 409 in Vapi's shape while another object pins a version of this one."""

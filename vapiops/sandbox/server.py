@@ -44,12 +44,13 @@ class SandboxServer:
         seed: int | None = None,
         log: Callable[[str], None] | None = None,
         mask_secrets: bool = False,
+        ignore_fields: dict[str, list[str]] | None = None,
     ):
         if api_key is not None and not api_key.strip():
             raise ValueError("api_key must not be empty")
         self._api_key = api_key
         self._store = Store(Path(data_file) if data_file is not None else None)
-        self._api = Api(self._store, allow_fields, mask_secrets=mask_secrets)
+        self._api = Api(self._store, allow_fields, mask_secrets=mask_secrets, ignore_fields=ignore_fields)
         self._faults = Faults(latency_ms=latency_ms, fault_rate=fault_rate, seed=seed)
         self._log = log  # one line per request (method, path, status, time); never headers or keys
         self._requests: list[dict[str, Any]] = []
