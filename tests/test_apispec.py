@@ -455,7 +455,7 @@ def test_accepts():
     assert not vapispec.accepts(TOOL, {"type": "nope"}, "name")
 
 
-def test_filter_to_update_drops_response_only_and_nested_unknown_fields():
+def test_filter_to_update_strips_read_only_fields_and_passes_everything_else_through():
     live = realistic_assistant()
     live.update(
         id="a1",
@@ -463,20 +463,69 @@ def test_filter_to_update_drops_response_only_and_nested_unknown_fields():
         createdAt="2026-01-01T00:00:00Z",
         updatedAt="2026-01-02T00:00:00Z",
         isServerUrlSecretSet=False,
+        latestVersion="v3",
     )
-    live["model"]["messages"][0]["id"] = "m1"  # a nested field only responses carry
+    live["model"]["serviceTier"] = "priority"  # in Vapi's SDK, not in its published spec
     live["voice"]["chunkPlan"] = {"enabled": True, "internalScore": 3}
     live["messagePlan"] = {"idleMessages": ["hello?"]}
-    filtered = vapispec.filter_to_update(ASSISTANT, live, allow_extra=["messagePlan"])
-    assert set(live) - set(filtered) == {"id", "orgId", "createdAt", "updatedAt", "isServerUrlSecretSet"}
-    assert filtered["model"]["messages"] == [
-        {"role": "system", "content": "You are Riley, Acme's support agent."}
-    ]
-    assert filtered["voice"]["chunkPlan"] == {"enabled": True}
-    assert filtered["metadata"] == {"team": "support"}  # free-form objects are kept whole
+    live["silenceTimeoutSeconds"] = 30
+    filtered = vapispec.filter_to_update(ASSISTANT, live)
+    assert set(live) - set(filtered) == {
+        "id",
+        "orgId",
+        "createdAt",
+        "updatedAt",
+        "isServerUrlSecretSet",
+        "latestVersion",
+    }
+    assert filtered["model"]["serviceTier"] == "priority"
+    assert filtered["voice"]["chunkPlan"] == {"enabled": True, "internalScore": 3}
     assert filtered["messagePlan"] == {"idleMessages": ["hello?"]}
-    assert vapispec.check(ASSISTANT, filtered, update=True, allow_extra=["messagePlan"]) == []
-    assert "id" in live and live["model"]["messages"][0]["id"] == "m1"  # input untouched
+    assert filtered["silenceTimeoutSeconds"] == 30
+    assert filtered["metadata"] == {"team": "support"}
+    assert "id" in live  # input untouched
+
+
+def test_read_only_fields_are_derived_from_response_minus_request_schemas_plus_the_table():
+    derived = vapispec.read_only_fields(ASSISTANT)
+    assert {"id", "orgId", "createdAt", "updatedAt", "latestVersion"} <= derived  # from the spec
+    assert {"isServerUrlSecretSet", "isDeleted"} <= derived  # the registry's named table
+    assert not derived & {"name", "model", "voice", "firstMessage", "server"}
+    assert "type" not in vapispec.read_only_fields(TOOL)
+
+
+@pytest.mark.parametrize(
+    "body, unknown",
+    [
+        ({"name": "a"}, []),
+        ({"zzzDashboardOnly": 30}, [("zzzDashboardOnly",)]),
+        (
+            {"model": {"provider": "openai", "model": "gpt-4o", "zzzDashboardOnly": "priority"}},
+            [("model", "zzzDashboardOnly")],
+        ),
+        # Known beyond the published spec (the catalogue): not unknown.
+        ({"silenceTimeoutSeconds": 30}, []),
+        ({"model": {"provider": "openai", "model": "gpt-4o", "serviceTier": "priority"}}, []),
+        (
+            {"voice": {"provider": "11labs", "voiceId": "v", "chunkPlan": {"enabled": True, "x": 1}}},
+            [("voice", "chunkPlan", "x")],
+        ),
+        ({"metadata": {"anything": {"goes": 1}}}, []),  # a free-form object knows every key
+    ],
+)
+def test_unknown_paths_names_what_the_spec_does_not_know_at_any_depth(body, unknown):
+    assert vapispec.unknown_paths(ASSISTANT, body) == unknown
+
+
+def test_filter_to_update_leaves_behind_a_key_of_another_union_alternative():
+    # The message's type changed; `blocking` belongs to the old type (the spec knows it there).
+    live = {
+        "type": "function",
+        "function": {"name": "f"},
+        "messages": [{"type": "request-complete", "blocking": False, "content": "ok", "extra": 1}],
+    }
+    filtered = vapispec.filter_to_update(TOOL, live)
+    assert filtered["messages"] == [{"type": "request-complete", "content": "ok", "extra": 1}]
 
 
 def test_filter_to_update_for_a_tool():

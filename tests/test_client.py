@@ -455,8 +455,10 @@ def test_update_sends_patch_query(api: FakeVapi, client: VapiClient):
     a = api.add("/assistant", T0, name="support")
     client.update(STRUCTURED, so["id"], {"name": "call-outcome"})
     client.update(ASSISTANT, a["id"], {"name": "helpdesk", "voice": None})
-    so_patch, a_patch = [r for r in api.requests if r.method == "PATCH"]
-    assert so_patch.url.params["schemaOverride"] == "true"
+    client.update(STRUCTURED, so["id"], {"schema": {"type": "string"}}, {"schemaOverride": "true"})
+    so_patch, a_patch, so_override = [r for r in api.requests if r.method == "PATCH"]
+    assert so_patch.url.params["schemaOverride"] == "false"  # the kind's default
+    assert so_override.url.params["schemaOverride"] == "true"  # the step's own, laid over it
     assert so_patch.url.path == f"/structured-output/{so['id']}"
     assert dict(a_patch.url.params) == {}
     assert json.loads(a_patch.content) == {"name": "helpdesk", "voice": None}  # removed field sent as null

@@ -323,9 +323,11 @@ def test_owned_equal_ignores_extra_keys_and_honours_sets_and_skips():
         "id": "1",
         "name": "t",
         "model": {"toolIds": ["b", "a"], "temperature": 1},
-        "server": {"headers": {"A": "****"}},
+        "server": {"headers": {"A": "other"}},
     }
     assert not owned_equal(body, live, set_paths=SET)
+    masked = {**live, "server": {"headers": {"A": "****"}}}
+    assert owned_equal(body, masked, set_paths=SET)  # a masked live value tells nothing: not a difference
     assert owned_equal(body, live, set_paths=SET, skip=[("server", "headers", "A")])
     assert not owned_equal(body, live, skip=[("server", "headers", "A")])  # order matters without set paths
     assert not owned_equal(dict(body, name="u"), live, set_paths=SET, skip=[("server", "headers", "A")])

@@ -237,9 +237,26 @@ def test_structured_output_patch_requires_schema_override(api):
     r = api.patch(f"/structured-output/{so['id']}", json={"description": "x"})
     assert r.status_code == 400 and any("schemaOverride" in m for m in messages(r))
     r = api.patch(
-        f"/structured-output/{so['id']}", params={"schemaOverride": "true"}, json={"description": "x"}
+        f"/structured-output/{so['id']}", params={"schemaOverride": "false"}, json={"description": "x"}
     )
     assert r.status_code == 200 and r.json()["description"] == "x"
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize(
+    "flag, schema, status",
+    [
+        ("false", {"type": "boolean", "description": "resolved at last?"}, 200),  # same type
+        ("false", {"type": "string"}, 400),  # the type changes: only with schemaOverride=true
+        ("true", {"type": "string"}, 200),
+    ],
+)
+def test_changing_a_structured_outputs_schema_type_needs_schema_override(api, flag, schema, status):
+    so = api.post("/structured-output", json=STRUCTURED_OUTPUT).json()
+    r = api.patch(f"/structured-output/{so['id']}", params={"schemaOverride": flag}, json={"schema": schema})
+    assert r.status_code == status, r.text
+    if status == 400:
+        assert any("schemaOverride=true" in m for m in messages(r))
 
 
 # -- listing --------------------------------------------------------------------------------------

@@ -125,9 +125,11 @@ class VapiClient:
         recover = (lambda: self._find_created(kind, started, match)) if match is not None else None
         return self._object("POST", kind.path, self._call("POST", kind.path, body=body, recover=recover))
 
-    def update(self, kind: Kind, id: str, body: dict) -> dict:
+    def update(self, kind: Kind, id: str, body: dict, query: dict[str, str] | None = None) -> dict:
+        """PATCH with the kind's query parameters, `query` laid over them; returns the API's object."""
         path = _item_path(kind, id)
-        data = self._call("PATCH", path, params=dict(kind.patch_query) or None, body=body)
+        params = {**kind.patch_query, **(query or {})}
+        data = self._call("PATCH", path, params=params or None, body=body)
         return self._object("PATCH", path, data)
 
     def delete(self, kind: Kind, id: str) -> None:

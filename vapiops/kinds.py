@@ -60,6 +60,16 @@ class RefField:
 
 
 @dataclass(frozen=True)
+class PinField:
+    """Where another kind pins a version of this one (Vapi's versioning): while an object of kind
+    `by` holds this one's ID at `pattern`, the API refuses to delete it with 409 `error`."""
+
+    by: str  # kind name of the pinning resource
+    pattern: str  # path in the pinning object holding the pinned ID, e.g. "model.toolRefs[].toolId"
+    error: str  # Vapi's error code in the 409 body, e.g. "tool_pinned"
+
+
+@dataclass(frozen=True)
 class Kind:
     name: str  # manifest `kind:` and address prefix, e.g. "assistant"
     path: str  # collection path, e.g. "/assistant"
@@ -70,10 +80,14 @@ class Kind:
     references: tuple[RefField, ...] = ()
     replace_fields: tuple[str, ...] = ()  # top-level keys PATCH cannot change: a change is a replace
     patch_required: tuple[str, ...] = ()  # top-level keys every PATCH must carry
-    patch_query: dict[str, str] = field(default_factory=dict)  # query params every PATCH needs
+    patch_query: dict[str, str] = field(default_factory=dict)  # query params every PATCH sends (defaults)
     name_field: str | None = "name"  # top-level field filled from the manifest name when absent
     display_name_paths: tuple[str, ...] = ("name",)  # where a live object's human name lives
-    read_only: frozenset[str] = READ_ONLY_FIELDS
+    read_only: frozenset[str] = READ_ONLY_FIELDS  # the named table; vapispec.read_only_fields adds the spec's
+    pinned_by: tuple[PinField, ...] = ()  # where other kinds pin versions of this one (a 409 on delete)
+    # (query parameter, path): the parameter is sent "true" on a PATCH that changes the value at
+    # path (structured output: schemaOverride when the schema's top-level type changes), else "false".
+    override_flag: tuple[str, str] | None = None
 
     @property
     def set_fields(self) -> tuple[str, ...]:
@@ -118,6 +132,7 @@ KINDS: dict[str, Kind] = {
             ),
             replace_fields=("type",),
             display_name_paths=("name", "function.name"),
+            pinned_by=(PinField("assistant", "model.toolRefs[].toolId", "tool_pinned"),),
         ),
         Kind(
             name="squad",
@@ -146,7 +161,8 @@ KINDS: dict[str, Kind] = {
             create_dto="CreateStructuredOutputDTO",
             update_dto="UpdateStructuredOutputDTO",
             references=(RefField("assistantIds[]", "assistant"),),
-            patch_query={"schemaOverride": "true"},
+            patch_query={"schemaOverride": "false"},
+            override_flag=("schemaOverride", "schema.type"),
         ),
         Kind(
             name="scorecard",

@@ -234,6 +234,7 @@ class Step:
     id: str | None = None
     body: dict[str, Any] = field(default_factory=dict)
     after: list[str] = field(default_factory=list)  # keys of steps that must succeed first
+    query: dict[str, str] = field(default_factory=dict)  # PATCH query parameters beyond the kind's defaults
 
     @property
     def key(self) -> str:
@@ -262,6 +263,9 @@ class Plan:
     forget: list[str] = field(default_factory=list)
     # addresses this plan deletes or replaces although their manifest sets lifecycle.preventDestroy.
     protected: list[str] = field(default_factory=list)
+    # messages (also among warnings) of updates that would lose a secret the API returns masked:
+    # apply refuses them unless --force.
+    unpreservable: list[str] = field(default_factory=list)
     refresh_only: bool = False  # a drift report (`plan --refresh-only`): only `drift`, nothing to apply
 
     @property

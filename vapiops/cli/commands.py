@@ -27,6 +27,7 @@ from vapiops.flows.context import Context, client_for
 from vapiops.flows.planning import build_plan, check_safety
 from vapiops.model import Desired, Plan
 from vapiops.output import PLAN_FORMATS, render_plan, render_text
+from vapiops.output.json import render_json
 
 
 @click.group(cls=VapiopsGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -141,11 +142,15 @@ def _run_plan(
     color: bool,
     what: str,
     desired: list[Desired] | None = None,
+    fmt: str = "text",
 ) -> None:
-    click.echo(render_text(result.to_dict(), color=color))
+    # With --format json stdout holds only the apply report: the plan goes to stderr.
+    click.echo(render_text(result.to_dict(), color=color), err=fmt == "json")
     if result.is_empty:
         # No write to send; state still learns what is declared now (and forgets what is gone).
-        applying.run(ctx, client, state, result)
+        outcome = applying.run(ctx, client, state, result)
+        if fmt == "json":
+            click.echo(render_json(outcome.to_dict(ctx.env.name)), nl=False)
         return
     check_safety(result, state, force=force)
     if not auto_approve:
@@ -153,6 +158,10 @@ def _run_plan(
     outcome = applying.run(
         ctx, client, state, result, parallelism=parallelism, progress=err, desired=desired or ()
     )
+    for found in outcome.readback:
+        err(f"Warning: {found}")
+    if fmt == "json":
+        click.echo(render_json(outcome.to_dict(ctx.env.name)), nl=False)
     summary = result.summary
     if outcome.ok:
         err(
@@ -197,6 +206,14 @@ def _apply_options(fn: Callable) -> Callable:
 @_apply_options
 @click.option("--target", "targets", multiple=True, metavar="ADDR", help="Only this address (repeatable).")
 @click.option("--strict", is_flag=True, help=STRICT_HELP)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="json: one JSON report on stdout (steps done/failed/skipped, read-back warnings).",
+)
 def apply(
     path: Path,
     env_name: str | None,
@@ -209,6 +226,7 @@ def apply(
     lock_timeout: float,
     targets: tuple[str, ...],
     strict: bool,
+    fmt: str,
 ) -> None:
     """Plan, show, ask, then make the changes (create, PATCH, DELETE) in dependency order.
 
@@ -238,6 +256,7 @@ def apply(
             color=use_color(no_color),
             what="apply these changes",
             desired=desired,
+            fmt=fmt,
         )
         debug_stats(debug, client)
 

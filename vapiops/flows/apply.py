@@ -17,11 +17,13 @@ from vapiops.model import Phase, Plan, Step, address, name_of
 from vapiops.paths import copy_json
 from vapiops.planning.diff import owned_equal
 from vapiops.planning.graph import is_uuid
+from vapiops.planning.readback import ReadBack, read_back
 from vapiops.planning.recovery import deposed_address
 from vapiops.state import Intent, ResourceState, State, StateBackend, hash_secret
 from vapiops.timestamps import now_iso
 
 Progress = Callable[[str], None]
+APPLY_FORMAT_VERSION = "1"
 
 
 @dataclass
@@ -29,6 +31,20 @@ class ApplyResult:
     done: list[str] = field(default_factory=list)  # step keys that succeeded
     failed: dict[str, str] = field(default_factory=dict)  # step key -> error message
     skipped: list[str] = field(default_factory=list)  # step keys never started
+    # declared values a write's response did not hold as sent, in the order the calls finished
+    readback: list[ReadBack] = field(default_factory=list)
+
+    def to_dict(self, environment: str) -> dict[str, Any]:
+        """The JSON apply report (schemas/apply.schema.json)."""
+        return {
+            "format_version": APPLY_FORMAT_VERSION,
+            "environment": environment,
+            "ok": self.ok,
+            "done": list(self.done),
+            "failed": [{"step": key, "error": message} for key, message in self.failed.items()],
+            "skipped": list(self.skipped),
+            "readback": [r.to_dict() for r in self.readback],
+        }
 
     @property
     def ok(self) -> bool:
@@ -63,6 +79,7 @@ class Applier:
         # IDs of replaced objects: a delete step that does not record is the old copy of a replace.
         self._replaced = {s.id for s in plan.steps if s.phase is Phase.DELETE_DEPOSED and s.id}
         self.names: dict[str, str] = {a: r.name for a, r in state.resources.items()}
+        self.readback: list[ReadBack] = []
 
     def run(self) -> ApplyResult:
         result = ApplyResult()
@@ -95,6 +112,7 @@ class Applier:
                     result.failed[step.key] = message
                     self.progress(f"{step.address}: {step.phase.value} failed: {message}")
         result.skipped = sorted(pending)
+        result.readback = list(self.readback)
         with self._lock:
             self.store.save(self.state)  # fold the per-call journal into one snapshot
         if interrupted is not None:
@@ -123,6 +141,30 @@ class Applier:
     # -- one step ---------------------------------------------------------------------------
 
     def _run_step(self, step: Step) -> None:
+        try:
+            self._call_step(step)
+        except ApiError as exc:
+            if exc.status != 409:
+                raise
+            raise self._pinned(step, exc) from exc
+
+    def _pinned(self, step: Step, exc: ApiError) -> VapiopsError:
+        """A 409: another object pins a version of this one (Vapi's versioning). The pinning
+        objects' IDs are shown with their addresses where vapiops manages them; state is untouched,
+        so the next plan lists the same call again."""
+        text = exc.api_message
+        with self._lock:
+            known = {e.id: a for a, e in self.state.resources.items() if e.id}
+        for obj_id, addr in known.items():
+            text = text.replace(obj_id, f"{addr} ({obj_id})")
+        return VapiopsError(
+            f"{step.phase.value} refused: it is pinned: {text}",
+            where=step.address,
+            hint="remove the version pin (e.g. the assistant's model.toolRefs entry) and apply again, "
+            "or keep its manifest",
+        )
+
+    def _call_step(self, step: Step) -> None:
         kind = KINDS[step.kind]
         started = time.monotonic()
         if step.phase is Phase.CREATE:
@@ -130,8 +172,10 @@ class Applier:
             detail = f" (id {obj_id})"
         elif step.phase.method == "PATCH":
             target = step.id or self.ids[step.address]
-            self.client.update(kind, target, self._resolve(step))
+            sent = self._resolve(step)
+            returned = self.client.update(kind, target, sent, step.query)
             self._record(step, target)
+            self._read_back(step, sent, returned, declared=self.plan.applied.get(step.address, {}))
             detail = ""
         else:
             assert step.id is not None, f"delete step {step.key} without an id"
@@ -182,7 +226,24 @@ class Applier:
             self.ids[step.address] = obj_id
             self.state.intents.pop(step.address, None)
         self._record(step, obj_id)
+        self._read_back(step, body, obj, declared=None)
         return obj_id
+
+    def _read_back(
+        self, step: Step, sent: dict[str, Any], returned: dict[str, Any], declared: dict[str, Any] | None
+    ) -> None:
+        """Note each declared value the API's response does not hold as sent (docs/state.md)."""
+        found = read_back(
+            step.address,
+            sent,
+            returned,
+            declared=declared,
+            set_paths=KINDS[step.kind].set_fields,
+            sensitive=[paths.parse_path(p) for p in self.plan.secrets.get(step.address, {})],
+        )
+        if found:
+            with self._lock:
+                self.readback.extend(found)
 
     def _set_aside(self, addr: str) -> ResourceState | None:
         """Before creating an address that state still holds (a replace, or a re-create of an object

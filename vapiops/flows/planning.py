@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from vapiops import vapispec
+from vapiops import paths, vapispec
 from vapiops.client import VapiClient
 from vapiops.errors import StateError, UnsafePlan, VapiopsError
 from vapiops.flows.context import Context, read_live
@@ -94,6 +94,11 @@ def build_plan(
     def update_filter(kind: Kind, body: dict) -> dict:
         return vapispec.filter_to_update(kind, body, allow_extra=allow.get(kind.name, ()))
 
+    def unknown_fields(kind: Kind, body: dict) -> list:
+        allowed = [paths.parse_path(p) for p in allow.get(kind.name, ())]
+        found = vapispec.unknown_paths(kind, body)
+        return [p for p in found if not any(paths.matches(a, p[: len(a)]) for a in allowed)]
+
     plan = make_plan(
         ctx.env.name,
         desired,
@@ -102,6 +107,7 @@ def build_plan(
         targets=targets,
         update_filter=update_filter,
         hash_secret=_hasher(state),
+        unknown_fields=unknown_fields,
     )
     # Validation's warnings (fields no schema lists, sent as written) belong in the plan a reviewer reads.
     plan.warnings = [f"warning: {w}" for w in ctx.warnings] + plan.warnings
@@ -118,12 +124,18 @@ SAFETY_MIN_RESOURCES = 10
 
 
 def check_safety(plan: Plan, state: State, *, force: bool) -> None:
-    """Refuse a plan that destroys what must not go: preventDestroy, bulk deletes."""
+    """Refuse a plan that destroys what must not go: preventDestroy, masked secrets, bulk deletes."""
     protected = [c.address for c in plan.changes if c.address in plan.protected]
     if protected:
         raise UnsafePlan(
             f"the plan would delete or replace {', '.join(protected)}, which lifecycle.preventDestroy protects",
             hint="change the manifest (remove preventDestroy) if you really mean it; --force does not pass this",
+        )
+    if plan.unpreservable and not force:
+        raise UnsafePlan(
+            "an update would lose a secret the API returns masked:\n"
+            + "\n".join(f"  {text}" for text in plan.unpreservable),
+            hint="declare the value in the manifest, or pass --force to apply without it",
         )
     destructive = sum(1 for c in plan.changes if c.action in (Action.DELETE, Action.REPLACE))
     managed = len(state.resources)

@@ -21,6 +21,7 @@ from vapiops.planning.secrets import (
     Hasher,
     Redactor,
     default_hash,
+    is_mask,
     secret_values,
 )
 
@@ -149,6 +150,8 @@ class _Walk:
         if path in self.sensitive:
             self._secret(d, live, path)
             return
+        if is_mask(live):
+            return  # the API hides this value: nothing can be known about it, so nothing differs
         if d is None:  # a declared null equals an absent field
             if not _missing(live):
                 self._emit(path, live, None)

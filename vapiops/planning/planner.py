@@ -34,7 +34,16 @@ from vapiops.planning.secrets import (
     secret_values,
     sensitive_paths,
 )
-from vapiops.planning.steps import Warnings, create_steps, delete_steps, ordered, prune, update_steps
+from vapiops.planning.steps import (
+    UnknownFields,
+    Warnings,
+    _no_unknown,
+    create_steps,
+    delete_steps,
+    ordered,
+    prune,
+    update_steps,
+)
 from vapiops.state import ResourceState, State
 
 UpdateFilter = Callable[[Kind, dict[str, Any]], dict[str, Any]]
@@ -61,9 +70,11 @@ class _Planner:
         *,
         update_filter: UpdateFilter = _identity,
         hash_secret: Hasher = default_hash,
+        unknown_fields: UnknownFields = _no_unknown,
     ):
         self.state = state
         self.update_filter = update_filter
+        self.unknown_fields = unknown_fields
         self.hash_secret = hash_secret
         # id -> (kind, name) of every managed resource: the translation between IDs and names.
         self.owner = owners(state.resources)
@@ -83,6 +94,14 @@ class _Planner:
         raw = {k: v for k, v in obj.items() if k not in kind.read_only}
         named, refs = to_names(kind, raw, self.owner)
         return raw, named, refs
+
+    def unknown_in(self, kind: Kind, body: dict[str, Any], *sources: dict[str, Any] | None) -> list[Path]:
+        """unknown_fields(kind, body), with the discriminator lent as `filtered` does."""
+        disc = kind.discriminator
+        value = next((src[disc] for src in sources if isinstance(src, dict) and disc in src), None)
+        if disc is None or disc in body or value is None:
+            return self.unknown_fields(kind, body)
+        return [p for p in self.unknown_fields(kind, {disc: value, **body}) if p != (disc,)]
 
     def filtered(self, kind: Kind, body: dict[str, Any], *sources: dict[str, Any] | None) -> dict[str, Any]:
         """update_filter(kind, body), with the DTO chosen right for a discriminated kind (tool).
@@ -186,7 +205,9 @@ class _Planner:
         self.mark_repoints(res, creates)
         steps: dict[str, Step] = {}
         create_steps(res, creates, self.filtered, steps)
-        warnings += update_steps(res, creates, self.filtered, steps)
+        blocked: Warnings = []
+        warnings += update_steps(res, creates, self.filtered, steps, self.unknown_in, blocked)
+        warnings += blocked
         delete_steps(res, steps)
 
         written = {s.address for s in steps.values() if s.phase.method != "DELETE"}
@@ -222,6 +243,8 @@ class _Planner:
         targets = list(targets)
         if targets:
             prune(plan, res, targets, warnings)
+        kept = {c.address for c in plan.changes}
+        plan.unpreservable = [text for addr, text in sorted(blocked) if addr in kept]
         plan.protected = destructive_protected(plan, desired)
         return plan
 
@@ -326,6 +349,7 @@ def make_plan(
     targets: Iterable[str] = (),
     update_filter: UpdateFilter = _identity,
     hash_secret: Hasher = default_hash,
+    unknown_fields: UnknownFields = _no_unknown,
 ) -> Plan:
     """The plan that makes the live org match `desired` (docs/plan.md).
 
@@ -333,9 +357,12 @@ def make_plan(
     live: kind name -> every live object of that kind, raw as the API lists them (IDs). Every kind
     with a resource in state must be listed (ValueError otherwise: a missing listing is not "gone").
     update_filter(kind, body) trims a PATCH body to what the Update DTO accepts; hash_secret(value)
-    fingerprints a secret for state.
+    fingerprints a secret for state; unknown_fields(kind, body) names the paths of a PATCH body that
+    Vapi's published spec does not know (they are sent, and the plan warns).
     """
-    planner = _Planner(state, live, update_filter=update_filter, hash_secret=hash_secret)
+    planner = _Planner(
+        state, live, update_filter=update_filter, hash_secret=hash_secret, unknown_fields=unknown_fields
+    )
     return planner.plan(environment, desired, targets)
 
 

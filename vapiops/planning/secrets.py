@@ -15,6 +15,24 @@ from vapiops.paths import Path, copy_json, format_path, get, has
 Hasher = Callable[[Any], str]
 
 
+def is_mask(value: Any) -> bool:
+    """Whether a live value is the API hiding a secret: "****", a string ending in "****"
+    ("sk-1****"), or a string of asterisks only. Such a value is never written back, never
+    reported as drift and never exported (docs/plan.md, Secrets)."""
+    return isinstance(value, str) and bool(value) and (value.endswith("****") or set(value) == {"*"})
+
+
+def masked_paths(value: Any, at: Path = ()) -> list[Path]:
+    """Every path in value holding a mask, in document order."""
+    if is_mask(value):
+        return [at]
+    if isinstance(value, dict):
+        return [p for k, v in value.items() for p in masked_paths(v, at + (k,))]
+    if isinstance(value, list):
+        return [p for i, v in enumerate(value) for p in masked_paths(v, at + (i,))]
+    return []
+
+
 def default_hash(value: Any) -> str:
     """A stable fingerprint of a secret value (the state module supplies a salted one in real runs)."""
     text = json.dumps(value, sort_keys=True, separators=(",", ":"))

@@ -13,14 +13,17 @@ from typing import Any
 from vapiops import paths
 from vapiops.kinds import Kind
 from vapiops.model import ABSENT, PHASE_RANK, Action, Phase, Plan, Reason, Step, step_key
-from vapiops.paths import Path, copy_json
+from vapiops.paths import Path, copy_json, format_path
 from vapiops.planning.diff import build_patch, path_key
 from vapiops.planning.graph import strongly_connected, topo_order
 from vapiops.planning.item import Item
+from vapiops.planning.secrets import masked_paths
 
 # filter(kind, body, *sources): the body trimmed to what the Update DTO accepts (sources lend a
 # discriminator the body lacks).
 BodyFilter = Callable[..., dict[str, Any]]
+# unknown(kind, body, *sources): paths in a PATCH body that Vapi's published spec does not know.
+UnknownFields = Callable[..., list[Path]]
 Warnings = list[tuple[str, str]]  # (address, text), sorted by address when shown
 
 
@@ -77,11 +80,28 @@ def create_steps(
                 )
 
 
+def _no_unknown(kind: Kind, body: dict[str, Any], *sources: Any) -> list[Path]:
+    return []
+
+
 def update_steps(
-    items: dict[str, Item], creates: set[str], filtered: BodyFilter, steps: dict[str, Step]
+    items: dict[str, Item],
+    creates: set[str],
+    filtered: BodyFilter,
+    steps: dict[str, Step],
+    unknown: UnknownFields = _no_unknown,
+    blocked: Warnings | None = None,
 ) -> Warnings:
-    """One PATCH per updated address: the changed top-level keys, each sent whole."""
+    """One PATCH per updated address: the changed top-level keys, each sent whole.
+
+    A key the live object has and the spec does not know is sent back as the API returned it (never
+    dropped: Vapi replaces nested objects whole, so leaving it out deletes it); the plan says so, so
+    a reviewer sees what goes out unchecked. A live value that is a mask is never sent back: when
+    the key holding it must be sent and the manifest does not declare the value, the update
+    cannot preserve it, and `blocked` gets a message (apply refuses it without --force).
+    """
     warnings: Warnings = []
+    blocked = blocked if blocked is not None else []
     for addr in sorted(items):
         r = items[addr]
         if r.action is not Action.UPDATE:
@@ -95,6 +115,20 @@ def update_steps(
             r.owned, r.live, changed, removed, required=r.kind.patch_required, set_paths=r.kind.set_fields
         )
         sent = filtered(r.kind, body, r.owned, r.live)
+        unpreservable = [p for p in masked_paths(sent) if not paths.has(r.owned, p)]
+        for p in sorted(unpreservable, key=len, reverse=True):
+            paths.delete(sent, p)  # a mask sent back would overwrite the secret it hides
+        if unpreservable:
+            where = ", ".join(map(format_path, unpreservable))
+            blocked.append(
+                (
+                    addr,
+                    f"{addr}: {where} is a secret the API returns masked; this update sends "
+                    f"{'its' if len(unpreservable) == 1 else 'their'} parent whole and cannot "
+                    f"preserve it (declare it in the manifest, e.g. with secret(), or pass --force "
+                    f"to send the update without it)",
+                )
+            )
         dropped = sorted({p[0] for p in [*changed, *removed] if p and p[0] not in sent}, key=str)
         if dropped:
             # Without this the change would come back on every plan: say why instead of hiding it.
@@ -109,6 +143,15 @@ def update_steps(
             )
         if not sent:
             continue
+        passed = [p for p in unknown(r.kind, sent, r.owned, r.live) if not paths.has(r.owned, p)]
+        if passed:
+            warnings.append(
+                (
+                    addr,
+                    f"{addr}: {', '.join(map(format_path, passed))} sent back as the API returned "
+                    f"{'it' if len(passed) == 1 else 'them'}: not in Vapi's published spec",
+                )
+            )
         refs = {t for _, t in [*r.desired_refs, *r.live_refs]}
         phase = Phase.REPOINT if r.reason is Reason.REPOINT else Phase.UPDATE
         steps[_key(phase, addr)] = Step(
@@ -118,8 +161,22 @@ def update_steps(
             id=r.old_id,
             body=sent,
             after=sorted(_key(Phase.CREATE, t) for t in refs if t in creates and t != addr),
+            query=override_query(r.kind, sent, r.live),
         )
     return warnings
+
+
+def override_query(kind: Kind, sent: dict[str, Any], live: dict[str, Any]) -> dict[str, str]:
+    """The kind's override flag (Kind.override_flag) as "true" when this PATCH changes the value it
+    guards (a structured output's schema.type), else {} (the kind's default, "false", is sent)."""
+    if kind.override_flag is None:
+        return {}
+    name, guarded = kind.override_flag
+    at = paths.parse_path(guarded)
+    if not paths.has(sent, at[:1]):
+        return {}
+    before, after = paths.get(live, at), paths.get(sent, at)
+    return {name: "true"} if before != after else {}
 
 
 def delete_steps(items: dict[str, Item], steps: dict[str, Step]) -> None:

@@ -7,6 +7,7 @@ PATCH cannot change, the discriminator choosing a DTO) comes from `vapiops.kinds
 
 from __future__ import annotations
 
+import copy
 import math
 import re
 import uuid
@@ -18,6 +19,7 @@ from typing import Any
 
 from vapiops import paths, vapispec
 from vapiops.kinds import KINDS, Kind
+from vapiops.sandbox import fidelity
 from vapiops.sandbox.store import Store, parse_timestamp
 
 MAX_LIMIT = (
@@ -69,13 +71,23 @@ class _BadRequest(Exception):
 
 
 class Api:
-    def __init__(self, store: Store, allow_fields: Mapping[str, Iterable[str]] | None = None):
+    def __init__(
+        self,
+        store: Store,
+        allow_fields: Mapping[str, Iterable[str]] | None = None,
+        *,
+        mask_secrets: bool = False,
+        ignore_fields: Mapping[str, Iterable[str]] | None = None,
+    ):
         unknown = sorted(set(allow_fields or {}) - set(KINDS))
         if unknown:
             raise ValueError(f"allow_fields names unknown kinds: {', '.join(unknown)}")
         self.store = store
         self.allow_fields = {name: tuple(fields) for name, fields in (allow_fields or {}).items()}
         self._by_path = {kind.path: kind for kind in KINDS.values()}
+        self.mask_secrets = mask_secrets  # answer secret fields as "****", as the real API may
+        # kind -> dotted paths accepted and silently not stored, as the real API does with some fields
+        self.ignore_fields = {k: [paths.parse_path(p) for p in v] for k, v in (ignore_fields or {}).items()}
 
     def route(self, path: str) -> tuple[Kind, str | None] | None:
         """(kind, id or None) for a collection or item path; None for any other path."""
@@ -89,6 +101,12 @@ class Api:
 
     def handle(self, method: str, path: str, query: Query, body: Any, org: str) -> Response:
         """Answer one authenticated request for org `org`."""
+        response = self._handle(method, path, query, body, org)
+        if self.mask_secrets and response.status < 300:
+            response.body = fidelity.masked(response.body)
+        return response
+
+    def _handle(self, method: str, path: str, query: Query, body: Any, org: str) -> Response:
         routed = self.route(path)
         if routed is None:
             return error(404, f"Cannot {method} {path}")
@@ -104,7 +122,7 @@ class Api:
                 if id_ is not None and method == "PATCH":
                     return self._update(kind, id_, query, body, org)
                 if id_ is not None and method == "DELETE":
-                    return self._found(kind, id_, self.store.remove(org, kind.name, id_))
+                    return self._delete(kind, id_, org)
         except _BadRequest as exc:
             return error(400, exc.messages)
         return error(404, f"Cannot {method} {path}")
@@ -114,6 +132,7 @@ class Api:
     def _create(self, kind: Kind, body: Any, org: str) -> Response:
         body = _object_body(body)
         self._validate(kind, body, update=False)
+        body = self._ignored(kind, body)
         now = self.store.now()
         obj = {"id": str(uuid.uuid4()), "orgId": org, **vapispec.apply_defaults(kind, body)}
         obj.update(createdAt=now, updatedAt=now)
@@ -135,6 +154,11 @@ class Api:
         problems += [
             f"{key} should not be null or undefined" for key in kind.patch_required if body.get(key) is None
         ]
+        if kind.override_flag is not None and _one(query, kind.override_flag[0]) != "true":
+            name, guarded = kind.override_flag
+            at = paths.parse_path(guarded)
+            if paths.has(body, at[:1]) and paths.get(body, at) != paths.get(stored, at):
+                problems.append(f"{guarded} can only be changed with {name}=true")
         problems += [
             f"{key} cannot be changed by PATCH (is {stored.get(key)!r}, got {body[key]!r}): "
             "create a new one instead"
@@ -148,6 +172,7 @@ class Api:
             # The Update DTO is chosen by the discriminator, which a PATCH need not repeat.
             to_check[kind.discriminator] = stored[kind.discriminator]
         self._validate(kind, to_check, update=True)
+        body = self._ignored(kind, body)
 
         merged = {key: value for key, value in stored.items() if key not in kind.read_only}
         for key, value in body.items():
@@ -160,8 +185,33 @@ class Api:
         self.store.put(org, kind.name, obj)
         return Response(200, obj)
 
+    def _ignored(self, kind: Kind, body: dict[str, Any]) -> dict[str, Any]:
+        """body without the fields this sandbox was told to accept and not store."""
+        if not self.ignore_fields.get(kind.name):
+            return body
+        body = copy.deepcopy(body)
+        for path in self.ignore_fields[kind.name]:
+            if paths.has(body, path):
+                paths.delete(body, path)
+        return body
+
+    def _delete(self, kind: Kind, id_: str, org: str) -> Response:
+        """DELETE; 409 in Vapi's shape while another object pins a version of this one."""
+        pinned = fidelity.pins(kind, id_, lambda name: self.store.collection(org, name))
+        if pinned is not None:
+            code, holders = pinned
+            message = f"{kind.name} {id_} is pinned by {', '.join(holders)}; unpin it first"
+            return Response(409, {"error": code, "message": message})
+        return self._found(kind, id_, self.store.remove(org, kind.name, id_))
+
     def _validate(self, kind: Kind, body: dict[str, Any], *, update: bool) -> None:
-        issues = vapispec.check(kind, body, update=update, allow_extra=self.allow_fields.get(kind.name, ()))
+        allowed = self.allow_fields.get(kind.name, ())
+        issues = [
+            issue
+            for issue in vapispec.check(kind, body, update=update, allow_extra=allowed)
+            # allow_fields may name a nested field by its dotted path (model.serviceTier).
+            if issue.unknown_property is None or paths.format_path(_unknown_path(issue)) not in allowed
+        ]
         if issues:
             raise _BadRequest([issue_text(issue) for issue in issues])
 
@@ -194,6 +244,12 @@ class Api:
             "sortOrder": order,
         }
         return Response(200, {"results": items[start : start + limit], "metadata": metadata})
+
+
+def _unknown_path(issue: vapispec.SchemaIssue) -> paths.Path:
+    if issue.path[-1:] == (issue.unknown_property,):
+        return issue.path
+    return (*issue.path, str(issue.unknown_property))
 
 
 def _not_found(kind: Kind, id_: str) -> Response:

@@ -43,12 +43,14 @@ class SandboxServer:
         api_key: str | None = None,
         seed: int | None = None,
         log: Callable[[str], None] | None = None,
+        mask_secrets: bool = False,
+        ignore_fields: dict[str, list[str]] | None = None,
     ):
         if api_key is not None and not api_key.strip():
             raise ValueError("api_key must not be empty")
         self._api_key = api_key
         self._store = Store(Path(data_file) if data_file is not None else None)
-        self._api = Api(self._store, allow_fields)
+        self._api = Api(self._store, allow_fields, mask_secrets=mask_secrets, ignore_fields=ignore_fields)
         self._faults = Faults(latency_ms=latency_ms, fault_rate=fault_rate, seed=seed)
         self._log = log  # one line per request (method, path, status, time); never headers or keys
         self._requests: list[dict[str, Any]] = []
@@ -139,6 +141,17 @@ class SandboxServer:
         """Copies of the stored objects of one kind, oldest first: one org's (by key) or every org's."""
         org = org_id_for_key(api_key) if api_key is not None else None
         return self._store.objects(kind_name, org)
+
+    def edit(self, kind_name: str, api_key: str, obj_id: str, changes: dict[str, Any]) -> None:
+        """Set top-level keys of a stored object directly, unchecked, as the dashboard can (a field
+        Vapi's published spec lacks, a pin): the test hook for "changed outside vapiops"."""
+        org = org_id_for_key(api_key)
+        with self._store.lock:
+            obj = self._store.get(org, kind_name, obj_id)
+            if obj is None:
+                raise KeyError(f"no {kind_name} {obj_id} in that org")
+            obj.update(copy.deepcopy(changes))
+            self._store.put(org, kind_name, obj)
 
     # -- one request ----------------------------------------------------------------------------
 

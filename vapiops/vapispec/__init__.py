@@ -1,7 +1,8 @@
 """Vapi's published OpenAPI spec: loaded, repaired, compiled into validators; shapes and defaults.
 
 Public API: SchemaIssue, spec, dto_name, discriminator_values, check, accepts, filter_to_update,
-response_only_names, apply_defaults (and, for scripts and tests, raw_spec, schemas, walk, bundle, compile_validator and
+response_only_names, read_only_fields, unknown_paths,
+apply_defaults (and, for scripts and tests, raw_spec, schemas, walk, bundle, compile_validator and
 the repairs).
 """
 
@@ -26,7 +27,7 @@ from vapiops.vapispec.repairs import (
     repair_nullable,
     repair_oneof,
 )
-from vapiops.vapispec.shapes import accepts, filter_to_update
+from vapiops.vapispec.shapes import accepts, filter_to_update, read_only_fields, unknown_paths
 from vapiops.vapispec.validators import check, compile_validator, discriminator_values, dto_name
 from vapiops.vapispec.walk import walk
 
@@ -43,6 +44,7 @@ __all__ = [
     "dto_name",
     "filter_to_update",
     "raw_spec",
+    "read_only_fields",
     "repair_array_enums",
     "repair_duplicate_enums",
     "repair_empty_enums",
@@ -57,5 +59,6 @@ __all__ = [
     "response_only_names",
     "schemas",
     "spec",
+    "unknown_paths",
     "walk",
 ]

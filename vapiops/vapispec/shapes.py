@@ -1,14 +1,16 @@
-"""Which properties a schema allows for a given object: accepts, and filter_to_update for PATCH bodies."""
+"""Which properties a schema allows for a given object: accepts, read-only fields, and the PATCH body filter."""
 
 from __future__ import annotations
 
 import copy
+import functools
 from collections.abc import Iterable
 from typing import Any
 
-from vapiops.kinds import Kind
+from vapiops.kinds import Kind, get_kind
+from vapiops.paths import Path
 from vapiops.vapispec.loading import spec
-from vapiops.vapispec.validators import dto_name
+from vapiops.vapispec.validators import discriminator_values, dto_name
 from vapiops.vapispec.walk import REF_PREFIX, _target
 
 
@@ -92,28 +94,104 @@ def accepts(kind: Kind, body: dict, prop: str, *, update: bool = False) -> bool:
     return dto is not None and prop in _shape([dto], body)[0]
 
 
+def _dto_names(kind: Kind, *, update: bool) -> list[str]:
+    """Every Create (or Update) DTO of the kind: one, or one per discriminator value."""
+    if kind.discriminator is None:
+        return [kind.update_dto if update else kind.create_dto]
+    names = (dto_name(kind, {kind.discriminator: v}, update=update) for v in discriminator_values(kind))
+    return sorted({n for n in names if n})
+
+
+def _top_properties(schema_list: list[dict]) -> set[str]:
+    props, _ = _shape(schema_list, None)  # None names no union case: every alternative counts
+    return set(props)
+
+
+def read_only_fields(kind: Kind) -> frozenset[str]:
+    """Top-level keys the API owns: the properties of the kind's response schema (GET /x/{id}) that
+    no Create or Update DTO of the kind has, plus the registry's named table (`Kind.read_only`) for
+    what the spec does not show (`isServerUrlSecretSet`, `isDeleted`)."""
+    return _derived_read_only(kind.name) | kind.read_only
+
+
+@functools.cache
+def _derived_read_only(name: str) -> frozenset[str]:
+    kind = get_kind(name)
+    item = spec()["paths"].get(kind.path + "/{id}", {})
+    response = (((item.get("get") or {}).get("responses") or {}).get("200") or {}).get("content") or {}
+    schema = (response.get("application/json") or {}).get("schema")
+    responded = _top_properties([schema]) if isinstance(schema, dict) else set()
+    if isinstance(schema, dict) and schema.get("oneOf"):
+        responded |= _top_properties(schema["oneOf"])
+    requested: set[str] = set()
+    for update in (False, True):
+        requested |= _top_properties([{"$ref": REF_PREFIX + n} for n in _dto_names(kind, update=update)])
+    return frozenset(responded - requested)
+
+
 def filter_to_update(kind: Kind, body: dict, allow_extra: Iterable[str] = ()) -> dict:
-    """A copy of body keeping only what the Update DTO accepts, at the top and, where the schema
-    says which properties an object may have, inside nested objects (for alternatives: a key any
-    alternative accepts). So a PATCH that sends a live value back carries no response-only fields.
-    allow_extra: top-level keys kept although the spec omits them."""
+    """A copy of body fit to PATCH: what the live API returned passes through (docs/plan.md).
+
+    Taken out are only what surely must not be sent: the read-only fields (`read_only_fields`), a
+    top-level key the Create DTO has and the Update DTO lacks (a tool's `type`: it cannot be
+    PATCHed), and, inside nested objects, a key the spec gives to another alternative of the same
+    union but not to the one this object is (a tool message whose `type` changed keeps the old
+    type's `blocking`: sent back, that is a 400). A key the spec knows nowhere (`model.serviceTier`)
+    is the API's own and is kept: Vapi replaces nested objects wholesale, so dropping it deletes it.
+    allow_extra: kept for callers; everything not read-only passes through anyway.
+    """
+    del allow_extra
+    read_only = read_only_fields(kind)
     dto = _dto(kind, body, update=True)
     if dto is None:
-        return copy.deepcopy(body)
-    out = _filter(body, [dto])
-    for key in allow_extra:
-        if key in body:
-            out[key] = copy.deepcopy(body[key])
-    return {key: out[key] for key in body if key in out}
+        return {k: copy.deepcopy(v) for k, v in body.items() if k not in read_only}
+    update_props, _ = _shape([dto], body)
+    create_only = _top_properties([{"$ref": REF_PREFIX + n} for n in _dto_names(kind, update=False)])
+    out: dict[str, Any] = {}
+    for key, value in body.items():
+        if key in read_only or (key in create_only and key not in update_props):
+            continue
+        out[key] = _filter(value, update_props[key]) if key in update_props else copy.deepcopy(value)
+    return out
+
+
+def unknown_paths(kind: Kind, body: dict) -> list[Path]:
+    """Paths in body whose key Vapi's published spec does not know there (not in the DTO's shape
+    nor in any alternative of it): what a PATCH passes through unchecked. Sorted, outermost only."""
+    dto = _dto(kind, body, update=True)
+    if dto is None:
+        return []
+    found: list[Path] = []
+    _unknown(body, [dto], (), found)
+    return found
+
+
+def _unknown(value: Any, schema_list: list[dict], at: Path, found: list[Path]) -> None:
+    if isinstance(value, dict):
+        props, closed = _shape(schema_list, value)
+        every, _ = _shape(schema_list, None)
+        for key, item in value.items():
+            if key in props:
+                _unknown(item, props[key], at + (key,), found)
+            elif closed and key not in every:
+                found.append(at + (key,))
+    elif isinstance(value, list):
+        items = _items(schema_list)
+        if items:
+            for i, item in enumerate(value):
+                _unknown(item, items, at + (i,), found)
 
 
 def _filter(value: Any, schema_list: list[dict]) -> Any:
     if isinstance(value, dict):
         props, closed = _shape(schema_list, value)
+        if not closed:
+            return {k: _filter(v, props[k]) if k in props else copy.deepcopy(v) for k, v in value.items()}
+        every, _ = _shape(schema_list, None)
         return {
             key: _filter(item, props[key]) if key in props else copy.deepcopy(item)
             for key, item in value.items()
-            if key in props or not closed
+            if key in props or key not in every  # another alternative's key is left behind
         }
     if isinstance(value, list):
         items = _items(schema_list)
