@@ -245,6 +245,17 @@ class LocalBackend:
                 os.fsync(f.fileno())
             return mine
 
+    def unlock(self, lock_id: str) -> None:
+        """Force-release the lock held under `lock_id` (see StateBackend.unlock)."""
+        held, holder = self._read_lock()
+        if held is None or holder is None or holder.get("id") != lock_id:
+            raise StateError(
+                f"state for env {self.environment} is not locked under ID {lock_id}",
+                where=str(self.lock_path),
+                hint="copy the lock ID from the lock error",
+            )
+        self.lock_path.unlink(missing_ok=True)
+
     def _release(self, mine: bytes) -> None:
         # Remove the lock only if it is still ours (never another run's that took over).
         with contextlib.suppress(FileNotFoundError):
