@@ -24,6 +24,7 @@ from vapiops.cli.transfer import diff_command, export_command, import_
 from vapiops.errors import VapiopsError
 from vapiops.flows import applying, checking, planfile
 from vapiops.flows.context import Context, client_for
+from vapiops.flows.interrupt import StopRequest, stop_on_signals
 from vapiops.flows.planning import build_plan, check_safety
 from vapiops.model import Plan
 from vapiops.output import PLAN_FORMATS, render_plan, render_text
@@ -122,6 +123,7 @@ def _run_plan(
     parallelism: int,
     color: bool,
     what: str,
+    stop: StopRequest,
 ) -> None:
     click.echo(render_text(result.to_dict(), color=color))
     if result.is_empty:
@@ -131,7 +133,7 @@ def _run_plan(
     check_safety(result, state, force=force)
     if not auto_approve:
         confirm(what)
-    outcome = applying.run(ctx, client, state, result, parallelism=parallelism, progress=err)
+    outcome = applying.run(ctx, client, state, result, parallelism=parallelism, progress=err, stop=stop)
     summary = result.summary
     if outcome.ok:
         err(
@@ -200,7 +202,11 @@ def apply(
         targets = saved.targets
     ctx = Context.open(path, env_name)
     desired = ctx.desired()
-    with ctx.backend.lock(who="apply", timeout=lock_timeout), client_for(ctx, sandbox) as client:
+    with (
+        stop_on_signals() as stop,
+        ctx.backend.lock(who="apply", timeout=lock_timeout),
+        client_for(ctx, sandbox) as client,
+    ):
         state = ctx.backend.load()
         result = applying.plan_apply(ctx, client, state, targets=targets, desired=desired, saved=saved)
         _run_plan(
@@ -213,6 +219,7 @@ def apply(
             parallelism=parallelism,
             color=use_color(no_color),
             what="apply these changes",
+            stop=stop,
         )
         debug_stats(debug, client)
 
@@ -233,7 +240,11 @@ def destroy(
 ) -> None:
     """Delete every resource in the environment's state (dependents first)."""
     ctx = Context.open(path, env_name)
-    with ctx.backend.lock(who="destroy", timeout=lock_timeout), client_for(ctx, sandbox) as client:
+    with (
+        stop_on_signals() as stop,
+        ctx.backend.lock(who="destroy", timeout=lock_timeout),
+        client_for(ctx, sandbox) as client,
+    ):
         state = ctx.backend.load()
         result = applying.plan_destroy(ctx, client, state)
         _run_plan(
@@ -246,6 +257,7 @@ def destroy(
             parallelism=parallelism,
             color=use_color(no_color),
             what="destroy every managed resource",
+            stop=stop,
         )
         debug_stats(debug, client)
 

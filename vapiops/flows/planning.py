@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import logging
+import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from datetime import datetime, timezone
 
 from vapiops import vapispec
 from vapiops.client import VapiClient
@@ -13,39 +16,68 @@ from vapiops.kinds import Kind
 from vapiops.model import Action, Desired, Plan, name_of
 from vapiops.planning.drift import drift_report
 from vapiops.planning.planner import make_plan
-from vapiops.planning.recovery import adopt_intents
+from vapiops.planning.recovery import adopt_intents, unsettled_intents
 from vapiops.state import ResourceState, State, StateBackend, hash_secret
 
+log = logging.getLogger(__name__)
 
-def refresh(backend: StateBackend, state: State, live: dict[str, list[dict]], *, locked: bool) -> list[str]:
+
+def refresh(
+    backend: StateBackend,
+    state: State,
+    live: dict[str, list[dict]],
+    *,
+    locked: bool,
+    reread: Callable[[], dict[str, list[dict]]] | None = None,
+) -> list[str]:
     """Adopt objects a crashed apply created; returns the adopted addresses.
 
     This writes state, so it needs the environment's lock: apply holds it already (`locked`);
     a plain `plan` takes it only for this, and leaves the intents alone while another run
     holds it, since they are then that run's creates in flight, not a crash's leftovers.
+    A recent unmatched intent may be a dead run's POST that has not landed yet: under `locked`
+    (apply) the run waits until it must have, lists again (`reread`, updating `live`) and only
+    then drops it; a plain plan leaves such an intent for apply to settle.
     """
     if not state.intents:
         return []
     if locked:
-        return _adopt(backend, state, live)
+        return _adopt(backend, state, live, reread)
     try:
         with backend.lock(who="plan (adopting interrupted creates)"):
             fresh = backend.load()  # the run that held the lock may have changed state meanwhile
             state.resources, state.intents, state.serial = fresh.resources, fresh.intents, fresh.serial
-            return _adopt(backend, state, live)
+            return _adopt(backend, state, live, None)
     except StateError:
         return []
 
 
-def _adopt(backend: StateBackend, state: State, live: dict[str, list[dict]]) -> list[str]:
+def _adopt(
+    backend: StateBackend,
+    state: State,
+    live: dict[str, list[dict]],
+    reread: Callable[[], dict[str, list[dict]]] | None,
+) -> list[str]:
     adopted = adopt_intents(state, live)
+    settled_at = unsettled_intents(state, adopted, datetime.now(timezone.utc))
+    if settled_at is not None and reread is not None:
+        log.warning("waiting until %s for creates an interrupted run may still have in flight", settled_at)
+        time.sleep(max(0.0, (settled_at - datetime.now(timezone.utc)).total_seconds()))
+        live.clear()
+        live.update(reread())
+        adopted = adopt_intents(state, live)
+        settled_at = None
     for addr, obj_id in adopted.items():
         intent = state.intents[addr]
         # applied stays empty: nothing is known to be owned until the next apply records it.
         state.resources[addr] = ResourceState(
             kind=intent.kind, name=name_of(addr), id=obj_id, applied={}, secrets={}
         )
-    state.intents.clear()
+    if settled_at is None:
+        state.intents.clear()  # an intent with no match by now never landed
+    else:
+        for addr in adopted:
+            del state.intents[addr]
     backend.save(state)
     return sorted(adopted)
 
@@ -85,7 +117,7 @@ def build_plan(
             hint="write KIND/NAME as `vapiops state list` or the manifests have it",
         )
     live = read_live(client)
-    adopted = refresh(ctx.backend, state, live, locked=locked)
+    adopted = refresh(ctx.backend, state, live, locked=locked, reread=lambda: read_live(client))
     if refresh_only:
         return Planned(drift_report(ctx.env.name, state, live), [], live, adopted)
     assert desired is not None
