@@ -90,7 +90,7 @@ def plan(
     """Show how the live Vapi org differs from the manifests. Writes nothing remote."""
     if out is not None and refresh_only:
         raise VapiopsError("--out cannot save a --refresh-only report", hint="drop one of the two")
-    ctx = Context.open(path, env_name)
+    ctx = Context.open(path, env_name, sandbox=sandbox)
     desired = None if refresh_only else ctx.desired()  # validation errors before any request
     state = ctx.backend.load()
     with client_for(ctx, sandbox) as client:
@@ -200,7 +200,7 @@ def apply(
         env_name = env_name or saved.environment
         auto_approve = True  # the plan was reviewed when it was saved
         targets = saved.targets
-    ctx = Context.open(path, env_name)
+    ctx = Context.open(path, env_name, sandbox=sandbox)
     desired = ctx.desired()
     with (
         stop_on_signals() as stop,
@@ -239,7 +239,7 @@ def destroy(
     lock_timeout: float,
 ) -> None:
     """Delete every resource in the environment's state (dependents first)."""
-    ctx = Context.open(path, env_name)
+    ctx = Context.open(path, env_name, sandbox=sandbox)
     with (
         stop_on_signals() as stop,
         ctx.backend.lock(who="destroy", timeout=lock_timeout),

@@ -239,7 +239,16 @@ class Applier:
                         self._write(step.address)
             raise
         obj_id = str(obj["id"])
-        self._record(step, obj_id, created=True)
+        org = obj.get("orgId")
+        if isinstance(org, str) and org and self.state.org_id not in (None, org):
+            # Only an empty org hides its identity from the listing the plan checked: the first POST shows it.
+            raise VapiopsError(
+                f"created {obj_id} in org {org}, but this environment's state was made in org {self.state.org_id}; "
+                "stopped",
+                where=step.address,
+                hint=f"delete {obj_id} in org {org} if it was a mistake, and check the environment's API key",
+            )
+        self._record(step, obj_id, created=True, org=org if isinstance(org, str) and org else None)
         return obj_id
 
     def _set_aside(self, addr: str) -> ResourceState | None:
@@ -267,7 +276,7 @@ class Applier:
         self.state.intents.pop(addr, None)
         self._write(addr)
 
-    def _record(self, step: Step, obj_id: str, *, created: bool = False) -> None:
+    def _record(self, step: Step, obj_id: str, *, created: bool = False, org: str | None = None) -> None:
         """Remember what this address now has applied (and, after a create, its ID instead of its
         intent), durable at once. One lock hold: a stop never sees the intent gone without the entry."""
         with self._lock:
@@ -275,6 +284,8 @@ class Applier:
             if created:
                 self.ids[step.address] = obj_id
                 self.state.intents.pop(step.address, None)
+                if self.state.org_id is None and org is not None:
+                    self.state.org_id = org  # the org this state is bound to from now on (saved by the fold)
             if not step.phase.records:
                 if created:
                     self._write(step.address)

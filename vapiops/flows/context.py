@@ -16,7 +16,7 @@ from vapiops.planning.planner import Desired
 from vapiops.project.config import Environment, Project, load_project
 from vapiops.project.manifest import load_manifests
 from vapiops.project.validate import desired_resources
-from vapiops.state import StateBackend, open_backend
+from vapiops.state import LocalBackend, StateBackend, open_backend
 
 
 @dataclass
@@ -28,9 +28,14 @@ class Context:
     backend: StateBackend
 
     @classmethod
-    def open(cls, root: Path | str, env_name: str | None) -> Context:
+    def open(cls, root: Path | str, env_name: str | None, *, sandbox: bool = False) -> Context:
+        """With `sandbox`, state lives under .vapiops/sandbox/state/ (always local files), never in the
+        environment's own backend: the sandbox's IDs mean nothing in the real org, and writing them over
+        the real state would orphan every real object."""
         project = load_project(root)
         env = project.environment(env_name)
+        if sandbox:
+            return cls(project, env, LocalBackend(sandbox_state_file(project, env.name), env.name))
         return cls(project, env, open_backend(project, env.name))
 
     def client(self, base_url: str | None = None) -> VapiClient:
@@ -38,6 +43,10 @@ class Context:
 
     def desired(self) -> list[Desired]:
         return desired_resources(self.project, load_manifests(self.project), self.env)
+
+
+def sandbox_state_file(project: Project, env_name: str) -> Path:
+    return project.root / ".vapiops" / "sandbox" / "state" / f"{env_name}.json"
 
 
 @contextlib.contextmanager
