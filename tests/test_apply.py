@@ -783,7 +783,7 @@ def test_ctrl_c_during_apply_keeps_what_was_done(support_project, run, sandbox, 
     json.loads(store.path.read_text())
     state = store.load()
     assert [e.id for e in state.resources.values()] == calls == sorted(live_ids(sandbox, "tool"))
-    assert not store.lock_path.exists()
+    assert not store.file_lock.holder_path.exists()
     monkeypatch.setattr(VapiClient, "create", real_create)
     sandbox.clear_requests()
     run("apply", support_project, "--auto-approve")  # carries on: nothing created twice
@@ -818,4 +818,4 @@ def test_keyboard_interrupt_in_a_create_says_interrupted_and_keeps_state_valid(
     json.loads(store.path.read_text())
     state = store.load()
     assert [e.id for e in state.resources.values()] == calls == sorted(live_ids(sandbox, "tool"))
-    assert "assistant/support" not in state.resources and not store.lock_path.exists()
+    assert "assistant/support" not in state.resources and not store.file_lock.holder_path.exists()

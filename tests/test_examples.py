@@ -439,7 +439,11 @@ def test_quick_start_runs_in_the_sandbox_without_a_key(
     assert again.exit_code == 0, again.output
     destroyed = runner.invoke(cli, ["destroy", str(project), "--sandbox", "--env", "dev", "--auto-approve"])
     assert destroyed.exit_code == 0, destroyed.output
-    assert json.loads((project / ".vapiops" / "state" / "dev.json").read_text())["resources"] == {}
+    # --sandbox keeps its own state, never the real environment's.
+    assert (
+        json.loads((project / ".vapiops" / "sandbox" / "state" / "dev.json").read_text())["resources"] == {}
+    )
+    assert not (project / ".vapiops" / "state" / "dev.json").exists()
 
 
 # -- the workflows' shell steps, run for real against a sandbox --------------------------------------

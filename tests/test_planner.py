@@ -632,21 +632,26 @@ def test_adopt_intents_finds_the_object_a_crashed_create_made():
     assert adopt_intents(state, live) == {"tool/t": "ours"}
 
 
-def test_adopt_intents_allows_clock_skew_and_picks_the_oldest_of_several():
+@pytest.mark.parametrize(
+    ("created", "adopted"),
+    [
+        pytest.param({"b": "12:03:00", "a": "12:00:01"}, "a", id="the earliest at or after the intent"),
+        pytest.param({"a": "12:00:00", "b": "12:00:00"}, "a", id="one instant: the id breaks the tie"),
+        pytest.param(
+            {"skewed": "11:59:58", "after": "12:07:00"},
+            "after",
+            id="one after the intent beats one in the skew",
+        ),
+        pytest.param({"near": "11:59:59", "far": "11:59:56"}, "near", id="within the skew only: the nearest"),
+        pytest.param({"lookalike": "11:59:54"}, None, id="older than the skew: never adopted"),
+        pytest.param({"lookalike": "11:00:00", "b": "12:00:09"}, "b", id="a hand-made look-alike loses"),
+    ],
+)
+def test_adopt_intents_prefers_the_earliest_at_or_after_the_intent(created: dict, adopted: str | None):
     body = {"type": "endCall"}
-    state = intent_state(body)
-    live = {
-        "tool": [
-            {"id": "b", "createdAt": "2024-05-01T12:03:00.000Z", **body},
-            {
-                "id": "a",
-                "createdAt": "2024-05-01T11:55:00.000Z",
-                **body,
-            },  # 5 min "before": server clock behind
-            {"id": "z", "createdAt": "2024-05-01T11:45:00.000Z", **body},  # outside the 10 min allowance
-        ]
-    }
-    assert adopt_intents(state, live) == {"tool/t": "a"}
+    state = intent_state(body, started="2024-05-01T12:00:00.000Z")
+    live = {"tool": [{"id": i, "createdAt": f"2024-05-01T{t}.000Z", **body} for i, t in created.items()]}
+    assert adopt_intents(state, live) == ({"tool/t": adopted} if adopted else {})
 
 
 def test_adopt_intents_skips_managed_objects_addresses_with_ids_and_unmatched_intents():

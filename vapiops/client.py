@@ -10,7 +10,7 @@ import random
 import threading
 import time
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
 from urllib.parse import quote
 
@@ -226,8 +226,14 @@ class VapiClient:
         ]
         if not candidates:
             return None
-        # Several matches: take the earliest, the one most likely to be from our first attempt.
-        return min(candidates, key=lambda obj: parse_time(obj["createdAt"]) or started)
+
+        # Several matches: the earliest at/after our first attempt (a later one came from a retry),
+        # else the nearest within the skew (the server's clock lagging ours).
+        def rank(obj: dict) -> tuple[bool, timedelta]:
+            when = parse_time(obj["createdAt"]) or started
+            return when < started, abs(when - started)
+
+        return min(candidates, key=rank)
 
     # -- one call, with retries ---------------------------------------------------------------
 

@@ -7,9 +7,9 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 # Looking for an object a POST may have created compares our clock (taken before sending) with
-# Vapi's (createdAt). Ten minutes covers a machine without NTP; a wider window only admits more
-# candidates, and a candidate must still equal the sent body on every declared field.
-CLOCK_SKEW = timedelta(minutes=10)
+# Vapi's (createdAt). Small on purpose: an object created before our POST (less this much, for the
+# server's clock lagging ours) is somebody's look-alike, and a wider window would let it be adopted.
+CLOCK_SKEW = timedelta(seconds=5)
 
 _FRACTION = re.compile(r"\.(\d+)")
 

@@ -24,6 +24,7 @@ from vapiops.cli.transfer import diff_command, export_command, import_
 from vapiops.errors import VapiopsError
 from vapiops.flows import applying, checking, planfile
 from vapiops.flows.context import Context, client_for
+from vapiops.flows.interrupt import StopRequest, stop_on_signals
 from vapiops.flows.planning import build_plan, check_safety
 from vapiops.model import Desired, Plan
 from vapiops.output import PLAN_FORMATS, render_plan, render_text
@@ -107,7 +108,7 @@ def plan(
     """Show how the live Vapi org differs from the manifests. Writes nothing remote."""
     if out is not None and refresh_only:
         raise VapiopsError("--out cannot save a --refresh-only report", hint="drop one of the two")
-    ctx = Context.open(path, env_name, strict=strict)
+    ctx = Context.open(path, env_name, strict=strict, sandbox=sandbox)
     desired = None if refresh_only else ctx.desired()  # validation errors before any request
     _warn(ctx.warnings)
     state = ctx.backend.load()
@@ -141,6 +142,7 @@ def _run_plan(
     parallelism: int,
     color: bool,
     what: str,
+    stop: StopRequest,
     desired: list[Desired] | None = None,
     fmt: str = "text",
 ) -> None:
@@ -156,7 +158,7 @@ def _run_plan(
     if not auto_approve:
         confirm(what)
     outcome = applying.run(
-        ctx, client, state, result, parallelism=parallelism, progress=err, desired=desired or ()
+        ctx, client, state, result, parallelism=parallelism, progress=err, desired=desired or (), stop=stop
     )
     for found in outcome.readback:
         err(f"Warning: {found}")
@@ -239,10 +241,14 @@ def apply(
         env_name = env_name or saved.environment
         auto_approve = True  # the plan was reviewed when it was saved
         targets = saved.targets
-    ctx = Context.open(path, env_name, strict=strict)
+    ctx = Context.open(path, env_name, strict=strict, sandbox=sandbox)
     desired = ctx.desired()
     _warn(ctx.warnings)
-    with ctx.backend.lock(who="apply", timeout=lock_timeout), client_for(ctx, sandbox) as client:
+    with (
+        stop_on_signals() as stop,
+        ctx.backend.lock(who="apply", timeout=lock_timeout),
+        client_for(ctx, sandbox) as client,
+    ):
         state = ctx.backend.load()
         result = applying.plan_apply(ctx, client, state, targets=targets, desired=desired, saved=saved)
         _run_plan(
@@ -257,6 +263,7 @@ def apply(
             what="apply these changes",
             desired=desired,
             fmt=fmt,
+            stop=stop,
         )
         debug_stats(debug, client)
 
@@ -276,8 +283,12 @@ def destroy(
     lock_timeout: float,
 ) -> None:
     """Delete every resource in the environment's state (dependents first)."""
-    ctx = Context.open(path, env_name)
-    with ctx.backend.lock(who="destroy", timeout=lock_timeout), client_for(ctx, sandbox) as client:
+    ctx = Context.open(path, env_name, sandbox=sandbox)
+    with (
+        stop_on_signals() as stop,
+        ctx.backend.lock(who="destroy", timeout=lock_timeout),
+        client_for(ctx, sandbox) as client,
+    ):
         state = ctx.backend.load()
         result = applying.plan_destroy(ctx, client, state)
         _run_plan(
@@ -290,6 +301,7 @@ def destroy(
             parallelism=parallelism,
             color=use_color(no_color),
             what="destroy every managed resource",
+            stop=stop,
         )
         debug_stats(debug, client)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
 import traceback
 from collections.abc import Callable
 from pathlib import Path
@@ -12,6 +13,7 @@ from typing import Any
 import click
 
 from vapiops.errors import VapiopsError
+from vapiops.flows.interrupt import Interrupted
 
 EXIT_ERROR, EXIT_CHANGES = 1, 2  # Terraform's: 0 success (no changes), 1 error, 2 changes pending
 
@@ -96,12 +98,18 @@ class VapiopsGroup(click.Group):
             if _debugging(ctx):
                 traceback.print_exc()
             err(f"Error: {exc}")
+        except Interrupted as exc:
+            if _debugging(ctx):
+                traceback.print_exc()
+            err(f"Error: {exc.message}")
+            _exit_now_if_calls_linger(exc.exit_code)
+            ctx.exit(exc.exit_code)
         except KeyboardInterrupt:
             if _debugging(ctx):
                 traceback.print_exc()
+            # Only reached outside an apply's calls (those stop through Interrupted): no call was cut off.
             err(
-                "Error: interrupted. Every call that completed is recorded in state; "
-                "run `vapiops plan` to see what is left."
+                "Error: interrupted; state is as the last completed write left it. Run `vapiops plan` to see it."
             )
             ctx.exit(130)
         except Exception as exc:  # a bug: still one line unless --debug
@@ -111,6 +119,15 @@ class VapiopsGroup(click.Group):
                 f"Error: unexpected {type(exc).__name__}: {exc} (run with --debug for the traceback; please report it)"
             )
         ctx.exit(EXIT_ERROR)
+
+
+def _exit_now_if_calls_linger(code: int) -> None:
+    """An interrupted apply abandoned calls still in flight (their results are not recorded, their
+    creates are adopted by the next run): exit without waiting for their HTTP timeouts."""
+    if any(t.name.startswith("vapiops-apply") and t.is_alive() for t in threading.enumerate()):
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
 
 
 def _usage_exit_code(exc: click.UsageError) -> click.UsageError:

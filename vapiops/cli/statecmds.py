@@ -1,4 +1,4 @@
-"""The `vapiops state` commands: options and messages of list, show, rm and mv."""
+"""The `vapiops state` commands: options and messages of list, show, rm, mv, unlock, pull and push."""
 
 from __future__ import annotations
 
@@ -56,3 +56,36 @@ def state_mv(
     ctx = Context.open(path, env_name)
     statecmds.move(ctx, source, destination)
     err(f"Moved {source} to {destination}.")
+
+
+@state.command(name="unlock")
+@click.argument("lock_id")
+@common()
+def state_unlock(lock_id: str, path: Path, env_name: str | None, no_color: bool, debug: bool) -> None:
+    """Release the lock LOCK_ID (printed in the lock error) of a run that is gone."""
+    ctx = Context.open(path, env_name)
+    statecmds.unlock(ctx, lock_id)
+    err(f"Released lock {lock_id} of {ctx.backend.describe()}.")
+
+
+@state.command(name="pull")
+@common()
+def state_pull(path: Path, env_name: str | None, no_color: bool, debug: bool) -> None:
+    """Print the environment's state as one JSON document (secrets only as hashes)."""
+    ctx = Context.open(path, env_name)
+    click.echo(json.dumps(statecmds.pull(ctx), indent=2, sort_keys=True, ensure_ascii=False))
+
+
+@state.command(name="push")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@common()
+@click.option("--force", is_flag=True, help="Replace even a state of another lineage or a newer serial.")
+def state_push(
+    file: Path, path: Path, env_name: str | None, no_color: bool, debug: bool, force: bool
+) -> None:
+    """Replace the environment's state with FILE (as `state pull` printed it)."""
+    ctx = Context.open(path, env_name)
+    pushed = statecmds.push(ctx, file, force=force)
+    err(
+        f"Pushed {file} to {ctx.backend.describe()} ({len(pushed.resources)} resources, serial {pushed.serial})."
+    )

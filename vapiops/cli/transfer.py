@@ -23,7 +23,7 @@ def import_(
 ) -> None:
     """Adopt the live object ID into state under ADDRESS (kind/name); the next plan shows its drift."""
     imports.check_address(address)
-    ctx = Context.open(path, env_name)
+    ctx = Context.open(path, env_name, sandbox=sandbox)
     imports.import_object(ctx, address, object_id, sandbox=sandbox)
     err(f"Imported {object_id} as {address}. Run `vapiops plan` to see how it differs from the manifest.")
 
@@ -114,7 +114,7 @@ def export_command(
     placeholders, never values. Objects already managed are skipped. Without --adopt the
     `vapiops import` commands that adopt the objects are printed on stdout.
     """
-    ctx = Context.open(path, env_name)
+    ctx = Context.open(path, env_name, sandbox=sandbox)
     job = exporting.start(ctx, out)
     state = ctx.backend.load()
     with client_for(ctx, sandbox) as client:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import threading
 import time
 from collections.abc import Callable
@@ -12,6 +13,7 @@ from typing import Any
 from vapiops import paths
 from vapiops.client import VapiClient
 from vapiops.errors import ApiError, VapiopsError
+from vapiops.flows.interrupt import GRACE_SECONDS, Interrupted, StopRequest
 from vapiops.kinds import KINDS, is_secret_path
 from vapiops.model import Phase, Plan, Step, address, name_of
 from vapiops.paths import copy_json
@@ -25,6 +27,8 @@ from vapiops.timestamps import now_iso
 Progress = Callable[[str], None]
 APPLY_FORMAT_VERSION = "1"
 
+POLL_SECONDS = 0.1  # how often the run loop looks for a stop request while calls are in flight
+
 
 @dataclass
 class ApplyResult:
@@ -33,6 +37,10 @@ class ApplyResult:
     skipped: list[str] = field(default_factory=list)  # step keys never started
     # declared values a write's response did not hold as sent, in the order the calls finished
     readback: list[ReadBack] = field(default_factory=list)
+
+    abandoned: list[str] = field(
+        default_factory=list
+    )  # step keys still in flight when a stop gave up on them
 
     def to_dict(self, environment: str) -> dict[str, Any]:
         """The JSON apply report (schemas/apply.schema.json)."""
@@ -48,7 +56,27 @@ class ApplyResult:
 
     @property
     def ok(self) -> bool:
-        return not self.failed and not self.skipped
+        return not self.failed and not self.skipped and not self.abandoned
+
+
+class Abandoned(Exception):
+    """Raised in a call's thread that a stopped run gave up on: it must write nothing more."""
+
+
+def _stopped_message(signum: int, result: ApplyResult) -> str:
+    name = signal.Signals(signum).name
+    text = (
+        f"interrupted by {name}: {len(result.done)} call(s) completed and recorded in state, "
+        f"{len(result.skipped)} not started"
+    )
+    if result.failed:
+        text += f", {len(result.failed)} failed"
+    if result.abandoned:
+        text += (
+            f", {len(result.abandoned)} abandoned in flight ({', '.join(result.abandoned)}: "
+            "a create among them is adopted by the next run)"
+        )
+    return text + ". Run `vapiops apply` again to carry on."
 
 
 class Applier:
@@ -67,6 +95,7 @@ class Applier:
         *,
         parallelism: int = 8,
         progress: Progress = lambda _line: None,
+        stop: StopRequest | None = None,
     ):
         self.plan = plan
         self.client = client
@@ -74,6 +103,8 @@ class Applier:
         self.state = state
         self.parallelism = max(1, parallelism)
         self.progress = progress
+        self.stop = stop if stop is not None else StopRequest()
+        self._closed = False  # set when a stop abandons in-flight calls: their threads record nothing more
         self._lock = threading.Lock()  # guards self.state and the save that follows a change
         self.ids: dict[str, str] = {a: r.id for a, r in state.resources.items()}
         # IDs of replaced objects: a delete step that does not record is the old copy of a replace.
@@ -88,17 +119,28 @@ class Applier:
         running: dict[Future[None], Step] = {}
         failed = False
         interrupted: BaseException | None = None  # Ctrl-C inside a call: stop, save, then re-raise
-        with ThreadPoolExecutor(max_workers=self.parallelism, thread_name_prefix="vapiops-apply") as pool:
+        grace_ends: float | None = None  # set once a stop is requested: in-flight calls may finish until then
+        pool = ThreadPoolExecutor(max_workers=self.parallelism, thread_name_prefix="vapiops-apply")
+        self.stop.polled = True
+        try:
             while pending or running:
-                if not failed:
+                if self.stop.is_set() and grace_ends is None:
+                    grace_ends = time.monotonic() + GRACE_SECONDS
+                    self.progress(
+                        f"Stopping: waiting for {len(running)} call(s) in flight; starting no more."
+                    )
+                if not failed and grace_ends is None:
                     for step in [s for s in pending.values() if all(a in result.done for a in s.after)]:
                         if len(running) >= self.parallelism:
                             break
                         del pending[step.key]
                         running[pool.submit(self._run_step, step)] = step
                 if not running:
-                    break  # nothing can start: a failure upstream, or (a planner bug) unsatisfiable order
-                finished, _ = wait(list(running), return_when=FIRST_COMPLETED)
+                    break  # nothing can start: a failure upstream, a stop, or (a planner bug) unsatisfiable order
+                if grace_ends is not None and (time.monotonic() >= grace_ends or self.stop.urgent()):
+                    self._abandon(running, result)
+                    break
+                finished, _ = wait(list(running), timeout=POLL_SECONDS, return_when=FIRST_COMPLETED)
                 for fut in finished:
                     step = running.pop(fut)
                     error = fut.exception()
@@ -111,13 +153,30 @@ class Applier:
                     message = str(error) or type(error).__name__
                     result.failed[step.key] = message
                     self.progress(f"{step.address}: {step.phase.value} failed: {message}")
+        finally:
+            self.stop.polled = False
+            pool.shutdown(wait=not result.abandoned, cancel_futures=True)
         result.skipped = sorted(pending)
         result.readback = list(self.readback)
         with self._lock:
             self.store.save(self.state)  # fold the per-call journal into one snapshot
+        if self.stop.is_set() and self.stop.signum is not None:
+            raise Interrupted(self.stop.signum, _stopped_message(self.stop.signum, result))
         if interrupted is not None:
             raise interrupted
         return result
+
+    def _abandon(self, running: dict[Future[None], Step], result: ApplyResult) -> None:
+        """Give up on calls still in flight after the grace period: from now on their threads write
+        nothing (a create's intent stays recorded, so the next run adopts what its POST made)."""
+        with self._lock:
+            self._closed = True
+        for fut, step in running.items():
+            if fut.done() and fut.exception() is None:
+                result.done.append(step.key)
+            else:
+                result.abandoned.append(step.key)
+        running.clear()
 
     def _refresh_recorded(self) -> None:
         """State bookkeeping that needs no API call: forget what is gone, and record what is declared
@@ -181,10 +240,11 @@ class Applier:
             assert step.id is not None, f"delete step {step.key} without an id"
             self.client.delete(kind, step.id)
             with self._lock:
+                self._check_open(step.address)
                 # The address's own entry, or the old copy of a replaced one kept under its own address.
                 for addr in [a for a, e in self.state.resources.items() if e.id == step.id]:
                     del self.state.resources[addr]
-                    self.store.record(self.state, addr)
+                    self._write(addr)
             detail = f" (id {step.id})"
         self.progress(f"{step.address}: {step.phase.past}{detail} [{time.monotonic() - started:.2f}s]")
 
@@ -194,11 +254,12 @@ class Applier:
         started_at = now_iso()
         stored, sensitive = self._hash_secrets(body, step.address)
         with self._lock:
+            self._check_open(step.address)
             old = self._set_aside(step.address)
             self.state.intents[step.address] = Intent(
                 address=step.address, kind=step.kind, started_at=started_at, body=stored, sensitive=sensitive
             )
-            self.store.record(self.state, step.address)
+            self._write(step.address)
         set_paths = kind.set_fields
 
         def is_ours(live: dict[str, Any]) -> bool:
@@ -215,17 +276,24 @@ class Applier:
             # object first): the address keeps what it had, as if this step never started.
             if exc.status is not None and 400 <= exc.status < 500:
                 with self._lock:
+                    self._check_open(step.address)
                     if old is not None:
                         self._put_back(step.address, old)
                     else:
                         self.state.intents.pop(step.address, None)
-                        self.store.record(self.state, step.address)
+                        self._write(step.address)
             raise
         obj_id = str(obj["id"])
-        with self._lock:
-            self.ids[step.address] = obj_id
-            self.state.intents.pop(step.address, None)
-        self._record(step, obj_id)
+        org = obj.get("orgId")
+        if isinstance(org, str) and org and self.state.org_id not in (None, org):
+            # Only an empty org hides its identity from the listing the plan checked: the first POST shows it.
+            raise VapiopsError(
+                f"created {obj_id} in org {org}, but this environment's state was made in org {self.state.org_id}; "
+                "stopped",
+                where=step.address,
+                hint=f"delete {obj_id} in org {org} if it was a mistake, and check the environment's API key",
+            )
+        self._record(step, obj_id, created=True, org=org if isinstance(org, str) and org else None)
         self._read_back(step, body, obj, declared=None)
         return obj_id
 
@@ -257,7 +325,7 @@ class Applier:
             self.state.resources[kept] = ResourceState(
                 kind=old.kind, name=name_of(kept), id=old.id, applied=old.applied, secrets=old.secrets
             )
-            self.store.record(self.state, kept)
+            self._write(kept)
         # The intent recorded next writes this address's journal line (entry gone, intent present).
         return old
 
@@ -265,17 +333,26 @@ class Applier:
         """Undo _set_aside after a create that surely made nothing. Caller holds the lock."""
         kept = deposed_address(addr, old.id)
         if self.state.resources.pop(kept, None) is not None:
-            self.store.record(self.state, kept)
+            self._write(kept)
         self.state.resources[addr] = old
         self.state.intents.pop(addr, None)
-        self.store.record(self.state, addr)
+        self._write(addr)
 
-    def _record(self, step: Step, obj_id: str) -> None:
-        """Remember what this address now has applied; saved at once (atomic write)."""
-        if not step.phase.records:
-            return
-        name = name_of(step.address)
+    def _record(self, step: Step, obj_id: str, *, created: bool = False, org: str | None = None) -> None:
+        """Remember what this address now has applied (and, after a create, its ID instead of its
+        intent), durable at once. One lock hold: a stop never sees the intent gone without the entry."""
         with self._lock:
+            self._check_open(step.address)
+            if created:
+                self.ids[step.address] = obj_id
+                self.state.intents.pop(step.address, None)
+                if self.state.org_id is None and org is not None:
+                    self.state.org_id = org  # the org this state is bound to from now on (saved by the fold)
+            if not step.phase.records:
+                if created:
+                    self._write(step.address)
+                return
+            name = name_of(step.address)
             self.state.resources[step.address] = ResourceState(
                 kind=step.kind,
                 name=name,
@@ -283,7 +360,17 @@ class Applier:
                 applied=copy_json(self.plan.applied.get(step.address, {})),
                 secrets=dict(self.plan.secrets.get(step.address, {})),
             )
-            self.store.record(self.state, step.address)
+            self._write(step.address)
+
+    def _check_open(self, addr: str) -> None:
+        """Before changing state: refuse once this run abandoned its in-flight calls (its final save
+        is made or being made; this thread's result is left for the next run to find). Caller holds the lock."""
+        if self._closed:
+            raise Abandoned(f"{addr}: not recorded (the run stopped)")
+
+    def _write(self, addr: str) -> None:
+        """store.record of one address. Caller holds the lock (and checked _check_open before changing state)."""
+        self.store.record(self.state, addr)
 
     def _resolve(self, step: Step) -> dict[str, Any]:
         """The step's body with every reference name swapped for that resource's current ID."""

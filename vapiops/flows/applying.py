@@ -12,6 +12,7 @@ from vapiops.errors import VapiopsError
 from vapiops.flows import planfile
 from vapiops.flows.apply import Applier, ApplyResult, Progress
 from vapiops.flows.context import Context
+from vapiops.flows.interrupt import StopRequest
 from vapiops.flows.planning import build_plan
 from vapiops.model import Desired, Plan
 from vapiops.project.manifest import load_manifests
@@ -100,12 +101,15 @@ def run(
     parallelism: int = 8,
     progress: Progress = lambda _line: None,
     desired: Iterable[Desired] = (),
+    stop: StopRequest | None = None,
 ) -> ApplyResult:
     """Make the plan's calls, recording each in the environment's state (the caller holds the lock).
 
     An empty plan makes no call; state still learns what is declared now (and forgets what is gone).
     """
-    result = Applier(plan, client, ctx.backend, state, parallelism=parallelism, progress=progress).run()
+    result = Applier(
+        plan, client, ctx.backend, state, parallelism=parallelism, progress=progress, stop=stop
+    ).run()
     if desired:
         locate_rejected_fields(result, plan, desired)
     return result

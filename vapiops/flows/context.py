@@ -16,7 +16,7 @@ from vapiops.planning.planner import Desired
 from vapiops.project.config import Environment, Project, load_project
 from vapiops.project.manifest import load_manifests
 from vapiops.project.validate import desired_resources
-from vapiops.state import StateBackend, open_backend
+from vapiops.state import LocalBackend, StateBackend, open_backend
 
 
 @dataclass
@@ -32,9 +32,18 @@ class Context:
     )  # from the last desired(): located, for stderr and the plan
 
     @classmethod
-    def open(cls, root: Path | str, env_name: str | None, *, strict: bool = False) -> Context:
+    def open(
+        cls, root: Path | str, env_name: str | None, *, strict: bool = False, sandbox: bool = False
+    ) -> Context:
+        """With `sandbox`, state lives under .vapiops/sandbox/state/ (always local files), never in the
+        environment's own backend: the sandbox's IDs mean nothing in the real org, and writing them over
+        the real state would orphan every real object."""
         project = load_project(root)
         env = project.environment(env_name)
+        if sandbox:
+            return cls(
+                project, env, LocalBackend(sandbox_state_file(project, env.name), env.name), strict=strict
+            )
         return cls(project, env, open_backend(project, env.name), strict=strict)
 
     def client(self, base_url: str | None = None) -> VapiClient:
@@ -45,6 +54,10 @@ class Context:
         return desired_resources(
             self.project, load_manifests(self.project), self.env, strict=self.strict, warnings=self.warnings
         )
+
+
+def sandbox_state_file(project: Project, env_name: str) -> Path:
+    return project.root / ".vapiops" / "sandbox" / "state" / f"{env_name}.json"
 
 
 @contextlib.contextmanager

@@ -30,7 +30,7 @@ def open_both(path: Path | str, env_a: str, env_b: str, *, sandbox: bool) -> lis
         raise VapiopsError(
             f"diff compares two environments; {env_a!r} was given twice", hint="vapiops diff ENV_A ENV_B"
         )
-    contexts = [Context.open(path, env_a), Context.open(path, env_b)]
+    contexts = [Context.open(path, env_a, sandbox=sandbox), Context.open(path, env_b, sandbox=sandbox)]
     if not sandbox:
         for ctx in contexts:
             ctx.env.api_key()

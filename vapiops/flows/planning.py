@@ -2,50 +2,82 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import logging
+import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from datetime import datetime, timezone
 
 from vapiops import paths, vapispec
 from vapiops.client import VapiClient
 from vapiops.errors import StateError, UnsafePlan, VapiopsError
 from vapiops.flows.context import Context, read_live
 from vapiops.kinds import Kind
-from vapiops.model import Action, Desired, Plan, name_of
+from vapiops.model import Action, Desired, Plan, Reason, name_of
 from vapiops.planning.drift import drift_report
 from vapiops.planning.planner import make_plan
-from vapiops.planning.recovery import adopt_intents
+from vapiops.planning.recovery import adopt_intents, unsettled_intents
 from vapiops.state import ResourceState, State, StateBackend, hash_secret
 
+log = logging.getLogger(__name__)
 
-def refresh(backend: StateBackend, state: State, live: dict[str, list[dict]], *, locked: bool) -> list[str]:
+
+def refresh(
+    backend: StateBackend,
+    state: State,
+    live: dict[str, list[dict]],
+    *,
+    locked: bool,
+    reread: Callable[[], dict[str, list[dict]]] | None = None,
+) -> list[str]:
     """Adopt objects a crashed apply created; returns the adopted addresses.
 
     This writes state, so it needs the environment's lock: apply holds it already (`locked`);
     a plain `plan` takes it only for this, and leaves the intents alone while another run
     holds it, since they are then that run's creates in flight, not a crash's leftovers.
+    A recent unmatched intent may be a dead run's POST that has not landed yet: under `locked`
+    (apply) the run waits until it must have, lists again (`reread`, updating `live`) and only
+    then drops it; a plain plan leaves such an intent for apply to settle.
     """
     if not state.intents:
         return []
     if locked:
-        return _adopt(backend, state, live)
+        return _adopt(backend, state, live, reread)
     try:
         with backend.lock(who="plan (adopting interrupted creates)"):
             fresh = backend.load()  # the run that held the lock may have changed state meanwhile
             state.resources, state.intents, state.serial = fresh.resources, fresh.intents, fresh.serial
-            return _adopt(backend, state, live)
+            return _adopt(backend, state, live, None)
     except StateError:
         return []
 
 
-def _adopt(backend: StateBackend, state: State, live: dict[str, list[dict]]) -> list[str]:
+def _adopt(
+    backend: StateBackend,
+    state: State,
+    live: dict[str, list[dict]],
+    reread: Callable[[], dict[str, list[dict]]] | None,
+) -> list[str]:
     adopted = adopt_intents(state, live)
+    settled_at = unsettled_intents(state, adopted, datetime.now(timezone.utc))
+    if settled_at is not None and reread is not None:
+        log.warning("waiting until %s for creates an interrupted run may still have in flight", settled_at)
+        time.sleep(max(0.0, (settled_at - datetime.now(timezone.utc)).total_seconds()))
+        live.clear()
+        live.update(reread())
+        adopted = adopt_intents(state, live)
+        settled_at = None
     for addr, obj_id in adopted.items():
         intent = state.intents[addr]
         # applied stays empty: nothing is known to be owned until the next apply records it.
         state.resources[addr] = ResourceState(
             kind=intent.kind, name=name_of(addr), id=obj_id, applied={}, secrets={}
         )
-    state.intents.clear()
+    if settled_at is None:
+        state.intents.clear()  # an intent with no match by now never landed
+    else:
+        for addr in adopted:
+            del state.intents[addr]
     backend.save(state)
     return sorted(adopted)
 
@@ -85,7 +117,8 @@ def build_plan(
             hint="write KIND/NAME as `vapiops state list` or the manifests have it",
         )
     live = read_live(client)
-    adopted = refresh(ctx.backend, state, live, locked=locked)
+    bind_org(ctx, state, live, persist=locked)  # before any write: refuses another org's key
+    adopted = refresh(ctx.backend, state, live, locked=locked, reread=lambda: read_live(client))
     if refresh_only:
         return Planned(drift_report(ctx.env.name, state, live), [], live, adopted)
     assert desired is not None
@@ -114,6 +147,39 @@ def build_plan(
     return Planned(plan, desired, live, adopted)
 
 
+def live_orgs(live: dict[str, list[dict]]) -> set[str]:
+    """The orgIds the live objects carry (every Vapi object does): the org the API key belongs to."""
+    return {
+        o["orgId"] for objs in live.values() for o in objs if isinstance(o.get("orgId"), str) and o["orgId"]
+    }
+
+
+def bind_org(ctx: Context, state: State, live: dict[str, list[dict]], *, persist: bool) -> None:
+    """State is bound to the org its IDs live in: refuse a key of another org, else learn the org.
+
+    Knowable only when the key's org has objects (Vapi has no "which org am I" call); an empty org
+    is caught instead by the re-create share of check_safety. `persist` (the caller holds the lock):
+    an org learned now is saved at once, so a later run with another key is refused even if this
+    one stops early.
+    """
+    orgs = live_orgs(live)
+    if state.org_id is not None and orgs and state.org_id not in orgs:
+        raise StateError(
+            f"the API key of environment {ctx.env.name!r} belongs to org {', '.join(sorted(orgs))}, but its state "
+            f"was made in org {state.org_id}; nothing was sent",
+            where=ctx.backend.describe(),
+            hint=f"check {ctx.env.api_key_env} (the key of org {state.org_id}); "
+            "another org needs its own environment (its own state)",
+        )
+    if state.org_id is None and len(orgs) == 1:
+        managed = {e.id for e in state.resources.values()}
+        ids_here = {o.get("id") for objs in live.values() for o in objs}
+        if not managed or managed & ids_here:  # never bind a state to an org that holds none of its IDs
+            state.org_id = next(iter(orgs))
+            if persist and ctx.backend.exists():
+                ctx.backend.save(state)
+
+
 def _hasher(state: State):
     return lambda value: hash_secret(value, state.lineage)
 
@@ -137,11 +203,24 @@ def check_safety(plan: Plan, state: State, *, force: bool) -> None:
             + "\n".join(f"  {text}" for text in plan.unpreservable),
             hint="declare the value in the manifest, or pass --force to apply without it",
         )
-    destructive = sum(1 for c in plan.changes if c.action in (Action.DELETE, Action.REPLACE))
     managed = len(state.resources)
-    if managed >= SAFETY_MIN_RESOURCES and destructive > SAFETY_SHARE * managed and not force:
+    if managed < SAFETY_MIN_RESOURCES or force:
+        return
+    destructive = sum(1 for c in plan.changes if c.action in (Action.DELETE, Action.REPLACE))
+    if destructive > SAFETY_SHARE * managed:
         raise UnsafePlan(
             f"the plan would delete or replace {destructive} of {managed} managed resources "
             f"(more than {SAFETY_SHARE:.0%})",
             hint="review the plan; pass --force to apply it anyway",
+        )
+    # A key of another (or an empty) org shows every managed object as gone: re-creating them all
+    # there, then again with the right key, would duplicate the whole project.
+    recreated = sum(
+        1 for c in plan.changes if c.action is Action.CREATE and c.reason is Reason.DELETED_OUTSIDE
+    )
+    if recreated > SAFETY_SHARE * managed:
+        raise UnsafePlan(
+            f"the plan would re-create {recreated} of {managed} managed resources as deleted outside vapiops "
+            f"(more than {SAFETY_SHARE:.0%}): is this the API key of the org the state was made in?",
+            hint="check the environment's API key; pass --force if they really were deleted",
         )

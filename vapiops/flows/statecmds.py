@@ -1,12 +1,15 @@
-"""Reading and editing one environment's state by hand: list, show, rm, mv (each edit under the lock)."""
+"""Reading and editing one environment's state by hand: list, show, rm, mv, unlock, pull, push (edits under the lock)."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
-from vapiops.errors import VapiopsError
+from vapiops.errors import StateError, VapiopsError
 from vapiops.flows.context import Context
 from vapiops.flows.imports import check_address
+from vapiops.state import State
 
 
 def list_resources(ctx: Context) -> list[tuple[str, str]]:
@@ -49,3 +52,56 @@ def move(ctx: Context, source: str, destination: str) -> None:
         entry.name = dst_name
         st.resources[destination] = entry
         ctx.backend.save(st)
+
+
+def unlock(ctx: Context, lock_id: str) -> None:
+    """Force-release the environment's lock held under `lock_id` (a run that died holding it)."""
+    ctx.backend.unlock(lock_id)
+
+
+def pull(ctx: Context) -> dict[str, Any]:
+    """The environment's state (snapshot and every record since) as one JSON document."""
+    return ctx.backend.load().to_dict()
+
+
+def push(ctx: Context, file: Path, *, force: bool) -> State:
+    """Replace the environment's state with `file` (from `state pull`, maybe of another backend).
+
+    Refused, unless `force`: another lineage (a different project's or environment's state), or an
+    older serial (it would undo what runs recorded since). Under the lock, like any write.
+    """
+    try:
+        data = json.loads(file.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise StateError(f"cannot read the state to push: {exc}", where=str(file)) from exc
+    try:
+        pushed = State.from_dict(data)
+    except StateError as exc:
+        exc.where = str(file)
+        raise
+    if pushed.environment != ctx.env.name:
+        raise StateError(
+            f"this is the state of environment {pushed.environment!r}, not {ctx.env.name!r}",
+            where=str(file),
+            hint="pass the right --env",
+        )
+    with ctx.backend.lock(who="state push"):
+        current = ctx.backend.load()
+        if ctx.backend.exists() and not force:
+            if pushed.lineage != current.lineage:
+                raise StateError(
+                    f"its lineage {pushed.lineage} differs from the current state's {current.lineage} "
+                    "(another project's or environment's state)",
+                    where=str(file),
+                    hint="pass --force to replace the current state anyway (its resources would no longer be managed)",
+                )
+            if pushed.serial < current.serial:
+                raise StateError(
+                    f"its serial {pushed.serial} is older than the current state's {current.serial} "
+                    "(it would undo what later runs recorded)",
+                    where=str(file),
+                    hint="`vapiops state pull` the current state first, or pass --force",
+                )
+        pushed.serial = max(pushed.serial, current.serial)  # serials only grow, even when forced
+        ctx.backend.save(pushed)
+    return pushed

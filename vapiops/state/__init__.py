@@ -6,7 +6,7 @@ import os
 from typing import TYPE_CHECKING
 
 from vapiops.errors import StateError
-from vapiops.state.backend import LockInfo, StateBackend
+from vapiops.state.backend import LockInfo, LockLost, StateBackend, locked_error, new_lock_info
 from vapiops.state.local import LocalBackend
 from vapiops.state.model import STATE_VERSION, Intent, ResourceState, State, hash_secret
 
@@ -53,9 +53,12 @@ __all__ = [
     "Intent",
     "LocalBackend",
     "LockInfo",
+    "LockLost",
     "ResourceState",
     "State",
     "StateBackend",
     "hash_secret",
+    "locked_error",
+    "new_lock_info",
     "open_backend",
 ]

@@ -44,6 +44,8 @@ class State:
     serial: int = 0  # incremented by every save
     resources: dict[str, ResourceState] = field(default_factory=dict)  # address -> entry
     intents: dict[str, Intent] = field(default_factory=dict)  # address -> pending create
+    # The Vapi org every ID here lives in (the orgId of the live objects); None until first seen.
+    org_id: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """A deep copy as plain JSON values (safe to serialise while others keep working)."""
@@ -54,6 +56,7 @@ class State:
             "serial": self.serial,
             "resources": {a: asdict(r) for a, r in self.resources.items()},
             "intents": {a: asdict(i) for a, i in self.intents.items()},
+            "org_id": self.org_id,
         }
 
     @classmethod
@@ -76,6 +79,7 @@ class State:
                 intents={
                     typed(a, str): intent_from_dict(i) for a, i in typed(d.get("intents", {}), dict).items()
                 },
+                org_id=typed(d["org_id"], str) if d.get("org_id") is not None else None,
             )
         except (KeyError, TypeError, AttributeError) as exc:
             raise StateError(
