@@ -11,6 +11,7 @@ from typing import Any
 
 import click
 
+from vapiops import redact
 from vapiops.errors import VapiopsError
 
 EXIT_ERROR, EXIT_CHANGES = 1, 2  # Terraform's: 0 success (no changes), 1 error, 2 changes pending
@@ -86,6 +87,17 @@ class VapiopsGroup(click.Group):
             raise _usage_exit_code(exc) from None
 
     def invoke(self, ctx: click.Context) -> Any:
+        # Every byte a command prints passes the redaction layer: no registered secret value or
+        # API key reaches a terminal, a CI log or a PR comment, whatever code path printed it.
+        streams = sys.stdout, sys.stderr
+        sys.stdout, sys.stderr = redact.ScrubbingStream(sys.stdout), redact.ScrubbingStream(sys.stderr)
+        try:
+            return self._invoke(ctx)
+        finally:
+            sys.stdout, sys.stderr = streams
+            redact.forget_all()
+
+    def _invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except click.UsageError as exc:
