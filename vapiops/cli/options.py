@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import math
 import os
 import sys
+import sys as real_sys
 import traceback
 from collections.abc import Callable
 from pathlib import Path
@@ -24,6 +26,21 @@ def err(message: str) -> None:
 def use_color(no_color: bool) -> bool:
     """Colour only on a terminal, and never with --no-color or NO_COLOR (https://no-color.org)."""
     return not no_color and not os.environ.get("NO_COLOR") and sys.stdout.isatty()
+
+
+class Seconds(click.ParamType):
+    """A duration in seconds: a finite number from 0 to a day (nan and inf are not durations)."""
+
+    name = "seconds"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> float:
+        try:
+            seconds = float(value)
+        except (TypeError, ValueError):
+            self.fail(f"{value!r} is not a number of seconds", param, ctx)
+        if not math.isfinite(seconds) or not 0 <= seconds <= 86_400:
+            self.fail(f"{value!r} is not a number of seconds from 0 to 86400", param, ctx)
+        return seconds
 
 
 def _remember_debug(ctx: click.Context, _param: click.Parameter, value: bool) -> bool:
@@ -89,12 +106,14 @@ class VapiopsGroup(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         # Every byte a command prints passes the redaction layer: no registered secret value or
         # API key reaches a terminal, a CI log or a PR comment, whatever code path printed it.
-        streams = sys.stdout, sys.stderr
-        sys.stdout, sys.stderr = redact.ScrubbingStream(sys.stdout), redact.ScrubbingStream(sys.stderr)
+        # (The interpreter's own sys, under its own name: tests stand in a fake `sys` for use_color.)
+        streams = real_sys.stdout, real_sys.stderr
+        real_sys.stdout = redact.ScrubbingStream(real_sys.stdout)  # type: ignore[assignment]
+        real_sys.stderr = redact.ScrubbingStream(real_sys.stderr)  # type: ignore[assignment]
         try:
             return self._invoke(ctx)
         finally:
-            sys.stdout, sys.stderr = streams
+            real_sys.stdout, real_sys.stderr = streams
             redact.forget_all()
 
     def _invoke(self, ctx: click.Context) -> Any:

@@ -14,7 +14,7 @@ from vapiops.model import Action, Desired, Plan, name_of
 from vapiops.planning.drift import drift_report
 from vapiops.planning.planner import make_plan
 from vapiops.planning.recovery import adopt_intents
-from vapiops.state import ResourceState, State, StateBackend, hash_secret
+from vapiops.state import ResourceState, State, StateBackend, hash_secret, secret_key
 
 
 def refresh(backend: StateBackend, state: State, live: dict[str, list[dict]], *, locked: bool) -> list[str]:
@@ -101,13 +101,15 @@ def build_plan(
         live,
         targets=targets,
         update_filter=update_filter,
-        hash_secret=_hasher(state),
+        hash_secret=_hasher(client, state),
     )
     return Planned(plan, desired, live, adopted)
 
 
-def _hasher(state: State):
-    return lambda value: hash_secret(value, state.lineage)
+def _hasher(client: VapiClient, state: State):
+    # Keyed with the API key (never stored): a reader of state alone cannot test guesses.
+    key = secret_key(client.derive_key, state.lineage)
+    return lambda value: hash_secret(value, key)
 
 
 # Above this share of at least SAFETY_MIN_RESOURCES managed resources, deletes need --force.

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 from vapiops.state.backend import LockInfo, StateBackend
 from vapiops.state.local import LocalBackend
-from vapiops.state.model import STATE_VERSION, Intent, ResourceState, State, hash_secret
+from vapiops.state.model import STATE_VERSION, Intent, ResourceState, State, hash_secret, secret_key
 
 if TYPE_CHECKING:
     from vapiops.project.config import Project
@@ -30,5 +30,6 @@ __all__ = [
     "State",
     "StateBackend",
     "hash_secret",
+    "secret_key",
     "open_backend",
 ]

@@ -17,6 +17,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from vapiops import fsio
 from vapiops.errors import StateError
 from vapiops.state.backend import LockInfo
 from vapiops.state.model import (
@@ -168,8 +169,8 @@ class LocalBackend:
                 except FileNotFoundError:
                     previous = None
                 if previous is not None:
-                    _atomic_write(self.backup_path, previous)
-                _atomic_write(self.path, text.encode("utf-8"))
+                    fsio.atomic_write(self.backup_path, previous, what="state backup")
+                fsio.atomic_write(self.path, text.encode("utf-8"), what="state file")
                 # The snapshot now holds everything the journal did.
                 with contextlib.suppress(FileNotFoundError):
                     os.unlink(self.journal_path)
