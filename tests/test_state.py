@@ -191,7 +191,7 @@ def test_state_of_another_environment_is_refused(store: LocalBackend):
 
 def test_hash_secret_is_salted_and_stable():
     h = hash_secret("s3cret", "lineage-a")
-    assert h.startswith("sha256:") and len(h) == len("sha256:") + 64
+    assert h.startswith("hmac-sha256:") and len(h) == len("hmac-sha256:") + 64
     assert "s3cret" not in h
     assert h == hash_secret("s3cret", "lineage-a")
     assert h != hash_secret("s3cret", "lineage-b")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import builtins
 import email.utils
+import hashlib
+import hmac
 import logging
 import math
 import random
@@ -16,7 +18,7 @@ from urllib.parse import quote
 
 import httpx
 
-from vapiops import __version__
+from vapiops import __version__, redact
 from vapiops.errors import ApiError
 from vapiops.kinds import Kind
 from vapiops.timestamps import CLOCK_SKEW, parse_time
@@ -67,9 +69,11 @@ class VapiClient:
         self.sleep = sleep
         self.stats: dict[str, int] = {}
         self._stats_lock = threading.Lock()
-        # The key lives only in the httpx client's headers (never in repr) and in this redaction
-        # helper, which scrubs it from any text that could end up in an error message.
-        self._redact = _redactor(api_key)
+        # The key lives only in the httpx client's headers (never in repr); the redaction layer
+        # knows it (and every secret() value of the run) and scrubs any error message of them.
+        redact.register(api_key)
+        self._derive = _deriver(api_key)
+        self._scrub: Callable[[str], str] = lambda text: redact.scrub(text, (api_key,))
         self._http = httpx.Client(
             base_url=self.base_url,
             headers={
@@ -80,6 +84,11 @@ class VapiClient:
             timeout=httpx.Timeout(timeout),
             transport=transport,
         )
+
+    def derive_key(self, label: str) -> str:
+        """A key for `label` derived from the API key (HMAC-SHA256): never stored, so a reader of
+        state or a plan file cannot recompute the hashes keyed with it."""
+        return self._derive(label)
 
     def __repr__(self) -> str:
         return f"VapiClient(base_url={self.base_url!r})"
@@ -370,7 +379,7 @@ class VapiClient:
             status = None
             detail = str(result) or type(result).__name__
             message = f"could not reach {self.base_url}: {detail}"
-        return ApiError(method, path, status, self._redact(message), hint=hint)
+        return ApiError(method, path, status, self._scrub(message), hint=hint)
 
 
 def _outcome(result: Result) -> str:
@@ -432,8 +441,11 @@ def _item_path(kind: Kind, id: str) -> str:
     return f"{kind.path}/{quote(str(id), safe='')}"
 
 
-def _redactor(secret: str) -> Callable[[str], str]:
-    def redact(text: str) -> str:
-        return text.replace(secret, "***") if secret else text
+def _deriver(api_key: str) -> Callable[[str], str]:
+    # A closure, so the key is in no attribute of the client (vars(), repr, a debugger's dump).
+    secret = api_key.encode("utf-8")
 
-    return redact
+    def derive(label: str) -> str:
+        return hmac.new(secret, label.encode("utf-8"), hashlib.sha256).hexdigest()
+
+    return derive

@@ -8,9 +8,10 @@ from typing import Any
 
 import click
 
-from vapiops import __version__
+from vapiops import __version__, fsio
 from vapiops.cli.options import (
     EXIT_CHANGES,
+    Seconds,
     VapiopsGroup,
     common,
     confirm,
@@ -108,6 +109,8 @@ def plan(
     """Show how the live Vapi org differs from the manifests. Writes nothing remote."""
     if out is not None and refresh_only:
         raise VapiopsError("--out cannot save a --refresh-only report", hint="drop one of the two")
+    if out is not None:
+        fsio.check_writable_file(out, "--out")  # before any request: a directory cannot hold a plan
     ctx = Context.open(path, env_name, strict=strict, sandbox=sandbox)
     desired = None if refresh_only else ctx.desired()  # validation errors before any request
     _warn(ctx.warnings)
@@ -124,7 +127,11 @@ def plan(
             # The fingerprints are keyed with the state's lineage: keep it, so `apply FILE` can check them.
             ctx.backend.save(state)
         planfile.save(
-            out, result, planfile.fingerprint(planned.desired, planned.live, state), ctx.project.root, targets
+            out,
+            result,
+            planfile.fingerprint(planned.desired, planned.live, state, client.derive_key),
+            ctx.project.root,
+            targets,
         )
         err(f"Saved the plan to {out}; apply exactly it with `vapiops apply {out}`.")
     if detailed_exitcode and not result.is_empty:
@@ -186,7 +193,7 @@ def _apply_options(fn: Callable) -> Callable:
     fn = click.option(
         "--lock-timeout",
         default=0.0,
-        type=click.FloatRange(0),
+        type=Seconds(),
         metavar="SECONDS",
         help="Wait this long for another run's state lock (default: fail at once).",
     )(fn)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import math
 import os
 import sys
+import sys as real_sys
 import threading
 import traceback
 from collections.abc import Callable
@@ -12,6 +14,7 @@ from typing import Any
 
 import click
 
+from vapiops import redact
 from vapiops.errors import VapiopsError
 from vapiops.flows.interrupt import Interrupted
 
@@ -25,6 +28,21 @@ def err(message: str) -> None:
 def use_color(no_color: bool) -> bool:
     """Colour only on a terminal, and never with --no-color or NO_COLOR (https://no-color.org)."""
     return not no_color and not os.environ.get("NO_COLOR") and sys.stdout.isatty()
+
+
+class Seconds(click.ParamType):
+    """A duration in seconds: a finite number from 0 to a day (nan and inf are not durations)."""
+
+    name = "seconds"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> float:
+        try:
+            seconds = float(value)
+        except (TypeError, ValueError):
+            self.fail(f"{value!r} is not a number of seconds", param, ctx)
+        if not math.isfinite(seconds) or not 0 <= seconds <= 86_400:
+            self.fail(f"{value!r} is not a number of seconds from 0 to 86400", param, ctx)
+        return seconds
 
 
 def _remember_debug(ctx: click.Context, _param: click.Parameter, value: bool) -> bool:
@@ -88,6 +106,19 @@ class VapiopsGroup(click.Group):
             raise _usage_exit_code(exc) from None
 
     def invoke(self, ctx: click.Context) -> Any:
+        # Every byte a command prints passes the redaction layer: no registered secret value or
+        # API key reaches a terminal, a CI log or a PR comment, whatever code path printed it.
+        # (The interpreter's own sys, under its own name: tests stand in a fake `sys` for use_color.)
+        streams = real_sys.stdout, real_sys.stderr
+        real_sys.stdout = redact.ScrubbingStream(real_sys.stdout)  # type: ignore[assignment]
+        real_sys.stderr = redact.ScrubbingStream(real_sys.stderr)  # type: ignore[assignment]
+        try:
+            return self._invoke(ctx)
+        finally:
+            real_sys.stdout, real_sys.stderr = streams
+            redact.forget_all()
+
+    def _invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except click.UsageError as exc:

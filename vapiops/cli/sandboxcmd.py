@@ -10,17 +10,28 @@ from vapiops.cli.options import debug_option, err
 
 
 @click.command()
-@click.option("--port", default=8787, show_default=True, type=int, help="Port on 127.0.0.1.")
+@click.option(
+    "--port", default=8787, show_default=True, type=click.IntRange(1, 65535), help="Port on 127.0.0.1."
+)
 @click.option("--data", type=click.Path(path_type=Path), help="Keep data in this JSON file.")
-@click.option("--latency-ms", default=0, type=int, help="Delay every response.")
+@click.option("--latency-ms", default=0, type=click.IntRange(0, 600_000), help="Delay every response.")
 @click.option(
     "--fault-rate", default=0.0, type=click.FloatRange(0, 1), help="Share of requests failing (429/5xx)."
 )
+@click.option(
+    "--echo-errors",
+    is_flag=True,
+    help="Quote the request body in every error message (to test that vapiops scrubs secrets).",
+)
 @debug_option
-def sandbox(port: int, data: Path | None, latency_ms: int, fault_rate: float, debug: bool) -> None:
+def sandbox(
+    port: int, data: Path | None, latency_ms: int, fault_rate: float, echo_errors: bool, debug: bool
+) -> None:
     """Serve a local stand-in for the Vapi API on 127.0.0.1 (Ctrl-C stops it)."""
     from vapiops.sandbox import SandboxServer
 
-    server = SandboxServer(data_file=data, latency_ms=latency_ms, fault_rate=fault_rate, log=err)
+    server = SandboxServer(
+        data_file=data, latency_ms=latency_ms, fault_rate=fault_rate, log=err, echo_errors=echo_errors
+    )
     err(f"Then: export VAPI_BASE_URL=http://127.0.0.1:{port} (any VAPI_API_KEY works; each key is an org)")
     server.serve_forever(port)

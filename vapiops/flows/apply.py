@@ -21,7 +21,7 @@ from vapiops.planning.diff import owned_equal
 from vapiops.planning.graph import is_uuid
 from vapiops.planning.readback import ReadBack, read_back
 from vapiops.planning.recovery import deposed_address
-from vapiops.state import Intent, ResourceState, State, StateBackend, hash_secret
+from vapiops.state import Intent, ResourceState, State, StateBackend, hash_secret, secret_key
 from vapiops.timestamps import now_iso
 
 Progress = Callable[[str], None]
@@ -403,6 +403,8 @@ class Applier:
                 and (dotted in secret_paths or is_secret_path(path))
                 and not isinstance(value, (dict, list))
             ):
-                paths.set_(stored, path, hash_secret(value, self.state.lineage))
+                paths.set_(
+                    stored, path, hash_secret(value, secret_key(self.client.derive_key, self.state.lineage))
+                )
                 sensitive.append(dotted)
         return stored, sensitive

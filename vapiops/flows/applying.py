@@ -78,7 +78,7 @@ def plan_apply(
     """The plan apply runs (the caller holds the lock); with `saved`, only if nothing changed since it was made."""
     planned = build_plan(ctx, client, state, targets=targets, desired=desired, locked=True)
     if saved is not None:
-        fresh = planfile.fingerprint(planned.desired, planned.live, state)
+        fresh = planfile.fingerprint(planned.desired, planned.live, state, client.derive_key)
         planfile.check_fresh(saved.doc, planned.plan, fresh, where=saved.where)
     return planned.plan
 

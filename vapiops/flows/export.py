@@ -32,7 +32,7 @@ from typing import Any
 
 import yaml
 
-from vapiops import paths, vapispec
+from vapiops import fsio, paths, vapispec
 from vapiops.errors import StateError, VapiopsError
 from vapiops.kinds import KINDS, Kind
 from vapiops.model import address
@@ -327,8 +327,15 @@ class _Dumper(yaml.SafeDumper):
         return super().increase_indent(flow, False)
 
 
+# YAML line breaks besides \n: in a plain, single-quoted or block scalar a reader folds them into
+# a line break or a space, so a text holding one is written double-quoted, where they are escapes.
+_YAML_BREAKS = ("\x85", "\u2028", "\u2029", "\r")
+
+
 def _represent_str(dumper: yaml.SafeDumper, text: str) -> yaml.ScalarNode:
     # PyYAML falls back to a quoted style by itself when a literal block cannot hold the text.
+    if any(b in text for b in _YAML_BREAKS):
+        return dumper.represent_scalar("tag:yaml.org,2002:str", text, style='"')
     style = "|" if "\n" in text.rstrip("\n") else None
     return dumper.represent_scalar("tag:yaml.org,2002:str", text, style=style)
 
@@ -374,11 +381,7 @@ def write_manifests(out_dir: Path, files: Mapping[PurePosixPath, str], *, force:
             hint="pass --force to overwrite them, or choose another --out",
         )
     for target, text in targets.items():
-        try:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_text(text, encoding="utf-8")
-        except OSError as exc:
-            raise VapiopsError(f"cannot write {target}: {exc.strerror or exc}") from exc
+        fsio.atomic_write(target, text, what="manifest")
     return sorted(targets)
 
 

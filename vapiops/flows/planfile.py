@@ -1,7 +1,8 @@
 """Saved plans (`plan --out FILE`, `apply FILE`): the reviewed plan and fingerprints of its inputs.
 
 A plan file holds no secret: the plan is the masked JSON document, and the fingerprints are
-HMACs keyed with the state's lineage, so a low-entropy secret cannot be guessed from them.
+HMACs keyed with a key derived from the API key and the state's lineage, stored nowhere, so a
+low-entropy secret cannot be guessed from the plan file (nor from it and the state together).
 `apply FILE` plans afresh and refuses to go on when the manifests or the live objects differ
 from what the saved plan was made from: what was reviewed is what runs.
 """
@@ -11,13 +12,12 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import os
-import tempfile
+from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from vapiops import __version__
+from vapiops import __version__, fsio, redact
 from vapiops.errors import UnsafePlan, VapiopsError
 from vapiops.model import Desired, Plan
 from vapiops.state import State
@@ -31,11 +31,18 @@ def _digest(value: Any, key: str) -> str:
     return hmac.new(key.encode(), text.encode(), hashlib.sha256).hexdigest()
 
 
+FINGERPRINT_LABEL = "vapiops plan fingerprints/"
+
+
 def fingerprint(
-    desired: list[Desired], live: dict[str, list[dict]], state: State
+    desired: list[Desired], live: dict[str, list[dict]], state: State, derive: Callable[[str], str]
 ) -> dict[str, dict[str, str]]:
-    """Per address: a keyed digest of the rendered manifest, and of the live object state points at."""
-    key = state.lineage
+    """Per address: a keyed digest of the rendered manifest, and of the live object state points at.
+
+    `derive` (VapiClient.derive_key) turns a label into a key derived from the API key: a reader of
+    the plan file cannot recompute a digest to test a guessed secret.
+    """
+    key = derive(FINGERPRINT_LABEL + state.lineage)
     by_id = {obj.get("id"): obj for objs in live.values() for obj in objs}
     return {
         "manifests": {d.address: _digest(d.spec, key) for d in desired},
@@ -61,13 +68,9 @@ def save(
         "fingerprint": print_,
         "plan": plan.to_dict(),
     }
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    with os.fdopen(fd, "w") as fh:
-        json.dump(doc, fh, indent=2, sort_keys=True)
-        fh.write("\n")
-    os.replace(tmp, path)
+    text = json.dumps(doc, indent=2, sort_keys=True) + "\n"
+    # The plan is masked already; the scrub is the last guard that no secret value reaches the file.
+    fsio.atomic_write(path, redact.scrub(text), what="plan file")
 
 
 def is_plan_file(path: Path) -> bool:

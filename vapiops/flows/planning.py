@@ -17,7 +17,7 @@ from vapiops.model import Action, Desired, Plan, Reason, name_of
 from vapiops.planning.drift import drift_report
 from vapiops.planning.planner import make_plan
 from vapiops.planning.recovery import adopt_intents, unsettled_intents
-from vapiops.state import ResourceState, State, StateBackend, hash_secret
+from vapiops.state import ResourceState, State, StateBackend, hash_secret, secret_key
 
 log = logging.getLogger(__name__)
 
@@ -139,7 +139,7 @@ def build_plan(
         live,
         targets=targets,
         update_filter=update_filter,
-        hash_secret=_hasher(state),
+        hash_secret=_hasher(client, state),
         unknown_fields=unknown_fields,
     )
     # Validation's warnings (fields no schema lists, sent as written) belong in the plan a reviewer reads.
@@ -180,8 +180,10 @@ def bind_org(ctx: Context, state: State, live: dict[str, list[dict]], *, persist
                 ctx.backend.save(state)
 
 
-def _hasher(state: State):
-    return lambda value: hash_secret(value, state.lineage)
+def _hasher(client: VapiClient, state: State):
+    # Keyed with the API key (never stored): a reader of state alone cannot test guesses.
+    key = secret_key(client.derive_key, state.lineage)
+    return lambda value: hash_secret(value, key)
 
 
 # Above this share of at least SAFETY_MIN_RESOURCES managed resources, deletes need --force.

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from vapiops import kinds
+from vapiops import kinds, redact
 from vapiops.errors import Location, ManifestError, VapiopsError, did_you_mean
 from vapiops.project.yamlload import describe_value, load_yaml_with_lines, read_text
 
@@ -43,6 +43,7 @@ class Environment:
                 f"environment variable {self.api_key_env} is not set (needed for environment {self.name!r})",
                 hint=f"export {self.api_key_env}=...",
             )
+        redact.register(key)
         return key
 
     def resolved_base_url(self) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Any
@@ -17,20 +17,26 @@ from typing import Any
 from jinja2 import StrictUndefined, TemplateSyntaxError, Undefined
 from jinja2.exceptions import SecurityError, TemplateNotFound, UndefinedError
 from jinja2.runtime import missing
-from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-from vapiops import paths
+from vapiops import paths, redact
 from vapiops.errors import Location, TemplateError
 from vapiops.project.config import Environment
 from vapiops.project.manifest import Resource
+from vapiops.project.sandboxenv import (
+    BoundedSandbox,
+    BudgetExceeded,
+    budget,
+    check_size,
+    collect,
+    size,
+    spend_output,
+)
 
 MARKER = "${"  # a string without it has no template syntax and is returned as it is
 SCOPE = ("env", "vars", "secret", "include")
-# The sandbox stops escapes, not resource exhaustion: cap the two operators that make a tiny
-# expression allocate gigabytes or spin ('x' * 10**10, 10**10**10).
-MAX_PRODUCT = 1_000_000
-MAX_POWER_BITS = 100_000
 _TEMPLATE_CACHE = 4096
+# secret() never reads an API key: a manifest from a pull request could otherwise print one.
+DEFAULT_KEY_VARS = frozenset({"VAPI_API_KEY"})
 
 
 class _Vars(dict):
@@ -58,31 +64,7 @@ class _Undefined(StrictUndefined):
         return super()._undefined_message
 
 
-class _Sandbox(ImmutableSandboxedEnvironment):
-    intercepted_binops = frozenset({"*", "**"})
-
-    def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
-        if operator == "**" and isinstance(left, int) and isinstance(right, int):
-            if right > 0 and max(left.bit_length(), 1) * right > MAX_POWER_BITS:
-                raise SecurityError(f"a power larger than {MAX_POWER_BITS} bits is not allowed")
-        if operator == "*":
-            for seq, times in ((left, right), (right, left)):
-                if (
-                    isinstance(seq, (str, list, tuple))
-                    and isinstance(times, int)
-                    and len(seq) * times > MAX_PRODUCT
-                ):
-                    raise SecurityError(f"a repetition longer than {MAX_PRODUCT} is not allowed")
-        return super().call_binop(context, operator, left, right)
-
-    def getattr(self, obj: Any, attribute: str) -> Any:
-        # `vars.items` means the var named items, not dict.items: data keys win over methods.
-        if isinstance(obj, dict) and attribute in obj:
-            return obj[attribute]
-        return super().getattr(obj, attribute)
-
-
-_ENV = _Sandbox(
+_ENV = BoundedSandbox(
     variable_start_string="${{",
     variable_end_string="}}",
     block_start_string="${%",
@@ -133,13 +115,14 @@ def _compile(text: str) -> Callable[[dict[str, Any]], Any]:
             if inside is None and not trimmed:
                 return lambda scope: "".join(p if isinstance(p, str) else _text(p(**scope)) for p in pieces)
     template = _ENV.from_string(text)
-    return lambda scope: template.render(**scope)
+    return lambda scope: collect(template.generate(**scope))
 
 
 def _text(value: Any) -> str:
     """What `${{ value }}` prints inside a longer string (as Jinja would: str(), undefined fails)."""
     if isinstance(value, Undefined):
         value._fail_with_undefined_error()
+    check_size(value, "the printed value")
     return str(value)
 
 
@@ -150,8 +133,10 @@ class TemplateContext:
     env_name: str
     vars: dict[str, Any]
     root: Path  # project root; include() never reads outside it
+    key_vars: frozenset[str] = DEFAULT_KEY_VARS  # the API-key variables secret() refuses to read
     used_secret: bool = False  # set by secret() during one render_string call
     secret_values: list[str] = field(default_factory=list)  # to scrub from error messages
+    secret_names: list[str] = field(default_factory=list)  # read during one render_string call
 
     def __post_init__(self) -> None:
         self.root = Path(self.root).resolve()
@@ -170,12 +155,20 @@ class TemplateContext:
             raise TemplateError(
                 "secret() takes the name of an environment variable, e.g. secret('API_TOKEN')"
             )
+        if name in self.key_vars or name.startswith("VAPI_API_KEY"):
+            raise TemplateError(
+                f"secret({name!r}) would read an API key, which no template may see",
+                hint="give the value its own environment variable",
+            )
         value = os.environ.get(name)
         if value is None:
             raise TemplateError(f"secret {name} is not set", hint=f"export {name}=...")
         self.used_secret = True
+        if name not in self.secret_names:
+            self.secret_names.append(name)
         if value:
             self.secret_values.append(value)
+            redact.register(value)
         return value
 
     def include(self, name: Any) -> str:
@@ -209,28 +202,52 @@ def render_string(text: str, ctx: TemplateContext) -> tuple[Any, bool]:
     if MARKER not in text:
         return text, False
     ctx.used_secret = False
+    ctx.secret_names = []
     try:
         value = _compile(text)(ctx.scope())
-    except TemplateError as exc:
-        raise TemplateError(_scrub(exc.message, ctx), hint=exc.hint) from None
-    except TemplateSyntaxError as exc:
-        raise TemplateError(_scrub(f"syntax error: {exc.message}", ctx)) from None
-    except SecurityError as exc:
-        raise TemplateError(
-            _scrub(str(exc), ctx),
-            hint=f"templates are sandboxed: only {', '.join(SCOPE)} and plain values are available",
-        ) from None
-    except (UndefinedError, TemplateNotFound) as exc:
-        raise TemplateError(_scrub(str(exc), ctx)) from None
-    except TypeError as exc:
-        if "no loader" in str(exc):  # ${% include %}, ${% import %}, ${% extends %}: no loader, by design
-            raise TemplateError(
-                "Jinja's include/import/extends tags are not available; use ${{ include('path') }}"
-            ) from None
-        raise TemplateError(_scrub(f"TypeError: {exc}", ctx)) from None
-    except Exception as exc:  # any failing expression (1/0, 'a' + 1, ...) is the user's template error
-        raise TemplateError(_scrub(f"{type(exc).__name__}: {exc}", ctx)) from None
+        spend_output(size(value))
+        check_size(value, "the rendered value")
+    except Exception as exc:  # noqa: BLE001 - every failing expression is the user's template error
+        raise _template_error(exc, text, ctx) from None
     return value, ctx.used_secret
+
+
+def _template_error(exc: Exception, text: str, ctx: TemplateContext) -> TemplateError:
+    """The error for a failed render, naming the expression and never quoting a secret's value."""
+    if isinstance(exc, TemplateError):
+        message, hint = exc.message, exc.hint
+    elif isinstance(exc, BudgetExceeded):
+        message, hint = f"{exc} in {_excerpt(text)}", "templates are bounded in time and size"
+    elif isinstance(exc, TemplateSyntaxError):
+        message, hint = f"syntax error: {exc.message}", None
+    elif isinstance(exc, SecurityError):
+        message = str(exc)
+        hint = f"templates are sandboxed: only {', '.join(SCOPE)} and plain values are available"
+    elif isinstance(exc, (UndefinedError, TemplateNotFound)):
+        message, hint = str(exc), None
+    elif isinstance(exc, TypeError) and "no loader" in str(exc):
+        # ${% include %}, ${% import %}, ${% extends %}: no loader, by design
+        message = "Jinja's include/import/extends tags are not available; use ${{ include('path') }}"
+        hint = None
+    elif isinstance(exc, (MemoryError, RecursionError, OverflowError)):
+        message, hint = f"{type(exc).__name__} in {_excerpt(text)}", "templates are bounded in time and size"
+    else:
+        message, hint = f"{type(exc).__name__}: {exc}", None
+    if ctx.secret_names and not isinstance(exc, (BudgetExceeded, TemplateSyntaxError)):
+        # The message may quote the secret transformed (|lower, |list, ...), which no scrubbing can
+        # recognise: say what failed, never what the value was.
+        names = ", ".join(f"secret({n!r})" for n in ctx.secret_names)
+        kind = "TemplateError" if isinstance(exc, TemplateError) else type(exc).__name__
+        message = (
+            f"{kind} in {_excerpt(text)}, which uses the value of {names}; "
+            "the details are withheld because they may quote that value"
+        )
+    return TemplateError(_scrub(message, ctx), hint=hint)
+
+
+def _excerpt(text: str, limit: int = 80) -> str:
+    one_line = " ".join(text.split())
+    return repr(one_line if len(one_line) <= limit else one_line[: limit - 3] + "...")
 
 
 def _plain(value: Any) -> Any:
@@ -257,6 +274,7 @@ def _scrub(message: str, ctx: TemplateContext) -> str:
 class Rendered:
     spec: dict[str, Any]  # rendered spec (overrides for env deep-merged over spec first)
     sensitive: set[tuple] = field(default_factory=set)  # spec paths whose string used secret()
+    secret_names: dict[tuple, tuple[str, ...]] = field(default_factory=dict)  # path -> secret() names read
 
 
 def merge(base: dict, override: dict) -> dict:
@@ -274,26 +292,35 @@ def in_environment(resource: Resource, env: str) -> bool:
     return resource.environments is None or env in resource.environments
 
 
-def render_resource(resource: Resource, env: Environment, project_root: Path) -> Rendered:
-    """The resource's spec for env: spec and overrides[env] rendered, then merged; secret() paths marked."""
-    ctx = TemplateContext(env.name, env.vars, project_root)
-    base_sensitive: set[tuple] = set()
-    spec = _render_tree(
-        resource.spec, (), ctx, base_sensitive, lambda p: (resource.location(p), "spec" + _suffix(p))
-    )
-    override = resource.overrides.get(env.name)
-    if not override:
-        return Rendered(spec, base_sensitive)
-    over_sensitive: set[tuple] = set()
-    partial = _render_tree(
-        override,
-        (),
-        ctx,
-        over_sensitive,
-        lambda p: (resource.override_location(env.name, p), f"overrides.{env.name}" + _suffix(p)),
-    )
-    kept = {p for p in base_sensitive if not _overridden(p, spec, partial)}
-    return Rendered(merge(spec, partial), kept | over_sensitive)
+def render_resource(
+    resource: Resource, env: Environment, project_root: Path, key_vars: Iterable[str] = ()
+) -> Rendered:
+    """The resource's spec for env: spec and overrides[env] rendered, then merged; secret() paths marked.
+
+    Bounded as a whole (sandboxenv.budget): a manifest that would render for longer than a few
+    seconds or to more than a few million characters is a located error naming the expression.
+    key_vars are the API-key variables of the project's environments, which secret() refuses.
+    """
+    ctx = TemplateContext(env.name, env.vars, project_root, key_vars=DEFAULT_KEY_VARS | frozenset(key_vars))
+    with budget():
+        base: dict[tuple, tuple[str, ...]] = {}
+        spec = _render_tree(
+            resource.spec, (), ctx, base, lambda p: (resource.location(p), "spec" + _suffix(p))
+        )
+        override = resource.overrides.get(env.name)
+        if not override:
+            return Rendered(spec, set(base), base)
+        over: dict[tuple, tuple[str, ...]] = {}
+        partial = _render_tree(
+            override,
+            (),
+            ctx,
+            over,
+            lambda p: (resource.override_location(env.name, p), f"overrides.{env.name}" + _suffix(p)),
+        )
+    kept = {p: n for p, n in base.items() if not _overridden(p, spec, partial)}
+    names = {**kept, **over}
+    return Rendered(merge(spec, partial), set(names), names)
 
 
 def _suffix(path: tuple) -> str:
@@ -305,7 +332,7 @@ def _render_tree(
     value: Any,
     path: tuple,
     ctx: TemplateContext,
-    sensitive: set[tuple],
+    sensitive: dict[tuple, tuple[str, ...]],
     locate: Callable[[tuple], tuple[Location, str]],
 ) -> Any:
     """A rendered copy of value; string values are templates, keys are not."""
@@ -320,7 +347,7 @@ def _render_tree(
             # and "secret X is not set" is much clearer with its "export X=..." beside it.
             raise TemplateError(f"template error in {shown}: {exc}", where=where) from None
         if used_secret:
-            sensitive.add(path)
+            sensitive[path] = tuple(ctx.secret_names)
         return rendered
     if isinstance(value, dict):
         return {k: _render_tree(v, path + (k,), ctx, sensitive, locate) for k, v in value.items()}

@@ -7,6 +7,7 @@ ValidationError, so a user fixes them all in one pass and no request is ever sen
 from __future__ import annotations
 
 import copy
+import json
 
 from vapiops import paths, vapispec
 from vapiops.errors import Problem, TemplateError, ValidationError, did_you_mean
@@ -15,7 +16,8 @@ from vapiops.model import Desired, address
 from vapiops.planning.graph import is_uuid
 from vapiops.project.config import Environment, Project
 from vapiops.project.manifest import Resource
-from vapiops.project.template import in_environment, render_resource
+from vapiops.project.template import Rendered, in_environment, render_resource
+from vapiops.redact import MIN_SCRUB_LENGTH
 
 # Stands in for a reference name while the spec is checked against the DTO (which wants an ID).
 PLACEHOLDER_ID = "00000000-0000-4000-8000-000000000000"
@@ -39,10 +41,11 @@ def desired_resources(
     selected = [r for r in resources if in_environment(r, env.name)]
     names = {kind: sorted(r.name for r in selected if r.kind == kind) for kind in KINDS}
     out: list[Desired] = []
+    key_vars = [e.api_key_env for e in project.environments.values()]
     for res in selected:
         kind = KINDS[res.kind]
         try:
-            rendered = render_resource(res, env, project.root)
+            rendered = render_resource(res, env, project.root, key_vars=key_vars)
         except TemplateError as exc:
             problems.append(Problem(exc.where or res.where, "", exc.message))
             continue
@@ -62,7 +65,7 @@ def desired_resources(
             elif warnings is not None:
                 warnings.extend(p for p in unknown if p not in warnings)
             sent_as_written = tuple((p.path, str(p.where)) for p in unknown)
-        problems.extend(found)
+        problems.extend(_without_secret_values(found, rendered))
         out.append(
             Desired(
                 kind=res.kind,
@@ -77,6 +80,40 @@ def desired_resources(
     if problems:
         raise ValidationError(problems)
     return out
+
+
+def _without_secret_values(problems: list[Problem], rendered: Rendered) -> list[Problem]:
+    """The problems, none quoting a value rendered from secret(): named as `the value of secret('X')`.
+
+    A message is rewritten when it quotes a secret value whole; when it still holds any 6
+    characters of one (a truncated or re-quoted form), it is replaced by a message that says what
+    is wrong without the value.
+    """
+    secrets = [
+        (paths.get(rendered.spec, p), names)
+        for p, names in rendered.secret_names.items()
+        if paths.has(rendered.spec, p) and isinstance(paths.get(rendered.spec, p), str)
+    ]
+    if not secrets:
+        return problems
+    out = []
+    for problem in problems:
+        message = problem.message
+        for value, names in secrets:
+            shown = "the value of " + " and ".join(f"secret({n!r})" for n in names)
+            for form in (repr(value), json.dumps(value), value):
+                if len(form) >= MIN_SCRUB_LENGTH:
+                    message = message.replace(form, shown)
+            if _quotes_part_of(message, value):
+                message = f"{shown} (or a value built from it) is not valid here"
+        out.append(Problem(problem.where, problem.path, message))
+    return out
+
+
+def _quotes_part_of(message: str, value: str, run: int = 6) -> bool:
+    if len(value) < run:
+        return False
+    return any(value[i : i + run] in message for i in range(len(value) - run + 1))
 
 
 def _with_name(kind: Kind, spec: dict, name: str) -> dict:

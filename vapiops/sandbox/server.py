@@ -45,6 +45,7 @@ class SandboxServer:
         log: Callable[[str], None] | None = None,
         mask_secrets: bool = False,
         ignore_fields: dict[str, list[str]] | None = None,
+        echo_errors: bool = False,
     ):
         if api_key is not None and not api_key.strip():
             raise ValueError("api_key must not be empty")
@@ -52,6 +53,9 @@ class SandboxServer:
         self._store = Store(Path(data_file) if data_file is not None else None)
         self._api = Api(self._store, allow_fields, mask_secrets=mask_secrets, ignore_fields=ignore_fields)
         self._faults = Faults(latency_ms=latency_ms, fault_rate=fault_rate, seed=seed)
+        # Like a careless server, quote the request body in every error message: shows that vapiops
+        # scrubs every secret value from an API error, not only the API key.
+        self.echo_errors = echo_errors
         self._log = log  # one line per request (method, path, status, time); never headers or keys
         self._requests: list[dict[str, Any]] = []
         self._requests_lock = threading.Lock()
@@ -168,6 +172,9 @@ class SandboxServer:
             response = self._respond(method, path, query, body, body_ok, headers.get("Authorization"))
         except Exception as exc:  # a sandbox bug: answer 500 rather than drop the connection
             response = error(500, f"sandbox internal error: {type(exc).__name__}: {exc}")
+        if self.echo_errors and response.status >= 400 and isinstance(response.body, dict):
+            echoed = (raw_body or b"").decode("utf-8", "replace")
+            response.body["message"] = f"{response.body.get('message')} (request body: {echoed})"
         with self._requests_lock:
             self._requests.append(
                 {

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from vapiops.errors import StateError
 from vapiops.state.backend import LockInfo, LockLost, StateBackend, locked_error, new_lock_info
 from vapiops.state.local import LocalBackend
-from vapiops.state.model import STATE_VERSION, Intent, ResourceState, State, hash_secret
+from vapiops.state.model import STATE_VERSION, Intent, ResourceState, State, hash_secret, secret_key
 
 if TYPE_CHECKING:
     from vapiops.project.config import Project
@@ -60,5 +60,6 @@ __all__ = [
     "hash_secret",
     "locked_error",
     "new_lock_info",
+    "secret_key",
     "open_backend",
 ]

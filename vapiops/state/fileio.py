@@ -1,27 +1,13 @@
-"""Durable file writes for the local backend: atomic replace, and appends that complete or fail."""
+"""Journal appends for the local backend: a record is appended whole and fsynced, or not at all.
+
+(Atomic replacement of whole files is vapiops.fsio.atomic_write.)
+"""
 
 from __future__ import annotations
 
 import contextlib
 import os
-import tempfile
 from pathlib import Path
-
-
-def atomic_write(target: Path, data: bytes) -> None:
-    """Write a temp file in the target's directory (mode 0600), fsync it, then os.replace it in."""
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    fsync_dir(target.parent)
 
 
 def append_whole(path: Path, data: bytes) -> None:
@@ -64,17 +50,3 @@ def _end_of_last_whole_line(fd: int, size: int) -> int:
             return begin + newline + 1
         end = begin
     return 0
-
-
-def fsync_dir(directory: Path) -> None:
-    """Make a rename itself durable; not every platform can open a directory, which is fine."""
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)

@@ -11,9 +11,10 @@ from collections.abc import Iterator
 from dataclasses import asdict
 from pathlib import Path
 
+from vapiops import fsio
 from vapiops.errors import StateError
 from vapiops.state.backend import LockInfo, new_lock_info
-from vapiops.state.fileio import append_whole, atomic_write
+from vapiops.state.fileio import append_whole
 from vapiops.state.locallock import FileLock
 from vapiops.state.model import State, intent_from_dict, resource_from_dict, typed
 
@@ -207,8 +208,8 @@ class LocalBackend:
                 except FileNotFoundError:
                     previous = None
                 if previous is not None:
-                    atomic_write(self.backup_path, previous)
-                atomic_write(self.path, text.encode("utf-8"))
+                    fsio.atomic_write(self.backup_path, previous, what="state backup")
+                fsio.atomic_write(self.path, text.encode("utf-8"), what="state file")
                 # The snapshot now holds everything the journal did.
                 with contextlib.suppress(FileNotFoundError):
                     os.unlink(self.journal_path)

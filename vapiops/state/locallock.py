@@ -15,9 +15,9 @@ import os
 import time
 from pathlib import Path
 
+from vapiops import fsio
 from vapiops.errors import StateError
 from vapiops.state.backend import LockInfo, locked_error, lost_lock_error
-from vapiops.state.fileio import atomic_write
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +45,7 @@ class FileLock:
                 if remaining <= 0:
                     raise locked_error(self.environment, self.holder(), str(self.path))
                 time.sleep(min(LOCK_POLL_SECONDS, remaining))
-            atomic_write(self.holder_path, json.dumps(info.to_dict(), indent=2).encode("utf-8"))
+            fsio.atomic_write(self.holder_path, json.dumps(info.to_dict(), indent=2), what="lock holder")
         except BaseException:
             os.close(fd)  # closing drops the flock, if we took it
             raise

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import uuid
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -120,7 +122,21 @@ def typed(value: Any, expected: type) -> Any:
     return value
 
 
+SECRETS_LABEL = "vapiops state secrets/"
+
+
+def secret_key(derive: Callable[[str], str], lineage: str) -> str:
+    """The key of one state's secret hashes: derived from the API key (`derive`, e.g.
+    VapiClient.derive_key) and the lineage, and stored nowhere, so the hashes in state cannot be
+    brute-forced by someone who can read the state file alone."""
+    return derive(SECRETS_LABEL + lineage)
+
+
 def hash_secret(value: Any, salt: str) -> str:
-    """What state keeps instead of a secret: salted (by lineage) so equal secrets differ across states."""
-    digest = hashlib.sha256((salt + json.dumps(value, sort_keys=True)).encode("utf-8")).hexdigest()
-    return f"sha256:{digest}"
+    """What state keeps instead of a secret: HMAC-SHA256 keyed with `salt` (see secret_key).
+
+    A rotated API key changes the key: every secret then looks changed once and is sent again.
+    """
+    text = json.dumps(value, sort_keys=True)
+    digest = hmac.new(salt.encode("utf-8"), text.encode("utf-8"), hashlib.sha256).hexdigest()
+    return f"hmac-sha256:{digest}"
