@@ -547,3 +547,19 @@ def test_an_internal_error_is_a_500_not_a_dropped_connection(api, sandbox, monke
     r = api.get("/assistant")
     assert r.status_code == 500 and "boom" in r.json()["message"]
     assert sandbox.requests[-1]["status"] == 500
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize(("order", "newest_first"), [("desc", True), ("asc", False)])
+def test_array_list_order_is_an_option(order: str, newest_first: bool):
+    with SandboxServer(list_order=order) as server, client(server) as c:
+        created = [c.post("/squad", json={"name": f"s{i}", "members": []}).json()["id"] for i in range(3)]
+        listed = [o["id"] for o in c.get("/squad").json()]
+        assert listed == (created[::-1] if newest_first else created)
+        # Paginated kinds keep their own sortOrder parameter.
+        assert c.get("/structured-output").json()["metadata"]["sortOrder"] == "DESC"
+
+
+def test_an_unknown_list_order_is_refused():
+    with pytest.raises(ValueError, match="list_order must be one of desc, asc"):
+        SandboxServer(list_order="newest")

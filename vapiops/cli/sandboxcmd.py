@@ -16,11 +16,22 @@ from vapiops.cli.options import debug_option, err
 @click.option(
     "--fault-rate", default=0.0, type=click.FloatRange(0, 1), help="Share of requests failing (429/5xx)."
 )
+@click.option(
+    "--list-order",
+    type=click.Choice(["desc", "asc"]),
+    default="desc",
+    show_default=True,
+    help="Order of assistant, tool and squad lists: newest (desc) or oldest (asc) first.",
+)
 @debug_option
-def sandbox(port: int, data: Path | None, latency_ms: int, fault_rate: float, debug: bool) -> None:
+def sandbox(
+    port: int, data: Path | None, latency_ms: int, fault_rate: float, list_order: str, debug: bool
+) -> None:
     """Serve a local stand-in for the Vapi API on 127.0.0.1 (Ctrl-C stops it)."""
     from vapiops.sandbox import SandboxServer
 
-    server = SandboxServer(data_file=data, latency_ms=latency_ms, fault_rate=fault_rate, log=err)
+    server = SandboxServer(
+        data_file=data, latency_ms=latency_ms, fault_rate=fault_rate, list_order=list_order, log=err
+    )
     err(f"Then: export VAPI_BASE_URL=http://127.0.0.1:{port} (any VAPI_API_KEY works; each key is an org)")
     server.serve_forever(port)

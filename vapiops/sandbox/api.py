@@ -68,8 +68,19 @@ class _BadRequest(Exception):
         self.messages = messages
 
 
+LIST_ORDERS = ("desc", "asc")  # the order array lists come in: newest or oldest first (docs/sandbox.md)
+
+
 class Api:
-    def __init__(self, store: Store, allow_fields: Mapping[str, Iterable[str]] | None = None):
+    def __init__(
+        self,
+        store: Store,
+        allow_fields: Mapping[str, Iterable[str]] | None = None,
+        list_order: str = "desc",
+    ):
+        if list_order not in LIST_ORDERS:
+            raise ValueError(f"list_order must be one of {', '.join(LIST_ORDERS)}, not {list_order!r}")
+        self.list_order = list_order
         unknown = sorted(set(allow_fields or {}) - set(KINDS))
         if unknown:
             raise ValueError(f"allow_fields names unknown kinds: {', '.join(unknown)}")
@@ -175,8 +186,8 @@ class Api:
         keep = _time_filters(query)
         items = [obj for obj in self.store.collection(org, kind.name) if keep(obj)]
         if kind.list_shape == "array":
-            # Newest first: clients page backwards with createdAtLe.
-            items.sort(key=_created_order, reverse=True)
+            # Vapi documents no order and takes no sort parameter; either must be listed completely.
+            items.sort(key=_created_order, reverse=self.list_order == "desc")
             return Response(200, items[:limit])
         page = _page(query)
         order = _one(query, "sortOrder") or "DESC"

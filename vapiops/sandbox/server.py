@@ -40,6 +40,7 @@ class SandboxServer:
         latency_ms: int = 0,
         fault_rate: float = 0.0,
         allow_fields: dict[str, list[str]] | None = None,
+        list_order: str = "desc",
         api_key: str | None = None,
         seed: int | None = None,
         log: Callable[[str], None] | None = None,
@@ -48,7 +49,7 @@ class SandboxServer:
             raise ValueError("api_key must not be empty")
         self._api_key = api_key
         self._store = Store(Path(data_file) if data_file is not None else None)
-        self._api = Api(self._store, allow_fields)
+        self._api = Api(self._store, allow_fields, list_order)
         self._faults = Faults(latency_ms=latency_ms, fault_rate=fault_rate, seed=seed)
         self._log = log  # one line per request (method, path, status, time); never headers or keys
         self._requests: list[dict[str, Any]] = []
