@@ -155,3 +155,18 @@ def test_each_external_id_field_gives_a_reason():
 def test_the_audits_id_fields_are_references_to_the_right_kind(kind: str, field_path: str, target: str):
     path = paths.parse_path(field_path)
     assert [r.target for r in KINDS[kind].references if paths.matches(r.pattern, path)] == [target]
+
+
+def test_the_reference_table_in_docs_is_the_registry():
+    """docs/manifests.md lists exactly the registry's reference fields, with their kinds and targets."""
+    from pathlib import Path
+
+    text = (Path(__file__).parents[1] / "docs" / "manifests.md").read_text(encoding="utf-8")
+    rows = set()
+    for line in text.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) == 3 and cells[2] in KINDS and cells[1].startswith("`"):
+            field = cells[1].split("`")[1]
+            for kind in cells[0].split(", "):
+                rows.add((kind, field, cells[2]))
+    assert rows == {(k.name, r.pattern, r.target) for k in KINDS.values() for r in k.references}

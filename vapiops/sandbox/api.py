@@ -18,6 +18,7 @@ from typing import Any
 
 from vapiops import paths, vapispec
 from vapiops.kinds import KINDS, Kind
+from vapiops.planning.graph import is_uuid
 from vapiops.sandbox.store import Store, parse_timestamp
 
 MAX_LIMIT = (
@@ -173,8 +174,9 @@ class Api:
 
     def _validate(self, kind: Kind, body: dict[str, Any], *, update: bool) -> None:
         issues = vapispec.check(kind, body, update=update, allow_extra=self.allow_fields.get(kind.name, ()))
-        if issues:
-            raise _BadRequest([issue_text(issue) for issue in issues])
+        problems = [issue_text(issue) for issue in issues] + _id_problems(kind, body)
+        if problems:
+            raise _BadRequest(problems)
 
     # -- reads ----------------------------------------------------------------------------------
 
@@ -205,6 +207,25 @@ class Api:
             "sortOrder": order,
         }
         return Response(200, {"results": items[start : start + limit], "metadata": metadata})
+
+
+def _id_problems(kind: Kind, body: dict[str, Any]) -> list[str]:
+    """A name where Vapi wants an ID is a 400, worded as class-validator words it for the real API:
+    "model.each value in toolIds must be a UUID", "server.credentialId must be a UUID"."""
+    places = [(path, value) for _ref, path, value in kind.find_references(body)]
+    places += [(path, value) for ext, path, value in kind.find_external_ids(body) if ext.vapi_id]
+    problems = []
+    for path, value in places:
+        if is_uuid(value):
+            continue
+        in_array = isinstance(path[-1], int)
+        field_path = path[:-1] if in_array else path
+        parent, name = paths.format_path(field_path[:-1]), str(field_path[-1])
+        message = f"each value in {name} must be a UUID" if in_array else f"{name} must be a UUID"
+        problem = f"{parent}.{message}" if parent else message
+        if problem not in problems:
+            problems.append(problem)
+    return problems
 
 
 def _not_found(kind: Kind, id_: str) -> Response:
