@@ -121,18 +121,35 @@ def _sites(defs: dict, schema: dict, step: str) -> list[tuple[dict, str]]:
 
 
 def _plain_string(defs: dict, spec_schema: dict, pattern: str) -> None:
-    """Manifests write a resource's name in a reference field: its schema becomes a plain string."""
-    current = [spec_schema]
+    """Manifests write a resource's name in a reference field: its schema becomes a plain string.
+
+    A pattern at any depth (`**.model.toolIds[]`) is applied from the root and from every
+    definition, which is where the registry's nested reference fields live.
+    """
     steps = paths.parse_path(pattern)
+    if steps[:1] == (paths.ANY_DEPTH,):
+        starts = [spec_schema, *defs.values()]
+        found = sum(_plain_string_at(defs, start, steps[1:]) for start in starts)
+    else:
+        found = _plain_string_at(defs, spec_schema, steps)
+    if not found:
+        raise SystemExit(f"reference field {pattern!r} is not in Vapi's spec any more")
+
+
+def _plain_string_at(defs: dict, start: dict, steps: paths.Path) -> int:
+    """Make the field at `steps` below `start` a plain string; how many places that was (0: none)."""
+    current = [start]
     for index, step in enumerate(steps):
         sites = [site for node in current for site in _sites(defs, node, str(step))]
         if not sites:
-            raise SystemExit(f"reference field {pattern!r} is not in Vapi's spec any more")
+            return 0
         if index == len(steps) - 1:
             for container, key in sites:
                 description = container[key].get("description")
                 container[key] = {"type": "string", **({"description": description} if description else {})}
+            return len(sites)
         current = [container[key] for container, key in sites]
+    return 0
 
 
 def _cut_descriptions(doc: dict) -> None:

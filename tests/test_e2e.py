@@ -512,6 +512,10 @@ FUNCTION = {
 }
 
 
+# File IDs are Vapi IDs (UUIDs): the sandbox, like Vapi, refuses anything else there.
+FILE_1, FILE_2, FILE_3 = (f"0f11e000-0000-4000-8000-00000000000{i}" for i in (1, 2, 3))
+
+
 # Per tool type: the fields its DTO has beyond messages/rejectionPlan, and a (path, new value) edit
 # whose top-level key is then removed. Types without their own fields edit rejectionPlan.
 TOOL_FIELDS: dict[str, dict[str, Any]] = {
@@ -544,7 +548,7 @@ TOOL_FIELDS: dict[str, dict[str, Any]] = {
     "mcp": {"server": SERVER, "metadata": {"protocol": "shttp"}},
     "query": {
         "knowledgeBases": [
-            {"name": "faq", "provider": "google", "description": "FAQ", "fileIds": ["f1", "f2"]}
+            {"name": "faq", "provider": "google", "description": "FAQ", "fileIds": [FILE_1, FILE_2]}
         ]
     },
     "sipRequest": {"verb": "INFO", "body": "hello"},
@@ -565,7 +569,7 @@ TOOL_EDITS: dict[str, tuple[str, Any]] = {
     "function": ("server.timeoutSeconds", 40),
     "handoff": ("destinations[0].description", "Billing and refunds."),
     "mcp": ("metadata.protocol", "sse"),
-    "query": ("knowledgeBases[0].fileIds", ["f1", "f2", "f3"]),
+    "query": ("knowledgeBases[0].fileIds", [FILE_1, FILE_2, FILE_3]),
     "sipRequest": ("body", "goodbye"),
     "textEditor": ("server.timeoutSeconds", 5),
     "transferCall": ("destinations[0].number", "+14155550199"),

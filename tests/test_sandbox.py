@@ -18,7 +18,8 @@ from vapiops import vapispec
 from vapiops.errors import VapiopsError
 from vapiops.kinds import KINDS
 from vapiops.sandbox import SandboxServer
-from vapiops.sandbox.api import issue_text
+from vapiops.sandbox.api import Api, Response, issue_text
+from vapiops.sandbox.store import Store
 from vapiops.vapispec import SchemaIssue
 
 KEY = "test-key"
@@ -564,3 +565,94 @@ def test_an_internal_error_is_a_500_not_a_dropped_connection(api, sandbox, monke
     r = api.get("/assistant")
     assert r.status_code == 500 and "boom" in r.json()["message"]
     assert sandbox.requests[-1]["status"] == 500
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize(("order", "newest_first"), [("desc", True), ("asc", False)])
+def test_array_list_order_is_an_option(order: str, newest_first: bool):
+    with SandboxServer(list_order=order) as server, client(server) as c:
+        created = [c.post("/squad", json={"name": f"s{i}", "members": []}).json()["id"] for i in range(3)]
+        listed = [o["id"] for o in c.get("/squad").json()]
+        assert listed == (created[::-1] if newest_first else created)
+        # Paginated kinds keep their own sortOrder parameter.
+        assert c.get("/structured-output").json()["metadata"]["sortOrder"] == "DESC"
+
+
+def test_an_unknown_list_order_is_refused():
+    with pytest.raises(ValueError, match="list_order must be one of desc, asc"):
+        SandboxServer(list_order="newest")
+
+
+# -- ID fields take Vapi IDs only, as on the real API ----------------------------------------------
+
+NOT_AN_ID = "lookup-order"
+ID = "6f1c2c1e-9f5e-4a57-9d5a-0d1f0b1c2d3e"
+MODEL = {"provider": "openai", "model": "gpt-4o"}
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "message"),
+    [
+        (
+            "/assistant",
+            {"model": {**MODEL, "toolIds": ["VALUE"]}},
+            "model.each value in toolIds must be a UUID",
+        ),
+        (
+            "/assistant",
+            {"model": {**MODEL, "toolRefs": [{"toolId": "VALUE", "version": "1"}]}},
+            "model.toolRefs[0].toolId must be a UUID",
+        ),
+        (
+            "/assistant",
+            {"artifactPlan": {"structuredOutputIds": ["VALUE"]}},
+            "artifactPlan.each value in structuredOutputIds must be a UUID",
+        ),
+        ("/assistant", {"credentialIds": ["VALUE"]}, "each value in credentialIds must be a UUID"),
+        (
+            "/squad",
+            {
+                "members": [
+                    {
+                        "assistantId": ID,
+                        "assistantOverrides": {"artifactPlan": {"structuredOutputIds": ["VALUE"]}},
+                    }
+                ]
+            },
+            "members[0].assistantOverrides.artifactPlan.each value in structuredOutputIds must be a UUID",
+        ),
+        (
+            "/tool",
+            {"type": "handoff", "destinations": [{"type": "assistant", "assistantId": "VALUE"}]},
+            "destinations[0].assistantId must be a UUID",
+        ),
+        (
+            "/structured-output",
+            {"name": "o", "type": "ai", "schema": {"type": "string"}, "assistantIds": ["VALUE"]},
+            "each value in assistantIds must be a UUID",
+        ),
+    ],
+)
+def test_a_name_in_an_id_field_is_a_400_and_a_uuid_is_stored(path: str, body: dict, message: str):
+    import json
+
+    api = Api(Store(None))
+
+    def post(value: str) -> Response:
+        return api.handle(
+            "POST", path, {}, json.loads(json.dumps(body).replace('"VALUE"', json.dumps(value))), "org"
+        )
+
+    refused = post(NOT_AN_ID)
+    assert refused.status == 400 and refused.body["message"] == [message]
+    assert api.store.collection("org", api.route(path)[0].name) == []
+    assert post(ID).status == 201
+
+
+def test_a_patch_with_a_name_in_an_id_field_is_a_400():
+    api = Api(Store(None))
+    created = api.handle("POST", "/assistant", {}, {"firstMessage": "hi"}, "org").body
+    r = api.handle(
+        "PATCH", f"/assistant/{created['id']}", {}, {"model": {**MODEL, "toolIds": [NOT_AN_ID]}}, "org"
+    )
+    assert r.status == 400 and r.body["message"] == ["model.each value in toolIds must be a UUID"]

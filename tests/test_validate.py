@@ -147,3 +147,172 @@ def test_validate_cli_takes_a_manifest_file_and_needs_no_key_or_network(tmp_path
     assert result.exit_code == 1
     assert result.stderr.startswith("Error: resources/a/x.yaml:3 at firstMessage:")
     assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
+
+
+# -- every ID field takes a manifest name or a Vapi ID (docs/manifests.md, "References") -------
+
+UUID = "6f1c2c1e-9f5e-4a57-9d5a-0d1f0b1c2d3e"
+TARGETS = """
+kind: tool
+name: lookup
+spec: {type: function, function: {name: lookup}}
+---
+kind: assistant
+name: billing
+spec: {firstMessage: hi}
+---
+kind: squad
+name: team
+spec: {members: [{assistantId: billing}]}
+---
+kind: structured-output
+name: outcome
+spec: {type: ai, schema: {type: string}}
+---
+kind: scorecard
+name: score
+spec: {metrics: [{structuredOutputId: outcome, conditions: []}]}
+"""
+MODEL = {"provider": "openai", "model": "gpt-4o"}
+HANDOFF = {"type": "handoff"}
+
+# (kind, spec with VALUE where the ID goes, the field's path, the name that resolves there)
+ID_FIELD_CASES = [
+    (
+        "assistant",
+        {"model": {**MODEL, "toolRefs": [{"toolId": "VALUE", "version": "1"}]}},
+        "model.toolRefs[0].toolId",
+        "lookup",
+    ),
+    (
+        "assistant",
+        {
+            "model": {
+                **MODEL,
+                "tools": [{**HANDOFF, "destinations": [{"type": "assistant", "assistantId": "VALUE"}]}],
+            }
+        },
+        "model.tools[0].destinations[0].assistantId",
+        "billing",
+    ),
+    (
+        "assistant",
+        {"model": {**MODEL, "tools": [{**HANDOFF, "destinations": [{"type": "squad", "squadId": "VALUE"}]}]}},
+        "model.tools[0].destinations[0].squadId",
+        "team",
+    ),
+    (
+        "assistant",
+        {"artifactPlan": {"scorecards": [{"metrics": [{"structuredOutputId": "VALUE", "conditions": []}]}]}},
+        "artifactPlan.scorecards[0].metrics[0].structuredOutputId",
+        "outcome",
+    ),
+    (
+        "squad",
+        {
+            "members": [
+                {
+                    "assistantId": "billing",
+                    "assistantOverrides": {"artifactPlan": {"structuredOutputIds": ["VALUE"]}},
+                }
+            ]
+        },
+        "members[0].assistantOverrides.artifactPlan.structuredOutputIds[0]",
+        "outcome",
+    ),
+    (
+        "squad",
+        {
+            "members": [{"assistantId": "billing"}],
+            "membersOverrides": {"artifactPlan": {"scorecardIds": ["VALUE"]}},
+        },
+        "membersOverrides.artifactPlan.scorecardIds[0]",
+        "score",
+    ),
+    (
+        "squad",
+        {
+            "members": [{"assistantId": "billing"}],
+            "membersOverrides": {
+                "hooks": [{"on": "call.ending", "do": [{"type": "tool", "toolId": "VALUE"}]}]
+            },
+        },
+        "membersOverrides.hooks[0].do[0].toolId",
+        "lookup",
+    ),
+    (
+        "squad",
+        {
+            "members": [
+                {
+                    "assistantId": "billing",
+                    "assistantOverrides": {
+                        "tools:append": [
+                            {**HANDOFF, "destinations": [{"type": "assistant", "assistantId": "VALUE"}]}
+                        ]
+                    },
+                }
+            ]
+        },
+        "members[0].assistantOverrides.tools:append[0].destinations[0].assistantId",
+        "billing",
+    ),
+]
+
+
+def id_field_project(kind: str, spec: dict, value: str) -> str:
+    import json
+
+    body = json.loads(json.dumps(spec).replace('"VALUE"', json.dumps(value)))
+    return TARGETS + f"---\nkind: {kind}\nname: under-test\nspec: {json.dumps(body)}\n"
+
+
+@pytest.mark.parametrize(("kind", "spec", "path", "name"), ID_FIELD_CASES, ids=[c[2] for c in ID_FIELD_CASES])
+def test_every_id_field_takes_a_name_or_a_uuid_and_nothing_else(tmp_path, kind, spec, path, name):
+    for good in (name, UUID):
+        (out,) = [d for d in desired(tmp_path, id_field_project(kind, spec, good)) if d.name == "under-test"]
+        assert json_at(out.spec, path) == good
+    found = problems(tmp_path, id_field_project(kind, spec, "not-a-known-name"))
+    assert len(found) == 1
+    assert found[0].startswith(f"m.yaml:23 at {path}:")  # the flow-style spec line
+    assert "'not-a-known-name' is not the name of a" in found[0] and "nor a Vapi ID" in found[0]
+
+
+def json_at(value, path_text: str):
+    from vapiops import paths
+
+    return paths.get(value, paths.parse_path(path_text))
+
+
+@pytest.mark.parametrize(
+    ("spec", "path", "holds"),
+    [
+        ({"credentialIds": ["my-openai-key"]}, "credentialIds[0]", "credential"),
+        (
+            {"server": {"url": "https://x.example", "credentialId": "prod-webhook"}},
+            "server.credentialId",
+            "credential",
+        ),
+        ({"analysisPlan": {"outcomeIds": ["sale"]}}, "analysisPlan.outcomeIds[0]", "outcome"),
+        ({"monitorPlan": {"monitorIds": ["m1"]}}, "monitorPlan.monitorIds[0]", "monitor"),
+    ],
+)
+def test_an_external_id_field_takes_only_a_uuid(tmp_path, spec, path, holds):
+    import json
+
+    text = f"kind: assistant\nname: a\nspec: {json.dumps(spec)}\n"
+    found = problems(tmp_path, text)
+    assert len(found) == 1 and found[0].startswith(f"m.yaml:3 at {path}:")
+    assert f"is not a Vapi ID (a UUID): this field holds the ID of a {holds}" in found[0]
+    ok = json.dumps(spec)
+    for bad in ("my-openai-key", "prod-webhook", "sale", "m1"):
+        ok = ok.replace(f'"{bad}"', f'"{UUID}"')
+    desired(tmp_path, f"kind: assistant\nname: a\nspec: {ok}\n")
+
+
+def test_a_provider_id_is_not_a_vapi_id_and_is_not_checked(tmp_path):
+    (out,) = desired(
+        tmp_path,
+        'kind: assistant\nname: a\nspec: {voice: {provider: 11labs, voiceId: "21m00Tcm4TlvDq8N02pL"}}\n',
+    )
+    assert out.spec["voice"]["voiceId"] == "21m00Tcm4TlvDq8N02pL"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import builtins
 import email.utils
 import hashlib
 import hmac
@@ -18,7 +17,7 @@ from urllib.parse import quote
 
 import httpx
 
-from vapiops import __version__, redact
+from vapiops import __version__, listing, redact
 from vapiops.errors import ApiError
 from vapiops.kinds import Kind
 from vapiops.timestamps import CLOCK_SKEW, parse_time
@@ -48,8 +47,6 @@ class VapiClient:
     Thread-safe: one httpx.Client (itself thread-safe) is shared by all calls. `stats` counts
     the HTTP requests sent per method, retries included.
     """
-
-    # The `list` method shadows the builtin inside this class, hence `builtins.list` in annotations.
 
     def __init__(
         self,
@@ -106,9 +103,13 @@ class VapiClient:
 
     def list(self, kind: Kind) -> list[dict]:
         """Every live object of a kind, read to the end; ApiError rather than a partial list."""
+
+        def fetch(params: dict[str, Any]) -> Any:
+            return self._call("GET", kind.path, params=params)
+
         if kind.list_shape == "array":
-            return self._list_backwards(kind)
-        return self._list_pages(kind)
+            return listing.list_array(kind, fetch, PAGE_SIZE)
+        return listing.list_paginated(kind, fetch, PAGE_SIZE)
 
     def get(self, kind: Kind, id: str) -> dict:
         path = _item_path(kind, id)
@@ -145,84 +146,7 @@ class VapiClient:
         """DELETE; an object already gone (404) is success: the desired outcome holds."""
         self._call("DELETE", _item_path(kind, id), missing_ok=True)
 
-    # -- listing ------------------------------------------------------------------------------
-
-    def _list_backwards(self, kind: Kind) -> builtins.list[dict]:
-        """Array kinds: newest first, then `createdAtLe=<oldest createdAt seen>` until done.
-
-        Items at the boundary timestamp come back on the next page, so items are deduplicated
-        by id. Limitation: if more than PAGE_SIZE items share one createdAt, `createdAtLe` cannot
-        get past them; that raises ApiError instead of silently returning a partial list.
-        """
-        found: dict[str, dict] = {}
-        params: dict[str, Any] = {"limit": PAGE_SIZE}
-        while True:
-            page = self._call("GET", kind.path, params=params)
-            if not isinstance(page, list):
-                raise self._malformed(kind.path, "expected a JSON array")
-            new = self._collect(kind.path, page, found)
-            if len(page) < PAGE_SIZE:
-                return list(found.values())
-            if not new:
-                raise ApiError(
-                    "GET",
-                    kind.path,
-                    None,
-                    f"cannot list every {kind.name}: more than {PAGE_SIZE} share createdAt "
-                    f"{params.get('createdAtLe')}, and the API pages by createdAt",
-                    hint="the listing is incomplete, so nothing was planned",
-                )
-            params = {"limit": PAGE_SIZE, "createdAtLe": self._oldest_created_at(kind.path, page)}
-
-    def _list_pages(self, kind: Kind) -> builtins.list[dict]:
-        """Paginated kinds ({results, metadata}): page=1, 2, ... until the last page."""
-        found: dict[str, dict] = {}
-        page_no = 1
-        while True:
-            data = self._call("GET", kind.path, params={"limit": PAGE_SIZE, "page": page_no})
-            if not isinstance(data, dict) or not isinstance(data.get("results"), list):
-                raise self._malformed(kind.path, "expected an object with a `results` array")
-            results = data["results"]
-            new = self._collect(kind.path, results, found)
-            meta = data["metadata"] if isinstance(data.get("metadata"), dict) else {}
-            total_pages = meta.get("totalPages")
-            if (
-                len(results) < PAGE_SIZE
-                or meta.get("hasNextPage") is False
-                or (isinstance(total_pages, (int, float)) and page_no >= total_pages)
-            ):
-                return list(found.values())
-            if not new:
-                # A server ignoring `page` would otherwise be read forever.
-                raise ApiError(
-                    "GET",
-                    kind.path,
-                    None,
-                    f"cannot list every {kind.name}: page {page_no} repeats earlier items",
-                )
-            page_no += 1
-
-    def _collect(self, path: str, items: builtins.list, found: dict[str, dict]) -> int:
-        """Add items not seen yet to `found` (by id); return how many were new."""
-        new = 0
-        for item in items:
-            if not isinstance(item, dict) or not isinstance(item.get("id"), str):
-                raise self._malformed(path, "a listed item has no string `id`")
-            if item["id"] not in found:
-                found[item["id"]] = item
-                new += 1
-        return new
-
-    def _oldest_created_at(self, path: str, page: builtins.list[dict]) -> str:
-        oldest: tuple[datetime, str] | None = None
-        for item in page:
-            when = parse_time(item.get("createdAt"))
-            if when is None:
-                raise self._malformed(path, f"item {item['id']} has no valid `createdAt` to page by")
-            if oldest is None or when < oldest[0]:
-                oldest = (when, item["createdAt"])
-        assert oldest is not None  # only called on a full page
-        return oldest[1]
+    # -- listing (vapiops.listing proves each listing complete) ----------------------------------
 
     def _find_created(self, kind: Kind, started: datetime, match: Callable[[dict], bool]) -> dict | None:
         """The object an uncertain POST created, if it exists: created since `started`, matching."""
@@ -365,9 +289,6 @@ class VapiClient:
         if not isinstance(data, dict):
             raise ApiError(method, path, None, "malformed response: expected a JSON object")
         return data
-
-    def _malformed(self, path: str, what: str) -> ApiError:
-        return ApiError("GET", path, None, f"malformed response: {what}")
 
     def _error(self, method: str, path: str, result: Result, hint: str | None = None) -> ApiError:
         if isinstance(result, httpx.Response):

@@ -7,7 +7,7 @@ Nothing outside this module may special-case a kind by name. A new kind is one e
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 from vapiops import paths
 
@@ -50,7 +50,7 @@ SECRET_PATTERNS = ("**.server.headers.*",)
 class RefField:
     """A field holding the ID of another managed resource; manifests write its name instead."""
 
-    pattern: str  # e.g. "model.toolIds[]" (an ID array) or "hooks[].do[].toolId" (one ID)
+    pattern: str  # e.g. "model.toolIds[]" (an ID array) or "**.hooks[].do[].toolId" (one ID, any depth)
     target: str  # kind name of the referenced resource
 
     @property
@@ -67,6 +67,45 @@ class PinField:
     by: str  # kind name of the pinning resource
     pattern: str  # path in the pinning object holding the pinned ID, e.g. "model.toolRefs[].toolId"
     error: str  # Vapi's error code in the 409 body, e.g. "tool_pinned"
+
+
+@dataclass(frozen=True)
+class ExternalIdField:
+    """An ID field deliberately not a reference: what it holds, and why no manifest names it.
+
+    `vapi_id`: the value is a Vapi ID (a UUID; `validate` and the sandbox reject anything else);
+    otherwise it is an identifier in a provider's namespace (a voice, an AWS key) and is not checked.
+    """
+
+    pattern: str
+    holds: str
+    reason: str
+    vapi_id: bool = True
+
+
+_NO_KIND = "vapiops has no {} kind yet: write its Vapi ID"
+_PROVIDER = "an identifier at the voice or cloud provider, not a Vapi object"
+
+# Every ID field of the managed kinds' Create DTOs that is not a RefField (tests/test_registry.py).
+EXTERNAL_ID_FIELDS = (
+    ExternalIdField("**.credentialId", "credential", _NO_KIND.format("credential")),
+    ExternalIdField("**.credentialIds[]", "credential", _NO_KIND.format("credential")),
+    ExternalIdField("**.knowledgeBases[].fileIds[]", "file", "files are uploaded, not declared"),
+    ExternalIdField("**.monitorPlan.monitorIds[]", "monitor", _NO_KIND.format("monitor")),
+    ExternalIdField("**.analysisPlan.outcomeIds[]", "outcome", _NO_KIND.format("outcome")),
+    ExternalIdField("**.model.workflowId", "workflow", _NO_KIND.format("workflow")),
+    ExternalIdField("**.workflowIds[]", "workflow", _NO_KIND.format("workflow")),
+    ExternalIdField("**.voiceId", "voice", _PROVIDER, vapi_id=False),
+    ExternalIdField("**.personaId", "voice persona", _PROVIDER, vapi_id=False),
+    ExternalIdField("**.libraryIds[]", "voice library", _PROVIDER, vapi_id=False),
+    ExternalIdField("**.pronunciationDictId", "pronunciation dictionary", _PROVIDER, vapi_id=False),
+    ExternalIdField("**.pronunciationDictionary[].*", "pronunciation dictionary", _PROVIDER, vapi_id=False),
+    ExternalIdField(
+        "**.pronunciationDictionaryLocators[].*", "pronunciation dictionary", _PROVIDER, vapi_id=False
+    ),
+    ExternalIdField("**.credentials[].**", "inline provider credential", _PROVIDER, vapi_id=False),
+    ExternalIdField("**.destinations[].callerId", "caller ID", "a phone number, not an ID", vapi_id=False),
+)
 
 
 @dataclass(frozen=True)
@@ -88,11 +127,30 @@ class Kind:
     # (query parameter, path): the parameter is sent "true" on a PATCH that changes the value at
     # path (structured output: schemaOverride when the schema's top-level type changes), else "false".
     override_flag: tuple[str, str] | None = None
+    external_ids: tuple[ExternalIdField, ...] = EXTERNAL_ID_FIELDS  # ID fields no manifest names
 
     @property
     def set_fields(self) -> tuple[str, ...]:
         """Patterns of arrays compared as sets: every ID array reference field."""
         return tuple(r.pattern[:-2] for r in self.references if r.is_array)
+
+    def find_references(self, obj: Any) -> list[tuple[RefField, paths.Path, Any]]:
+        """(reference field, concrete path, value) for every reference value in obj, one walk for all."""
+        found = paths.find_many(obj, [r.pattern for r in self.references])
+        return [
+            (ref, path, value)
+            for ref, hits in zip(self.references, found, strict=True)
+            for path, value in hits
+        ]
+
+    def find_external_ids(self, obj: Any) -> list[tuple[ExternalIdField, paths.Path, Any]]:
+        """(external ID field, concrete path, value) for every value in obj at an EXTERNAL_ID_FIELDS pattern."""
+        found = paths.find_many(obj, [e.pattern for e in self.external_ids])
+        return [
+            (ext, path, value)
+            for ext, hits in zip(self.external_ids, found, strict=True)
+            for path, value in hits
+        ]
 
     def display_name(self, obj: dict) -> str | None:
         for p in self.display_name_paths:
@@ -101,6 +159,29 @@ class Kind:
                 return value
         return None
 
+
+# Where an assistant can appear, so can its references: inline in a squad member, in member and
+# squad-wide overrides, in a handoff tool's transient destination assistant or squad, in inline
+# tools (`model.tools[]`, `tools:append[]`) and their destinations, in a workflow's nodes. Hence
+# patterns at any depth (`**`); tests/test_registry.py walks every Create DTO to prove that every
+# ID field of the spec is one of these or in EXTERNAL_ID_FIELDS.
+ASSISTANT_GRAPH_REFERENCES = (
+    RefField("**.model.toolIds[]", "tool"),
+    RefField("**.model.toolRefs[].toolId", "tool"),  # a version-pinned tool: {toolId, version}
+    RefField("**.hooks[].do[].toolId", "tool"),
+    RefField("**.compliancePlan.recordingConsentPlan.declineToolId", "tool"),
+    RefField("**.workflow.nodes[].toolId", "tool"),
+    RefField("**.workflow.nodes[].toolIds[]", "tool"),
+    RefField("**.destinations[].assistantId", "assistant"),
+    RefField("**.destinations[].squadId", "squad"),
+    RefField("**.members[].assistantId", "assistant"),
+    RefField("**.assistantDestinations[].assistantId", "assistant"),
+    RefField("**.artifactPlan.scorecards[].assistantIds[]", "assistant"),
+    RefField("**.artifactPlan.structuredOutputs[].assistantIds[]", "assistant"),
+    RefField("**.artifactPlan.structuredOutputIds[]", "structured-output"),
+    RefField("**.artifactPlan.scorecards[].metrics[].structuredOutputId", "structured-output"),
+    RefField("**.artifactPlan.scorecardIds[]", "scorecard"),
+)
 
 KINDS: dict[str, Kind] = {
     k.name: k
@@ -111,13 +192,7 @@ KINDS: dict[str, Kind] = {
             list_shape="array",
             create_dto="CreateAssistantDTO",
             update_dto="UpdateAssistantDTO",
-            references=(
-                RefField("model.toolIds[]", "tool"),
-                RefField("hooks[].do[].toolId", "tool"),
-                RefField("compliancePlan.recordingConsentPlan.declineToolId", "tool"),
-                RefField("artifactPlan.structuredOutputIds[]", "structured-output"),
-                RefField("artifactPlan.scorecardIds[]", "scorecard"),
-            ),
+            references=ASSISTANT_GRAPH_REFERENCES,
         ),
         Kind(
             name="tool",
@@ -126,10 +201,7 @@ KINDS: dict[str, Kind] = {
             create_dto="CreateToolDTO",  # the POST /tool oneOf, chosen by `type`
             update_dto="UpdateToolDTO",  # the PATCH /tool/{id} oneOf, chosen by `type`
             discriminator="type",
-            references=(
-                RefField("destinations[].assistantId", "assistant"),
-                RefField("destinations[].squadId", "squad"),
-            ),
+            references=ASSISTANT_GRAPH_REFERENCES,  # a handoff's destinations, and what they carry
             replace_fields=("type",),
             display_name_paths=("name", "function.name"),
             pinned_by=(PinField("assistant", "model.toolRefs[].toolId", "tool_pinned"),),
@@ -140,18 +212,7 @@ KINDS: dict[str, Kind] = {
             list_shape="array",
             create_dto="CreateSquadDTO",
             update_dto="UpdateSquadDTO",
-            references=(
-                RefField("members[].assistantId", "assistant"),
-                RefField("members[].assistantDestinations[].assistantId", "assistant"),
-                # A member may carry a transient assistant, or overrides, with references of their own.
-                RefField("members[].assistant.model.toolIds[]", "tool"),
-                RefField("members[].assistant.hooks[].do[].toolId", "tool"),
-                RefField("members[].assistant.compliancePlan.recordingConsentPlan.declineToolId", "tool"),
-                RefField("members[].assistant.artifactPlan.structuredOutputIds[]", "structured-output"),
-                RefField("members[].assistant.artifactPlan.scorecardIds[]", "scorecard"),
-                RefField("members[].assistantOverrides.model.toolIds[]", "tool"),
-                RefField("membersOverrides.model.toolIds[]", "tool"),
-            ),
+            references=ASSISTANT_GRAPH_REFERENCES,  # members, their overrides, membersOverrides
             patch_required=("members",),
         ),
         Kind(

@@ -23,15 +23,33 @@ from vapiops.cli.options import debug_option, err
     is_flag=True,
     help="Quote the request body in every error message (to test that vapiops scrubs secrets).",
 )
+@click.option(
+    "--list-order",
+    type=click.Choice(["desc", "asc"]),
+    default="desc",
+    show_default=True,
+    help="Order of assistant, tool and squad lists: newest (desc) or oldest (asc) first.",
+)
 @debug_option
 def sandbox(
-    port: int, data: Path | None, latency_ms: int, fault_rate: float, echo_errors: bool, debug: bool
+    port: int,
+    data: Path | None,
+    latency_ms: int,
+    fault_rate: float,
+    echo_errors: bool,
+    list_order: str,
+    debug: bool,
 ) -> None:
     """Serve a local stand-in for the Vapi API on 127.0.0.1 (Ctrl-C stops it)."""
     from vapiops.sandbox import SandboxServer
 
     server = SandboxServer(
-        data_file=data, latency_ms=latency_ms, fault_rate=fault_rate, log=err, echo_errors=echo_errors
+        data_file=data,
+        latency_ms=latency_ms,
+        fault_rate=fault_rate,
+        log=err,
+        echo_errors=echo_errors,
+        list_order=list_order,
     )
     err(f"Then: export VAPI_BASE_URL=http://127.0.0.1:{port} (any VAPI_API_KEY works; each key is an org)")
     server.serve_forever(port)

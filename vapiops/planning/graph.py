@@ -26,10 +26,9 @@ def is_uuid(value: Any) -> bool:
 def references(kind: Kind, spec: dict[str, Any]) -> list[tuple[paths.Path, str]]:
     """(path in spec, target address) for every reference value that is a manifest name, not a UUID."""
     found: list[tuple[paths.Path, str]] = []
-    for ref in kind.references:
-        for path, value in paths.find(spec, ref.pattern):
-            if isinstance(value, str) and value and not is_uuid(value):
-                found.append((path, address(ref.target, value)))
+    for ref, path, value in kind.find_references(spec):
+        if isinstance(value, str) and value and not is_uuid(value):
+            found.append((path, address(ref.target, value)))
     return found
 
 
@@ -51,11 +50,10 @@ def to_names(
     (path, target address) of every translated reference. Other IDs stay: they point outside.
     """
     hits: list[tuple[paths.Path, str, str]] = []  # (path, name, target address)
-    for ref in kind.references:
-        for path, value in paths.find(obj, ref.pattern):
-            target = owner.get(value) if isinstance(value, str) else None
-            if target is not None and target[0] == ref.target:
-                hits.append((path, target[1], address(ref.target, target[1])))
+    for ref, path, value in kind.find_references(obj):
+        target = owner.get(value) if isinstance(value, str) else None
+        if target is not None and target[0] == ref.target:
+            hits.append((path, target[1], address(ref.target, target[1])))
     if not hits:
         return obj, []
     out = paths.copy_json(obj)

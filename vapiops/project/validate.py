@@ -124,19 +124,30 @@ def _with_name(kind: Kind, spec: dict, name: str) -> dict:
 
 
 def _reference_problems(res: Resource, spec: dict, names: dict[str, list[str]]) -> list[Problem]:
+    """Every ID field holds a known manifest name or a Vapi ID (the real API answers 400 to a name)."""
+    kind = KINDS[res.kind]
     problems = []
-    for ref in KINDS[res.kind].references:
-        for path, value in paths.find(spec, ref.pattern):
-            if is_uuid(value) or (isinstance(value, str) and value in names[ref.target]):
-                continue
-            known = names[ref.target]
-            listing = ", ".join(known) if known else "none"
+    for ref, path, value in kind.find_references(spec):
+        if is_uuid(value) or (isinstance(value, str) and value in names[ref.target]):
+            continue
+        known = names[ref.target]
+        listing = ", ".join(known) if known else "none"
+        problems.append(
+            Problem(
+                res.location(path),
+                paths.format_path(path),
+                f"{value!r} is not the name of a {ref.target} manifest ({address(ref.target, str(value))} "
+                f"is unknown) nor a Vapi ID{did_you_mean(value, known)}; known {ref.target} names: {listing}",
+            )
+        )
+    for ext, path, value in kind.find_external_ids(spec):
+        if ext.vapi_id and not is_uuid(value):
             problems.append(
                 Problem(
                     res.location(path),
                     paths.format_path(path),
-                    f"{value!r} is not the name of a {ref.target} manifest ({address(ref.target, str(value))} "
-                    f"is unknown) nor a Vapi ID{did_you_mean(value, known)}; known {ref.target} names: {listing}",
+                    f"{value!r} is not a Vapi ID (a UUID): this field holds the ID of a {ext.holds}, "
+                    f"and {ext.reason}",
                 )
             )
     return problems
@@ -149,9 +160,8 @@ def _schema_problems(project: Project, res: Resource, spec: dict) -> tuple[list[
     """The spec's errors, and its warnings: properties no schema lists (see desired_resources)."""
     kind = KINDS[res.kind]
     body = copy.deepcopy(spec)
-    for ref in kind.references:
-        for path, _value in list(paths.find(body, ref.pattern)):
-            paths.set_(body, path, PLACEHOLDER_ID)
+    for _ref, path, _value in kind.find_references(body):
+        paths.set_(body, path, PLACEHOLDER_ID)
     issues = vapispec.check(kind, body, allow_extra=project.allow_fields.get(res.kind, ()), open_world=True)
     found = [Problem(res.location(i.path), paths.format_path(i.path), i.message) for i in issues]
     return (

@@ -19,6 +19,7 @@ from typing import Any
 
 from vapiops import paths, vapispec
 from vapiops.kinds import KINDS, Kind
+from vapiops.planning.graph import is_uuid
 from vapiops.sandbox import fidelity
 from vapiops.sandbox.store import Store, parse_timestamp
 
@@ -70,6 +71,9 @@ class _BadRequest(Exception):
         self.messages = messages
 
 
+LIST_ORDERS = ("desc", "asc")  # the order array lists come in: newest or oldest first (docs/sandbox.md)
+
+
 class Api:
     def __init__(
         self,
@@ -78,7 +82,11 @@ class Api:
         *,
         mask_secrets: bool = False,
         ignore_fields: Mapping[str, Iterable[str]] | None = None,
+        list_order: str = "desc",
     ):
+        if list_order not in LIST_ORDERS:
+            raise ValueError(f"list_order must be one of {', '.join(LIST_ORDERS)}, not {list_order!r}")
+        self.list_order = list_order
         unknown = sorted(set(allow_fields or {}) - set(KINDS))
         if unknown:
             raise ValueError(f"allow_fields names unknown kinds: {', '.join(unknown)}")
@@ -212,8 +220,9 @@ class Api:
             # allow_fields may name a nested field by its dotted path (model.serviceTier).
             if issue.unknown_property is None or paths.format_path(_unknown_path(issue)) not in allowed
         ]
-        if issues:
-            raise _BadRequest([issue_text(issue) for issue in issues])
+        problems = [issue_text(issue) for issue in issues] + _id_problems(kind, body)
+        if problems:
+            raise _BadRequest(problems)
 
     # -- reads ----------------------------------------------------------------------------------
 
@@ -225,8 +234,8 @@ class Api:
         keep = _time_filters(query)
         items = [obj for obj in self.store.collection(org, kind.name) if keep(obj)]
         if kind.list_shape == "array":
-            # Newest first: clients page backwards with createdAtLe.
-            items.sort(key=_created_order, reverse=True)
+            # Vapi documents no order and takes no sort parameter; either must be listed completely.
+            items.sort(key=_created_order, reverse=self.list_order == "desc")
             return Response(200, items[:limit])
         page = _page(query)
         order = _one(query, "sortOrder") or "DESC"
@@ -250,6 +259,25 @@ def _unknown_path(issue: vapispec.SchemaIssue) -> paths.Path:
     if issue.path[-1:] == (issue.unknown_property,):
         return issue.path
     return (*issue.path, str(issue.unknown_property))
+
+
+def _id_problems(kind: Kind, body: dict[str, Any]) -> list[str]:
+    """A name where Vapi wants an ID is a 400, worded as class-validator words it for the real API:
+    "model.each value in toolIds must be a UUID", "server.credentialId must be a UUID"."""
+    places = [(path, value) for _ref, path, value in kind.find_references(body)]
+    places += [(path, value) for ext, path, value in kind.find_external_ids(body) if ext.vapi_id]
+    problems = []
+    for path, value in places:
+        if is_uuid(value):
+            continue
+        in_array = isinstance(path[-1], int)
+        field_path = path[:-1] if in_array else path
+        parent, name = paths.format_path(field_path[:-1]), str(field_path[-1])
+        message = f"each value in {name} must be a UUID" if in_array else f"{name} must be a UUID"
+        problem = f"{parent}.{message}" if parent else message
+        if problem not in problems:
+            problems.append(problem)
+    return problems
 
 
 def _not_found(kind: Kind, id_: str) -> Response:

@@ -40,6 +40,7 @@ class SandboxServer:
         latency_ms: int = 0,
         fault_rate: float = 0.0,
         allow_fields: dict[str, list[str]] | None = None,
+        list_order: str = "desc",
         api_key: str | None = None,
         seed: int | None = None,
         log: Callable[[str], None] | None = None,
@@ -51,7 +52,13 @@ class SandboxServer:
             raise ValueError("api_key must not be empty")
         self._api_key = api_key
         self._store = Store(Path(data_file) if data_file is not None else None)
-        self._api = Api(self._store, allow_fields, mask_secrets=mask_secrets, ignore_fields=ignore_fields)
+        self._api = Api(
+            self._store,
+            allow_fields,
+            mask_secrets=mask_secrets,
+            ignore_fields=ignore_fields,
+            list_order=list_order,
+        )
         self._faults = Faults(latency_ms=latency_ms, fault_rate=fault_rate, seed=seed)
         # Like a careless server, quote the request body in every error message: shows that vapiops
         # scrubs every secret value from an API error, not only the API key.

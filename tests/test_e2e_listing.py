@@ -1,0 +1,44 @@
+"""End to end: an org bigger than a list page plans no duplicates whichever order the API lists in."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+from conftest import SANDBOX_KEY, sandbox_cli
+
+from vapiops.sandbox import SandboxServer
+
+pytestmark = pytest.mark.e2e
+
+
+def tools_manifest(n: int) -> str:
+    docs = [
+        {
+            "kind": "tool",
+            "name": f"tool-{i:03d}",
+            "spec": {"type": "function", "function": {"name": f"fn_{i:03d}", "description": "Does it."}},
+        }
+        for i in range(n)
+    ]
+    return yaml.safe_dump_all(docs, sort_keys=False)
+
+
+@pytest.mark.parametrize("order", ["asc", "desc"])
+def test_150_tools_apply_once_and_plan_clean_in_either_list_order(tmp_path: Path, order: str):
+    root = tmp_path / "proj"
+    (root / "resources").mkdir(parents=True)
+    (root / "resources" / "tools.yaml").write_text(tools_manifest(150))
+    with SandboxServer(list_order=order) as server:
+        run = sandbox_cli(server)
+        run("apply", root, "--auto-approve")
+        assert len(server.objects("tool", SANDBOX_KEY)) == 150
+        server.clear_requests()
+        # The second plan lists 150 tools over two pages: none missing, none planned twice.
+        result = run("plan", root, "--detailed-exitcode", code=None)
+        assert result.exit_code == 0, result.stdout + result.stderr
+        tool_lists = [r for r in server.requests if r["method"] == "GET" and r["path"] == "/tool"]
+        assert 2 <= len(tool_lists) <= 6
+        run("apply", root, "--auto-approve")
+        assert len(server.objects("tool", SANDBOX_KEY)) == 150

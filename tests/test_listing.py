@@ -1,0 +1,172 @@
+"""Listings are complete whatever order the API returns items in, or an error: never a partial list.
+
+A fake Vapi as data (items with createdAt, an order, the filters it honours) served through
+httpx.MockTransport to the real VapiClient; the table crosses orders, sizes and shared timestamps.
+"""
+
+from __future__ import annotations
+
+import random
+from datetime import datetime, timedelta, timezone
+
+import httpx
+import pytest
+
+from vapiops.client import PAGE_SIZE, VapiClient
+from vapiops.errors import ApiError
+from vapiops.kinds import KINDS
+
+T0 = datetime(2026, 8, 1, 9, 0, tzinfo=timezone.utc)
+TOOL = KINDS["tool"]
+STRUCTURED = KINDS["structured-output"]
+FILTERS = {
+    "createdAtGt": lambda v, b: v > b,
+    "createdAtLt": lambda v, b: v < b,
+    "createdAtGe": lambda v, b: v >= b,
+    "createdAtLe": lambda v, b: v <= b,
+}
+
+
+def iso(when: datetime) -> str:
+    return when.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def make_items(n: int, per_timestamp: int = 1) -> list[dict]:
+    """n items, `per_timestamp` of them sharing each createdAt (ids unrelated to time order)."""
+    ids = [f"id-{i:04d}" for i in range(n)]
+    random.Random(n).shuffle(ids)
+    return [{"id": ids[i], "createdAt": iso(T0 + timedelta(seconds=i // per_timestamp))} for i in range(n)]
+
+
+class FakeArrayApi:
+    """GET /tool as data: `order` is asc, desc, asc-shuffled or desc-shuffled (sorted, then each
+    page shuffled), or random (no order at all); `honours_filters=False` ignores the time bounds."""
+
+    def __init__(self, items: list[dict], order: str, honours_filters: bool = True):
+        self.items = items
+        self.order = order
+        self.honours_filters = honours_filters
+        self.requests: list[dict[str, str]] = []
+        self.rng = random.Random(7)
+
+    def handler(self, request: httpx.Request) -> httpx.Response:
+        params = dict(request.url.params)
+        self.requests.append(params)
+        limit = int(params.get("limit", 100))
+        items = list(self.items)
+        if self.honours_filters:
+            for name, test in FILTERS.items():
+                if name in params:
+                    items = [o for o in items if test(o["createdAt"], params[name])]
+        if self.order == "random":
+            self.rng.shuffle(items)
+        else:
+            # Ties in an order unrelated to the ids or insertion, as a database might return them.
+            items.sort(key=lambda o: (o["createdAt"], o["id"][::-1]), reverse=self.order.startswith("desc"))
+        page = items[:limit]
+        if self.order.endswith("shuffled"):
+            self.rng.shuffle(page)
+        return httpx.Response(200, json=page)
+
+
+def listed(api: FakeArrayApi | FakePaginatedApi, kind=TOOL) -> list[dict]:
+    with VapiClient("https://api.example.test", "k", transport=httpx.MockTransport(api.handler)) as client:
+        return client.list(kind)
+
+
+ORDERS = ["asc", "desc", "asc-shuffled", "desc-shuffled"]
+SIZES = [0, 1, 100, 101, 250]
+
+
+@pytest.mark.parametrize("per_timestamp", [1, 7], ids=["distinct", "7-share-each-createdAt"])
+@pytest.mark.parametrize("n", SIZES)
+@pytest.mark.parametrize("order", ORDERS)
+def test_array_listing_is_complete_in_any_order(order: str, n: int, per_timestamp: int):
+    items = make_items(n, per_timestamp)
+    api = FakeArrayApi(items, order)
+    got = listed(api)
+    ids = [o["id"] for o in got]
+    assert len(ids) == len(set(ids)) == n
+    assert set(ids) == {o["id"] for o in items}
+    # Cost: one call below a full page; else each full page and its check, and each side's end.
+    pages = -(-n // PAGE_SIZE)
+    assert len(api.requests) == 1 if n < PAGE_SIZE else len(api.requests) <= 2 * pages + 2
+    assert all(r["limit"] == str(PAGE_SIZE) for r in api.requests)
+
+
+@pytest.mark.parametrize(
+    ("case", "items", "order", "honours_filters", "message"),
+    [
+        ("150 share one createdAt", make_items(150, 150), "desc", True, "share createdAt"),
+        (
+            "120 of 250 share one createdAt",
+            make_items(130) + make_items(120, 120),
+            "asc",
+            True,
+            "share createdAt",
+        ),
+        ("no order at all", make_items(150), "random", True, "neither oldest nor newest first"),
+        ("time filters ignored", make_items(150), "desc", False, "neither oldest nor newest first"),
+    ],
+)
+def test_array_listing_that_cannot_be_proven_complete_is_an_error(
+    case, items, order, honours_filters, message
+):
+    # Distinct ids where two groups are concatenated.
+    for i, item in enumerate(items):
+        item["id"] = f"id-{i:04d}"
+    with pytest.raises(ApiError, match=message) as e:
+        listed(FakeArrayApi(items, order, honours_filters))
+    assert "GET /tool" in str(e.value)
+    assert "nothing was planned" in str(e.value)
+
+
+def test_the_old_newest_first_assumption_is_gone_150_tools_oldest_first():
+    # The bug: an oldest-first API listed 150 tools as 100, and the planner created 50 twice.
+    items = make_items(150)
+    assert len(listed(FakeArrayApi(items, "asc"))) == 150
+
+
+class FakePaginatedApi:
+    """GET /structured-output as data: honours `page`, `limit` and (unless told not to) `sortOrder`;
+    `hide` leaves items out of every page while `metadata.totalItems` still counts them."""
+
+    def __init__(self, items: list[dict], honours_sort: bool = True, hide: int = 0):
+        self.items = items
+        self.honours_sort = honours_sort
+        self.hide = hide
+        self.requests: list[dict[str, str]] = []
+
+    def handler(self, request: httpx.Request) -> httpx.Response:
+        params = dict(request.url.params)
+        self.requests.append(params)
+        limit, page = int(params.get("limit", 100)), int(params.get("page", 1))
+        ascending = self.honours_sort and params.get("sortOrder") == "ASC"
+        items = sorted(self.items, key=lambda o: o["createdAt"], reverse=not ascending)
+        shown = items[self.hide :]
+        total_pages = max(1, -(-len(items) // limit))
+        metadata = {
+            "itemsPerPage": limit,
+            "totalItems": len(items),
+            "currentPage": page,
+            "totalPages": total_pages,
+            "hasNextPage": page < total_pages,
+        }
+        return httpx.Response(
+            200, json={"results": shown[(page - 1) * limit : page * limit], "metadata": metadata}
+        )
+
+
+@pytest.mark.parametrize("honours_sort", [True, False], ids=["sorted-as-asked", "always-newest-first"])
+@pytest.mark.parametrize("n", SIZES)
+def test_paginated_listing_is_complete_and_counted(n: int, honours_sort: bool):
+    items = make_items(n, 3)
+    api = FakePaginatedApi(items, honours_sort)
+    got = listed(api, STRUCTURED)
+    assert sorted(o["id"] for o in got) == sorted(o["id"] for o in items)
+    assert all(r["sortOrder"] == "ASC" for r in api.requests)
+
+
+def test_paginated_listing_shorter_than_its_count_is_an_error():
+    with pytest.raises(ApiError, match="the API counts 150 but its pages held 149"):
+        listed(FakePaginatedApi(make_items(150), hide=1), STRUCTURED)

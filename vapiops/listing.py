@@ -1,0 +1,170 @@
+"""Complete listings of one kind, whatever order the API returns items in: all of them, or an ApiError.
+
+Vapi does not document the order of its array lists (`GET /assistant`, `/tool`, `/squad`) and they
+take no sort parameter, only `limit` and `createdAt` bounds. Trusting one order is how a 150-tool
+org once listed as 100 tools and planned 50 duplicate creates. So no order is assumed; coverage is
+proven from the `createdAt` bounds instead:
+
+- a page shorter than `limit` holds everything its bounds select;
+- a full page is a run of the timeline from its oldest to its newest item only if the API sorts by
+  `createdAt` (either way; the order inside a page does not matter). That is checked, not assumed:
+  one more request for the span strictly inside (or, for a page taken beyond a bound, from its far
+  end to that bound) must return fewer than `limit` items, all of them already seen;
+- the rest of the timeline is walked from the oldest item seen downwards (`createdAtLe`) and from
+  the newest item seen upwards (`createdAtGe`): inclusive bounds, so items sharing the boundary
+  timestamp are read again and deduplicated by id, until each side ends in a short page.
+
+More than `limit` items sharing one `createdAt` cannot be paged through with time bounds: an error.
+Paginated kinds (`{results, metadata}`) are read page by page in ascending `createdAt` order (new
+objects then land at the end, not in pages already read) and the count is checked against
+`metadata.totalItems`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from vapiops.errors import ApiError
+from vapiops.kinds import Kind
+from vapiops.timestamps import parse_time
+
+Fetch = Callable[[dict[str, Any]], Any]  # one GET of the kind's collection with these query parameters
+
+INCOMPLETE_HINT = "the listing could not be shown to be complete, so nothing was planned or changed"
+
+
+def list_array(kind: Kind, fetch: Fetch, limit: int) -> list[dict]:
+    """Every object of an array kind (see the module docstring for how completeness is proven)."""
+    listing = _ArrayListing(kind, fetch, limit)
+    first = listing.page({})
+    if len(first) < limit:
+        return listing.items()
+    oldest, newest = listing.span(first)
+    listing.check_covered(first, {"createdAtGt": oldest[1], "createdAtLt": newest[1]})
+    listing.walk(oldest, "Le")
+    listing.walk(newest, "Ge")
+    return listing.items()
+
+
+class _ArrayListing:
+    def __init__(self, kind: Kind, fetch: Fetch, limit: int):
+        self.kind = kind
+        self.fetch = fetch
+        self.limit = limit
+        self.found: dict[str, dict] = {}
+
+    def items(self) -> list[dict]:
+        return list(self.found.values())
+
+    def page(self, bounds: dict[str, str]) -> list[dict]:
+        data = self.fetch({"limit": self.limit, **bounds})
+        if not isinstance(data, list):
+            raise _malformed(self.kind, "expected a JSON array")
+        for item in data:
+            if not isinstance(item, dict) or not isinstance(item.get("id"), str):
+                raise _malformed(self.kind, "a listed item has no string `id`")
+            self.found.setdefault(item["id"], item)
+        return data
+
+    def span(self, page: list[dict]) -> tuple[tuple[datetime, str], tuple[datetime, str]]:
+        """(oldest, newest) createdAt of a non-empty page, each as (time, the text the API gave)."""
+        times = []
+        for item in page:
+            when = parse_time(item.get("createdAt"))
+            if when is None:
+                raise _malformed(self.kind, f"item {item['id']} has no valid `createdAt` to page by")
+            times.append((when, item["createdAt"]))
+        oldest, newest = min(times, key=lambda t: t[0]), max(times, key=lambda t: t[0])
+        if oldest[0] == newest[0]:
+            raise ApiError(
+                "GET",
+                self.kind.path,
+                None,
+                f"cannot list every {self.kind.name}: {len(page)} or more share createdAt {oldest[1]}, "
+                f"and the API pages only by createdAt ({self.limit} per call)",
+                hint=INCOMPLETE_HINT,
+            )
+        return oldest, newest
+
+    def check_covered(self, page: list[dict], bounds: dict[str, str]) -> None:
+        """Prove that `page` holds every item within `bounds` (a span its own items delimit)."""
+        inside = self.page(bounds)
+        seen = {item["id"] for item in page}
+        if len(inside) >= self.limit or any(item["id"] not in seen for item in inside):
+            raise ApiError(
+                "GET",
+                self.kind.path,
+                None,
+                f"cannot list every {self.kind.name}: a full page of {self.limit} was not a run of "
+                "consecutive createdAt values, so the API's list order is neither oldest nor newest first",
+                hint=INCOMPLETE_HINT,
+            )
+
+    def walk(self, start: tuple[datetime, str], direction: str) -> None:
+        """Read beyond `start` (`Le`: older, `Ge`: newer) until a short page ends that side."""
+        bound = start
+        while True:
+            page = self.page({f"createdAt{direction}": bound[1]})
+            if len(page) < self.limit:
+                return
+            oldest, newest = self.span(page)
+            if direction == "Le":
+                self.check_covered(page, {"createdAtGt": oldest[1], "createdAtLe": bound[1]})
+                bound = oldest
+            else:
+                self.check_covered(page, {"createdAtGe": bound[1], "createdAtLt": newest[1]})
+                bound = newest
+
+
+def list_paginated(kind: Kind, fetch: Fetch, limit: int) -> list[dict]:
+    """Every object of a paginated kind: pages 1, 2, ... oldest first, checked against totalItems."""
+    found: dict[str, dict] = {}
+    page_no = 1
+    total: Any = None
+    while True:
+        data = fetch({"limit": limit, "page": page_no, "sortOrder": "ASC"})
+        if not isinstance(data, dict) or not isinstance(data.get("results"), list):
+            raise _malformed(kind, "expected an object with a `results` array")
+        results = data["results"]
+        new = 0
+        for item in results:
+            if not isinstance(item, dict) or not isinstance(item.get("id"), str):
+                raise _malformed(kind, "a listed item has no string `id`")
+            if item["id"] not in found:
+                found[item["id"]] = item
+                new += 1
+        meta = data["metadata"] if isinstance(data.get("metadata"), dict) else {}
+        total = meta.get("totalItems", total)
+        total_pages = meta.get("totalPages")
+        if (
+            len(results) < limit
+            or meta.get("hasNextPage") is False
+            or (isinstance(total_pages, (int, float)) and page_no >= total_pages)
+        ):
+            break
+        if not new:
+            # A server ignoring `page` would otherwise be read forever.
+            raise ApiError(
+                "GET",
+                kind.path,
+                None,
+                f"cannot list every {kind.name}: page {page_no} repeats earlier items",
+                hint=INCOMPLETE_HINT,
+            )
+        page_no += 1
+    if isinstance(total, (int, float)) and not isinstance(total, bool) and total != len(found):
+        raise ApiError(
+            "GET",
+            kind.path,
+            None,
+            f"cannot list every {kind.name}: the API counts {total:g} but its pages held {len(found)} "
+            "(objects created or deleted while listing?)",
+            hint=f"{INCOMPLETE_HINT}; run the command again",
+        )
+    return list(found.values())
+
+
+def _malformed(kind: Kind, what: str) -> ApiError:
+    return ApiError("GET", kind.path, None, f"malformed response: {what}")
