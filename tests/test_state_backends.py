@@ -140,8 +140,8 @@ def lock_id_in(stderr: str) -> str:
 
 def test_two_runners_at_once_create_everything_exactly_once(setup, tmp_path):
     first, second = setup.project(tmp_path / "runner-1"), setup.project(tmp_path / "runner-2")
-    with SandboxServer(latency_ms=300) as sandbox:
-        a = start(setup, sandbox, first, "--parallelism", "1")  # about 3 s of creates
+    with SandboxServer(latency_ms=1000) as sandbox:
+        a = start(setup, sandbox, first, "--parallelism", "1")  # about 10 s of creates: B starts well within
         wait_for_posts(sandbox, 1, a)  # the first runner holds the lock and is creating
         b = start(setup, sandbox, second)  # no --lock-timeout: refused at once, naming the holder
         code_b, err_b = finish(b)
