@@ -1,0 +1,75 @@
+"""`vapiops pull`: dashboard edits on the sandbox come back into the files, and nothing else moves."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from conftest import sandbox_cli, sandbox_client, state_ids
+
+FIXTURES = Path(__file__).parent / "pull_fixtures"
+PROD = {"VAPI_API_KEY_PROD": "test-key", "VAPI_API_KEY_DEV": None}
+
+
+@pytest.fixture
+def pulled_project(tmp_path: Path, sandbox):
+    """The fixture project applied to prod on the sandbox, then edited in the "dashboard"."""
+    root = tmp_path / "proj"
+    shutil.copytree(FIXTURES / "project", root)
+    run = sandbox_cli(sandbox, env=PROD)
+    run("apply", root, "--env", "prod", "--auto-approve")
+    support = state_ids(root, "prod")["assistant/support"]
+    with sandbox_client(sandbox) as c:
+        live = c.get(f"/assistant/{support}").json()
+        model = dict(live["model"], temperature=0.5)
+        model["messages"] = [{"role": "system", "content": "You are Riley.\n\nBe brief, kind and exact.\n"}]
+        c.patch(
+            f"/assistant/{support}",
+            json={
+                "firstMessage": "Hello, Acme support here.",
+                "voicemailMessage": "Sorry we missed you.\nCall back any time.\n",
+                "endCallMessage": "Bye now!",
+                "maxDurationSeconds": 1200,
+                "model": model,
+                "server": {"url": "https://elsewhere.example.com/hook"},
+                "voicemailDetection": {"provider": "vapi"},  # undeclared: never pulled
+            },
+        ).raise_for_status()
+    return root, run
+
+
+@pytest.mark.e2e
+def test_pull_writes_live_values_back_and_nothing_else_moves(pulled_project):
+    root, run = pulled_project
+    before = {p: p.read_bytes() for p in root.rglob("*") if p.is_file() and ".vapiops" not in p.parts}
+
+    dry = run("pull", root, "--env", "prod", "--dry-run", code=2)
+    assert {p: p.read_bytes() for p in before} == before  # --dry-run writes nothing
+    assert "+  firstMessage: 'Hello, Acme support here.'" in dry.stdout
+    assert "--- a/prompts/support.md" in dry.stdout
+
+    result = run("pull", root, "--env", "prod", code=2)
+    for rel in ("resources/support.yaml", "prompts/support.md"):
+        assert (root / rel).read_bytes() == (FIXTURES / "expected" / rel).read_bytes(), rel
+    assert (root / "vapiops.yaml").read_bytes() == (FIXTURES / "project" / "vapiops.yaml").read_bytes()
+    # The conflicts: located, with the live value.
+    assert (
+        "resources/support.yaml:21: assistant/support server.url: the value comes from the template "
+        "'${{ vars.hooks_url }}/events'; live value: \"https://elsewhere.example.com/hook\""
+    ) in result.stderr
+    assert (
+        "resources/support.yaml:10: assistant/support endCallMessage: it is shared through the YAML anchor &bye"
+        in (result.stderr)
+    )
+    assert "maxDurationSeconds: written into spec (every environment)" in result.stderr
+
+    # The next plan is clean but for the conflicts.
+    plan = json.loads(run("plan", root, "--env", "prod", "--format", "json", code=0).stdout)
+    assert [(c["address"], [f["path"] for f in c["fields"]]) for c in plan["changes"]] == [
+        ("assistant/support", ["endCallMessage", "server.url"])
+    ]
+    # A second pull finds only the conflicts again and changes no file.
+    again = run("pull", root, "--env", "prod", code=2)
+    assert "Changed files: none" in again.stderr
