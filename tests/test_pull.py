@@ -7,7 +7,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from conftest import sandbox_cli, sandbox_client, state_ids
+from conftest import sandbox_cli, sandbox_client, state_ids, write_files
 
 FIXTURES = Path(__file__).parent / "pull_fixtures"
 PROD = {"VAPI_API_KEY_PROD": "test-key", "VAPI_API_KEY_DEV": None}
@@ -73,3 +73,77 @@ def test_pull_writes_live_values_back_and_nothing_else_moves(pulled_project):
     # A second pull finds only the conflicts again and changes no file.
     again = run("pull", root, "--env", "prod", code=2)
     assert "Changed files: none" in again.stderr
+
+
+SMALL = {
+    "resources/a.yaml": """\
+        kind: assistant
+        name: a
+        spec:
+          firstMessage: Hi   # plain
+          server:
+            url: https://hooks.example.com/a
+            headers:
+              Authorization: "Bearer ${{ secret('HOOK_TOKEN') }}"
+        ---
+        kind: assistant
+        name: b
+        spec:
+          firstMessage: Hello
+        """,
+}
+
+
+@pytest.fixture
+def small(tmp_path: Path, sandbox):
+    root = tmp_path / "small"
+    write_files(root, SMALL)
+    run = sandbox_cli(sandbox, env={"HOOK_TOKEN": "s3cret-token-value"})
+    run("apply", root, "--auto-approve")
+    return root, run, state_ids(root)
+
+
+@pytest.mark.e2e
+def test_without_drift_pull_changes_nothing_and_exits_0(small):
+    root, run, _ = small
+    text = (root / "resources/a.yaml").read_bytes()
+    result = run("pull", root)
+    assert "Changed files: none" in result.stderr
+    assert (root / "resources/a.yaml").read_bytes() == text
+
+
+@pytest.mark.e2e
+def test_a_changed_secret_is_reported_never_written_and_target_limits_the_pull(small, sandbox):
+    root, run, ids = small
+    with sandbox_client(sandbox) as c:
+        c.patch(
+            f"/assistant/{ids['assistant/a']}",
+            json={"firstMessage": "Hey", "server": {"url": "https://hooks.example.com/a"}},
+        ).raise_for_status()
+        c.patch(f"/assistant/{ids['assistant/b']}", json={"firstMessage": "Hello there"}).raise_for_status()
+    original = (root / "resources/a.yaml").read_text()
+
+    only_b = run("pull", root, "--target", "assistant/b")
+    assert (root / "resources/a.yaml").read_text() == original.replace("Hello\n", "Hello there\n")
+    assert "assistant/a" not in only_b.stderr
+
+    result = run("pull", root)
+    assert (
+        "assistant/a server.headers.Authorization: a secret changed; secrets are never pulled"
+        in result.stderr
+    )
+    assert "s3cret-token-value" not in result.stderr + result.stdout
+    assert (root / "resources/a.yaml").read_text() == original.replace("Hello\n", "Hello there\n").replace(
+        "firstMessage: Hi   # plain",
+        "firstMessage: Hey  # plain",  # the comment keeps its column
+    )
+
+
+@pytest.mark.e2e
+def test_an_unknown_target_is_an_error_before_any_request(small, sandbox):
+    root, run, _ = small
+    sandbox.clear_requests()
+    result = run("pull", root, "--target", "assistant/nope", code=1)
+    assert "--target assistant/nope: no such resource" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert sandbox.requests == []

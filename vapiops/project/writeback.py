@@ -191,7 +191,7 @@ def splice(original: str, before: str, after: str, name: str) -> str:
 
 def _unplaceable(name: str, line: str) -> WritebackError:
     return WritebackError(
-        f"cannot rewrite {line.strip()!r} without reformatting lines around it",
+        f"cannot rewrite {line.strip()!r} without reformatting lines around it; no file was written",
         where=name,
         hint="make this change by hand; `vapiops plan --refresh-only` shows the live value",
     )
