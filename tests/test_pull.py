@@ -73,6 +73,10 @@ def test_pull_writes_live_values_back_and_nothing_else_moves(pulled_project):
     # A second pull finds only the conflicts again and changes no file.
     again = run("pull", root, "--env", "prod", code=2)
     assert "Changed files: none" in again.stderr
+    # The next apply sends only the conflicts back and records the pulled values: no drift is left.
+    run("apply", root, "--env", "prod", "--auto-approve")
+    run("plan", root, "--env", "prod", "--refresh-only", "--detailed-exitcode", code=0)
+    assert "Changed files: none" in run("pull", root, "--env", "prod", code=0).stderr
 
 
 SMALL = {
