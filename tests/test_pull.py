@@ -151,3 +151,16 @@ def test_an_unknown_target_is_an_error_before_any_request(small, sandbox):
     assert "--target assistant/nope: no such resource" in result.stderr
     assert "Traceback" not in result.stderr
     assert sandbox.requests == []
+
+
+@pytest.mark.e2e
+def test_a_dashboard_rename_is_written_as_spec_name(small, sandbox):
+    root, run, ids = small
+    with sandbox_client(sandbox) as c:
+        c.patch(f"/assistant/{ids['assistant/b']}", json={"name": "Billing"}).raise_for_status()
+    original = (root / "resources/a.yaml").read_text()
+    run("pull", root)
+    assert (root / "resources/a.yaml").read_text() == original.replace(
+        "firstMessage: Hello\n", "firstMessage: Hello\n  name: Billing\n"
+    )
+    run("plan", root, "--detailed-exitcode", code=0)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from vapiops.flows.pull import owning_layer
 from vapiops.project.writeback import WritebackError, YamlFile, guess_indent
 
 HEAD = "kind: assistant\nname: a\nspec:\n"
@@ -106,3 +107,26 @@ def test_an_unedited_file_is_returned_as_it_was():
 )
 def test_guess_indent(text, expected):
     assert guess_indent(text) == expected
+
+
+# (what is tested, spec, overrides.<env>, drifted path, the layer pull writes into)
+LAYERS = [
+    ("only spec sets it", {"a": 1}, {}, ("a",), "spec"),
+    ("the override sets the path", {"a": 1}, {"a": 2}, ("a",), "overrides"),
+    ("the override sets a sibling only", {"m": {"a": 1, "b": 1}}, {"m": {"b": 2}}, ("m", "a"), "spec"),
+    ("the override sets that nested path", {"m": {"a": 1}}, {"m": {"a": 2}}, ("m", "a"), "overrides"),
+    (
+        "the override replaces a list above it",
+        {"l": [{"a": 1}]},
+        {"l": [{"a": 2}]},
+        ("l", 0, "a"),
+        "overrides",
+    ),
+    ("the override replaces a scalar with an object", {"m": "x"}, {"m": {"a": 1}}, ("m", "a"), "overrides"),
+    ("the override is for a new key only", {}, {"n": 1}, ("m",), "spec"),
+]
+
+
+@pytest.mark.parametrize(("what", "spec", "override", "path", "layer"), LAYERS, ids=[c[0] for c in LAYERS])
+def test_the_layer_a_drifted_value_is_written_into(what, spec, override, path, layer):
+    assert owning_layer(path, spec, override) == layer

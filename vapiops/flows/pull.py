@@ -123,7 +123,7 @@ class _Writer:
             self.result.notes.append(f"{res.address} {fc.path}: holds secrets; not pulled (edit by hand)")
             return
         override = res.overrides.get(self.env, {})
-        owner = _owning_layer(path, res.spec, override)
+        owner = owning_layer(path, res.spec, override)
         if owner == "overrides":
             layer: tuple = ("overrides", self.env)
             raw_root: dict = override
@@ -217,7 +217,7 @@ class _Writer:
         return self.result
 
 
-def _owning_layer(path: tuple, spec: dict, override: dict) -> str:
+def owning_layer(path: tuple, spec: dict, override: dict) -> str:
     """'overrides' when the environment's override sets the value at path (or replaces an ancestor)."""
     for end in range(len(path) + 1):
         prefix = path[:end]
