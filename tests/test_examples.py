@@ -40,7 +40,7 @@ EXAMPLE_WORKFLOWS = sorted((ROOT / "examples" / "ci").glob("*.y*ml"))
 WORKFLOWS = EXAMPLE_WORKFLOWS + sorted((ROOT / ".github" / "workflows").glob("*.y*ml"))
 MANIFEST_FILES = sorted((PROJECT / "resources").rglob("*.y*ml"))
 # Commands that talk to the API: they need the environment's key.
-API_COMMANDS = {"plan", "apply", "destroy", "import"}
+API_COMMANDS = {"plan", "apply", "destroy", "import", "pull"}
 
 
 # -- reading workflows ---------------------------------------------------------------------------

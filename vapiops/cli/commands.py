@@ -19,6 +19,7 @@ from vapiops.cli.options import (
     err,
     use_color,
 )
+from vapiops.cli.pullcmd import pull_command
 from vapiops.cli.sandboxcmd import sandbox
 from vapiops.cli.statecmds import state
 from vapiops.cli.transfer import diff_command, export_command, import_
@@ -313,7 +314,7 @@ def destroy(
         debug_stats(debug, client)
 
 
-for _command in (state, import_, diff_command, export_command, sandbox):
+for _command in (state, import_, diff_command, export_command, pull_command, sandbox):
     cli.add_command(_command)
 
 
