@@ -871,7 +871,7 @@ def test_reordered_id_arrays_are_no_change(proj, run, sandbox):
                 "metrics": [
                     {
                         "structuredOutputId": "out",
-                        "conditions": [{"type": "comparator", "comparator": "=", "value": 1, "points": 10}],
+                        "conditions": [{"type": "comparator", "comparator": "=", "value": 1, "points": 100}],
                     }
                 ],
                 "assistantIds": ["c", "a"],

@@ -1,4 +1,5 @@
-"""End to end: names in the ID fields the audit found unregistered reach the sandbox as IDs."""
+"""End to end: names in the ID fields the audit found unregistered reach the sandbox, in its strict-real
+mode (docs/sandbox.md), as IDs."""
 
 from __future__ import annotations
 
@@ -56,7 +57,7 @@ def test_names_in_nested_id_fields_reach_the_api_as_ids_and_plan_clean(tmp_path:
     root = tmp_path / "proj"
     (root / "resources").mkdir(parents=True)
     (root / "resources" / "all.yaml").write_text(yaml.safe_dump_all(MANIFESTS, sort_keys=False))
-    with SandboxServer() as server:
+    with SandboxServer(strict_real=True) as server:
         run = sandbox_cli(server)
         run("apply", root, "--auto-approve")
         ids = {

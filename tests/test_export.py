@@ -602,3 +602,20 @@ def test_default_out_dir_is_inside_the_manifest_roots():
         default_out_dir(SimpleNamespace(root=root, resource_roots=(root / "manifests",)))
         == root / "manifests/exported"
     )
+
+
+def test_a_masked_value_outside_the_known_secret_fields_becomes_a_placeholder_too():
+    # The API masks what it treats as secret, beyond vapiops's list (legacy server.secret, serverUrlSecret).
+    spec = {
+        "serverUrlSecret": "****",
+        "server": {"url": "https://x", "secret": "sk-1****", "headers": {"Authorization": "****"}},
+        "firstMessage": "Hi",
+    }
+    names = replace_secrets("assistant", "a", spec, set())
+    assert names == [
+        "VAPIOPS_ASSISTANT_A_SERVER_HEADERS_AUTHORIZATION",
+        "VAPIOPS_ASSISTANT_A_SERVER_SECRET",
+        "VAPIOPS_ASSISTANT_A_SERVERURLSECRET",
+    ]
+    assert spec["server"]["secret"] == "${{ secret('VAPIOPS_ASSISTANT_A_SERVER_SECRET') }}"
+    assert "****" not in json.dumps(spec) and spec["firstMessage"] == "Hi"

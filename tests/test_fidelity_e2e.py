@@ -1,5 +1,6 @@
-"""End to end against a sandbox made to behave like the real API (docs/sandbox.md: fields beyond the
-spec set from the dashboard, masked secrets, version pins): vapiops loses nothing it does not know."""
+"""End to end against the sandbox in its strict-real mode (docs/sandbox.md: masked secrets, lists oldest
+first, server rules, UUID checks; fields beyond the spec set from the dashboard, version pins): vapiops
+loses nothing it does not know."""
 
 from __future__ import annotations
 
@@ -31,10 +32,10 @@ BEYOND_SPEC = {"assistant": ["model.serviceTier", "silenceTimeoutSeconds"]}
 
 @pytest.fixture
 def sandbox() -> Iterator:
-    """The real API's breadth: it stores fields the published spec lacks and masks secrets."""
+    """The real API's breadth: every real-API behaviour at once (it stores the catalogue's fields)."""
     from vapiops.sandbox import SandboxServer
 
-    server = SandboxServer(allow_fields=BEYOND_SPEC, mask_secrets=True)
+    server = SandboxServer(strict_real=True)
     server.start()
     try:
         yield server
@@ -155,3 +156,29 @@ def test_apply_reads_back_and_reports_a_declared_value_the_api_dropped(proj, run
         proj.put(doc("assistant", "a", spec))
         again = quiet_run("apply", proj.root, "--auto-approve")
         assert "silenceTimeoutSeconds: sent 30, but the API dropped it" in again.stderr
+
+
+def test_export_writes_secret_placeholders_and_never_a_mask(proj, run, sandbox):
+    dashboard_tool = {
+        **HOOK_TOOL,
+        "server": {**HOOK_TOOL["server"], "headers": {"Authorization": "Bearer dash"}},
+    }
+    with sandbox_client(sandbox, KEY) as c:  # made in the dashboard
+        tool = c.post("/tool", json=dashboard_tool).json()
+    # A legacy server.secret, which the API answers masked ("sk-1****"), outside vapiops's secret fields.
+    sandbox.edit("tool", KEY, tool["id"], {"server": {**tool["server"], "secret": "sk-1****"}})
+    proj.root.mkdir(parents=True, exist_ok=True)
+    done = run("export", proj.root, "--adopt")
+    exported = "\n".join(p.read_text() for p in (proj.root / "resources" / "exported").rglob("*.yaml"))
+    assert "****" not in exported and "Bearer dash" not in exported
+    for variable in ("VAPIOPS_TOOL_HOOK_SERVER_HEADERS_AUTHORIZATION", "VAPIOPS_TOOL_HOOK_SERVER_SECRET"):
+        assert f"${{{{ secret('{variable}') }}}}" in exported and variable in done.stderr
+    env = {
+        "VAPIOPS_TOOL_HOOK_SERVER_HEADERS_AUTHORIZATION": "Bearer dash",
+        "VAPIOPS_TOOL_HOOK_SERVER_SECRET": "s",
+    }
+    run("validate", proj.root, env=env)
+    # Masked live values are no drift: the adopted export plans clean, and nothing is written.
+    sandbox.clear_requests()
+    run("plan", proj.root, "--detailed-exitcode", env=env)
+    assert writes(sandbox) == []

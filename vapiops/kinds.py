@@ -83,6 +83,39 @@ class ExternalIdField:
     vapi_id: bool = True
 
 
+@dataclass(frozen=True)
+class ServerRule:
+    """A rule the real API enforces on create and PATCH beyond its published schemas (a 400), with its source.
+
+    "minimum": every number at `pattern` is at least `bound`; "sum": the numbers at `pattern` inside
+    each object at `scope` ("" = the body) add up to `bound`, checked only where the pattern's first
+    key is present (a PATCH that does not send it is not judged).
+    """
+
+    pattern: str
+    check: Literal["minimum", "sum"]
+    bound: float
+    source: str
+    scope: str = ""
+
+
+_GITOPS_LEARNINGS = "Vapi's gitops tool, docs/learnings/assistants.md (the API's 400)"
+_SCORECARD_DOCS = "docs.vapi.ai/observability/scorecard-quickstart: points for all rules must sum to 100"
+SCORECARD_POINTS = "metrics[].conditions[].points"
+
+# Rules wherever an assistant can appear (itself, squad member overrides, a handoff's transient one).
+ASSISTANT_GRAPH_RULES = (
+    ServerRule("**.silenceTimeoutSeconds", "minimum", 10, _GITOPS_LEARNINGS),
+    ServerRule(
+        "**.hooks[].options.timeoutSeconds",
+        "minimum",
+        2,
+        "the spec's own prose: CustomerSpeechTimeoutOptions.timeoutSeconds says @minimum 2 (its schema says 1)",
+    ),
+    ServerRule(SCORECARD_POINTS, "sum", 100, _SCORECARD_DOCS, scope="**.artifactPlan.scorecards[]"),
+)
+
+
 _NO_KIND = "vapiops has no {} kind yet: write its Vapi ID"
 _PROVIDER = "an identifier at the voice or cloud provider, not a Vapi object"
 
@@ -128,6 +161,7 @@ class Kind:
     # path (structured output: schemaOverride when the schema's top-level type changes), else "false".
     override_flag: tuple[str, str] | None = None
     external_ids: tuple[ExternalIdField, ...] = EXTERNAL_ID_FIELDS  # ID fields no manifest names
+    server_rules: tuple[ServerRule, ...] = ()  # what the real API refuses beyond its schemas
 
     @property
     def set_fields(self) -> tuple[str, ...]:
@@ -193,6 +227,7 @@ KINDS: dict[str, Kind] = {
             create_dto="CreateAssistantDTO",
             update_dto="UpdateAssistantDTO",
             references=ASSISTANT_GRAPH_REFERENCES,
+            server_rules=ASSISTANT_GRAPH_RULES,
         ),
         Kind(
             name="tool",
@@ -205,6 +240,7 @@ KINDS: dict[str, Kind] = {
             replace_fields=("type",),
             display_name_paths=("name", "function.name"),
             pinned_by=(PinField("assistant", "model.toolRefs[].toolId", "tool_pinned"),),
+            server_rules=ASSISTANT_GRAPH_RULES,
         ),
         Kind(
             name="squad",
@@ -214,6 +250,7 @@ KINDS: dict[str, Kind] = {
             update_dto="UpdateSquadDTO",
             references=ASSISTANT_GRAPH_REFERENCES,  # members, their overrides, membersOverrides
             patch_required=("members",),
+            server_rules=ASSISTANT_GRAPH_RULES,
         ),
         Kind(
             name="structured-output",
@@ -235,6 +272,7 @@ KINDS: dict[str, Kind] = {
                 RefField("assistantIds[]", "assistant"),
                 RefField("metrics[].structuredOutputId", "structured-output"),
             ),
+            server_rules=(ServerRule(SCORECARD_POINTS, "sum", 100, _SCORECARD_DOCS),),
         ),
     )
 }

@@ -7,6 +7,22 @@ from pathlib import Path
 import click
 
 from vapiops.cli.options import debug_option, err
+from vapiops.kinds import KINDS
+
+
+def _ignored_fields(
+    _ctx: click.Context, _param: click.Parameter, values: tuple[str, ...]
+) -> dict[str, list[str]]:
+    """KIND:PATH options as {kind: [dotted paths]}; a malformed one is a usage error naming it."""
+    out: dict[str, list[str]] = {}
+    for value in values:
+        kind, sep, path = value.partition(":")
+        if not sep or not path or kind not in KINDS:
+            raise click.BadParameter(
+                f"{value!r} is not KIND:PATH (KIND one of {', '.join(KINDS)}; e.g. assistant:silenceTimeoutSeconds)"
+            )
+        out.setdefault(kind, []).append(path)
+    return out
 
 
 @click.command()
@@ -26,9 +42,21 @@ from vapiops.cli.options import debug_option, err
 @click.option(
     "--list-order",
     type=click.Choice(["desc", "asc"]),
-    default="desc",
-    show_default=True,
-    help="Order of assistant, tool and squad lists: newest (desc) or oldest (asc) first.",
+    help="Order of assistant, tool and squad lists: newest (desc, the default) or oldest (asc) first.",
+)
+@click.option("--mask-secrets", is_flag=True, help='Answer secret fields as "****", as the real API does.')
+@click.option(
+    "--ignore-field",
+    "ignore_fields",
+    multiple=True,
+    metavar="KIND:PATH",
+    callback=_ignored_fields,
+    help="Accept this dotted path and do not store it, as the real API does with some fields (repeatable).",
+)
+@click.option(
+    "--strict-real",
+    is_flag=True,
+    help="Every real-API behaviour at once: --mask-secrets and lists oldest first (unless --list-order).",
 )
 @debug_option
 def sandbox(
@@ -37,7 +65,10 @@ def sandbox(
     latency_ms: int,
     fault_rate: float,
     echo_errors: bool,
-    list_order: str,
+    list_order: str | None,
+    mask_secrets: bool,
+    ignore_fields: dict[str, list[str]],
+    strict_real: bool,
     debug: bool,
 ) -> None:
     """Serve a local stand-in for the Vapi API on 127.0.0.1 (Ctrl-C stops it)."""
@@ -50,6 +81,9 @@ def sandbox(
         log=err,
         echo_errors=echo_errors,
         list_order=list_order,
+        mask_secrets=mask_secrets,
+        ignore_fields=ignore_fields,
+        strict_real=strict_real,
     )
     err(f"Then: export VAPI_BASE_URL=http://127.0.0.1:{port} (any VAPI_API_KEY works; each key is an org)")
     server.serve_forever(port)

@@ -11,8 +11,9 @@ Each object becomes one manifest:
 - `spec`: the object minus read-only fields, null fields, fields the Create DTO does not accept, and
   (unless keep_defaults) fields equal to the schema default Vapi documents; reference IDs of exported
   or already managed objects replaced by their names (other IDs stay: they point outside the project).
-- secret fields (kinds.is_secret_path) become `${{ secret('VAPIOPS_<KIND>_<NAME>_<FIELD>') }}`; their
-  values are never written. Literal `${{`, `${%`, `${#` in strings are escaped so the template engine
+- secret fields (kinds.is_secret_path), and any other value the API returned masked
+  (planning.secrets.is_mask: "****", "sk-1****"), become `${{ secret('VAPIOPS_<KIND>_<NAME>_<FIELD>') }}`;
+  their values, and masks, are never written. Literal `${{`, `${%`, `${#` in strings are escaped so the template engine
   gives back exactly the text Vapi holds.
 - an object with no name whose kind would get the manifest name sent as `name` (docs/manifests.md) gets
   `lifecycle.ignoreChanges: [name]`: the first plan then shows no change instead of naming it.
@@ -40,7 +41,7 @@ from vapiops.paths import Path as JsonPath
 from vapiops.paths import copy_json, format_path
 from vapiops.planning.diff import path_key, scalar_equal
 from vapiops.planning.graph import is_uuid, to_names
-from vapiops.planning.secrets import sensitive_paths
+from vapiops.planning.secrets import masked_paths, sensitive_paths
 from vapiops.project.config import Project
 from vapiops.state import ResourceState, State
 
@@ -249,10 +250,13 @@ def _string_leaves(value: Any, at: JsonPath) -> list[tuple[JsonPath, str]]:
 
 
 def replace_secrets(kind: str, name: str, spec: dict[str, Any], used: set[str]) -> list[str]:
-    """Put a secret() placeholder (in place) at every string of every secret field; returns the
-    variable names (unique within `used`, which is updated)."""
+    """Put a secret() placeholder (in place) at every string of every secret field and at every
+    masked value elsewhere (a mask is not the value: exported, it would be written back over the
+    secret); returns the variable names (unique within `used`, which is updated)."""
     names: list[str] = []
-    for p in sorted(sensitive_paths(spec), key=path_key):
+    known = sensitive_paths(spec)
+    masked = [p for p in masked_paths(spec) if not any(p[: len(s)] == s for s in known)]
+    for p in sorted({*known, *masked}, key=path_key):
         for leaf_path, _ in _string_leaves(paths.get(spec, p), p):
             base = variable = secret_variable(kind, name, leaf_path)
             n = 2

@@ -221,6 +221,7 @@ class Api:
             if issue.unknown_property is None or paths.format_path(_unknown_path(issue)) not in allowed
         ]
         problems = [issue_text(issue) for issue in issues] + _id_problems(kind, body)
+        problems += fidelity.rule_problems(kind, body)
         if problems:
             raise _BadRequest(problems)
 

@@ -1,6 +1,7 @@
-"""Real-API behaviours the sandbox adds on request: secrets masked in responses, version pins.
+"""Real-API behaviours beyond the published spec: secrets masked in responses, version pins, server rules.
 
-Both come from the registry (`kinds.is_secret_path`, `Kind.pinned_by`); nothing here names a kind.
+All come from the registry (`kinds.is_secret_path`, `Kind.pinned_by`, `Kind.server_rules`); nothing
+here names a kind.
 """
 
 from __future__ import annotations
@@ -8,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from vapiops import paths
-from vapiops.kinds import KINDS, Kind, is_secret_path
+from vapiops.kinds import KINDS, Kind, ServerRule, is_secret_path
 
 MASK = "****"
 
@@ -38,3 +39,34 @@ def pins(kind: Kind, obj_id: str, objects_of: Any) -> tuple[str, list[str]] | No
         if holders:
             return pin.error, holders
     return None
+
+
+def rule_problems(kind: Kind, body: Any) -> list[str]:
+    """The 400 messages for every server rule of kind that body breaks, worded as class-validator words
+    a bound ("silenceTimeoutSeconds must not be less than 10")."""
+    return [problem for rule in kind.server_rules for problem in _broken(rule, body)]
+
+
+def _broken(rule: ServerRule, body: Any) -> list[str]:
+    if rule.check == "minimum":
+        return [
+            f"{paths.format_path(at)} must not be less than {rule.bound:g}"
+            for at, value in paths.find(body, rule.pattern)
+            if _number(value) and value < rule.bound
+        ]
+    pattern = paths.parse_path(rule.pattern)
+    problems = []
+    for at, group in paths.find(body, rule.scope):
+        if not isinstance(group, dict) or pattern[0] not in group:
+            continue  # not sent: nothing to judge
+        total = sum(value for _, value in paths.find(group, pattern) if _number(value))
+        if abs(total - rule.bound) > 1e-9:
+            where = paths.format_path((*at, pattern[0]))
+            problems.append(
+                f"{where}: the points of all conditions must sum to {rule.bound:g} (they sum to {total:g})"
+            )
+    return problems
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)

@@ -40,14 +40,21 @@ class SandboxServer:
         latency_ms: int = 0,
         fault_rate: float = 0.0,
         allow_fields: dict[str, list[str]] | None = None,
-        list_order: str = "desc",
+        list_order: str | None = None,
         api_key: str | None = None,
         seed: int | None = None,
         log: Callable[[str], None] | None = None,
         mask_secrets: bool = False,
         ignore_fields: dict[str, list[str]] | None = None,
         echo_errors: bool = False,
+        strict_real: bool = False,
     ):
+        """strict_real: every real-API behaviour that is otherwise off (docs/sandbox.md, Strict-real):
+        secrets answered masked and array lists oldest first, the order vapiops must not assume
+        away; an explicit list_order still wins. UUID checks and server rules are always on."""
+        if list_order is None:
+            list_order = "asc" if strict_real else "desc"
+        mask_secrets = mask_secrets or strict_real
         if api_key is not None and not api_key.strip():
             raise ValueError("api_key must not be empty")
         self._api_key = api_key
