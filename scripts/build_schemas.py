@@ -54,7 +54,9 @@ def kind_schema(kind: Kind) -> dict:
         f"POST {kind.path} (generated from Vapi's OpenAPI spec by scripts/build_schemas.py).",
         "type": "object",
         "additionalProperties": False,
-        "required": ["kind", "name", "spec"],
+        "required": ["kind", "name"],
+        # `spec` (vapiops writes it) or `lookup` (a live object found by name, never written).
+        "oneOf": [{"required": ["spec"]}, {"required": ["lookup"]}],
         "properties": {
             "kind": {"const": kind.name},
             "name": {
@@ -63,6 +65,13 @@ def kind_schema(kind: Kind) -> dict:
                 "description": "The address key: unique per kind.",
             },
             "spec": spec_schema,
+            "lookup": {
+                "type": "object",
+                "description": "A live object vapiops references but never writes, found by its name.",
+                "additionalProperties": False,
+                "required": ["name"],
+                "properties": {"name": {"type": "string", "minLength": 1}},
+            },
             "lifecycle": {
                 "type": "object",
                 "additionalProperties": False,

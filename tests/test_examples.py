@@ -14,6 +14,7 @@ import shlex
 import shutil
 import subprocess
 import sys
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -306,12 +307,16 @@ def rendered() -> dict[str, dict[str, Any]]:
 
 def test_the_project_validates_in_every_environment_and_uses_every_kind(rendered) -> None:
     assert set(rendered) == {"dev", "staging", "prod"}
-    for env, specs in rendered.items():
-        assert {a.split("/")[0] for a in specs} == set(KINDS), env
+    for env in ("staging", "prod"):
+        assert {a.split("/")[0] for a in rendered[env]} == set(KINDS), env
+    # Lookups find live objects, which a fresh sandbox (dev's quick start) does not have.
+    lookups = {"credential/twilio-main", "file/returns-policy"}
+    assert lookups <= set(rendered["staging"]) and not lookups & set(rendered["dev"])
     # `environments: [dev]` keeps the debug tool out of staging and prod.
     assert "tool/debug-echo" in rendered["dev"]
     assert "tool/debug-echo" not in rendered["staging"] and "tool/debug-echo" not in rendered["prod"]
     assert set(rendered["dev"]) - set(rendered["prod"]) == {"tool/debug-echo"}
+    assert set(rendered["prod"]) - set(rendered["dev"]) == lookups
 
 
 def test_vars_env_and_overrides_differ_per_environment(rendered) -> None:
@@ -387,7 +392,7 @@ def test_prompts_and_liquid_placeholders_reach_vapi_byte_for_byte(rendered) -> N
     raw = {}
     for file in MANIFEST_FILES:
         for doc in yaml.safe_load_all(file.read_text()):
-            raw[address(doc["kind"], doc["name"])] = doc["spec"]
+            raw[address(doc["kind"], doc["name"])] = doc.get("spec", {})
     liquid = [
         (addr, where, value)
         for addr, spec in raw.items()
@@ -571,7 +576,20 @@ class Workspace:
 def workspace(tmp_path: Path, sandbox) -> Workspace:
     if shutil.which("git") is None:
         pytest.skip("git is not installed")
-    return Workspace(tmp_path, sandbox.url)
+    workspace = Workspace(tmp_path, sandbox.url)
+    # What the staging and prod orgs have that the example only looks up (lookups/): made in the
+    # dashboard, as the real orgs' are. A fresh sandbox org (dev's) has neither.
+    from vapiops.sandbox.store import org_id_for_key
+
+    for env in ("STAGING", "PROD"):
+        org = org_id_for_key(workspace.keys[f"VAPI_API_KEY_{env}"])
+        for kind, body in (
+            ("credential", {"provider": "twilio", "name": "Twilio Main", "accountSid": "AC" + "0" * 32}),
+            ("file", {"name": "returns-policy.md", "status": "done", "bytes": 1200}),
+        ):
+            obj = {"id": str(uuid.uuid4()), "orgId": org, "createdAt": "2026-01-01T00:00:00.000Z", **body}
+            sandbox._store.put(org, kind, {**obj, "updatedAt": obj["createdAt"]})
+    return workspace
 
 
 @pytest.mark.e2e

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from jsonschema import Draft7Validator
+from kind_samples import SAMPLES
 from referencing import Registry
 from referencing.jsonschema import DRAFT7
 
@@ -111,6 +112,8 @@ MANIFESTS = {
             "assistantIds": ["support"],
         },
     },
+    **{s.kind: {"kind": s.kind, "name": "sample", "spec": s.spec} for s in SAMPLES},
+    "file": {"kind": "file", "name": "faq", "lookup": {"name": "faq.md"}},
 }
 
 

@@ -287,11 +287,10 @@ def json_at(value, path_text: str):
 @pytest.mark.parametrize(
     ("spec", "path", "holds"),
     [
-        ({"credentialIds": ["my-openai-key"]}, "credentialIds[0]", "credential"),
         (
-            {"server": {"url": "https://x.example", "credentialId": "prod-webhook"}},
-            "server.credentialId",
-            "credential",
+            {"model": {"provider": "openai", "model": "gpt-4o", "workflowId": "w1"}},
+            "model.workflowId",
+            "workflow",
         ),
         ({"analysisPlan": {"outcomeIds": ["sale"]}}, "analysisPlan.outcomeIds[0]", "outcome"),
         ({"monitorPlan": {"monitorIds": ["m1"]}}, "monitorPlan.monitorIds[0]", "monitor"),
@@ -305,9 +304,24 @@ def test_an_external_id_field_takes_only_a_uuid(tmp_path, spec, path, holds):
     assert len(found) == 1 and found[0].startswith(f"m.yaml:3 at {path}:")
     assert f"is not a Vapi ID (a UUID): this field holds the ID of a {holds}" in found[0]
     ok = json.dumps(spec)
-    for bad in ("my-openai-key", "prod-webhook", "sale", "m1"):
+    for bad in ("w1", "sale", "m1"):
         ok = ok.replace(f'"{bad}"', f'"{UUID}"')
     desired(tmp_path, f"kind: assistant\nname: a\nspec: {ok}\n")
+
+
+@pytest.mark.parametrize(
+    ("spec", "path"),
+    [
+        ({"credentialIds": ["my-openai-key"]}, "credentialIds[0]"),
+        ({"server": {"url": "https://x.example", "credentialId": "prod-webhook"}}, "server.credentialId"),
+    ],
+)
+def test_a_credential_field_is_now_a_reference_by_name(tmp_path, spec, path):
+    import json
+
+    found = problems(tmp_path, f"kind: assistant\nname: a\nspec: {json.dumps(spec)}\n")
+    assert len(found) == 1 and found[0].startswith(f"m.yaml:3 at {path}:")
+    assert "is not the name of a credential manifest" in found[0]
 
 
 def test_a_provider_id_is_not_a_vapi_id_and_is_not_checked(tmp_path):

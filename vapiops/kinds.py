@@ -121,9 +121,6 @@ _PROVIDER = "an identifier at the voice or cloud provider, not a Vapi object"
 
 # Every ID field of the managed kinds' Create DTOs that is not a RefField (tests/test_registry.py).
 EXTERNAL_ID_FIELDS = (
-    ExternalIdField("**.credentialId", "credential", _NO_KIND.format("credential")),
-    ExternalIdField("**.credentialIds[]", "credential", _NO_KIND.format("credential")),
-    ExternalIdField("**.knowledgeBases[].fileIds[]", "file", "files are uploaded, not declared"),
     ExternalIdField("**.monitorPlan.monitorIds[]", "monitor", _NO_KIND.format("monitor")),
     ExternalIdField("**.analysisPlan.outcomeIds[]", "outcome", _NO_KIND.format("outcome")),
     ExternalIdField("**.model.workflowId", "workflow", _NO_KIND.format("workflow")),
@@ -137,7 +134,38 @@ EXTERNAL_ID_FIELDS = (
         "**.pronunciationDictionaryLocators[].*", "pronunciation dictionary", _PROVIDER, vapi_id=False
     ),
     ExternalIdField("**.credentials[].**", "inline provider credential", _PROVIDER, vapi_id=False),
-    ExternalIdField("**.destinations[].callerId", "caller ID", "a phone number, not an ID", vapi_id=False),
+    ExternalIdField("**.callerId", "caller ID", "a phone number, not an ID", vapi_id=False),
+    ExternalIdField("workflowId", "workflow", _NO_KIND.format("workflow")),
+)
+
+# A credential's own ID fields are the provider's account identifiers, never Vapi objects.
+CREDENTIAL_PROVIDER_IDS = tuple(
+    ExternalIdField(
+        pattern, "provider account identifier", "a credential's field at its provider", vapi_id=False
+    )
+    for pattern in (
+        "accountId",
+        "authorizationId",
+        "awsAccessKeyId",
+        "groupId",
+        "teamId",
+        "userId",
+        "authenticationPlan.awsAccessKeyId",
+        "authenticationPlan.clientId",
+        "authenticationPlan.externalId",
+        "bucketPlan.accessKeyId",
+        "gcpKey.clientId",
+        "gcpKey.privateKeyId",
+        "gcpKey.projectId",
+    )
+)
+
+# A suite's target is an assistant or a squad as `targetType` says: a reference whose kind depends on a
+# sibling value, which RefField cannot express yet.
+SUITE_TARGET = ExternalIdField(
+    "targetAssignments[].targetId",
+    "assistant or squad (by targetType)",
+    "its kind depends on targetType: write its Vapi ID",
 )
 
 
@@ -162,6 +190,12 @@ class Kind:
     override_flag: tuple[str, str] | None = None
     external_ids: tuple[ExternalIdField, ...] = EXTERNAL_ID_FIELDS  # ID fields no manifest names
     server_rules: tuple[ServerRule, ...] = ()  # what the real API refuses beyond its schemas
+    # Top-level reference fields through which this kind routes calls to an assistant or squad: a
+    # plan deleting or replacing their target warns while an unmanaged live object still routes there.
+    routes_to: tuple[str, ...] = ()
+    # False: vapiops can reference live objects of this kind (a `lookup:` document) but not write
+    # them; a `spec:` document of it is a validation error.
+    writable: bool = True
 
     @property
     def set_fields(self) -> tuple[str, ...]:
@@ -215,6 +249,9 @@ ASSISTANT_GRAPH_REFERENCES = (
     RefField("**.artifactPlan.structuredOutputIds[]", "structured-output"),
     RefField("**.artifactPlan.scorecards[].metrics[].structuredOutputId", "structured-output"),
     RefField("**.artifactPlan.scorecardIds[]", "scorecard"),
+    RefField("**.credentialId", "credential"),
+    RefField("**.credentialIds[]", "credential"),
+    RefField("**.knowledgeBases[].fileIds[]", "file"),
 )
 
 KINDS: dict[str, Kind] = {
@@ -273,6 +310,94 @@ KINDS: dict[str, Kind] = {
                 RefField("metrics[].structuredOutputId", "structured-output"),
             ),
             server_rules=(ServerRule(SCORECARD_POINTS, "sum", 100, _SCORECARD_DOCS),),
+        ),
+        Kind(
+            name="credential",
+            path="/credential",  # not in the published spec: vapispec adds it from the DTOs
+            list_shape="array",
+            create_dto="CreateCredentialDTO",  # the POST /credential oneOf, chosen by `provider`
+            update_dto="UpdateCredentialDTO",
+            discriminator="provider",
+            replace_fields=("provider",),
+            external_ids=EXTERNAL_ID_FIELDS + CREDENTIAL_PROVIDER_IDS,
+        ),
+        Kind(
+            name="phone-number",
+            path="/phone-number",
+            list_shape="array",
+            create_dto="CreatePhoneNumberDTO",  # the POST /phone-number oneOf, chosen by `provider`
+            update_dto="UpdatePhoneNumberDTO",
+            discriminator="provider",
+            references=(
+                RefField("assistantId", "assistant"),
+                RefField("squadId", "squad"),
+                RefField("**.credentialId", "credential"),  # its own, and its server's
+            ),
+            replace_fields=("provider", "number"),  # another number is another phone line
+            display_name_paths=("name", "number", "sipUri"),
+            routes_to=("assistantId", "squadId"),
+        ),
+        Kind(
+            name="eval",
+            path="/eval",
+            list_shape="paginated",
+            create_dto="CreateEvalDTO",
+            update_dto="UpdateEvalDTO",
+        ),
+        Kind(
+            name="simulation-personality",
+            path="/eval/simulation/personality",
+            list_shape="array",
+            create_dto="CreatePersonalityDTO",
+            update_dto="UpdatePersonalityDTO",
+            references=ASSISTANT_GRAPH_REFERENCES,  # the tester is a whole inline assistant
+        ),
+        Kind(
+            name="simulation-scenario",
+            path="/eval/simulation/scenario",
+            list_shape="array",
+            create_dto="CreateScenarioDTO",
+            update_dto="UpdateScenarioDTO",
+            references=(
+                RefField("evaluations[].structuredOutputId", "structured-output"),
+                RefField("evaluations[].structuredOutput.assistantIds[]", "assistant"),
+                *ASSISTANT_GRAPH_REFERENCES,  # targetOverrides are assistant overrides
+            ),
+        ),
+        Kind(
+            name="simulation",
+            path="/eval/simulation",
+            list_shape="array",
+            create_dto="CreateSimulationDTO",
+            update_dto="UpdateSimulationDTO",
+            references=(
+                RefField("scenarioId", "simulation-scenario"),
+                RefField("personalityId", "simulation-personality"),
+            ),
+        ),
+        Kind(
+            name="simulation-suite",
+            path="/eval/simulation/suite",
+            list_shape="array",
+            create_dto="CreateSimulationSuiteDTO",
+            update_dto="UpdateSimulationSuiteDTO",
+            references=(RefField("simulationIds[]", "simulation"),),
+            external_ids=EXTERNAL_ID_FIELDS + (SUITE_TARGET,),
+        ),
+        Kind(
+            name="file",
+            path="/file",
+            list_shape="array",
+            create_dto="CreateFileDTO",  # multipart/form-data: the upload itself
+            update_dto="UpdateFileDTO",
+            writable=False,  # the multipart upload of spec.path is not built yet: reference by lookup
+        ),
+        Kind(
+            name="knowledge-base",
+            path="/v2/knowledge-base",
+            list_shape="array",
+            create_dto="CreateKnowledgeBaseV2DTO",
+            update_dto="UpdateKnowledgeBaseV2DTO",
         ),
     )
 }

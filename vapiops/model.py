@@ -92,6 +92,7 @@ class Desired:
     # (dotted path, "file:line") of each field Vapi's published spec does not list, sent as written:
     # if the API rejects one, the apply error can point at where it is written.
     unknown_fields: tuple[tuple[str, str], ...] = ()
+    lookup: str | None = None  # a `lookup:` document: never written, found by this live name
 
     @property
     def address(self) -> str:
@@ -266,6 +267,8 @@ class Plan:
     # messages (also among warnings) of updates that would lose a secret the API returns masked:
     # apply refuses them unless --force.
     unpreservable: list[str] = field(default_factory=list)
+    # address -> the live ID each `lookup:` document resolved to in this environment (data, not changes)
+    lookups: dict[str, str] = field(default_factory=dict)
     refresh_only: bool = False  # a drift report (`plan --refresh-only`): only `drift`, nothing to apply
 
     @property
@@ -296,6 +299,7 @@ class Plan:
             "changes": [c.to_dict() for c in self.changes],
             "drift": [c.to_dict() for c in self.drift],
             "warnings": list(self.warnings),
+            "lookups": [{"address": a, "id": i} for a, i in sorted(self.lookups.items())],
         }
 
     def checksum(self) -> str:

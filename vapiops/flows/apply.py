@@ -106,7 +106,8 @@ class Applier:
         self.stop = stop if stop is not None else StopRequest()
         self._closed = False  # set when a stop abandons in-flight calls: their threads record nothing more
         self._lock = threading.Lock()  # guards self.state and the save that follows a change
-        self.ids: dict[str, str] = {a: r.id for a, r in state.resources.items()}
+        # Looked-up objects are referenced by their live ID, never recorded in state.
+        self.ids: dict[str, str] = {a: r.id for a, r in state.resources.items()} | plan.lookups
         # IDs of replaced objects: a delete step that does not record is the old copy of a replace.
         self._replaced = {s.id for s in plan.steps if s.phase is Phase.DELETE_DEPOSED and s.id}
         self.names: dict[str, str] = {a: r.name for a, r in state.resources.items()}

@@ -60,6 +60,11 @@ def render_text(plan: dict[str, Any], *, color: bool = False) -> str:
             for change in plan[key]:
                 out += _text_change(change, paint, drift=key == "drift")
                 out.append("")
+    if plan.get("lookups"):
+        # Data, not changes: what each `lookup:` document found (Terraform's data sources).
+        out += ["Looked up (never written):"]
+        out += [f"  {item['address']} = {item['id']}" for item in plan["lookups"]]
+        out.append("")
     for warning in plan["warnings"]:
         out += [f"{paint('Warning:', BOLD + ';' + YELLOW)} {warning}", ""]
     if plan["changes"]:

@@ -17,7 +17,7 @@ from vapiops.project.yamlload import (
     read_text,
 )
 
-WRAPPER_KEYS = ("kind", "name", "spec", "lifecycle", "environments", "overrides")
+WRAPPER_KEYS = ("kind", "name", "spec", "lookup", "lifecycle", "environments", "overrides")
 LIFECYCLE_KEYS = ("preventDestroy", "ignoreChanges")
 
 # ----------------------------------------------------------------------------------------------
@@ -36,6 +36,7 @@ class Resource:
     overrides: dict[str, dict[str, Any]]  # env -> partial spec (raw)
     where: Location  # file (relative to the project root) and line of the document
     lines: dict[tuple, int]  # ("spec", *path) / ("overrides", env, *path) -> line of that key/value
+    lookup: str | None = None  # a `lookup:` document: the live object's name, found per environment
 
     @property
     def address(self) -> str:
@@ -165,10 +166,26 @@ def _check_document(
         )
 
     spec = doc.get("spec")
-    if "spec" not in doc:
-        problem(where, "missing `spec` (write `spec: {}` for an empty body)")
+    lookup = _check_lookup(doc, at, problem)
+    if "spec" in doc and "lookup" in doc:
+        problem(
+            at("lookup"), "a document has `spec` (vapiops writes it) or `lookup` (it is only found), not both"
+        )
+    elif "lookup" in doc:
+        spec = {}
+    elif "spec" not in doc:
+        problem(where, "missing `spec` (write `spec: {}` for an empty body, or `lookup: {name: ...}`)")
     elif not isinstance(spec, dict):
         problem(at("spec"), f"`spec` must be a mapping, not {describe_value(spec)}")
+    elif isinstance(kind, str) and kind in kinds.KINDS and not kinds.KINDS[kind].writable:
+        problem(
+            at("spec"),
+            f"vapiops cannot write a {kind} yet: reference a live one with `lookup: {{name: ...}}` instead of `spec`",
+        )
+    if lookup is not None and (doc.get("overrides") or doc.get("lifecycle")):
+        problem(
+            at("lookup"), "a `lookup` document takes no `overrides` or `lifecycle`: vapiops never writes it"
+        )
 
     lifecycle = _check_lifecycle(doc.get("lifecycle"), at, problem)
     environments = _check_environments(doc.get("environments"), at, problem, project)
@@ -186,7 +203,25 @@ def _check_document(
         overrides=overrides,
         where=where,
         lines=lines,
+        lookup=lookup,
     )
+
+
+def _check_lookup(doc: dict, at: Any, problem: Any) -> str | None:
+    """The live name of a `lookup: {name: ...}` document; None (with a problem if malformed) otherwise."""
+    if "lookup" not in doc:
+        return None
+    value = doc["lookup"]
+    if not isinstance(value, dict) or set(value) != {"name"}:
+        problem(at("lookup"), f"`lookup` must be a mapping with one key, name, not {describe_value(value)}")
+        return None
+    name = value["name"]
+    if not isinstance(name, str) or not name.strip():
+        problem(
+            at("lookup", "name"), f"`lookup.name` must be the live object's name, not {describe_value(name)}"
+        )
+        return None
+    return name
 
 
 def _check_lifecycle(value: Any, at: Any, problem: Any) -> Lifecycle:

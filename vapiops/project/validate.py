@@ -44,6 +44,11 @@ def desired_resources(
     key_vars = [e.api_key_env for e in project.environments.values()]
     for res in selected:
         kind = KINDS[res.kind]
+        if res.lookup is not None:
+            out.append(
+                Desired(kind=res.kind, name=res.name, spec={}, where=str(res.where), lookup=res.lookup)
+            )
+            continue
         try:
             rendered = render_resource(res, env, project.root, key_vars=key_vars)
         except TemplateError as exc:

@@ -27,7 +27,11 @@ from vapiops.vapispec.walk import (
     _components,
     _target,
 )
-from vapiops.vapispec.wiring_repairs import repair_enum_beside_oneof, repair_missing_union_members
+from vapiops.vapispec.wiring_repairs import (
+    repair_credential_paths,
+    repair_enum_beside_oneof,
+    repair_missing_union_members,
+)
 
 # Marks a discriminated union made by repair_oneof (value: the discriminating property). Plain JSON
 # Schema ignores it; our validator uses it to go straight to the one case whose `if` can hold.
@@ -282,6 +286,7 @@ def repair_openapi_keywords(doc: dict) -> int:
 
 
 REPAIRS: tuple[Callable[[dict], int], ...] = (
+    repair_credential_paths,  # first: the paths it adds are repaired like the published ones
     repair_js_regex_literals,
     repair_unicode_classes,
     repair_placeholder_patterns,

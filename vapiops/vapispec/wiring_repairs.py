@@ -6,6 +6,8 @@ defines but forgets to list in a union, an `enum` beside a `oneOf` that admits m
 
 from __future__ import annotations
 
+import re
+
 from vapiops.vapispec.walk import REF_PREFIX, _component_nodes, _components
 
 # (a union member, the member the spec forgot beside it, the event value that selects the forgotten one):
@@ -63,3 +65,41 @@ def repair_enum_beside_oneof(doc: dict) -> int:
             del node["enum"]
             count += 1
     return count
+
+
+# The spec defines a Create/Update DTO per credential provider but publishes no path for them; the
+# real API serves them at /credential (POST, GET list as a bare array, GET/PATCH/DELETE /{id}).
+CREDENTIAL_PATH = "/credential"
+_CREDENTIAL_DTO = re.compile(r"^Create(\w+)CredentialDTO$")
+
+
+def _credential_union(doc: dict, verb: str) -> dict:
+    """The request body of POST (verb "Create") or PATCH ("Update") /credential: a oneOf of every
+    provider's DTO, chosen by `provider` (each Create DTO's one-value enum names its provider)."""
+    components = _components(doc)
+    mapping: dict[str, str] = {}
+    for name, schema in components.items():
+        match = _CREDENTIAL_DTO.match(name)
+        provider = (schema.get("properties") or {}).get("provider", {}).get("enum") or []
+        target = f"{verb}{match.group(1)}CredentialDTO" if match else ""
+        if match and len(provider) == 1 and target in components:
+            mapping[provider[0]] = REF_PREFIX + target
+    return {
+        "oneOf": [{"$ref": ref} for ref in mapping.values()],
+        "discriminator": {"propertyName": "provider", "mapping": mapping},
+    }
+
+
+def repair_credential_paths(doc: dict) -> int:
+    """Add /credential and /credential/{id}, generated from the credential DTOs (0 if present)."""
+    paths = doc.setdefault("paths", {})
+    if CREDENTIAL_PATH in paths:
+        return 0
+
+    def body(verb: str) -> dict:
+        return {"content": {"application/json": {"schema": _credential_union(doc, verb)}}}
+
+    listed = {"200": {"content": {"application/json": {"schema": {"type": "array", "items": {}}}}}}
+    paths[CREDENTIAL_PATH] = {"post": {"requestBody": body("Create")}, "get": {"responses": listed}}
+    paths[CREDENTIAL_PATH + "/{id}"] = {"patch": {"requestBody": body("Update")}, "get": {}, "delete": {}}
+    return 2

@@ -1,0 +1,210 @@
+"""End to end, per new kind (issue 14), as a table: create, plan clean, one-field PATCH, replace,
+delete in dependency order, export round trip; lookups per environment; routing warnings."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from conftest import KEY, Project, apply, calls, clean, doc, live, plan_json, sandbox_client, state_ids
+from kind_samples import ASSISTANT, SAMPLES, SQUAD, Sample
+
+from vapiops.kinds import KINDS
+from vapiops.paths import get as live_value
+
+pytestmark = pytest.mark.e2e
+
+
+def _put_sample(proj: Project, sample: Sample) -> None:
+    for kind, name, spec in sample.needs:
+        proj.put(doc(kind, name, spec))
+    proj.put(doc(sample.kind, "it", sample.spec))
+
+
+@pytest.mark.parametrize("sample", SAMPLES, ids=[s.kind for s in SAMPLES])
+def test_create_plan_clean_one_field_patch_replace_and_delete(sample: Sample, run, sandbox, proj):
+    _put_sample(proj, sample)
+    apply(run, proj)
+    ids = proj.ids()
+    created = live(sandbox, sample.kind, ids[f"{sample.kind}/it"])
+    for ref, at, name in KINDS[sample.kind].find_references(sample.spec):  # names reach the API as IDs
+        assert live_value(created, at) == ids[f"{ref.target}/{name}"]
+    clean(run, proj)
+
+    field, value = sample.change
+    proj.spec(f"{sample.kind}/it")[field] = value
+    proj.save()
+    sandbox.clear_requests()
+    apply(run, proj)
+    path = f"{KINDS[sample.kind].path}/{ids[f'{sample.kind}/it']}"
+    assert calls(sandbox) == [("PATCH", path)]
+    (patch,) = [r for r in sandbox.requests if r["method"] == "PATCH"]
+    assert set(patch["body"]) <= {field, KINDS[sample.kind].discriminator}  # only the changed field
+    assert live(sandbox, sample.kind, ids[f"{sample.kind}/it"])[field] == value
+    clean(run, proj)
+
+    if sample.replace is not None:
+        field, value = sample.replace
+        spec = proj.spec(f"{sample.kind}/it")
+        spec[field] = value
+        if sample.kind == "credential":  # the table's other provider takes its own key
+            spec["apiKey"] = "dg-sample-not-a-real-key-0002"
+        if value == "byo-phone-number":
+            spec.update(number="+14155550100", credentialId="trunk")
+            proj.put(
+                doc("credential", "trunk", {"provider": "byo-sip-trunk", "gateways": [{"ip": "10.0.0.1"}]})
+            )
+        proj.save()
+        changes = plan_json(run, proj)["changes"]
+        assert {c["address"]: c["action"] for c in changes}[f"{sample.kind}/it"] == "replace"
+        apply(run, proj)
+        assert proj.ids()[f"{sample.kind}/it"] != ids[f"{sample.kind}/it"]
+        assert ids[f"{sample.kind}/it"] not in {o["id"] for o in sandbox.objects(sample.kind, KEY)}
+        clean(run, proj)
+
+    # Delete everything: dependents first (the sandbox keeps what it stored, so order shows in calls).
+    proj.docs.clear()
+    proj.save()
+    sandbox.clear_requests()
+    apply(run, proj)
+    deleted = [p for m, p in calls(sandbox) if m == "DELETE"]
+    owners = {i: a.split("/")[0] for a, i in proj.ids().items()} if proj.ids() else {}
+    assert not owners
+    order = [p.rsplit("/", 1)[0] for p in deleted]
+    if sample.needs:
+        assert order.index(KINDS[sample.kind].path) < order.index(KINDS[sample.needs[0][0]].path)
+    assert all(not sandbox.objects(k, KEY) for k in {sample.kind, *(n[0] for n in sample.needs)})
+
+
+@pytest.mark.parametrize("sample", SAMPLES, ids=[s.kind for s in SAMPLES])
+def test_export_round_trip(sample: Sample, run, sandbox, proj, tmp_path: Path):
+    _put_sample(proj, sample)
+    apply(run, proj)
+    other = tmp_path / "exported-project"
+    other.mkdir()
+    run("export", other, "--adopt", env={"VAPIOPS_EXPORT_SECRETS": None})
+    exported = {
+        (d["kind"], d["name"])
+        for p in (other / "resources").rglob("*.yaml")
+        for d in yaml.safe_load_all(p.read_text())
+    }
+    assert sample.kind in {k for k, _ in exported}
+    secret_env = _exported_secret_env(run, other, sample)
+    result = run("plan", other, "--detailed-exitcode", code=None, env=secret_env)
+    assert result.exit_code == 0, result.stdout + result.stderr
+
+
+def _exported_secret_env(run, root: Path, sample: Sample) -> dict[str, Any]:
+    """export writes secret(...) for secret values and names the variables on stderr: set them."""
+    env: dict[str, Any] = {}
+    for p in (root / "resources").rglob("*.yaml"):
+        for name in set(__import__("re").findall(r"secret\('([A-Z0-9_]+)'\)", p.read_text())):
+            env[name] = sample.spec.get("apiKey", "")
+    return env
+
+
+def test_a_phone_number_moves_between_squads_with_one_patch(run, sandbox, proj):
+    proj.put(
+        doc(*ASSISTANT), doc(*SQUAD), doc("squad", "night", {"members": [{"assistantId": "front-desk"}]})
+    )
+    proj.put(doc("phone-number", "line", {"provider": "vapi", "squadId": "desk"}))
+    apply(run, proj)
+    ids = proj.ids()
+    proj.spec("phone-number/line")["squadId"] = "night"
+    proj.save()
+    sandbox.clear_requests()
+    apply(run, proj)
+    assert calls(sandbox) == [("PATCH", f"/phone-number/{ids['phone-number/line']}")]
+    assert live(sandbox, "phone-number", ids["phone-number/line"])["squadId"] == ids["squad/night"]
+    clean(run, proj)
+
+
+def _dashboard_create(sandbox, key: str, kind: str, body: dict[str, Any]) -> str:
+    with sandbox_client(sandbox, key) as c:
+        response = c.post(KINDS[kind].path, json=body)
+        response.raise_for_status()
+        return response.json()["id"]
+
+
+LOOKUP_PROJECT = {
+    "vapiops.yaml": "environments:\n  dev: {api_key_env: KEY_DEV}\n  prod: {api_key_env: KEY_PROD}\n",
+    "resources/cred.yaml": "kind: credential\nname: voice\nlookup: {name: Voice Key}\n",
+    "resources/tool.yaml": (
+        "kind: tool\nname: hook\nspec:\n  type: function\n  function: {name: hook}\n"
+        "  server: {url: 'https://h.example.com', credentialId: voice}\n"
+    ),
+}
+
+
+def test_a_lookup_resolves_to_different_ids_in_two_environments(run, sandbox, tmp_path: Path):
+    from conftest import write_files
+
+    root = tmp_path / "proj"
+    write_files(root, LOOKUP_PROJECT)
+    keys = {"dev": "key-dev-lookup", "prod": "key-prod-lookup"}
+    found = {
+        env: _dashboard_create(
+            sandbox,
+            key,
+            "credential",
+            {"provider": "11labs", "name": "Voice Key", "apiKey": "sk-looked-up-0001"},
+        )
+        for env, key in keys.items()
+    }
+    env_vars = {"KEY_DEV": keys["dev"], "KEY_PROD": keys["prod"]}
+    for env in keys:
+        plan = json.loads(run("plan", root, "--env", env, "--format", "json", env=env_vars).stdout)
+        assert plan["lookups"] == [{"address": "credential/voice", "id": found[env]}]
+        assert [c["address"] for c in plan["changes"]] == ["tool/hook"]  # the lookup is data, not a change
+        run("apply", root, "--env", env, "--auto-approve", env=env_vars)
+        (tool,) = sandbox.objects("tool", keys[env])
+        assert tool["server"]["credentialId"] == found[env]
+        assert "credential/voice" not in state_ids(root, env)  # never written, never recorded
+        again = run("plan", root, "--env", env, "--detailed-exitcode", code=None, env=env_vars)
+        assert again.exit_code == 0, again.stdout
+    assert len(sandbox.objects("credential", keys["dev"])) == 1  # nothing created
+
+
+@pytest.mark.parametrize(
+    ("live_names", "message"),
+    [
+        ((), "no live credential named 'Voice Key'"),
+        (("Voice Key", "Voice Key"), "2 live credential named 'Voice Key'"),
+    ],
+)
+def test_a_missing_or_ambiguous_lookup_is_a_located_error(run, sandbox, tmp_path: Path, live_names, message):
+    from conftest import assert_one_error, write_files
+
+    root = tmp_path / "proj"
+    write_files(root, LOOKUP_PROJECT)
+    for name in live_names:
+        _dashboard_create(
+            sandbox,
+            "key-dev-lookup",
+            "credential",
+            {"provider": "11labs", "name": name, "apiKey": "sk-looked-up-0001"},
+        )
+    sandbox.clear_requests()
+    result = run("plan", root, "--env", "dev", code=1, env={"KEY_DEV": "key-dev-lookup", "KEY_PROD": "x"})
+    assert_one_error(result, "resources/cred.yaml:1", message)
+    assert {r["method"] for r in sandbox.requests} == {"GET"}
+
+
+def test_deleting_a_squad_an_unmanaged_phone_number_routes_to_warns(run, sandbox, proj):
+    proj.put(doc(*ASSISTANT), doc(*SQUAD))
+    apply(run, proj)
+    squad_id = proj.ids()["squad/desk"]
+    number = _dashboard_create(
+        sandbox, KEY, "phone-number", {"provider": "vapi", "name": "Bought", "squadId": squad_id}
+    )
+    proj.drop("squad/desk")
+    plan = plan_json(run, proj)
+    assert any(
+        "squad/desk is to be deleted" in w and "'Bought'" in w and number in w and "squadId" in w
+        for w in plan["warnings"]
+    ), plan["warnings"]
+    managed_only = plan_json(run, proj.put(doc("squad", "desk", SQUAD[2])))
+    assert not any("routes calls" in w for w in managed_only["warnings"])
