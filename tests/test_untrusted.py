@@ -261,3 +261,45 @@ def test_atomic_write_refuses_a_directory_and_leaves_no_temp_file(tmp_path):
 def test_exported_strings_round_trip_byte_for_byte(text):
     dumped = yaml.dump({"k": text}, Dumper=_Dumper, allow_unicode=True, width=4096)
     assert yaml.safe_load(dumped)["k"] == text
+
+
+# ---------------------------------------------------------------------------------------------
+# a secret in an ignoreChanges path: created with the object, never stored raw
+
+
+IGNORED_SECRET = """
+kind: assistant
+name: support
+spec:
+  firstMessage: Hi
+  voicemailMessage: "Quote ${{ secret('HOOK_S') }} when you call back."
+lifecycle:
+  ignoreChanges: [voicemailMessage]
+"""
+
+
+def _state_bytes(root: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in (root / ".vapiops").rglob("*") if p.is_file()}
+
+
+@pytest.mark.e2e
+def test_a_secret_in_an_ignore_changes_path_is_hashed_in_the_intent_journal_state_and_backup(
+    tmp_path, run, sandbox
+):
+    root = tmp_path / "proj"
+    write_files(root, {"resources/a.yaml": IGNORED_SECRET})
+    env = {"HOOK_S": HOOK}
+    # Every attempt of the POST (one and five retries) fails with a 5xx: its outcome is unknown to
+    # apply, so the create intent, holding the body, is kept for the next run to adopt.
+    sandbox.inject("POST", "/assistant", 500, times=6, retry_after=0)
+    run("apply", root, "--auto-approve", env=env, code=1)
+    kept = json.loads((root / ".vapiops" / "state" / "default.json").read_text())
+    intent = kept["intents"]["assistant/support"]
+    assert intent["sensitive"] == ["voicemailMessage"]
+    seen = dict(_state_bytes(root))
+    run("apply", root, "--auto-approve", env=env)
+    (live,) = sandbox.objects("assistant", KEY)
+    assert HOOK in live["voicemailMessage"]  # the API did get the secret
+    seen.update({f"after {k}": v for k, v in _state_bytes(root).items()})
+    assert {"default.json", "default.json.backup"} <= set(seen)
+    _assert_nothing_leaks([b.decode("utf-8", "replace") for b in seen.values()], [HOOK])
