@@ -25,6 +25,7 @@ from vapiops.planning.diff import compare, ignore_patterns, path_key, strip_igno
 from vapiops.planning.graph import owners, references, to_names
 from vapiops.planning.item import Item
 from vapiops.planning.recovery import DEPOSED_MARK
+from vapiops.planning.referrers import unmanaged_referrers
 from vapiops.planning.secrets import (
     Hasher,
     Redactor,
@@ -203,6 +204,7 @@ class _Planner:
         warnings = self.collisions(res)
         creates = {a for a, r in res.items() if r.action in (Action.CREATE, Action.REPLACE)}
         self.mark_repoints(res, creates)
+        warnings += unmanaged_referrers(res, self.live_by_id, self.owner)
         steps: dict[str, Step] = {}
         create_steps(res, creates, self.filtered, steps)
         blocked: Warnings = []
