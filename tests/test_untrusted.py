@@ -149,10 +149,21 @@ def test_no_secret_or_key_in_any_output_or_file(tmp_path, run, sandbox):
     sandbox.inject("POST", "/tool", 400)
     failed = cli("apply", root, "--auto-approve", "--debug", code=1)
     assert "request body" in failed.stderr  # the server did echo the body, with the header values
-    cli("apply", root, "--auto-approve", code=0)
-    cli("plan", root, "--refresh-only")
+    applied = cli("apply", root, "--auto-approve", "--format", "json", code=0)
+    assert json.loads(applied.stdout)  # the JSON report was printed (and scanned)
+    # The object holding the secret headers changed outside vapiops: the drift report must not show them.
+    (tool,) = sandbox.objects("tool", KEY)
+    sandbox.edit(
+        "tool", KEY, tool["id"], {"server": {**tool["server"], "url": "https://moved.example.com/x"}}
+    )
+    for fmt in ("text", "markdown", "json"):
+        drift = cli("plan", root, "--refresh-only", "--format", fmt)
+        assert "moved.example.com" in drift.stdout  # the drift is reported (and scanned)
     cli("state", "list", root)
     cli("state", "show", "tool/lookup", root)
+    cli("state", "show", "assistant/support", root)
+    pulled = cli("state", "pull", root)
+    assert json.loads(pulled.stdout)["resources"]  # the whole state was printed (and scanned)
     cli("export", root, "--out", tmp_path / "exported")
     cli("diff", "default", "default", root)
     texts = outputs + _all_files(root) + _all_files(tmp_path / "exported")
