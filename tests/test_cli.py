@@ -371,7 +371,11 @@ def test_the_api_key_variable_is_needed_only_by_commands_that_call_the_api(suppo
     write_files(support_project, {"vapiops.yaml": MULTI_ENV})
     result = run("validate", support_project, "--env", "dev")
     assert result.stderr.startswith("Valid: 3 manifests") and result.stdout == ""
-    for command in (("destroy", "--auto-approve"), ("import", "tool/hangup", "x"), ("export",)):
+    for command in (
+        ("destroy", "--auto-approve"),
+        ("import", "tool/hangup", "0d9c3a54-1f0e-4c44-9d38-7c1f3b5e2a10"),
+        ("export",),
+    ):
         assert_one_error(
             run(*command, support_project, "--env", "dev", code=1), "VAPI_API_KEY_DEV is not set"
         )
@@ -553,7 +557,11 @@ def test_500s_exhausted_are_one_line_and_state_stays_loadable(support_project, r
 def test_unreachable_base_url_is_one_line(support_project, run, monkeypatch):
     monkeypatch.setattr(context, "VapiClient", functools.partial(VapiClient, sleep=lambda _s: None))
     url = f"http://127.0.0.1:{free_port()}"
-    for command in (("plan",), ("apply", "--auto-approve"), ("import", "tool/hangup", "x")):
+    for command in (
+        ("plan",),
+        ("apply", "--auto-approve"),
+        ("import", "tool/hangup", "0d9c3a54-1f0e-4c44-9d38-7c1f3b5e2a10"),
+    ):
         err = assert_one_error(
             run(*command, support_project, code=1, env={"VAPI_BASE_URL": url}),
             "GET /",

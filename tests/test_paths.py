@@ -76,3 +76,28 @@ def test_copy_json_is_deep():
     copied = paths.copy_json(value)
     copied["a"][0]["b"] = 2
     assert value == {"a": [{"b": 1}], "c": "x"}
+
+
+@pytest.mark.parametrize(
+    "text, problem",
+    [
+        ("voice.voiceId", None),
+        ("model.messages[0].content", None),
+        ("hooks[].do[].toolId", None),
+        ("**.server.headers.*", None),
+        ("members[]", None),
+        ("a..b", "empty step"),
+        (".a", "empty step"),
+        ("a.", "empty step"),
+        ("a[[0]", "bracket"),
+        ("messages[0", "bracket"),
+        ("a[x]", "bracket"),
+        ("a]b", "bracket"),
+        ("[0].a", "starts with an index"),
+        ("", "is empty"),
+        ("  ", "is empty"),
+    ],
+)
+def test_path_syntax_is_checked(text, problem):
+    found = paths.path_syntax_error(text)
+    assert found is None if problem is None else problem in (found or ""), found

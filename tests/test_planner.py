@@ -746,3 +746,46 @@ def test_planning_a_thousand_resources_is_fast():
     assert [c.address for c in plan.changes] == ["tool/t5"]
     print(f"\nmake_plan over 1,000 resources: {best * 1000:.0f} ms")
     assert best < 1.0
+
+
+# -- an unmanaged live object still using what the plan deletes ---------------------------------------
+
+HANGUP = D("tool", "hangup", {"type": "endCall"})
+LOOKUP = D("tool", "lookup", {"type": "function", "function": {"name": "lookup"}})
+USES_HANGUP = D(
+    "assistant",
+    "managed",
+    {"firstMessage": "Hi", "model": {"provider": "openai", "model": "gpt-4o", "toolIds": ["hangup"]}},
+)
+
+
+@pytest.mark.parametrize(
+    "desired, warned",
+    [
+        # hangup's manifest removed: the unmanaged assistant would point at a deleted tool.
+        ([LOOKUP], "plan deletes it"),  # (the managed assistant is deleted too)
+        # hangup replaced (a tool's type cannot be PATCHed): its old copy is deleted the same way.
+        ([D("tool", "hangup", {"type": "voicemail"}), LOOKUP, USES_HANGUP], "plan replaces it"),
+        # lookup removed: nobody unmanaged uses it.
+        ([HANGUP, USES_HANGUP], None),
+        # nothing deleted.
+        ([HANGUP, LOOKUP, USES_HANGUP], None),
+    ],
+    ids=["delete", "replace", "unused", "no-delete"],
+)
+def test_deleting_what_an_unmanaged_live_object_uses_warns_naming_it(desired, warned):
+    state, org = converge([HANGUP, LOOKUP, USES_HANGUP])
+    hangup_id = state.resources["tool/hangup"].id
+    legacy = org.create(
+        "assistant",
+        {"name": "Legacy IVR", "model": {"provider": "openai", "model": "gpt-4o", "toolIds": [hangup_id]}},
+    )
+    plan = plan_for(desired, state, org)
+    about = [w for w in plan.warnings if "not managed by vapiops" in w]
+    if warned is None:
+        assert about == []
+        return
+    # One warning: the managed assistant using hangup is repointed by the plan, not warned about.
+    (warning,) = about
+    assert warning.startswith("tool/hangup: the live assistant 'Legacy IVR' (id " + legacy + ")")
+    assert "at model.toolIds[0]" in warning and warned in warning and "pointing at a deleted ID" in warning

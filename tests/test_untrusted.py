@@ -149,10 +149,21 @@ def test_no_secret_or_key_in_any_output_or_file(tmp_path, run, sandbox):
     sandbox.inject("POST", "/tool", 400)
     failed = cli("apply", root, "--auto-approve", "--debug", code=1)
     assert "request body" in failed.stderr  # the server did echo the body, with the header values
-    cli("apply", root, "--auto-approve", code=0)
-    cli("plan", root, "--refresh-only")
+    applied = cli("apply", root, "--auto-approve", "--format", "json", code=0)
+    assert json.loads(applied.stdout)  # the JSON report was printed (and scanned)
+    # The object holding the secret headers changed outside vapiops: the drift report must not show them.
+    (tool,) = sandbox.objects("tool", KEY)
+    sandbox.edit(
+        "tool", KEY, tool["id"], {"server": {**tool["server"], "url": "https://moved.example.com/x"}}
+    )
+    for fmt in ("text", "markdown", "json"):
+        drift = cli("plan", root, "--refresh-only", "--format", fmt)
+        assert "moved.example.com" in drift.stdout  # the drift is reported (and scanned)
     cli("state", "list", root)
     cli("state", "show", "tool/lookup", root)
+    cli("state", "show", "assistant/support", root)
+    pulled = cli("state", "pull", root)
+    assert json.loads(pulled.stdout)["resources"]  # the whole state was printed (and scanned)
     cli("export", root, "--out", tmp_path / "exported")
     cli("diff", "default", "default", root)
     texts = outputs + _all_files(root) + _all_files(tmp_path / "exported")
@@ -261,3 +272,45 @@ def test_atomic_write_refuses_a_directory_and_leaves_no_temp_file(tmp_path):
 def test_exported_strings_round_trip_byte_for_byte(text):
     dumped = yaml.dump({"k": text}, Dumper=_Dumper, allow_unicode=True, width=4096)
     assert yaml.safe_load(dumped)["k"] == text
+
+
+# ---------------------------------------------------------------------------------------------
+# a secret in an ignoreChanges path: created with the object, never stored raw
+
+
+IGNORED_SECRET = """
+kind: assistant
+name: support
+spec:
+  firstMessage: Hi
+  voicemailMessage: "Quote ${{ secret('HOOK_S') }} when you call back."
+lifecycle:
+  ignoreChanges: [voicemailMessage]
+"""
+
+
+def _state_bytes(root: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in (root / ".vapiops").rglob("*") if p.is_file()}
+
+
+@pytest.mark.e2e
+def test_a_secret_in_an_ignore_changes_path_is_hashed_in_the_intent_journal_state_and_backup(
+    tmp_path, run, sandbox
+):
+    root = tmp_path / "proj"
+    write_files(root, {"resources/a.yaml": IGNORED_SECRET})
+    env = {"HOOK_S": HOOK}
+    # Every attempt of the POST (one and five retries) fails with a 5xx: its outcome is unknown to
+    # apply, so the create intent, holding the body, is kept for the next run to adopt.
+    sandbox.inject("POST", "/assistant", 500, times=6, retry_after=0)
+    run("apply", root, "--auto-approve", env=env, code=1)
+    kept = json.loads((root / ".vapiops" / "state" / "default.json").read_text())
+    intent = kept["intents"]["assistant/support"]
+    assert intent["sensitive"] == ["voicemailMessage"]
+    seen = dict(_state_bytes(root))
+    run("apply", root, "--auto-approve", env=env)
+    (live,) = sandbox.objects("assistant", KEY)
+    assert HOOK in live["voicemailMessage"]  # the API did get the secret
+    seen.update({f"after {k}": v for k, v in _state_bytes(root).items()})
+    assert {"default.json", "default.json.backup"} <= set(seen)
+    _assert_nothing_leaks([b.decode("utf-8", "replace") for b in seen.values()], [HOOK])

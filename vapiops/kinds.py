@@ -190,9 +190,6 @@ class Kind:
     override_flag: tuple[str, str] | None = None
     external_ids: tuple[ExternalIdField, ...] = EXTERNAL_ID_FIELDS  # ID fields no manifest names
     server_rules: tuple[ServerRule, ...] = ()  # what the real API refuses beyond its schemas
-    # Top-level reference fields through which this kind routes calls to an assistant or squad: a
-    # plan deleting or replacing their target warns while an unmanaged live object still routes there.
-    routes_to: tuple[str, ...] = ()
     # False: vapiops can reference live objects of this kind (a `lookup:` document) but not write
     # them; a `spec:` document of it is a validation error.
     writable: bool = True
@@ -335,7 +332,6 @@ KINDS: dict[str, Kind] = {
             ),
             replace_fields=("provider", "number"),  # another number is another phone line
             display_name_paths=("name", "number", "sipUri"),
-            routes_to=("assistantId", "squadId"),
         ),
         Kind(
             name="eval",

@@ -32,6 +32,27 @@ def format_path(path: Path) -> str:
     return out
 
 
+# A well-formed path or pattern: a key, then any run of `.key`, `[n]` and `[]` (a key holds no '.', '[' or ']').
+_WELL_FORMED = re.compile(r"[^.\[\]]+(?:\.[^.\[\]]+|\[\d*\])*")
+
+
+def path_syntax_error(text: str) -> str | None:
+    """Why `text` is not a well-formed path or pattern (None when it is).
+
+    parse_path skips what it cannot read, so `a..b` or `a[[0]` would quietly mean another path:
+    input from a manifest is checked here first.
+    """
+    if not text.strip():
+        return "is empty"
+    if _WELL_FORMED.fullmatch(text):
+        return None
+    if ".." in text or text.startswith(".") or text.endswith("."):
+        return "has an empty step (two dots, or a dot at either end)"
+    if text.startswith("["):
+        return "starts with an index; a path starts with a field name"
+    return "has a bracket that is not an index `[n]` or `[]`"
+
+
 @functools.lru_cache(maxsize=4096)
 def parse_path(text: str) -> Path:
     """Parse a dotted path or pattern; `[3]` becomes 3, `[]` stays the wildcard token "[]"."""

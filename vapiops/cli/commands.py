@@ -245,11 +245,11 @@ def apply(
     """
     saved = applying.load_saved_plan(path) if path.is_file() else None
     if saved is not None:
-        path = saved.project_dir
-        env_name = env_name or saved.environment
         auto_approve = True  # the plan was reviewed when it was saved
         targets = saved.targets
-    ctx = Context.open(path, env_name, strict=strict, sandbox=sandbox)
+        ctx = applying.open_saved_context(saved, env_name, strict=strict, sandbox=sandbox)
+    else:
+        ctx = Context.open(path, env_name, strict=strict, sandbox=sandbox)
     desired = ctx.desired()
     _warn(ctx.warnings)
     with (

@@ -10,7 +10,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any
 
-from vapiops import paths
+from vapiops import paths, redact
 from vapiops.client import VapiClient
 from vapiops.errors import ApiError, VapiopsError
 from vapiops.flows.interrupt import GRACE_SECONDS, Interrupted, StopRequest
@@ -393,15 +393,22 @@ class Applier:
         return body
 
     def _hash_secrets(self, body: dict[str, Any], addr: str) -> tuple[dict[str, Any], list[str]]:
-        """A copy of a create body fit for the state file: secret values replaced by their hashes."""
+        """A copy of a create body fit for the state file: secret values replaced by their hashes.
+
+        The plan knows the secret paths of what state will record, which leaves out ignoreChanges
+        paths; a create still sends those, so a value holding any secret of the run (the redaction
+        layer knows each one) is hashed too, wherever it sits.
+        """
         stored = copy_json(body)
         secret_paths = set(self.plan.secrets.get(addr, {}))
+        secret_texts = redact.registered()
         sensitive: list[str] = []
         for path, value in list(paths.find(stored, "**")):
             dotted = paths.format_path(path)
+            holds_secret = isinstance(value, str) and any(text in value for text in secret_texts)
             if (
                 path
-                and (dotted in secret_paths or is_secret_path(path))
+                and (dotted in secret_paths or is_secret_path(path) or holds_secret)
                 and not isinstance(value, (dict, list))
             ):
                 paths.set_(

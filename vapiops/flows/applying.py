@@ -49,21 +49,27 @@ def load_saved_plan(path: Path) -> SavedPlan:
             hint="apply a project directory, or a plan saved by `vapiops plan --out FILE`",
         )
     saved = planfile.load(path)
-    plan_doc = saved.get("plan")
-    well_formed = (
-        isinstance(saved.get("project_root"), str)
-        and isinstance(plan_doc, dict)
-        and isinstance(plan_doc.get("environment"), str)
-        and isinstance(saved.get("targets", []), list)
-        and isinstance(saved.get("fingerprint", {}), dict)
-    )
-    if not well_formed:
+    damage = planfile.damage(saved)
+    if damage:
         raise VapiopsError(
-            "plan file is damaged (fields are missing or of the wrong type)",
+            f"plan file is damaged: {damage}; nothing was sent",
             where=str(path),
             hint="make a new one with `vapiops plan --out FILE`",
         )
     return SavedPlan(saved, str(path))
+
+
+def open_saved_context(saved: SavedPlan, env_name: str | None, **options: Any) -> Context:
+    """The project and environment a saved plan was made for (`--env` wins over the file's)."""
+    try:
+        return Context.open(saved.project_dir, env_name or saved.environment, **options)
+    except VapiopsError as exc:
+        if exc.where or env_name:
+            raise
+        # The environment came from the plan file: say so, rather than blame a --env never given.
+        raise VapiopsError(
+            f"the plan file's environment: {exc.message}", where=saved.where, hint=exc.hint
+        ) from None
 
 
 def plan_apply(

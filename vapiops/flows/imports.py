@@ -6,6 +6,7 @@ from vapiops.errors import ApiError, VapiopsError
 from vapiops.flows.context import Context, client_for
 from vapiops.kinds import KINDS
 from vapiops.model import Address
+from vapiops.planning.graph import is_uuid
 from vapiops.state import ResourceState
 
 
@@ -27,6 +28,13 @@ def check_address(address: str) -> tuple[str, str]:
 def import_object(ctx: Context, address: str, object_id: str, *, sandbox: bool) -> None:
     """Record the live object `object_id` as `address`, after checking it exists and is not managed yet."""
     kind_name, name = check_address(address)
+    if not is_uuid(object_id):
+        # Vapi's IDs are UUIDs: anything else is a mistake (a name, a pasted URL), caught before any request.
+        raise VapiopsError(
+            f"{object_id!r} is not a Vapi ID",
+            where=address,
+            hint="pass the object's ID, a UUID such as 72f7c1fe-d17a-4f28-b791-05a7ae92fdfe (`vapiops export` lists them)",
+        )
     with ctx.backend.lock(who="import"), client_for(ctx, sandbox) as client:
         state = ctx.backend.load()
         if address in state.resources:

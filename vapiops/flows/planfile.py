@@ -19,7 +19,7 @@ from typing import Any
 
 from vapiops import __version__, fsio, redact
 from vapiops.errors import UnsafePlan, VapiopsError
-from vapiops.model import Desired, Plan
+from vapiops.model import Address, Desired, Plan
 from vapiops.state import State
 
 MAGIC = "vapiops-plan"
@@ -94,6 +94,61 @@ def load(path: Path) -> dict[str, Any]:
     if doc.get("version") != PLANFILE_VERSION:
         raise VapiopsError(f"plan file version {doc.get('version')} is not supported", where=str(path))
     return doc
+
+
+def _is_digest_table(value: Any) -> bool:
+    return isinstance(value, dict) and all(
+        isinstance(k, str) and isinstance(v, str) for k, v in value.items()
+    )
+
+
+def damage(doc: dict[str, Any]) -> str | None:
+    """What is wrong with a loaded plan file's fields (None when nothing is): checked before any request,
+    so a damaged or hand-edited file cannot fail half-way through a run."""
+    plan_doc = doc.get("plan")
+    fingerprints = doc.get("fingerprint")
+    targets = doc.get("targets", [])
+    checks = (
+        (isinstance(doc.get("project_root"), str), "`project_root` must be a folder path"),
+        (isinstance(plan_doc, dict), "`plan` must be the saved plan document"),
+        (
+            isinstance(plan_doc, dict)
+            and isinstance(plan_doc.get("environment"), str)
+            and isinstance(plan_doc.get("changes"), list),
+            "`plan.environment` must be a name and `plan.changes` a list",
+        ),
+        (
+            isinstance(targets, list) and all(isinstance(t, str) and _is_address(t) for t in targets),
+            f"`targets` must be a list of addresses (KIND/NAME), not {json.dumps(targets)[:80]}",
+        ),
+        (
+            isinstance(fingerprints, dict)
+            and set(fingerprints) == {"manifests", "live"}
+            and all(_is_digest_table(v) for v in fingerprints.values()),
+            "`fingerprint` must hold `manifests` and `live`, each a table of address: digest",
+        ),
+        (isinstance(doc.get("checksum"), str), "`checksum` must be a string"),
+    )
+    for ok, problem in checks:
+        if not ok:
+            return problem
+    assert isinstance(plan_doc, dict)  # the checks above said so
+    if doc["checksum"] != _changes_checksum(plan_doc["changes"]):
+        return "its changes were edited after it was saved (`checksum` does not match them)"
+    return None
+
+
+def _changes_checksum(changes: list[Any]) -> str:
+    # As Plan.checksum computes it from Plan.to_dict()["changes"], which the file holds.
+    return hashlib.sha256(json.dumps(changes, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _is_address(text: str) -> bool:
+    try:
+        Address.parse(text)
+    except ValueError:
+        return False
+    return True
 
 
 def check_fresh(saved: dict[str, Any], plan: Plan, print_: dict[str, dict[str, str]], where: str) -> None:

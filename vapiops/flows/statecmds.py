@@ -19,6 +19,7 @@ def list_resources(ctx: Context) -> list[tuple[str, str]]:
 
 def show(ctx: Context, address: str) -> dict[str, Any]:
     """What state holds for `address` (secrets only as hashes)."""
+    check_address(address)
     entry = ctx.backend.load().resources.get(address)
     if entry is None:
         raise VapiopsError(f"{address} is not in state", hint="see `vapiops state list`")
@@ -27,6 +28,7 @@ def show(ctx: Context, address: str) -> dict[str, Any]:
 
 def remove(ctx: Context, address: str) -> None:
     """Forget `address`; the live object is left alone."""
+    check_address(address)
     with ctx.backend.lock(who="state rm"):
         st = ctx.backend.load()
         if st.resources.pop(address, None) is None:

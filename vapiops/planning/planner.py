@@ -18,14 +18,15 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from vapiops import paths
-from vapiops.errors import VapiopsError
 from vapiops.kinds import Kind, get_kind
 from vapiops.model import ABSENT, SENSITIVE, Action, Change, Desired, FieldChange, Plan, Reason, Step
 from vapiops.paths import Path, format_path
 from vapiops.planning.diff import compare, ignore_patterns, path_key, strip_ignored
 from vapiops.planning.graph import owners, references, to_names
 from vapiops.planning.item import Item
+from vapiops.planning.lookups import resolve_lookups
 from vapiops.planning.recovery import DEPOSED_MARK
+from vapiops.planning.referrers import unmanaged_referrers
 from vapiops.planning.secrets import (
     Hasher,
     Redactor,
@@ -186,34 +187,9 @@ class _Planner:
 
     # -- the plan -----------------------------------------------------------------------------
 
-    def resolve_lookups(self, lookups: list[Desired]) -> dict[str, str]:
-        """address -> live ID of each `lookup:` document, found by its display name among the live
-        objects of its kind; none or several is an error at the document. Each found ID then reads
-        as the lookup's name (planning in name space), as a managed resource's does."""
-        found: dict[str, str] = {}
-        for d in lookups:
-            kind = get_kind(d.kind)
-            matches = sorted(
-                str(o["id"])
-                for o in self.live_by_id.get(kind.name, {}).values()
-                if kind.display_name(o) == d.lookup
-            )
-            if len(matches) != 1:
-                what = "no live" if not matches else f"{len(matches)} live"
-                raise VapiopsError(
-                    f"lookup {d.address}: {what} {kind.name} named {d.lookup!r} in this environment"
-                    + (f" ({', '.join(matches)})" if matches else ""),
-                    where=d.where or d.address,
-                    hint="create it (or rename it) in the dashboard so that exactly one has this name, "
-                    "or manage it here with `spec:`",
-                )
-            found[d.address] = matches[0]
-            self.owner[matches[0]] = (kind.name, d.name)
-        return found
-
     def plan(self, environment: str, desired: list[Desired], targets: Iterable[str]) -> Plan:
         res: dict[str, Item] = {}
-        lookups = self.resolve_lookups([d for d in desired if d.lookup is not None])
+        lookups = resolve_lookups([d for d in desired if d.lookup is not None], self.live_by_id, self.owner)
         desired = [d for d in desired if d.lookup is None]
         for d in desired:
             if d.address in res:
@@ -234,6 +210,8 @@ class _Planner:
         warnings = self.collisions(res)
         creates = {a for a, r in res.items() if r.action in (Action.CREATE, Action.REPLACE)}
         self.mark_repoints(res, creates)
+        managed = {e.id for e in self.state.resources.values() if e.id}  # looked-up objects are not
+        warnings += unmanaged_referrers(res, self.live_by_id, managed)
         steps: dict[str, Step] = {}
         create_steps(res, creates, self.filtered, steps)
         blocked: Warnings = []
@@ -270,7 +248,6 @@ class _Planner:
                 )
             )
         plan.steps = ordered(steps)
-        warnings += self.unmanaged_routes(plan)
         plan.warnings = [text for _, text in sorted(warnings)]
         targets = list(targets)
         if targets:
@@ -279,38 +256,6 @@ class _Planner:
         plan.unpreservable = [text for addr, text in sorted(blocked) if addr in kept]
         plan.protected = destructive_protected(plan, desired)
         return plan
-
-    def unmanaged_routes(self, plan: Plan) -> Warnings:
-        """Warn when the plan deletes or replaces what an unmanaged live object (a phone number
-        bought in the dashboard, or only looked up) still routes calls to (Kind.routes_to)."""
-        going = {
-            (c.kind, c.name): c.action.value
-            for c in plan.changes
-            if c.action in (Action.DELETE, Action.REPLACE)
-        }
-        managed = {e.id for e in self.state.resources.values() if e.id}
-        warnings: Warnings = []
-        for kind_name, objects in sorted(self.live_by_id.items()):
-            kind = get_kind(kind_name)
-            fields = [r for r in kind.references if r.pattern in kind.routes_to]
-            for obj_id, obj in sorted(objects.items()):
-                if obj_id in managed:
-                    continue
-                for ref in fields:
-                    target = self.owner.get(str(obj.get(ref.pattern)))
-                    if target is None or target[0] != ref.target or target not in going:
-                        continue
-                    label = kind.display_name(obj) or obj_id
-                    addr = f"{target[0]}/{target[1]}"
-                    warnings.append(
-                        (
-                            addr,
-                            f"{addr} is to be {going[target]}d, but the unmanaged {kind.name} {label!r} "
-                            f"({obj_id}) still routes calls to it through {ref.pattern}: "
-                            "point it elsewhere in the dashboard first, or manage it here",
-                        )
-                    )
-        return warnings
 
     def collisions(self, res: dict[str, Item]) -> Warnings:
         """Warn when a create would duplicate a live object nobody manages (same display name)."""

@@ -253,10 +253,12 @@ def _check_lifecycle(value: Any, at: Any, problem: Any) -> Lifecycle:
         ignore = []
     good: list[str] = []
     for i, item in enumerate(ignore):
-        if not isinstance(item, str) or not item.strip() or not paths.parse_path(item):
+        wrong = paths.path_syntax_error(item) if isinstance(item, str) else "is not a string"
+        if wrong:
             problem(
                 at("lifecycle", "ignoreChanges", i),
-                f"`lifecycle.ignoreChanges[{i}]` must be a field path such as voice.voiceId, not {item!r}",
+                f"`lifecycle.ignoreChanges[{i}]` must be a field path such as voice.voiceId or "
+                f"model.messages[0].content; {item!r} {wrong}",
             )
         else:
             good.append(item)

@@ -36,6 +36,17 @@ class FileLock:
         self._mine: LockInfo | None = None
 
     def acquire(self, info: LockInfo, timeout: float) -> None:
+        try:
+            self._acquire(info, timeout)
+        except OSError as exc:
+            # A full disk, a read-only checkout, a lost mount: nothing was locked, nothing was sent.
+            raise StateError(
+                f"cannot lock state: {exc.strerror or exc}",
+                where=str(self.path),
+                hint="free disk space or make the state folder writable, then run the command again",
+            ) from None
+
+    def _acquire(self, info: LockInfo, timeout: float) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
         deadline = time.monotonic() + timeout
