@@ -356,3 +356,90 @@ def test_sandbox_after_a_real_apply_leaves_the_backends_state_untouched(any_setu
         assert len(sandbox_ids) == TOOLS and not sandbox_ids & real_ids
         exit_code, err = finish(vapiops(setup, sandbox, "plan", str(root)))
         assert exit_code == 0 and "No changes" in err, err  # the real org still matches its state
+
+
+def test_local_state_moves_to_the_backend_with_pull_and_push(setup, tmp_path):
+    """docs/state.md's move from the git-branch layout: pull from local files, switch `state:`, push."""
+    root = setup.project(tmp_path / "runner")
+    config = setup.config
+    (root / "vapiops.yaml").write_text("state: {backend: local}\n")
+    with SandboxServer() as sandbox:
+        assert finish(start(setup, sandbox, root))[0] == 0
+        pulled = vapiops(setup, sandbox, "state", "pull", str(root))
+        document, err = pulled.communicate(timeout=60)
+        assert pulled.returncode == 0, err
+        (tmp_path / "default.state.json").write_text(document)
+        (root / "vapiops.yaml").write_text(config)
+        exit_code, out = finish(
+            vapiops(setup, sandbox, "state", "push", str(tmp_path / "default.state.json"), str(root))
+        )
+        assert exit_code == 0 and "Pushed" in out, out
+        local = json.loads(document)
+        moved = setup.open(root).load()
+        assert (moved.lineage, moved.org_id, sorted(moved.resources)) == (
+            local["lineage"],
+            local["org_id"],
+            sorted(local["resources"]),
+        )
+        exit_code, out = finish(vapiops(setup, sandbox, "plan", str(root), "--detailed-exitcode"))
+        assert exit_code == 0 and "No changes" in out, out
+        # Pushing the same file again would undo what runs recorded since: refused.
+        assert finish(start(setup, sandbox, root))[0] == 0
+        exit_code, out = finish(
+            vapiops(setup, sandbox, "state", "push", str(tmp_path / "default.state.json"), str(root))
+        )
+        assert exit_code == 1 and "older than the current state" in out, out
+        assert live_tool_names(sandbox) == expected_names()
+
+
+def test_postgres_works_with_only_the_grants_docs_state_md_lists(postgres_dsn):
+    """The `sql` block of docs/state.md, run as written: a role with those grants (no CREATE) records,
+    saves, locks and unlocks once an owner's first use has created the tables."""
+    import psycopg
+
+    from vapiops.state.postgres import PostgresBackend
+
+    docs = (Path(__file__).resolve().parents[1] / "docs" / "state.md").read_text()
+    grants = re.search(r"```sql\n(.*?)```", docs, re.S)
+    assert grants, "docs/state.md has no sql block"
+    owner = PostgresBackend(postgres_dsn, "vapiops", "dev", where="owner")
+    with owner.lock(who="first use"):
+        owner.load()  # creates the schema and its tables
+    with psycopg.connect(postgres_dsn, autocommit=True) as conn:
+        conn.execute("CREATE ROLE vapiops_runner LOGIN")
+        for statement in grants.group(1).split(";"):
+            lines = [line for line in statement.splitlines() if not line.startswith("--")]
+            if "".join(lines).strip():
+                conn.execute("\n".join(lines))
+    runner_dsn = postgres_dsn.replace("vapiops@", "vapiops_runner@")
+    runner, other = (PostgresBackend(runner_dsn, "vapiops", "dev", where="runner") for _ in range(2))
+    with runner.lock(who="apply") as info:
+        state = runner.load()
+        state.resources["tool/a"] = ResourceState("tool", "a", "id-a", {})
+        runner.record(state, "tool/a")
+        runner.save(state)
+        state.resources["tool/b"] = ResourceState("tool", "b", "id-b", {})
+        runner.record(state, "tool/b")
+    with runner.lock(who="apply") as info:
+        other.unlock(info.id)  # ends the holder's session: allowed between sessions of one role
+    assert sorted(other.load().resources) == ["tool/a", "tool/b"]
+
+
+def test_postgres_tables_missing_and_no_right_to_create_them_is_one_located_error(postgres_dsn):
+    import psycopg
+
+    from vapiops.state.postgres import PostgresBackend
+
+    with psycopg.connect(postgres_dsn, autocommit=True) as conn:
+        conn.execute("CREATE ROLE vapiops_newcomer LOGIN")
+    newcomer = PostgresBackend(
+        postgres_dsn.replace("vapiops@", "vapiops_newcomer@"),
+        "fresh",
+        "dev",
+        where="postgres fresh.states env dev",
+    )
+    with pytest.raises(StateError, match="cannot find or create the state tables in schema fresh") as refused:
+        newcomer.load()
+    assert refused.value.where == "postgres fresh.states env dev" and "docs/state.md" in (
+        refused.value.hint or ""
+    )
