@@ -140,7 +140,6 @@ class ObjectStoreBackend:
         record queued by then along; else by the thread writing, or the one after it."""
         with self.mutex:
             if self._current_snapshot() is None:
-                self._check_lock()
                 self.save(state)  # records apply to a snapshot (and its lineage)
                 return
             state.serial += 1
