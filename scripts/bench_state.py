@@ -9,7 +9,9 @@ import os
 import sys
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
+from typing import Any
 
 from click.testing import CliRunner
 
@@ -36,9 +38,25 @@ def timed_apply(root: Path, env: dict[str, str]) -> float:
         return time.perf_counter() - started
 
 
+def count_s3_requests() -> Counter[str]:
+    """Counts every S3 request the backend sends, by operation (PutObject, HeadObject, ...)."""
+    import boto3
+
+    counts: Counter[str] = Counter()
+
+    def count(model: Any, **_: Any) -> None:
+        counts[model.name] += 1
+
+    boto3.setup_default_session()
+    assert boto3.DEFAULT_SESSION is not None
+    boto3.DEFAULT_SESSION.events.register("before-call.s3", count)
+    return counts
+
+
 def main() -> None:
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 1000
     os.environ.update(S3_CREDENTIALS)
+    requests = count_s3_requests()
     with tempfile.TemporaryDirectory() as tmp, s3_server() as endpoint:
         create_bucket(endpoint, "vapiops-bench")
         local, s3 = Path(tmp) / "local", Path(tmp) / "s3"
@@ -50,7 +68,8 @@ def main() -> None:
         local_s = timed_apply(local, {})
         s3_s = timed_apply(s3, {})
         print(
-            f"apply of {n} creates: local state {local_s:.1f} s, s3 state {s3_s:.1f} s ({s3_s / local_s:.1f}x)"
+            f"apply of {n} creates: local state {local_s:.1f} s, s3 state {s3_s:.1f} s ({s3_s / local_s:.1f}x); "
+            f"s3 requests: {', '.join(f'{op} {c}' for op, c in sorted(requests.items()))}"
         )
 
 

@@ -1,12 +1,15 @@
 """The shared state backends against real servers (moto's S3 server, a PostgreSQL cluster): one test per
-guarantee, run for each backend. End to end: the CLI runs as separate processes (two "runners" with
-their own project directories), against one sandbox org and one backend."""
+guarantee, run for each backend (the guarantees every backend shares also for local files). End to end:
+the CLI runs as separate processes (two "runners" with their own project directories), against one
+sandbox org and one backend."""
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -16,7 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import SANDBOX_KEY, repo_pythonpath, sandbox_client, write_files
+from conftest import SANDBOX_KEY, repo_pythonpath, sandbox_client, write_files, writes
 from servers import S3_CREDENTIALS, create_bucket, postgres_server, s3_server
 
 from vapiops.errors import StateError
@@ -28,6 +31,7 @@ from vapiops.state.model import ResourceState
 pytestmark = pytest.mark.e2e
 
 BACKENDS = ["s3", "postgres"]
+EVERY_BACKEND = ["local", *BACKENDS]
 BUCKET = "vapiops-state"
 TOOLS = 10
 
@@ -50,7 +54,10 @@ class Setup:
 
     def __init__(self, request: pytest.FixtureRequest, backend: str):
         unique = uuid.uuid4().hex[:8]
-        if backend == "s3":
+        if backend == "local":
+            self.config = "state: {backend: local}\n"
+            self.env: dict[str, str] = {}
+        elif backend == "s3":
             endpoint = request.getfixturevalue("s3_endpoint")
             self.config = f"state: {{backend: s3, bucket: {BUCKET}, prefix: t{unique}/, region: us-east-1}}\n"
             self.env = {**S3_CREDENTIALS, "VAPIOPS_S3_ENDPOINT_URL": endpoint}
@@ -67,6 +74,16 @@ class Setup:
         ]
         write_files(root, {"vapiops.yaml": self.config, "resources/tools.yaml": "---\n".join(docs)})
         return root
+
+    def fresh_checkout(self, root: Path, fresh: Path) -> Path:
+        """Another runner's project directory with the state a new CI job would start from: the same
+        backend, or (local files) a copy of the committed snapshot `<env>.json` and nothing else."""
+        self.project(fresh)
+        if self.backend == "local":
+            snapshot = Path(".vapiops", "state", "default.json")
+            (fresh / snapshot).parent.mkdir(parents=True)
+            shutil.copy(root / snapshot, fresh / snapshot)
+        return fresh
 
     def open(self, root: Path) -> StateBackend:
         saved = {k: os.environ.get(k) for k in self.env}
@@ -86,19 +103,35 @@ def setup(request: pytest.FixtureRequest) -> Setup:
     return Setup(request, request.param)
 
 
-def start(setup: Setup, sandbox: SandboxServer, root: Path, *args: str) -> subprocess.Popen[str]:
+@pytest.fixture(params=EVERY_BACKEND)
+def any_setup(request: pytest.FixtureRequest) -> Setup:
+    return Setup(request, request.param)
+
+
+def start(
+    setup: Setup, sandbox: SandboxServer, root: Path, *args: str, key: str = SANDBOX_KEY
+) -> subprocess.Popen[str]:
     """`python -m vapiops apply ROOT --auto-approve *args` as its own process: one CI runner."""
+    return vapiops(setup, sandbox, "apply", str(root), "--auto-approve", *args, key=key)
+
+
+def vapiops(
+    setup: Setup, sandbox: SandboxServer, *argv: str, key: str = SANDBOX_KEY
+) -> subprocess.Popen[str]:
+    """`python -m vapiops *argv` as its own process, reaching the backend and the sandbox with `key`."""
     env = repo_pythonpath(
         {
             **os.environ,
             **setup.env,
             "VAPI_BASE_URL": sandbox.url,
-            "VAPI_API_KEY": SANDBOX_KEY,
+            "VAPI_API_KEY": key,
             "NO_COLOR": "1",
+            # A stopped run's POST lands within the sandbox's latency: no need to wait the real 30 s.
+            "VAPIOPS_POST_SETTLE_SECONDS": "1.5",
         }
     )
     return subprocess.Popen(
-        [sys.executable, "-m", "vapiops", "apply", str(root), "--auto-approve", *args],
+        [sys.executable, "-m", "vapiops", *argv],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -182,10 +215,13 @@ def test_sigkill_at_a_random_moment_then_a_rerun_converges_without_duplicates(se
         if setup.backend == "postgres":
             assert code == 0, f"seed {seed}: {err}"  # the killed run's session ended: its lock with it
         else:
-            # An object store cannot tell a dead holder from a slow one: the lock stays until released.
+            # An object store cannot tell a dead holder from a slow one: the lock stays until released,
+            # by the command the lock error names.
             assert code == 1 and "is locked by" in err, f"seed {seed}: {err}"
-            # `vapiops state unlock ID` is the other half of this issue; its backend call is this one.
-            setup.open(root).unlock(lock_id_in(err))
+            unlock = f"vapiops state unlock {lock_id_in(err)}"
+            assert unlock in err, err
+            code, err = finish(vapiops(setup, sandbox, *unlock.split()[1:], str(root)))
+            assert code == 0, f"seed {seed}: {err}"
             code, err = finish(start(setup, sandbox, root))
             assert code == 0, f"seed {seed}: {err}"
         assert live_tool_names(sandbox) == expected_names(), f"seed {seed}"
@@ -259,3 +295,151 @@ def test_state_of_another_environment_is_refused(setup, tmp_path):
         for k in setup.env:
             os.environ.pop(k, None)
     assert not other_env.exists()  # each environment has its own objects/rows
+
+
+@pytest.mark.parametrize(("signum", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_a_signal_mid_apply_then_a_fresh_checkout_creates_nothing_twice(any_setup, tmp_path, signum, code):
+    setup = any_setup
+    root = setup.project(tmp_path / "runner-1")
+    with SandboxServer(latency_ms=150) as sandbox:
+        proc = start(setup, sandbox, root, "--parallelism", "2")
+        wait_for_posts(sandbox, 3, proc)
+        proc.send_signal(signum)
+        exit_code, err = finish(proc)
+        assert exit_code == code, err
+        assert f"interrupted by {signal.Signals(signum).name}" in err and "recorded in state" in err
+        assert "Traceback" not in err
+        recorded = setup.open(root).load()
+        assert 0 < len(recorded.resources) < TOOLS, err  # what completed, folded before the exit
+        # The next CI job: a fresh project directory, no --lock-timeout (the stopped run released its lock).
+        fresh = setup.fresh_checkout(root, tmp_path / "runner-2")
+        exit_code, err = finish(start(setup, sandbox, fresh))
+        assert exit_code == 0, err
+        assert live_tool_names(sandbox) == expected_names()
+        state = setup.open(fresh).load()
+        assert sorted(state.resources) == sorted(f"tool/t{i}" for i in range(TOOLS)) and not state.intents
+
+
+def test_a_key_of_another_org_is_refused_and_nothing_is_written(any_setup, tmp_path):
+    setup = any_setup
+    root = setup.project(tmp_path / "runner")
+    with SandboxServer() as sandbox:
+        exit_code, err = finish(start(setup, sandbox, root))
+        assert exit_code == 0, err
+        before = setup.open(root).load().to_dict()
+        assert before["org_id"]  # learned from the objects it created
+        with sandbox_client(sandbox, "key-of-another-org") as other_org:  # an org with objects of its own
+            other_org.post("/tool", json={"type": "endCall"}).raise_for_status()
+        sandbox.clear_requests()
+        exit_code, err = finish(start(setup, sandbox, root, key="key-of-another-org"))
+        assert exit_code == 1 and f"was made in org {before['org_id']}" in err, err
+        assert "Traceback" not in err
+        assert writes(sandbox) == []
+        assert setup.open(root).load().to_dict() == before  # serial included: not even a save
+
+
+def test_sandbox_after_a_real_apply_leaves_the_backends_state_untouched(any_setup, tmp_path):
+    setup = any_setup
+    root = setup.project(tmp_path / "runner")
+    with SandboxServer() as sandbox:  # stands in for the real Vapi API
+        exit_code, err = finish(start(setup, sandbox, root))
+        assert exit_code == 0, err
+        before = setup.open(root).load().to_dict()
+        sandbox.clear_requests()
+        exit_code, err = finish(start(setup, sandbox, root, "--sandbox"))  # vapiops' own in-process sandbox
+        assert exit_code == 0, err
+        assert writes(sandbox) == []
+        assert setup.open(root).load().to_dict() == before
+        sandboxed = json.loads((root / ".vapiops" / "sandbox" / "state" / "default.json").read_text())
+        real_ids = {e["id"] for e in before["resources"].values()}
+        sandbox_ids = {e["id"] for e in sandboxed["resources"].values()}
+        assert len(sandbox_ids) == TOOLS and not sandbox_ids & real_ids
+        exit_code, err = finish(vapiops(setup, sandbox, "plan", str(root)))
+        assert exit_code == 0 and "No changes" in err, err  # the real org still matches its state
+
+
+def test_local_state_moves_to_the_backend_with_pull_and_push(setup, tmp_path):
+    """docs/state.md's move from the git-branch layout: pull from local files, switch `state:`, push."""
+    root = setup.project(tmp_path / "runner")
+    config = setup.config
+    (root / "vapiops.yaml").write_text("state: {backend: local}\n")
+    with SandboxServer() as sandbox:
+        assert finish(start(setup, sandbox, root))[0] == 0
+        pulled = vapiops(setup, sandbox, "state", "pull", str(root))
+        document, err = pulled.communicate(timeout=60)
+        assert pulled.returncode == 0, err
+        (tmp_path / "default.state.json").write_text(document)
+        (root / "vapiops.yaml").write_text(config)
+        exit_code, out = finish(
+            vapiops(setup, sandbox, "state", "push", str(tmp_path / "default.state.json"), str(root))
+        )
+        assert exit_code == 0 and "Pushed" in out, out
+        local = json.loads(document)
+        moved = setup.open(root).load()
+        assert (moved.lineage, moved.org_id, sorted(moved.resources)) == (
+            local["lineage"],
+            local["org_id"],
+            sorted(local["resources"]),
+        )
+        exit_code, out = finish(vapiops(setup, sandbox, "plan", str(root), "--detailed-exitcode"))
+        assert exit_code == 0 and "No changes" in out, out
+        # Pushing the same file again would undo what runs recorded since: refused.
+        assert finish(start(setup, sandbox, root))[0] == 0
+        exit_code, out = finish(
+            vapiops(setup, sandbox, "state", "push", str(tmp_path / "default.state.json"), str(root))
+        )
+        assert exit_code == 1 and "older than the current state" in out, out
+        assert live_tool_names(sandbox) == expected_names()
+
+
+def test_postgres_works_with_only_the_grants_docs_state_md_lists(postgres_dsn):
+    """The `sql` block of docs/state.md, run as written: a role with those grants (no CREATE) records,
+    saves, locks and unlocks once an owner's first use has created the tables."""
+    import psycopg
+
+    from vapiops.state.postgres import PostgresBackend
+
+    docs = (Path(__file__).resolve().parents[1] / "docs" / "state.md").read_text()
+    grants = re.search(r"```sql\n(.*?)```", docs, re.S)
+    assert grants, "docs/state.md has no sql block"
+    owner = PostgresBackend(postgres_dsn, "vapiops", "dev", where="owner")
+    with owner.lock(who="first use"):
+        owner.load()  # creates the schema and its tables
+    with psycopg.connect(postgres_dsn, autocommit=True) as conn:
+        conn.execute("CREATE ROLE vapiops_runner LOGIN")
+        for statement in grants.group(1).split(";"):
+            lines = [line for line in statement.splitlines() if not line.startswith("--")]
+            if "".join(lines).strip():
+                conn.execute("\n".join(lines))
+    runner_dsn = postgres_dsn.replace("vapiops@", "vapiops_runner@")
+    runner, other = (PostgresBackend(runner_dsn, "vapiops", "dev", where="runner") for _ in range(2))
+    with runner.lock(who="apply") as info:
+        state = runner.load()
+        state.resources["tool/a"] = ResourceState("tool", "a", "id-a", {})
+        runner.record(state, "tool/a")
+        runner.save(state)
+        state.resources["tool/b"] = ResourceState("tool", "b", "id-b", {})
+        runner.record(state, "tool/b")
+    with runner.lock(who="apply") as info:
+        other.unlock(info.id)  # ends the holder's session: allowed between sessions of one role
+    assert sorted(other.load().resources) == ["tool/a", "tool/b"]
+
+
+def test_postgres_tables_missing_and_no_right_to_create_them_is_one_located_error(postgres_dsn):
+    import psycopg
+
+    from vapiops.state.postgres import PostgresBackend
+
+    with psycopg.connect(postgres_dsn, autocommit=True) as conn:
+        conn.execute("CREATE ROLE vapiops_newcomer LOGIN")
+    newcomer = PostgresBackend(
+        postgres_dsn.replace("vapiops@", "vapiops_newcomer@"),
+        "fresh",
+        "dev",
+        where="postgres fresh.states env dev",
+    )
+    with pytest.raises(StateError, match="cannot find or create the state tables in schema fresh") as refused:
+        newcomer.load()
+    assert refused.value.where == "postgres fresh.states env dev" and "docs/state.md" in (
+        refused.value.hint or ""
+    )

@@ -10,6 +10,7 @@ from __future__ import annotations
 import itertools
 import sys
 import threading
+import time
 from typing import Any
 
 import pytest
@@ -152,3 +153,90 @@ def test_a_missing_extra_is_one_error_naming_the_pip_command(tmp_path, monkeypat
     with pytest.raises(StateError) as missing:
         open_backend(load_project(tmp_path), "dev")
     assert missing.value.hint == f"pip install 'vapiops[{extra}]'"
+
+
+class SlowBucket(Bucket):
+    """A bucket whose journal writes take a while (a network round trip), or fail when told to."""
+
+    def __init__(self, delay: float) -> None:
+        super().__init__()
+        self.delay = delay
+        self.fail_journal = False
+
+
+class SlowBlob(Blob):
+    bucket: SlowBucket
+
+    def upload_from_string(
+        self, data: bytes, content_type: str, if_generation_match: int | None = None
+    ) -> None:
+        if ".journal/" in self.name:
+            time.sleep(self.bucket.delay)
+            if self.bucket.fail_journal:
+                raise exceptions.ServiceUnavailable("journal write failed")
+        super().upload_from_string(data, content_type, if_generation_match)
+
+
+class SlowClient(Client):
+    def __init__(self, delay: float) -> None:
+        self.the_bucket = SlowBucket(delay)
+        self.the_bucket.blob = lambda name: SlowBlob(self.the_bucket, name)  # type: ignore[method-assign]
+
+
+def _record_concurrently(backend: Any, state: Any, names: list[str]) -> dict[str, BaseException | None]:
+    """Each name recorded by its own thread, all at once (as the applier's parallel calls do)."""
+    outcome: dict[str, BaseException | None] = {}
+    mutex = threading.Lock()
+
+    def one(name: str) -> None:
+        with mutex:  # the applier changes state under its own lock, then records outside it
+            state.resources[f"tool/{name}"] = ResourceState("tool", name, f"id-{name}", {})
+        try:
+            backend.record(state, f"tool/{name}")
+            outcome[name] = None
+        except BaseException as exc:
+            outcome[name] = exc
+
+    threads = [threading.Thread(target=one, args=(n,)) for n in names]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return outcome
+
+
+def test_concurrent_records_are_written_together_and_each_returns_once_durable():
+    client = SlowClient(delay=0.05)
+    backend = gcs_backend("b", "", "dev", client=client)
+    names = [f"t{i}" for i in range(16)]
+    with backend.lock(who="apply"):
+        state = backend.load()
+        backend.save(state)
+        outcome = _record_concurrently(backend, state, names)
+        assert outcome == dict.fromkeys(names)
+        journal = [n for n in client.the_bucket.objects if ".journal/" in n]
+        # Group commit: fewer journal objects than records, every record in exactly one of them.
+        assert len(journal) < len(names)
+        lines = [line for n in journal for line in client.the_bucket.objects[n][0].splitlines()]
+        assert len(lines) == len(names)
+        # A run killed now: a fresh reader sees every record, in serial order.
+        seen = gcs_backend("b", "", "dev", client=client).load()
+        assert sorted(seen.resources) == sorted(f"tool/{n}" for n in names) and seen.serial == state.serial
+        backend.save(state)
+    assert not [n for n in client.the_bucket.objects if ".journal/" in n]  # folded and deleted
+
+
+def test_a_failed_journal_write_fails_every_record_it_held_and_later_ones_still_land():
+    client = SlowClient(delay=0.05)
+    backend = gcs_backend("b", "", "dev", client=client)
+    with backend.lock(who="apply"):
+        state = backend.load()
+        backend.save(state)
+        client.the_bucket.fail_journal = True
+        failed = _record_concurrently(backend, state, [f"t{i}" for i in range(6)])
+        assert all(isinstance(e, StateError) for e in failed.values()), failed
+        client.the_bucket.fail_journal = False
+        assert _record_concurrently(backend, state, ["late"]) == {"late": None}
+        # The serials of the failed records are never reused; the gap is harmless to a reader.
+        seen = gcs_backend("b", "", "dev", client=client).load()
+        assert sorted(seen.resources) == ["tool/late"] and seen.serial == state.serial

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any
@@ -105,7 +106,11 @@ class Applier:
         self.progress = progress
         self.stop = stop if stop is not None else StopRequest()
         self._closed = False  # set when a stop abandons in-flight calls: their threads record nothing more
-        self._lock = threading.Lock()  # guards self.state and the save that follows a change
+        self._lock = threading.Lock()  # guards self.state (changes, and the saves that read all of it)
+        # Records are written outside self._lock (see _changing); these count the writes in flight,
+        # so that a stop waits for them before its final save and no write lands after it.
+        self._writing = 0
+        self._writes_idle = threading.Condition(self._lock)
         # Looked-up objects are referenced by their live ID, never recorded in state.
         self.ids: dict[str, str] = {a: r.id for a, r in state.resources.items()} | plan.lookups
         # IDs of replaced objects: a delete step that does not record is the old copy of a replace.
@@ -172,6 +177,8 @@ class Applier:
         nothing (a create's intent stays recorded, so the next run adopts what its POST made)."""
         with self._lock:
             self._closed = True
+            while self._writing:  # a record already under way completes (as it did under the lock)
+                self._writes_idle.wait()
         for fut, step in running.items():
             if fut.done() and fut.exception() is None:
                 result.done.append(step.key)
@@ -195,7 +202,9 @@ class Applier:
                 if entry.applied != applied or entry.secrets != secrets:
                     entry.applied, entry.secrets = copy_json(applied), dict(secrets)
                     dirty = True
-            if dirty:
+            # A first record with no snapshot yet saves the whole state; made here, before any call
+            # runs, no record ever reads all of self.state while another thread changes it.
+            if dirty or (self.plan.steps and not self.store.exists()):
                 self.store.save(self.state)
 
     # -- one step ---------------------------------------------------------------------------
@@ -240,12 +249,11 @@ class Applier:
         else:
             assert step.id is not None, f"delete step {step.key} without an id"
             self.client.delete(kind, step.id)
-            with self._lock:
-                self._check_open(step.address)
+            with self._changing(step.address) as changed:
                 # The address's own entry, or the old copy of a replaced one kept under its own address.
                 for addr in [a for a, e in self.state.resources.items() if e.id == step.id]:
                     del self.state.resources[addr]
-                    self._write(addr)
+                    changed.append(addr)
             detail = f" (id {step.id})"
         self.progress(f"{step.address}: {step.phase.past}{detail} [{time.monotonic() - started:.2f}s]")
 
@@ -254,13 +262,13 @@ class Applier:
         body = self._resolve(step)
         started_at = now_iso()
         stored, sensitive = self._hash_secrets(body, step.address)
-        with self._lock:
-            self._check_open(step.address)
-            old = self._set_aside(step.address)
+        # The intent is durable when this block ends, before the POST below is sent.
+        with self._changing(step.address) as changed:
+            old = self._set_aside(step.address, changed)
             self.state.intents[step.address] = Intent(
                 address=step.address, kind=step.kind, started_at=started_at, body=stored, sensitive=sensitive
             )
-            self._write(step.address)
+            changed.append(step.address)
         set_paths = kind.set_fields
 
         def is_ours(live: dict[str, Any]) -> bool:
@@ -276,13 +284,12 @@ class Applier:
             # A 4xx means Vapi created nothing (after any uncertain attempt the client looked for the
             # object first): the address keeps what it had, as if this step never started.
             if exc.status is not None and 400 <= exc.status < 500:
-                with self._lock:
-                    self._check_open(step.address)
+                with self._changing(step.address) as changed:
                     if old is not None:
-                        self._put_back(step.address, old)
+                        self._put_back(step.address, old, changed)
                     else:
                         self.state.intents.pop(step.address, None)
-                        self._write(step.address)
+                        changed.append(step.address)
             raise
         obj_id = str(obj["id"])
         org = obj.get("orgId")
@@ -314,36 +321,35 @@ class Applier:
             with self._lock:
                 self.readback.extend(found)
 
-    def _set_aside(self, addr: str) -> ResourceState | None:
+    def _set_aside(self, addr: str, changed: list[str]) -> ResourceState | None:
         """Before creating an address that state still holds (a replace, or a re-create of an object
         deleted outside vapiops), take its entry out, so that a crash after the POST leaves the intent
         to adopt the new object by. The old copy of a replace stays in state under its own address
         until its delete succeeds (a later plan deletes it if this run stops first); an object already
-        gone is simply forgotten. Returns the entry taken out. Caller holds the lock."""
+        gone is simply forgotten. Returns the entry taken out. Caller is inside _changing."""
         old = self.state.resources.pop(addr, None)
         if old is not None and old.id in self._replaced:
             kept = deposed_address(addr, old.id)
             self.state.resources[kept] = ResourceState(
                 kind=old.kind, name=name_of(kept), id=old.id, applied=old.applied, secrets=old.secrets
             )
-            self._write(kept)
+            changed.append(kept)  # recorded before the address's own record, which drops the entry
         # The intent recorded next writes this address's journal line (entry gone, intent present).
         return old
 
-    def _put_back(self, addr: str, old: ResourceState) -> None:
-        """Undo _set_aside after a create that surely made nothing. Caller holds the lock."""
+    def _put_back(self, addr: str, old: ResourceState, changed: list[str]) -> None:
+        """Undo _set_aside after a create that surely made nothing. Caller is inside _changing."""
         kept = deposed_address(addr, old.id)
         if self.state.resources.pop(kept, None) is not None:
-            self._write(kept)
+            changed.append(kept)
         self.state.resources[addr] = old
         self.state.intents.pop(addr, None)
-        self._write(addr)
+        changed.append(addr)
 
     def _record(self, step: Step, obj_id: str, *, created: bool = False, org: str | None = None) -> None:
         """Remember what this address now has applied (and, after a create, its ID instead of its
-        intent), durable at once. One lock hold: a stop never sees the intent gone without the entry."""
-        with self._lock:
-            self._check_open(step.address)
+        intent), durable at once. One change: a stop never sees the intent gone without the entry."""
+        with self._changing(step.address) as changed:
             if created:
                 self.ids[step.address] = obj_id
                 self.state.intents.pop(step.address, None)
@@ -351,7 +357,7 @@ class Applier:
                     self.state.org_id = org  # the org this state is bound to from now on (saved by the fold)
             if not step.phase.records:
                 if created:
-                    self._write(step.address)
+                    changed.append(step.address)
                 return
             name = name_of(step.address)
             self.state.resources[step.address] = ResourceState(
@@ -361,7 +367,7 @@ class Applier:
                 applied=copy_json(self.plan.applied.get(step.address, {})),
                 secrets=dict(self.plan.secrets.get(step.address, {})),
             )
-            self._write(step.address)
+            changed.append(step.address)
 
     def _check_open(self, addr: str) -> None:
         """Before changing state: refuse once this run abandoned its in-flight calls (its final save
@@ -369,9 +375,38 @@ class Applier:
         if self._closed:
             raise Abandoned(f"{addr}: not recorded (the run stopped)")
 
-    def _write(self, addr: str) -> None:
-        """store.record of one address. Caller holds the lock (and checked _check_open before changing state)."""
-        self.store.record(self.state, addr)
+    @contextlib.contextmanager
+    def _changing(self, addr: str) -> Iterator[list[str]]:
+        """Change self.state under the lock (refused once the run stopped), then make durable, with
+        store.record, each address the block appended, in that order, before returning.
+
+        The records are written after the lock is released, so the calls of other threads do not
+        queue behind this one's network round trip and a backend can write concurrent records
+        together (the object stores do). The guarantees still hold:
+        - durable before the next call: this returns only when every record is durable, and each
+          caller's next API call (the POST after its intent, a dependent step, which starts only
+          once this step's future is done) comes after that return;
+        - consistent records: a record holds one address's entry and intent, and only one step of
+          an address runs at a time (a plan's steps of one address depend on each other), so what
+          the backend reads for it is what this block left; other threads change other keys,
+          under the lock, each change one atomic dict operation; records of different addresses
+          commute, and one thread's records (a replace's old copy, then the address) keep their order;
+        - nothing written after a stop: _abandon sets _closed under the lock and then waits for
+          the writes counted here, so every record either started before (and completes before
+          the final save) or is refused by _check_open.
+        """
+        changed: list[str] = []
+        with self._lock:
+            self._check_open(addr)
+            yield changed
+            self._writing += 1
+        try:
+            for each in changed:
+                self.store.record(self.state, each)
+        finally:
+            with self._lock:
+                self._writing -= 1
+                self._writes_idle.notify_all()
 
     def _resolve(self, step: Step) -> dict[str, Any]:
         """The step's body with every reference name swapped for that resource's current ID."""

@@ -65,11 +65,14 @@ class ObjectStoreBackend:
     (the one before), `<env>.journal/<serial>.json` (one per recorded call since the snapshot) and
     `<env>.lock` (the lock: created only if absent, deleted only by the version that created it).
 
-    A record is one small object written with "only if absent", so a call costs O(1) requests and two
-    runs can never both write the same serial. Before each write the lock object's version is checked
-    against ours: a run whose lock was taken (`state unlock`) stops writing. The window that remains is
-    the time between that check and the write landing (one request); a save is further fenced by
-    writing the snapshot only if it is still the version this run read.
+    A journal object is written with "only if absent", so a call costs O(1) requests and two runs can
+    never both write the same serial. Records made at the same time (the applier's parallel calls) are
+    written together (group commit): while one journal object is being written, the records that
+    arrive queue, and the next object holds them all, one line each; every record() returns only once
+    the object holding it is written. Before each object is written the lock object's version is
+    checked against ours: a run whose lock was taken (`state unlock`) stops writing. The window that
+    remains is the time between that check and the write landing (one request); a save is further
+    fenced by writing the snapshot only if it is still the version this run read.
     """
 
     def __init__(self, store: ObjectStore, prefix: str, environment: str):
@@ -80,6 +83,13 @@ class ObjectStoreBackend:
         self.journal_prefix = f"{prefix}{environment}.journal/"
         self.lock_key = f"{prefix}{environment}.lock"
         self.mutex = threading.RLock()
+        # Group commit (see record): records waiting to be written, whether a journal object is being
+        # written, the highest serial known durable, and the error of each record whose write failed.
+        self._queue: list[tuple[int, bytes]] = []
+        self._writing = False
+        self._durable = 0
+        self._failed: dict[int, BaseException] = {}
+        self._written = threading.Condition(self.mutex)
         self._lock_version: str | None = None  # set while this instance holds the lock
         self._snapshot: tuple[bytes, str] | None = None  # the snapshot as last read or written
         self._snapshot_known = False
@@ -103,8 +113,11 @@ class ObjectStoreBackend:
             state = decode_snapshot(got[0], self.environment, self.describe())
             for key in journal:
                 record = self.store.get(key)
-                if record is not None:  # folded and deleted by a save since we listed
-                    apply_record(state, record[0], self.store.url(key))
+                if record is None:  # folded and deleted by a save since we listed
+                    continue
+                for line in record[0].splitlines():  # one record per line, in serial order
+                    if line.strip():
+                        apply_record(state, line, self.store.url(key))
             return state
 
     def _refuse_new_lineage(self, journal: list[str]) -> None:
@@ -122,24 +135,55 @@ class ObjectStoreBackend:
             )
 
     def record(self, state: State, address: str) -> None:
+        """Queue the record (its serial and bytes are fixed now, in call order), then wait until the
+        journal object holding it is written: by this thread, if no write is under way, taking every
+        record queued by then along; else by the thread writing, or the one after it."""
         with self.mutex:
-            self._check_lock()
             if self._current_snapshot() is None:
                 self.save(state)  # records apply to a snapshot (and its lineage)
                 return
             state.serial += 1
-            key = f"{self.journal_prefix}{state.serial:0{SERIAL_DIGITS}d}.json"
+            serial = state.serial
+            self._queue.append((serial, encode_record(state, address)))
+        while True:
+            with self.mutex:
+                while True:
+                    if serial in self._failed:
+                        raise self._failed.pop(serial)
+                    if serial <= self._durable:
+                        return
+                    if not self._writing:
+                        break
+                    self._written.wait()
+                batch, self._queue = self._queue, []
+                self._writing = True
+            error: BaseException | None = None
             try:
-                written = self.store.put(key, encode_record(state, address), if_absent=True)
-            except BaseException:
-                state.serial -= 1
-                raise
-            if written is None:
-                state.serial -= 1
-                raise lost_lock_error(self.environment, self.store.url(key), "another run wrote this record")
+                self._write_records(batch)
+            except BaseException as exc:  # each record of the batch raises it in its own thread
+                error = exc
+            with self.mutex:
+                self._writing = False
+                if error is None:
+                    self._durable = max(self._durable, batch[-1][0])
+                else:
+                    # Serials are not reused: a failed write may have landed after all, and a gap
+                    # between serials is harmless (load applies records in order, skipping none).
+                    self._failed.update((each, error) for each, _ in batch)
+                self._written.notify_all()
+
+    def _write_records(self, batch: list[tuple[int, bytes]]) -> None:
+        """One journal object, named by its first serial, holding the batch's records one per line."""
+        self._check_lock()
+        key = f"{self.journal_prefix}{batch[0][0]:0{SERIAL_DIGITS}d}.json"
+        written = self.store.put(key, b"\n".join(data for _, data in batch) + b"\n", if_absent=True)
+        if written is None:
+            raise lost_lock_error(self.environment, self.store.url(key), "another run wrote this record")
 
     def save(self, state: State) -> None:
         with self.mutex:
+            while self._writing:  # a journal object being written lands before the fold that deletes it
+                self._written.wait()
             self._check_lock()
             previous = self._current_snapshot()
             state.serial += 1

@@ -86,12 +86,33 @@ class PostgresBackend:
                 hint="check the DSN in the variable `dsn_env` names, and that the server is up",
             ) from exc
         if not self._ready:
-            with conn.transaction():
-                conn.execute("SELECT pg_advisory_xact_lock(%s)", (_DDL_LOCK,))
-                for statement in _TABLES:
-                    conn.execute(self._q(statement))
+            # Creating is checked before existing (even with IF NOT EXISTS, PostgreSQL asks for CREATE
+            # on the database first), so the DDL runs only when a table is missing: a role with the
+            # grants docs/state.md lists, and no CREATE, works once the tables are there.
+            try:
+                if not self._tables_exist(conn):
+                    with conn.transaction():
+                        conn.execute("SELECT pg_advisory_xact_lock(%s)", (_DDL_LOCK,))
+                        for statement in _TABLES:
+                            conn.execute(self._q(statement))
+            except self._psycopg.Error as exc:
+                conn.close()
+                raise StateError(
+                    f"cannot find or create the state tables in schema {self.schema} ({_first_line(exc)})",
+                    where=self.where,
+                    hint="run one command once with a role that may CREATE on the database, then grant the "
+                    "runners' role what docs/state.md (Permissions) lists",
+                ) from exc
             self._ready = True
         return conn
+
+    def _tables_exist(self, conn: Any) -> bool:
+        schema = '"' + self.schema.replace('"', '""') + '"'  # quoted, as _q quotes it in the DDL
+        row = conn.execute(
+            "SELECT count(to_regclass(t)) FROM unnest(%s::text[]) AS t",
+            ([f"{schema}.{table}" for table in ("states", "journal", "locks")],),
+        ).fetchone()
+        return bool(row and row[0] == 3)
 
     @contextlib.contextmanager
     def _conn(self) -> Iterator[Any]:
