@@ -316,3 +316,50 @@ def test_a_provider_id_is_not_a_vapi_id_and_is_not_checked(tmp_path):
         'kind: assistant\nname: a\nspec: {voice: {provider: 11labs, voiceId: "21m00Tcm4TlvDq8N02pL"}}\n',
     )
     assert out.spec["voice"]["voiceId"] == "21m00Tcm4TlvDq8N02pL"
+
+
+# -- validate needs no secret values -------------------------------------------------------------
+
+PER_ENV_SECRET = """
+environments:
+  dev: {api_key_env: VAPI_API_KEY_DEV}
+  prod: {api_key_env: VAPI_API_KEY_PROD}
+"""
+SECRET_MANIFEST = """\
+kind: assistant
+name: support
+spec:
+  firstMessage: hi
+  server:
+    url: https://example.com/hooks
+    headers:
+      Authorization: "Bearer ${{ secret('HOOKS_TOKEN_' ~ env | upper) }}"
+"""
+
+
+def test_validate_notes_each_unset_secret_per_environment_and_still_checks_the_rest(tmp_path, monkeypatch):
+    from vapiops.flows import checking
+
+    monkeypatch.delenv("HOOKS_TOKEN_DEV", raising=False)
+    monkeypatch.setenv("HOOKS_TOKEN_PROD", "set-in-prod")
+    (tmp_path / "vapiops.yaml").write_text(PER_ENV_SECRET)
+    (tmp_path / "resources").mkdir()
+    (tmp_path / "resources" / "a.yaml").write_text(SECRET_MANIFEST)
+    notes: list[str] = []
+    assert checking.validate(tmp_path, None, notes=notes) == (1, ["1 in dev", "1 in prod"])
+    assert notes == [
+        "resources/a.yaml:1: secret('HOOKS_TOKEN_DEV') not set here; checked with a placeholder "
+        "(plan and apply need the value)"
+    ]
+    # The rest is still checked with the secret unset: a schema problem is reported.
+    (tmp_path / "resources" / "a.yaml").write_text(
+        SECRET_MANIFEST.replace("firstMessage: hi", "firstMessage: 3")
+    )
+    with pytest.raises(ValidationError, match="firstMessage"):
+        checking.validate(tmp_path, "dev", notes=[])
+
+
+def test_plan_rendering_still_needs_every_secret(tmp_path, monkeypatch):
+    monkeypatch.delenv("HOOKS_TOKEN_DEFAULT", raising=False)
+    with pytest.raises(ValidationError, match="secret HOOKS_TOKEN_DEFAULT is not set"):
+        desired(tmp_path, SECRET_MANIFEST)

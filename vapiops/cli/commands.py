@@ -62,10 +62,13 @@ def validate(path: Path, env_name: str | None, no_color: bool, debug: bool, stri
     warning (the API will judge it), unless it looks like a typo of a known one.
     """
     warnings: list = []
+    notes: list[str] = []
     try:
-        manifests, counts = checking.validate(path, env_name, strict=strict, warnings=warnings)
+        manifests, counts = checking.validate(path, env_name, strict=strict, warnings=warnings, notes=notes)
     finally:
         _warn(warnings)
+        for note in notes:
+            err(f"note: {note}")
     err(f"Valid: {manifests} manifest{'s' if manifests != 1 else ''} ({', '.join(counts)}).")
 
 

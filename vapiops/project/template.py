@@ -137,6 +137,9 @@ class TemplateContext:
     used_secret: bool = False  # set by secret() during one render_string call
     secret_values: list[str] = field(default_factory=list)  # to scrub from error messages
     secret_names: list[str] = field(default_factory=list)  # read during one render_string call
+    # validate runs with no secret values: an unset secret() is listed here and renders a
+    # placeholder, instead of failing (plan and apply leave this None: every value is needed).
+    unset_secrets: list[str] | None = None
 
     def __post_init__(self) -> None:
         self.root = Path(self.root).resolve()
@@ -161,6 +164,10 @@ class TemplateContext:
                 hint="give the value its own environment variable",
             )
         value = os.environ.get(name)
+        if value is None and self.unset_secrets is not None:
+            if name not in self.unset_secrets:
+                self.unset_secrets.append(name)
+            value = f"unset-secret-{name}"
         if value is None:
             raise TemplateError(f"secret {name} is not set", hint=f"export {name}=...")
         self.used_secret = True
@@ -293,15 +300,27 @@ def in_environment(resource: Resource, env: str) -> bool:
 
 
 def render_resource(
-    resource: Resource, env: Environment, project_root: Path, key_vars: Iterable[str] = ()
+    resource: Resource,
+    env: Environment,
+    project_root: Path,
+    key_vars: Iterable[str] = (),
+    unset_secrets: list[str] | None = None,
 ) -> Rendered:
     """The resource's spec for env: spec and overrides[env] rendered, then merged; secret() paths marked.
 
     Bounded as a whole (sandboxenv.budget): a manifest that would render for longer than a few
     seconds or to more than a few million characters is a located error naming the expression.
     key_vars are the API-key variables of the project's environments, which secret() refuses.
+    With `unset_secrets` (validate), a secret() whose variable is unset is appended there and
+    renders a placeholder instead of failing.
     """
-    ctx = TemplateContext(env.name, env.vars, project_root, key_vars=DEFAULT_KEY_VARS | frozenset(key_vars))
+    ctx = TemplateContext(
+        env.name,
+        env.vars,
+        project_root,
+        key_vars=DEFAULT_KEY_VARS | frozenset(key_vars),
+        unset_secrets=unset_secrets,
+    )
     with budget():
         base: dict[tuple, tuple[str, ...]] = {}
         spec = _render_tree(

@@ -30,11 +30,14 @@ def desired_resources(
     *,
     strict: bool = False,
     warnings: list[Problem] | None = None,
+    unset_secrets: dict[str, list[str]] | None = None,
 ) -> list[Desired]:
     """Render, name, reference-check and schema-check every resource of `env`; raise all problems at once.
 
     A property in neither Vapi's spec, the catalogue nor `allow_fields` is a warning (appended to
     `warnings`, the value sent as written), or with `strict` (or `strict: true` in vapiops.yaml) an error.
+    With `unset_secrets` (validate: no secret values needed), a secret() whose variable is unset
+    renders a placeholder and is recorded as file:line -> its names, instead of being an error.
     """
     strict = strict or project.strict
     problems: list[Problem] = []
@@ -45,7 +48,11 @@ def desired_resources(
     for res in selected:
         kind = KINDS[res.kind]
         try:
-            rendered = render_resource(res, env, project.root, key_vars=key_vars)
+            missing: list[str] | None = [] if unset_secrets is not None else None
+            rendered = render_resource(res, env, project.root, key_vars=key_vars, unset_secrets=missing)
+            if missing and unset_secrets is not None:
+                noted = unset_secrets.setdefault(str(res.where), [])
+                noted.extend(n for n in missing if n not in noted)
         except TemplateError as exc:
             problems.append(Problem(exc.where or res.where, "", exc.message))
             continue
