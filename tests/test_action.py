@@ -274,7 +274,7 @@ class Runner:
             if "id" in inner:
                 ctx["steps"][inner["id"]] = {"outputs": got}
             if done.returncode != 0:
-                raise StepFailed(inner.get("name", ""), stderr + done.stdout)
+                raise StepFailed(f"{workflow}: {name}: {inner.get('name', '')}", stderr + done.stdout)
         outputs = {k: _substitute(v["value"], ctx) for k, v in meta["outputs"].items()}
         if "id" in step:
             self.outputs[step["id"]] = outputs

@@ -115,6 +115,7 @@ class Reason(str, Enum):
     CANNOT_UPDATE = "cannot change in place"  # a replace: PATCH cannot make this change
     REPOINT = "repoint"  # an update that only moves references to a re-created object
     DEPOSED = "old copy left by a replace"  # a replaced object's old copy that a stopped run left
+    REQUESTED = "replace requested"  # plan/apply --replace ADDR: re-created although unchanged
 
 
 @dataclass

@@ -19,6 +19,7 @@ from vapiops.cli.options import (
     err,
     use_color,
 )
+from vapiops.cli.projectcmds import init, output, show
 from vapiops.cli.sandboxcmd import sandbox
 from vapiops.cli.statecmds import state
 from vapiops.cli.transfer import diff_command, export_command, import_
@@ -89,6 +90,13 @@ def _print_plan(plan: Plan, fmt: str, color: bool) -> None:
 @click.option("--detailed-exitcode", is_flag=True, help="Exit 2 when there are changes, 0 when none.")
 @click.option("--target", "targets", multiple=True, metavar="ADDR", help="Only this address (repeatable).")
 @click.option(
+    "--replace",
+    "replace",
+    multiple=True,
+    metavar="ADDR",
+    help="Re-create this resource although unchanged (repeatable).",
+)
+@click.option(
     "--refresh-only", is_flag=True, help="Only report what changed on the server since the last apply."
 )
 @click.option(
@@ -108,10 +116,15 @@ def plan(
     sandbox: bool,
     out: Path | None,
     strict: bool,
+    replace: tuple[str, ...] = (),
 ) -> None:
     """Show how the live Vapi org differs from the manifests. Writes nothing remote."""
     if out is not None and refresh_only:
         raise VapiopsError("--out cannot save a --refresh-only report", hint="drop one of the two")
+    if replace and refresh_only:
+        raise VapiopsError(
+            "--replace plans a change; --refresh-only reports drift only", hint="drop one of the two"
+        )
     if out is not None:
         fsio.check_writable_file(out, "--out")  # before any request: a directory cannot hold a plan
     ctx = Context.open(path, env_name, strict=strict, sandbox=sandbox)
@@ -119,7 +132,9 @@ def plan(
     _warn(ctx.warnings)
     state = ctx.backend.load()
     with client_for(ctx, sandbox) as client:
-        planned = build_plan(ctx, client, state, targets=targets, refresh_only=refresh_only, desired=desired)
+        planned = build_plan(
+            ctx, client, state, targets=targets, refresh_only=refresh_only, desired=desired, replace=replace
+        )
         debug_stats(debug, client)
     result = planned.plan
     for addr in planned.adopted:
@@ -135,6 +150,7 @@ def plan(
             planfile.fingerprint(planned.desired, planned.live, state, client.derive_key),
             ctx.project.root,
             targets,
+            replace,
         )
         err(f"Saved the plan to {out}; apply exactly it with `vapiops apply {out}`.")
     if detailed_exitcode and not result.is_empty:
@@ -217,6 +233,13 @@ def _apply_options(fn: Callable) -> Callable:
 @common()
 @_apply_options
 @click.option("--target", "targets", multiple=True, metavar="ADDR", help="Only this address (repeatable).")
+@click.option(
+    "--replace",
+    "replace",
+    multiple=True,
+    metavar="ADDR",
+    help="Re-create this resource although unchanged (repeatable).",
+)
 @click.option("--strict", is_flag=True, help=STRICT_HELP)
 @click.option(
     "--format",
@@ -239,6 +262,7 @@ def apply(
     targets: tuple[str, ...],
     strict: bool,
     fmt: str,
+    replace: tuple[str, ...] = (),
 ) -> None:
     """Plan, show, ask, then make the changes (create, PATCH, DELETE) in dependency order.
 
@@ -260,7 +284,9 @@ def apply(
         client_for(ctx, sandbox) as client,
     ):
         state = ctx.backend.load()
-        result = applying.plan_apply(ctx, client, state, targets=targets, desired=desired, saved=saved)
+        result = applying.plan_apply(
+            ctx, client, state, targets=targets, desired=desired, saved=saved, replace=replace
+        )
         _run_plan(
             ctx,
             client,
@@ -316,7 +342,7 @@ def destroy(
         debug_stats(debug, client)
 
 
-for _command in (state, import_, diff_command, export_command, sandbox):
+for _command in (state, import_, diff_command, export_command, sandbox, init, show, output):
     cli.add_command(_command)
 
 

@@ -39,6 +39,10 @@ class SavedPlan:
     def targets(self) -> tuple[str, ...]:
         return tuple(self.doc.get("targets", []))
 
+    @property
+    def replace(self) -> tuple[str, ...]:
+        return tuple(self.doc.get("replace", []))
+
 
 def load_saved_plan(path: Path) -> SavedPlan:
     """The plan file `apply FILE` was given, checked enough that using it cannot crash."""
@@ -55,6 +59,7 @@ def load_saved_plan(path: Path) -> SavedPlan:
         and isinstance(plan_doc, dict)
         and isinstance(plan_doc.get("environment"), str)
         and isinstance(saved.get("targets", []), list)
+        and isinstance(saved.get("replace", []), list)
         and isinstance(saved.get("fingerprint", {}), dict)
     )
     if not well_formed:
@@ -74,9 +79,12 @@ def plan_apply(
     targets: Iterable[str],
     desired: list[Desired],
     saved: SavedPlan | None = None,
+    replace: Iterable[str] = (),
 ) -> Plan:
     """The plan apply runs (the caller holds the lock); with `saved`, only if nothing changed since it was made."""
-    planned = build_plan(ctx, client, state, targets=targets, desired=desired, locked=True)
+    if saved is not None:
+        replace = saved.replace
+    planned = build_plan(ctx, client, state, targets=targets, desired=desired, locked=True, replace=replace)
     if saved is not None:
         fresh = planfile.fingerprint(planned.desired, planned.live, state, client.derive_key)
         planfile.check_fresh(saved.doc, planned.plan, fresh, where=saved.where)

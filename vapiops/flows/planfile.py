@@ -56,9 +56,11 @@ def save(
     print_: dict[str, dict[str, str]],
     project_root: Path,
     targets: tuple[str, ...] = (),
+    replace: tuple[str, ...] = (),
 ) -> None:
     doc = {
         "targets": list(targets),
+        "replace": list(replace),
         "kind": MAGIC,
         "version": PLANFILE_VERSION,
         "vapiops_version": __version__,

@@ -71,8 +71,10 @@ class _Planner:
         update_filter: UpdateFilter = _identity,
         hash_secret: Hasher = default_hash,
         unknown_fields: UnknownFields = _no_unknown,
+        replace: Iterable[str] = (),
     ):
         self.state = state
+        self.replace = frozenset(replace)  # --replace: re-create these although nothing changed
         self.update_filter = update_filter
         self.unknown_fields = unknown_fields
         self.hash_secret = hash_secret
@@ -157,7 +159,11 @@ class _Planner:
             prior_secrets=r.entry.secrets if r.entry is not None else {},
             hash_secret=self.hash_secret,
         )
-        if r.fields:
+        if r.address in self.replace:
+            r.action, r.reason, r.detail = Action.REPLACE, Reason.REQUESTED, "--replace"
+            if d.lifecycle.prevent_destroy:
+                r.note = "lifecycle.preventDestroy is set"
+        elif r.fields:
             forced = sorted({p[0] for p, _ in r.fields if p and p[0] in kind.replace_fields}, key=str)
             if forced:
                 r.action = Action.REPLACE
@@ -350,6 +356,7 @@ def make_plan(
     update_filter: UpdateFilter = _identity,
     hash_secret: Hasher = default_hash,
     unknown_fields: UnknownFields = _no_unknown,
+    replace: Iterable[str] = (),
 ) -> Plan:
     """The plan that makes the live org match `desired` (docs/plan.md).
 
@@ -358,10 +365,16 @@ def make_plan(
     with a resource in state must be listed (ValueError otherwise: a missing listing is not "gone").
     update_filter(kind, body) trims a PATCH body to what the Update DTO accepts; hash_secret(value)
     fingerprints a secret for state; unknown_fields(kind, body) names the paths of a PATCH body that
-    Vapi's published spec does not know (they are sent, and the plan warns).
+    Vapi's published spec does not know (they are sent, and the plan warns). `replace`: addresses
+    to re-create (create, repoint dependents, delete the old one) although unchanged.
     """
     planner = _Planner(
-        state, live, update_filter=update_filter, hash_secret=hash_secret, unknown_fields=unknown_fields
+        state,
+        live,
+        update_filter=update_filter,
+        hash_secret=hash_secret,
+        unknown_fields=unknown_fields,
+        replace=replace,
     )
     return planner.plan(environment, desired, targets)
 
