@@ -147,7 +147,7 @@ def plan(
         planfile.save(
             out,
             result,
-            planfile.fingerprint(planned.desired, planned.live, state, client.derive_key),
+            planfile.fingerprint(planned.desired, planned.live, planned.state, client.derive_key),
             ctx.project.root,
             targets,
             replace,

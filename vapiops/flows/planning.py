@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import logging
 import time
 from collections.abc import Callable, Iterable
@@ -12,6 +13,7 @@ from vapiops import paths, vapispec
 from vapiops.client import VapiClient
 from vapiops.errors import StateError, UnsafePlan, VapiopsError, did_you_mean
 from vapiops.flows.context import Context, read_live
+from vapiops.flows.refactoring import apply_refactors, moved_hints
 from vapiops.kinds import Kind
 from vapiops.model import Action, Desired, Plan, Reason, name_of
 from vapiops.planning.drift import drift_report
@@ -90,6 +92,7 @@ class Planned:
     desired: list[Desired]
     live: dict[str, list[dict]]
     adopted: list[str]
+    state: State  # what the plan was made against: with `moved:`/`import:` applied (a copy unless locked)
 
 
 def build_plan(
@@ -118,8 +121,12 @@ def build_plan(
     bind_org(ctx, state, live, persist=locked)  # before any write: refuses another org's key
     adopted = refresh(ctx.backend, state, live, locked=locked, reread=lambda: read_live(client))
     if refresh_only:
-        return Planned(drift_report(ctx.env.name, state, live), [], live, adopted)
+        return Planned(drift_report(ctx.env.name, state, live), [], live, adopted, state)
     assert desired is not None
+    if not locked:
+        # plan records nothing: the refactors are applied to a copy (apply applies them for real).
+        state = copy.deepcopy(state)
+    moved, imported = apply_refactors(ctx.project, ctx.env.name, state, live, desired)
     allow = ctx.project.allow_fields
 
     def update_filter(kind: Kind, body: dict) -> dict:
@@ -142,8 +149,9 @@ def build_plan(
         replace=replace,
     )
     # Validation's warnings (fields no schema lists, sent as written) belong in the plan a reviewer reads.
-    plan.warnings = [f"warning: {w}" for w in ctx.warnings] + plan.warnings
-    return Planned(plan, desired, live, adopted)
+    plan.warnings = [f"warning: {w}" for w in ctx.warnings] + plan.warnings + moved_hints(plan)
+    plan.moved, plan.imported = moved, imported
+    return Planned(plan, desired, live, adopted, state)
 
 
 def check_addresses(option: str, given: Iterable[str], known: set[str], where: str) -> None:

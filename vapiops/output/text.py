@@ -28,6 +28,26 @@ def drift_counts(plan: dict[str, Any]) -> str:
     return f"{len(plan['drift']) - deleted} changed, {deleted} deleted outside vapiops"
 
 
+def refactor_lines(plan: dict[str, Any]) -> list[str]:
+    """One line per `moved:`/`import:` entry the plan records in state (plan files of older versions have none)."""
+    lines = [f"{m['from']} has moved to {m['to']} (id {m['id']})" for m in plan.get("moved", [])]
+    lines += [
+        f"{i['address']} will be imported: the live object found by {i['by']} (id {i['id']})"
+        for i in plan.get("imported", [])
+    ]
+    return lines
+
+
+def plan_counts(plan: dict[str, Any]) -> str:
+    """'N to add, N to change, N to destroy[, N moved][, N imported]'."""
+    s = plan["summary"]
+    text = f"{s['add']} to add, {s['change']} to change, {s['destroy']} to destroy"
+    for key, word in (("moved", "moved"), ("imported", "imported")):
+        if plan.get(key):
+            text += f", {len(plan[key])} {word}"
+    return text
+
+
 def no_changes_line(plan: dict[str, Any]) -> str:
     return f"{NO_CHANGES} {NO_DRIFT_DETAIL if plan['refresh_only'] else NO_CHANGES_DETAIL}"
 
@@ -54,6 +74,10 @@ def render_text(plan: dict[str, Any], *, color: bool = False) -> str:
         ("drift", f"Objects have changed outside vapiops in environment {env} since the last apply:"),
         ("changes", f"vapiops will perform the following actions in environment {env}:"),
     )
+    refactors = refactor_lines(plan)
+    if refactors:
+        out += [f"vapiops will record these refactors in the state of environment {env} (no API call):", ""]
+        out += [f"  # {line}" for line in refactors] + [""]
     for key, intro in sections:
         if plan[key]:
             out += [intro, ""]
@@ -62,9 +86,8 @@ def render_text(plan: dict[str, Any], *, color: bool = False) -> str:
                 out.append("")
     for warning in plan["warnings"]:
         out += [f"{paint('Warning:', BOLD + ';' + YELLOW)} {warning}", ""]
-    if plan["changes"]:
-        s = plan["summary"]
-        out.append(f"Plan: {s['add']} to add, {s['change']} to change, {s['destroy']} to destroy.")
+    if plan["changes"] or refactors:
+        out.append(f"Plan: {plan_counts(plan)}.")
     elif plan["drift"]:
         out.append(f"Drift: {drift_counts(plan)}.")
     else:
