@@ -147,3 +147,114 @@ def test_unknown_addresses_are_one_error_with_did_you_mean_and_send_nothing(
     assert_one_error(run(*args, proj.root, code=1), None, expected)
     assert writes(sandbox) == []
     assert calls(sandbox) == []
+
+
+# -- finding the project, and an empty one ---------------------------------------------------------------
+
+
+@pytest.mark.e2e
+def test_vapiops_yaml_is_found_by_walking_up_from_the_working_directory(
+    run, proj, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tool_and_assistant(proj)
+    (proj.root / "vapiops.yaml").write_text("environments: {default: {}}\n")
+    deep = proj.root / "resources" / "nested"
+    deep.mkdir()
+    monkeypatch.chdir(deep)
+    assert "Valid: 2 manifests" in run("validate").stderr
+    apply_result = run("apply", "--auto-approve")
+    assert "Apply complete! Resources: 2 added" in apply_result.stderr
+    assert (proj.root / ".vapiops" / "state" / "default.json").is_file()  # state beside vapiops.yaml
+    # A repository's top ends the search, as for git.
+    (deep / ".git").mkdir()
+    assert_one_error(run("plan", code=1), None, "no manifests found under")
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize("command", [("plan",), ("apply", "--auto-approve")])
+def test_plan_and_apply_with_no_manifests_and_empty_state_are_an_error(
+    run, sandbox, tmp_path: Path, command
+) -> None:
+    (tmp_path / "empty").mkdir()
+    result = run(*command, tmp_path / "empty", code=1)
+    assert_one_error(result, None, f"no manifests found under {tmp_path / 'empty'}", "vapiops init")
+    assert sandbox.requests == []
+
+
+# -- smaller things --------------------------------------------------------------------------------------
+
+
+def cli_with_stdin(sandbox, root: Path, *args: str, stdin: str):
+    from click.testing import CliRunner
+    from conftest import KEY
+
+    from vapiops.cli.commands import cli
+
+    env = {"VAPI_BASE_URL": sandbox.url, "VAPI_API_KEY": KEY, "NO_COLOR": "1"}
+    return CliRunner().invoke(cli, [*args, str(root)], input=stdin, env=env)
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize(
+    ("stdin", "code", "expected"),
+    [
+        ("yes\n", 0, "Apply complete! Resources: 2 added"),
+        ("no\n", 1, "apply these changes cancelled"),
+        ("", 1, "stdin gave no answer"),
+    ],
+    ids=["yes", "no", "nothing piped"],
+)
+def test_apply_reads_the_confirmation_from_stdin_when_it_is_not_a_terminal(
+    run, proj, sandbox, stdin, code, expected
+):
+    tool_and_assistant(proj)
+    result = cli_with_stdin(sandbox, proj.root, "apply", stdin=stdin)
+    assert result.exit_code == code, result.stderr
+    assert expected in result.stderr
+    assert bool(proj.ids() if (proj.root / ".vapiops" / "state" / "default.json").exists() else {}) == (
+        code == 0
+    )
+
+
+@pytest.mark.e2e
+def test_destroy_force_skips_the_question_and_says_destroy_complete(run, proj, sandbox) -> None:
+    tool_and_assistant(proj)
+    apply(run, proj)
+    result = cli_with_stdin(sandbox, proj.root, "destroy", "--force", stdin="")
+    assert result.exit_code == 0, result.stderr
+    assert result.stderr.rstrip().endswith("Destroy complete! Resources: 2 destroyed.")
+    assert proj.ids() == {}
+
+
+@pytest.mark.e2e
+def test_a_plan_file_for_another_environment_is_refused_with_that_reason_first(run, tmp_path: Path) -> None:
+    root = tmp_path / "p"
+    (root / "resources").mkdir(parents=True)
+    (root / "vapiops.yaml").write_text(
+        "environments:\n  dev: {api_key_env: VAPI_API_KEY_DEV}\n  prod: {api_key_env: VAPI_API_KEY_PROD}\n"
+    )
+    (root / "resources" / "t.yaml").write_text(
+        "kind: tool\nname: lookup\nspec: {type: function, function: {name: lookup}}\n"
+    )
+    keys = {"VAPI_API_KEY_DEV": "k-dev", "VAPI_API_KEY_PROD": "k-prod"}
+    run("plan", root, "--env", "dev", "--out", tmp_path / "dev.plan", env=keys)
+    result = run("apply", tmp_path / "dev.plan", "--env", "prod", code=1, env=keys)
+    assert_one_error(result, "dev.plan", "this plan was made for environment 'dev', not 'prod'")
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("state", "show", "tool/lookpu"),
+        ("state", "rm", "tool/lookpu"),
+        ("state", "mv", "tool/lookpu", "tool/x"),
+    ],
+    ids=["show", "rm", "mv"],
+)
+def test_state_addresses_get_a_did_you_mean(run, proj, args) -> None:
+    tool_and_assistant(proj)
+    apply(run, proj)
+    assert_one_error(
+        run(*args, proj.root, code=1), None, "tool/lookpu is not in state (did you mean 'tool/lookup'?)"
+    )

@@ -363,3 +363,24 @@ def test_plan_rendering_still_needs_every_secret(tmp_path, monkeypatch):
     monkeypatch.delenv("HOOKS_TOKEN_DEFAULT", raising=False)
     with pytest.raises(ValidationError, match="secret HOOKS_TOKEN_DEFAULT is not set"):
         desired(tmp_path, SECRET_MANIFEST)
+
+
+def test_a_reference_to_a_resource_limited_to_other_environments_names_the_environment_and_the_limit(
+    tmp_path, monkeypatch
+):
+    (tmp_path / "vapiops.yaml").write_text("environments: {dev: {}, prod: {}}\n")
+    (tmp_path / "resources").mkdir()
+    (tmp_path / "resources" / "a.yaml").write_text(
+        "kind: tool\nname: debug-echo\nenvironments: [dev]\nspec: {type: function, function: {name: echo}}\n"
+        "---\nkind: assistant\nname: support\nspec:\n  model: {provider: openai, model: gpt-4o, toolIds: [debug-echo]}\n"
+    )
+    from vapiops.flows import checking
+
+    with pytest.raises(ValidationError) as info:
+        checking.validate(tmp_path, "prod")
+    [problem] = info.value.problems
+    assert str(problem) == (
+        "resources/a.yaml:9 at model.toolIds[0]: tool/debug-echo exists only in environments dev "
+        "(`environments:` of resources/a.yaml:1), not in 'prod': limit this manifest the same way, "
+        "or add 'prod' to that list"
+    )

@@ -25,7 +25,7 @@ from vapiops.cli.statecmds import state
 from vapiops.cli.transfer import diff_command, export_command, import_
 from vapiops.errors import VapiopsError
 from vapiops.flows import applying, checking, planfile
-from vapiops.flows.context import Context, client_for
+from vapiops.flows.context import Context, client_for, refuse_empty
 from vapiops.flows.interrupt import StopRequest, stop_on_signals
 from vapiops.flows.planning import build_plan, check_safety
 from vapiops.model import Desired, Plan
@@ -131,6 +131,8 @@ def plan(
     desired = None if refresh_only else ctx.desired()  # validation errors before any request
     _warn(ctx.warnings)
     state = ctx.backend.load()
+    if desired is not None:
+        refuse_empty(ctx, desired, state)
     with client_for(ctx, sandbox) as client:
         planned = build_plan(
             ctx, client, state, targets=targets, refresh_only=refresh_only, desired=desired, replace=replace
@@ -191,6 +193,9 @@ def _run_plan(
     if fmt == "json":
         click.echo(render_json(outcome.to_dict(ctx.env.name)), nl=False)
     summary = result.summary
+    if outcome.ok and what == DESTROY_QUESTION:
+        err(f"Destroy complete! Resources: {summary['destroy']} destroyed.")
+        return
     if outcome.ok:
         err(
             f"Apply complete! Resources: {summary['add']} added, {summary['change']} changed, "
@@ -206,6 +211,9 @@ def _run_plan(
     raise VapiopsError(
         "\n".join(lines), hint="fix the cause and run apply again: it carries on where it stopped"
     )
+
+
+DESTROY_QUESTION = "destroy every managed resource"
 
 
 def _apply_options(fn: Callable) -> Callable:
@@ -270,6 +278,12 @@ def apply(
     asking, and only if neither the manifests nor the live objects changed since it was made.
     """
     saved = applying.load_saved_plan(path) if path.is_file() else None
+    if saved is not None and env_name is not None and env_name != saved.environment:
+        raise VapiopsError(
+            f"this plan was made for environment {saved.environment!r}, not {env_name!r}",
+            where=str(path),
+            hint=f"apply it with --env {saved.environment} (or without --env), or plan {env_name} anew",
+        )
     if saved is not None:
         path = saved.project_dir
         env_name = env_name or saved.environment
@@ -284,6 +298,7 @@ def apply(
         client_for(ctx, sandbox) as client,
     ):
         state = ctx.backend.load()
+        refuse_empty(ctx, desired, state)
         result = applying.plan_apply(
             ctx, client, state, targets=targets, desired=desired, saved=saved, replace=replace
         )
@@ -318,7 +333,12 @@ def destroy(
     sandbox: bool,
     lock_timeout: float,
 ) -> None:
-    """Delete every resource in the environment's state (dependents first)."""
+    """Delete every resource in the environment's state (dependents first).
+
+    Destroy has no bulk-delete limit (deleting everything is what it is for): --force skips the
+    confirmation, as Terraform's `destroy -force` did; preventDestroy still refuses.
+    """
+    auto_approve = auto_approve or force
     ctx = Context.open(path, env_name, sandbox=sandbox)
     with (
         stop_on_signals() as stop,
@@ -336,7 +356,7 @@ def destroy(
             force=True,
             parallelism=parallelism,
             color=use_color(no_color),
-            what="destroy every managed resource",
+            what=DESTROY_QUESTION,
             stop=stop,
         )
         debug_stats(debug, client)

@@ -110,8 +110,24 @@ class Project:
         return self.state_dir / f"{env}.json"
 
 
+def find_config_upwards(start: Path) -> Path | None:
+    """The nearest folder from `start` up that holds vapiops.yaml, as git finds .git; never above a repository's top."""
+    for folder in (start, *start.parents):
+        if (folder / CONFIG_FILE).is_file():
+            return folder
+        if (folder / ".git").exists():
+            return None
+    return None
+
+
 def load_project(root: Path | str) -> Project:
-    """Read the project at root: vapiops.yaml when present, else every manifest under root and `default`."""
+    """Read the project at root: vapiops.yaml when present, else every manifest under root and `default`.
+
+    The current directory (`.`, the default PATH) is a project's subfolder when vapiops.yaml is
+    above it: the nearest one up is used.
+    """
+    if Path(root) == Path(".") and not Path(CONFIG_FILE).is_file():
+        root = find_config_upwards(Path.cwd().resolve()) or root
     root = Path(root).expanduser().resolve()
     if root.is_file():
         raise ManifestError(

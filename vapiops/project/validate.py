@@ -43,6 +43,8 @@ def desired_resources(
     problems: list[Problem] = []
     selected = [r for r in resources if in_environment(r, env.name)]
     names = {kind: sorted(r.name for r in selected if r.kind == kind) for kind in KINDS}
+    # Manifests `environments:` keeps out of this one: a reference to them names the limit.
+    limited = {r.address: r for r in resources if not in_environment(r, env.name)}
     out: list[Desired] = []
     key_vars = [e.api_key_env for e in project.environments.values()]
     for res in selected:
@@ -58,7 +60,7 @@ def desired_resources(
             continue
         spec = rendered.spec
         sent_as_written: tuple[tuple[str, str], ...] = ()
-        found = _reference_problems(res, spec, names)
+        found = _reference_problems(res, spec, names, limited, env.name)
         if not found:
             named = _with_name(kind, spec, res.name)
             found, unknown = _schema_problems(project, res, named)
@@ -130,12 +132,26 @@ def _with_name(kind: Kind, spec: dict, name: str) -> dict:
     return {**spec, kind.name_field: name}
 
 
-def _reference_problems(res: Resource, spec: dict, names: dict[str, list[str]]) -> list[Problem]:
+def _reference_problems(
+    res: Resource, spec: dict, names: dict[str, list[str]], limited: dict[str, Resource], env: str
+) -> list[Problem]:
     """Every ID field holds a known manifest name or a Vapi ID (the real API answers 400 to a name)."""
     kind = KINDS[res.kind]
     problems = []
     for ref, path, value in kind.find_references(spec):
         if is_uuid(value) or (isinstance(value, str) and value in names[ref.target]):
+            continue
+        other = limited.get(address(ref.target, str(value)))
+        if other is not None:
+            problems.append(
+                Problem(
+                    res.location(path),
+                    paths.format_path(path),
+                    f"{other.address} exists only in environments {', '.join(other.environments or [])} "
+                    f"(`environments:` of {other.where}), not in {env!r}: limit this manifest the same "
+                    f"way, or add {env!r} to that list",
+                )
+            )
             continue
         known = names[ref.target]
         listing = ", ".join(known) if known else "none"
