@@ -384,3 +384,19 @@ def test_a_reference_to_a_resource_limited_to_other_environments_names_the_envir
         "(`environments:` of resources/a.yaml:1), not in 'prod': limit this manifest the same way, "
         "or add 'prod' to that list"
     )
+
+
+def test_validate_warns_about_template_syntax_in_a_file_included_as_text(tmp_path):
+    from vapiops.flows import checking
+
+    (tmp_path / "prompts").mkdir()
+    (tmp_path / "prompts" / "p.md").write_text("Call ${{ vars.hooks_url }}")
+    (tmp_path / "a.yaml").write_text(
+        "kind: assistant\nname: a\nspec:\n  firstMessage: \"${{ include('prompts/p.md') }}\"\n"
+    )
+    warnings: list = []
+    checking.validate(tmp_path, None, warnings=warnings)
+    assert [str(w) for w in warnings] == [
+        "a.yaml:1: include('prompts/p.md'): the file contains vapiops template syntax (`${{`), sent as "
+        "text; write include('prompts/p.md', render=true) to render it"
+    ]

@@ -33,6 +33,7 @@ from vapiops.project.sandboxenv import (
 )
 
 MARKER = "${"  # a string without it has no template syntax and is returned as it is
+MAX_INCLUDE_DEPTH = 8  # include(render=true) inside included files, at most this deep
 SCOPE = ("env", "vars", "secret", "include")
 _TEMPLATE_CACHE = 4096
 # secret() never reads an API key: a manifest from a pull request could otherwise print one.
@@ -140,6 +141,8 @@ class TemplateContext:
     # validate runs with no secret values: an unset secret() is listed here and renders a
     # placeholder, instead of failing (plan and apply leave this None: every value is needed).
     unset_secrets: list[str] | None = None
+    include_warnings: list[str] = field(default_factory=list)  # `${{` in a file included as text
+    _include_depth: int = 0  # include(render=true) nesting: a file including itself must stop
 
     def __post_init__(self) -> None:
         self.root = Path(self.root).resolve()
@@ -178,8 +181,35 @@ class TemplateContext:
             redact.register(value)
         return value
 
-    def include(self, name: Any) -> str:
-        """A file's text relative to the project root, unrendered; never outside it, never hidden files."""
+    def include(self, name: Any, render: Any = False) -> Any:
+        """A file's text relative to the project root; never outside it, never hidden files.
+
+        As is by default (a prompt full of Vapi's Liquid stays untouched, and a `${{` in it is
+        sent as text, with a warning); with render=true rendered in this same sandbox.
+        """
+        text = self._read_include(name)
+        if render is not True and render is not False:
+            raise TemplateError(f"include({name!r}, render=...) takes true or false")
+        if not render:
+            if "${{" in text or "${%" in text:
+                warning = (
+                    f"include({name!r}): the file contains vapiops template syntax (`${{{{`), sent as text; "
+                    f"write include({name!r}, render=true) to render it"
+                )
+                if warning not in self.include_warnings:
+                    self.include_warnings.append(warning)
+            return text
+        if MARKER not in text:
+            return text
+        if self._include_depth >= MAX_INCLUDE_DEPTH:
+            raise TemplateError(f"include({name!r}, render=true): nested more than {MAX_INCLUDE_DEPTH} deep")
+        self._include_depth += 1
+        try:
+            return _compile(text)(self.scope())
+        finally:
+            self._include_depth -= 1
+
+    def _read_include(self, name: Any) -> str:
         if not isinstance(name, str) or not name:
             raise TemplateError("include() takes a file path relative to the project root")
         if (
@@ -282,6 +312,7 @@ class Rendered:
     spec: dict[str, Any]  # rendered spec (overrides for env deep-merged over spec first)
     sensitive: set[tuple] = field(default_factory=set)  # spec paths whose string used secret()
     secret_names: dict[tuple, tuple[str, ...]] = field(default_factory=dict)  # path -> secret() names read
+    warnings: list[str] = field(default_factory=list)  # e.g. template syntax in a file included as text
 
 
 def merge(base: dict, override: dict) -> dict:
@@ -328,7 +359,7 @@ def render_resource(
         )
         override = resource.overrides.get(env.name)
         if not override:
-            return Rendered(spec, set(base), base)
+            return Rendered(spec, set(base), base, list(ctx.include_warnings))
         over: dict[tuple, tuple[str, ...]] = {}
         partial = _render_tree(
             override,
@@ -339,7 +370,7 @@ def render_resource(
         )
     kept = {p: n for p, n in base.items() if not _overridden(p, spec, partial)}
     names = {**kept, **over}
-    return Rendered(merge(spec, partial), set(names), names)
+    return Rendered(merge(spec, partial), set(names), names, list(ctx.include_warnings))
 
 
 def _suffix(path: tuple) -> str:

@@ -59,6 +59,9 @@ def desired_resources(
             problems.append(Problem(exc.where or res.where, "", exc.message))
             continue
         spec = rendered.spec
+        if warnings is not None:
+            found_here = [Problem(res.where, "", text) for text in rendered.warnings]
+            warnings.extend(p for p in found_here if p not in warnings)
         sent_as_written: tuple[tuple[str, str], ...] = ()
         found = _reference_problems(res, spec, names, limited, env.name)
         if not found:
