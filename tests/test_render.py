@@ -902,3 +902,27 @@ def test_json_plan_validates_for_every_action_and_sensitive_fields(tmp_path, run
     broken = json.loads(result.stdout)
     broken["changes"][0]["id"] = "oops" if broken["changes"][0]["action"] == "create" else None
     assert not validator.is_valid(broken)
+
+
+def test_a_repoint_shows_the_name_on_both_sides_in_text_and_markdown() -> None:
+    old_id = "10000000-0000-4000-8000-000000000002"
+    plan = Plan(
+        "dev",
+        changes=[
+            Change(
+                "assistant/support",
+                "assistant",
+                "support",
+                Action.UPDATE,
+                "i",
+                [FieldChange("model.toolIds[0]", old_id, "end-call")],
+                reason=Reason.REPOINT,
+                detail="repoint to replaced tool/end-call",
+            )
+        ],
+    )
+    doc = plan.to_dict()
+    assert f'model.toolIds[0]: "end-call (old id {old_id})" -> "end-call (new id)"' in render_text(doc)
+    markdown = render_markdown(doc)
+    assert f'-"end-call (old id {old_id})"' in markdown and '+"end-call (new id)"' in markdown
+    assert doc["changes"][0]["fields"][0]["before"] == old_id  # the JSON document keeps the ID

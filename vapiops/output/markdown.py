@@ -7,7 +7,7 @@ import re
 from typing import Any
 
 from vapiops.output.text import NO_CHANGES, drift_counts, no_changes_line, plan_counts, refactor_lines
-from vapiops.output.values import SYMBOL, Lines, declared_lines, field_view
+from vapiops.output.values import SYMBOL, Lines, declared_lines, display_fields, field_view
 
 TABLE_SHARE = 1 / 3  # most of a markdown comment a summary table that must be cut may take
 _MORE_NOTE = (
@@ -153,7 +153,7 @@ def _diff_body(change: dict[str, Any]) -> list[str]:
             lines.append(f"-{change['address']}" + (f" (id {change['id']})" if change["id"] else ""))
         return lines or [f" {change['reason'] or 'no field details'}"]
     lines = []
-    for field in change["fields"]:
+    for field in display_fields(change):
         lines.append(f"@@ {field['path']} @@")
         view = field_view(field)
         if isinstance(view, Lines):

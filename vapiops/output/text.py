@@ -13,6 +13,7 @@ from vapiops.output.values import (
     YELLOW,
     compact,
     declared_lines,
+    display_fields,
     field_lines,
     painter,
 )
@@ -103,6 +104,6 @@ def _text_change(change: dict[str, Any], paint: Callable[[str, str], str], drift
     lines = [f"  # {header_comment(change, drift)}", f"{symbol} {change['address']}{ident}"]
     if action in ("create", "delete"):
         return lines + declared_lines(change, head="      ", block="          ")
-    for field in change["fields"]:
+    for field in display_fields(change):
         lines += field_lines(field, paint, indent="      ")
     return lines

@@ -221,6 +221,27 @@ def painter(color: bool) -> Paint:
     return paint
 
 
+REPOINT_PREFIX = "repoint to "  # the reason of an update that only moves references (model.Reason.REPOINT)
+
+
+def display_fields(change: dict[str, Any]) -> list[dict[str, Any]]:
+    """The fields as a reader should see them: a repoint shows the name on both sides.
+
+    In the plan document a repoint goes from the old object's ID to the name (which then means
+    the new object); shown as is, a reader sees a UUID turn into a name. Shown: the name with the
+    old ID, then the name with "new id".
+    """
+    if not str(change.get("reason") or "").startswith(REPOINT_PREFIX):
+        return list(change["fields"])
+    out = []
+    for field in change["fields"]:
+        before, after = field["before"], field["after"]
+        if isinstance(before, str) and isinstance(after, str) and before != after:
+            field = {**field, "before": f"{after} (old id {before})", "after": f"{after} (new id)"}
+        out.append(field)
+    return out
+
+
 def field_lines(field: dict[str, Any], paint: Paint, *, indent: str) -> list[str]:
     """One changed field as text: `path: before -> after`, or the path with a line diff under it.
 
