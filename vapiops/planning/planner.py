@@ -255,9 +255,13 @@ class _Planner:
         return plan
 
     def collisions(self, res: dict[str, Item]) -> Warnings:
-        """Warn when a create would duplicate a live object nobody manages (same display name)."""
-        warnings: Warnings = []
+        """Warn when a create would duplicate a live object nobody manages (same display name).
+
+        One warning per kind and name, however many creates and live objects share it (never each
+        create crosswise with each live object).
+        """
         unmanaged: dict[str, dict[str, list[str]]] = {}
+        creating: dict[tuple[str, str], list[str]] = {}
         for addr in sorted(res):
             r = res[addr]
             if r.action is not Action.CREATE or r.spec is None:
@@ -272,17 +276,24 @@ class _Planner:
                     if shown and obj_id not in self.owner:
                         index.setdefault(shown, []).append(obj_id)
                 unmanaged[r.kind.name] = index
-            for obj_id in unmanaged[r.kind.name].get(name, []):
-                warnings.append(
-                    (
-                        addr,
-                        (
-                            f"{addr}: a live {r.kind.name} named {name!r} (id {obj_id}) is not managed by vapiops; "
-                            f"this plan creates another one. To manage the existing one instead, run: "
-                            f"vapiops import {addr} {obj_id}"
-                        ),
-                    )
+            if unmanaged[r.kind.name].get(name):
+                creating.setdefault((r.kind.name, name), []).append(addr)
+        warnings: Warnings = []
+        for (kind, name), addrs in creating.items():
+            ids = unmanaged[kind][name]
+            if len(addrs) == 1 and len(ids) == 1:
+                text = (
+                    f"{addrs[0]}: a live {kind} named {name!r} (id {ids[0]}) is not managed by vapiops; "
+                    f"this plan creates another one. To manage the existing one instead, run: "
+                    f"vapiops import {addrs[0]} {ids[0]}"
                 )
+            else:
+                text = (
+                    f"{', '.join(addrs)}: {len(ids)} live {kind}(s) named {name!r} (ids {', '.join(ids)}) "
+                    f"are not managed by vapiops; this plan creates {len(addrs)} more. To manage an existing "
+                    f"one instead, run `vapiops import ADDRESS ID` with one of these addresses and IDs"
+                )
+            warnings.append((addrs[0], text))
         return warnings
 
     def mark_repoints(self, res: dict[str, Item], creates: set[str]) -> None:
