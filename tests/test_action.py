@@ -14,6 +14,7 @@ import re
 import shutil
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -189,9 +190,11 @@ class Runner:
         self.tmp, self.base_url, self.s3_url = tmp, base_url, s3_url
         self.root = tmp / "workspace"
         shutil.copytree(PROJECT, self.root, ignore=shutil.ignore_patterns(".vapiops"))
+        # moto keeps its buckets per process, not per server: a bucket of its own for each test.
+        bucket = f"vapiops-state-{uuid.uuid4().hex[:12]}"
         with (self.root / "vapiops.yaml").open("a") as config:  # docs/ci.md: the one line to add
-            config.write("state: {backend: s3, bucket: vapiops-state, prefix: voice/, region: us-east-1}\n")
-        create_bucket(s3_url, "vapiops-state")
+            config.write(f"state: {{backend: s3, bucket: {bucket}, prefix: voice/, region: us-east-1}}\n")
+        create_bucket(s3_url, bucket)
         self.secrets = {
             "VAPI_API_KEY_DEV": "key-dev",
             "VAPI_API_KEY_STAGING": "key-staging",
