@@ -220,3 +220,20 @@ def test_import_command_refuses_an_address_with_no_manifest(run, proj, sandbox) 
     assert "tool/lookup" not in proj.ids()
     run("import", "tool/lookup", obj_id, proj.root)
     assert proj.ids() == {"tool/lookup": obj_id}
+
+
+@pytest.mark.e2e
+def test_destroy_ignores_the_refactor_blocks(run, sandbox, tmp_path: Path) -> None:
+    with sandbox_client(sandbox, "key-dev") as c:
+        c.post("/assistant", json={"name": "Support Desk"}).raise_for_status()
+    root = tmp_path / "p"
+    write(
+        root,
+        CONFIG + 'import:\n  - {to: assistant/support, name: "Support Desk"}\n'
+        "moved:\n  - {from: tool/old, to: tool/availability}\n",
+        TOOL_AND_ASSISTANT.format(tool="availability"),
+    )
+    run("apply", root, "--env", "dev", "--auto-approve", env=ENVS)
+    result = run("destroy", root, "--env", "dev", "--auto-approve", env=ENVS)
+    assert "Destroy complete! Resources: 2 destroyed." in result.stderr
+    assert sandbox.objects("assistant", "key-dev") == [] and state_ids(root, "dev") == {}

@@ -93,7 +93,7 @@ def plan_apply(
 
 def plan_destroy(ctx: Context, client: VapiClient, state: State) -> Plan:
     """The plan that deletes every managed resource (the caller holds the lock)."""
-    result = build_plan(ctx, client, state, desired=[], locked=True).plan
+    result = build_plan(ctx, client, state, desired=[], locked=True, refactors=False).plan
     # Nothing is desired here, so the planner cannot see lifecycles: read them from the manifests.
     guarded = {r.address for r in load_manifests(ctx.project) if r.lifecycle.prevent_destroy}
     result.protected = [c.address for c in result.changes if c.address in guarded]

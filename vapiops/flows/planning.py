@@ -105,11 +105,13 @@ def build_plan(
     desired: list[Desired] | None = None,
     locked: bool = False,
     replace: Iterable[str] = (),
+    refactors: bool = True,
 ) -> Planned:
     """Read live state (adopting what a crashed apply created) and plan.
 
     `locked`: the caller holds the environment's state lock (apply, destroy). `replace`: addresses
-    to re-create although unchanged (--replace); each must have a manifest.
+    to re-create although unchanged (--replace); each must have a manifest. `refactors`: apply
+    vapiops.yaml's `moved:`/`import:` (not for destroy, which adopts nothing).
     """
     known = set(state.resources) | ({d.address for d in desired} if desired is not None else set())
     if desired is None and not refresh_only:
@@ -126,7 +128,9 @@ def build_plan(
     if not locked:
         # plan records nothing: the refactors are applied to a copy (apply applies them for real).
         state = copy.deepcopy(state)
-    moved, imported = apply_refactors(ctx.project, ctx.env.name, state, live, desired)
+    moved, imported = (
+        apply_refactors(ctx.project, ctx.env.name, state, live, desired) if refactors else ([], [])
+    )
     allow = ctx.project.allow_fields
 
     def update_filter(kind: Kind, body: dict) -> dict:

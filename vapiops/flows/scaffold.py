@@ -30,7 +30,7 @@ environments:
 """
 
 ASSISTANT = """\
-# yaml-language-server: $schema=https://raw.githubusercontent.com/OWNER/vapiops/main/schemas/assistant.schema.json
+# An assistant: `spec` is the body of Vapi's Create Assistant DTO (docs/manifests.md).
 kind: assistant
 name: receptionist
 spec:

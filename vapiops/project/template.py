@@ -11,7 +11,7 @@ import functools
 import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath, PureWindowsPath
+from pathlib import Path
 from typing import Any
 
 from jinja2 import StrictUndefined, TemplateSyntaxError, Undefined
@@ -21,6 +21,7 @@ from jinja2.runtime import missing
 from vapiops import paths, redact
 from vapiops.errors import Location, TemplateError
 from vapiops.project.config import Environment
+from vapiops.project.includes import read_include
 from vapiops.project.manifest import Resource
 from vapiops.project.sandboxenv import (
     BoundedSandbox,
@@ -187,7 +188,7 @@ class TemplateContext:
         As is by default (a prompt full of Vapi's Liquid stays untouched, and a `${{` in it is
         sent as text, with a warning); with render=true rendered in this same sandbox.
         """
-        text = self._read_include(name)
+        text = read_include(self.root, name)
         if render is not True and render is not False:
             raise TemplateError(f"include({name!r}, render=...) takes true or false")
         if not render:
@@ -208,30 +209,6 @@ class TemplateContext:
             return _compile(text)(self.scope())
         finally:
             self._include_depth -= 1
-
-    def _read_include(self, name: Any) -> str:
-        if not isinstance(name, str) or not name:
-            raise TemplateError("include() takes a file path relative to the project root")
-        if (
-            PurePosixPath(name).is_absolute()
-            or PureWindowsPath(name).is_absolute()
-            or PureWindowsPath(name).drive
-        ):
-            raise TemplateError(
-                f"include({name!r}): absolute paths are not allowed; use a path relative to the project root"
-            )
-        target = (self.root / name).resolve()
-        if not target.is_relative_to(self.root):
-            raise TemplateError(f"include({name!r}): the path leads outside the project root")
-        # .env files and .git/config hold credentials a plan would print: hidden files are off limits.
-        if any(part.startswith(".") for part in target.relative_to(self.root).parts):
-            raise TemplateError(f"include({name!r}): hidden files and folders are not allowed")
-        if not target.is_file():
-            raise TemplateError(f"include({name!r}): no such file in the project")
-        try:
-            return target.read_bytes().decode("utf-8-sig")
-        except UnicodeDecodeError as exc:
-            raise TemplateError(f"include({name!r}): not UTF-8 text") from exc
 
 
 def render_string(text: str, ctx: TemplateContext) -> tuple[Any, bool]:
