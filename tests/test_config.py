@@ -186,7 +186,10 @@ def test_config_errors_are_located(tmp_path, config, line, expected):
 def test_unknown_key_hint_lists_allowed_keys(tmp_path):
     error = config_error(tmp_path, "stat_dir: x\n")
     assert "did you mean 'state_dir'" in error.message
-    assert error.hint == "allowed: resources, state_dir, state, environments, allow_fields, strict"
+    assert (
+        error.hint
+        == "allowed: resources, state_dir, state, environments, allow_fields, strict, moved, import"
+    )
     assert str(error).startswith("vapiops.yaml:1: unknown key 'stat_dir'")
 
 

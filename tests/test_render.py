@@ -433,32 +433,67 @@ def test_text_absent_sides() -> None:
     assert "      voice.speed: (absent) -> 1.1\n" in text
 
 
-def test_long_values_are_cut_in_the_middle() -> None:
-    long = "x" * 150 + "END"
+GREETING = (
+    "Hi, thanks for calling Acme support. This call may be recorded for quality and training. "
+    "Tell me your order number and I will look it up; say agent at any time to reach a person."
+)
+
+
+def test_a_long_created_string_is_shown_whole() -> None:
     plan = Plan(
         "dev",
         changes=[
-            Change("tool/t", "tool", "t", Action.CREATE, None, [FieldChange("description", ABSENT, long)])
+            Change(
+                "assistant/a",
+                "assistant",
+                "a",
+                Action.CREATE,
+                None,
+                [FieldChange("firstMessage", ABSENT, GREETING)],
+            )
         ],
     )
-    line = next(line for line in render_text(plan.to_dict()).splitlines() if "description:" in line)
-    value = line.split("description: ", 1)[1]
-    assert "…" in value and value.startswith('"xxx') and value.endswith('END"')
-    assert len(value) <= 100
+    assert f"firstMessage: {json.dumps(GREETING)}" in render_text(plan.to_dict())
 
 
-def test_long_one_line_change_shows_where_it_changed() -> None:
-    before = "a" * 300 + " refunds are never offered " + "b" * 300
-    after = "a" * 300 + " refunds are offered when late " + "b" * 300
+def test_a_long_one_line_change_is_a_word_wrapped_diff_of_both_whole_texts() -> None:
+    after = GREETING.replace("may be recorded", "is recorded")
     plan = Plan(
         "dev",
         changes=[
-            Change("tool/t", "tool", "t", Action.UPDATE, "i", [FieldChange("description", before, after)])
+            Change(
+                "assistant/a",
+                "assistant",
+                "a",
+                Action.UPDATE,
+                "i",
+                [FieldChange("firstMessage", GREETING, after)],
+            )
         ],
     )
-    line = next(line for line in render_text(plan.to_dict()).splitlines() if "description:" in line)
-    assert "never offered" in line and "offered when late" in line
-    assert line.count("…") == 4 and len(line) < 200
+    for render in (render_text, render_markdown):
+        lines = render(plan.to_dict()).splitlines()
+        removed = " ".join(
+            line.strip()[1:].strip() for line in lines if line.strip().startswith("-") and "recorded" in line
+        )
+        added = " ".join(
+            line.strip()[1:].strip() for line in lines if line.strip().startswith("+") and "recorded" in line
+        )
+        assert "may be recorded" in removed and "is recorded" in added
+        assert "…" not in "\n".join(lines)
+        # Every word of both versions is on screen: nothing is cut.
+        shown = " ".join(lines)
+        assert all(word in shown for word in (GREETING + " " + after).split())
+
+
+def test_one_long_word_change_still_shows_where_it_changed() -> None:
+    before, after = "t" * 300 + "OLD" + "u" * 300, "t" * 300 + "NEW" + "u" * 300
+    plan = Plan(
+        "dev",
+        changes=[Change("tool/t", "tool", "t", Action.UPDATE, "i", [FieldChange("token", before, after)])],
+    )
+    line = next(line for line in render_text(plan.to_dict()).splitlines() if "token:" in line)
+    assert "OLD" in line and "NEW" in line and len(line) < 200
 
 
 def test_create_flattens_nested_objects_and_shows_multiline_blocks() -> None:
@@ -867,3 +902,27 @@ def test_json_plan_validates_for_every_action_and_sensitive_fields(tmp_path, run
     broken = json.loads(result.stdout)
     broken["changes"][0]["id"] = "oops" if broken["changes"][0]["action"] == "create" else None
     assert not validator.is_valid(broken)
+
+
+def test_a_repoint_shows_the_name_on_both_sides_in_text_and_markdown() -> None:
+    old_id = "10000000-0000-4000-8000-000000000002"
+    plan = Plan(
+        "dev",
+        changes=[
+            Change(
+                "assistant/support",
+                "assistant",
+                "support",
+                Action.UPDATE,
+                "i",
+                [FieldChange("model.toolIds[0]", old_id, "end-call")],
+                reason=Reason.REPOINT,
+                detail="repoint to replaced tool/end-call",
+            )
+        ],
+    )
+    doc = plan.to_dict()
+    assert f'model.toolIds[0]: "end-call (old id {old_id})" -> "end-call (new id)"' in render_text(doc)
+    markdown = render_markdown(doc)
+    assert f'-"end-call (old id {old_id})"' in markdown and '+"end-call (new id)"' in markdown
+    assert doc["changes"][0]["fields"][0]["before"] == old_id  # the JSON document keeps the ID

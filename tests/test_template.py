@@ -459,3 +459,56 @@ def test_secret_inside_a_native_value_marks_that_path(tmp_path, monkeypatch):
     out = render_resource(res, Environment("dev", vars={"a": "https://x"}), tmp_path)
     assert out.spec == {"server": {"headers": {"Authorization": "Bearer tok"}, "url": "https://x"}}
     assert out.sensitive == {("server", "headers")}
+
+
+# -- include(path, render=true) ------------------------------------------------------------------------
+
+INCLUDED = "Hello from ${{ env }} at ${{ vars.site }}; Vapi's {{ customer.name }} stays."
+
+
+@pytest.mark.parametrize(
+    ("call", "expected"),
+    [
+        ("include('p.md')", INCLUDED),
+        ("include('p.md', render=true)", "Hello from dev at acme; Vapi's {{ customer.name }} stays."),
+        ("include('plain.md', render=true)", "no template here"),
+    ],
+    ids=["as text", "rendered", "rendered, nothing to render"],
+)
+def test_include_returns_text_as_is_or_rendered_in_the_same_sandbox(tmp_path, call, expected):
+    (tmp_path / "p.md").write_text(INCLUDED)
+    (tmp_path / "plain.md").write_text("no template here")
+    ctx = TemplateContext("dev", {"site": "acme"}, tmp_path)
+    assert render_string("${{ " + call + " }}", ctx)[0] == expected
+
+
+def test_include_as_text_of_a_file_with_template_syntax_warns_once(tmp_path):
+    (tmp_path / "p.md").write_text(INCLUDED)
+    ctx = TemplateContext("dev", {"site": "acme"}, tmp_path)
+    render_string("${{ include('p.md') }} ${{ include('p.md') }}", ctx)
+    assert ctx.include_warnings == [
+        "include('p.md'): the file contains vapiops template syntax (`${{`), sent as text; "
+        "write include('p.md', render=true) to render it"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("files", "call", "message"),
+    [
+        (
+            {"loop.md": "${{ include('loop.md', render=true) }}"},
+            "include('loop.md', render=true)",
+            "nested more than 8 deep",
+        ),
+        ({"p.md": "x"}, "include('p.md', render='yes')", "render=...) takes true or false"),
+        ({"p.md": "${{ secret('VAPI_API_KEY') }}"}, "include('p.md', render=true)", "would read an API key"),
+    ],
+    ids=["self-include", "render not a boolean", "same sandbox rules"],
+)
+def test_include_render_errors(tmp_path, files, call, message):
+    for name, text in files.items():
+        (tmp_path / name).write_text(text)
+    with pytest.raises(
+        TemplateError, match=message.replace("(", r"\(").replace(")", r"\)").replace(".", r"\.")
+    ):
+        render_string("${{ " + call + " }}", TemplateContext("dev", {}, tmp_path))

@@ -330,3 +330,87 @@ def test_a_provider_id_is_not_a_vapi_id_and_is_not_checked(tmp_path):
         'kind: assistant\nname: a\nspec: {voice: {provider: 11labs, voiceId: "21m00Tcm4TlvDq8N02pL"}}\n',
     )
     assert out.spec["voice"]["voiceId"] == "21m00Tcm4TlvDq8N02pL"
+
+
+# -- validate needs no secret values -------------------------------------------------------------
+
+PER_ENV_SECRET = """
+environments:
+  dev: {api_key_env: VAPI_API_KEY_DEV}
+  prod: {api_key_env: VAPI_API_KEY_PROD}
+"""
+SECRET_MANIFEST = """\
+kind: assistant
+name: support
+spec:
+  firstMessage: hi
+  server:
+    url: https://example.com/hooks
+    headers:
+      Authorization: "Bearer ${{ secret('HOOKS_TOKEN_' ~ env | upper) }}"
+"""
+
+
+def test_validate_notes_each_unset_secret_per_environment_and_still_checks_the_rest(tmp_path, monkeypatch):
+    from vapiops.flows import checking
+
+    monkeypatch.delenv("HOOKS_TOKEN_DEV", raising=False)
+    monkeypatch.setenv("HOOKS_TOKEN_PROD", "set-in-prod")
+    (tmp_path / "vapiops.yaml").write_text(PER_ENV_SECRET)
+    (tmp_path / "resources").mkdir()
+    (tmp_path / "resources" / "a.yaml").write_text(SECRET_MANIFEST)
+    notes: list[str] = []
+    assert checking.validate(tmp_path, None, notes=notes) == (1, ["1 in dev", "1 in prod"])
+    assert notes == [
+        "resources/a.yaml:1: secret('HOOKS_TOKEN_DEV') not set here; checked with a placeholder "
+        "(plan and apply need the value)"
+    ]
+    # The rest is still checked with the secret unset: a schema problem is reported.
+    (tmp_path / "resources" / "a.yaml").write_text(
+        SECRET_MANIFEST.replace("firstMessage: hi", "firstMessage: 3")
+    )
+    with pytest.raises(ValidationError, match="firstMessage"):
+        checking.validate(tmp_path, "dev", notes=[])
+
+
+def test_plan_rendering_still_needs_every_secret(tmp_path, monkeypatch):
+    monkeypatch.delenv("HOOKS_TOKEN_DEFAULT", raising=False)
+    with pytest.raises(ValidationError, match="secret HOOKS_TOKEN_DEFAULT is not set"):
+        desired(tmp_path, SECRET_MANIFEST)
+
+
+def test_a_reference_to_a_resource_limited_to_other_environments_names_the_environment_and_the_limit(
+    tmp_path, monkeypatch
+):
+    (tmp_path / "vapiops.yaml").write_text("environments: {dev: {}, prod: {}}\n")
+    (tmp_path / "resources").mkdir()
+    (tmp_path / "resources" / "a.yaml").write_text(
+        "kind: tool\nname: debug-echo\nenvironments: [dev]\nspec: {type: function, function: {name: echo}}\n"
+        "---\nkind: assistant\nname: support\nspec:\n  model: {provider: openai, model: gpt-4o, toolIds: [debug-echo]}\n"
+    )
+    from vapiops.flows import checking
+
+    with pytest.raises(ValidationError) as info:
+        checking.validate(tmp_path, "prod")
+    [problem] = info.value.problems
+    assert str(problem) == (
+        "resources/a.yaml:9 at model.toolIds[0]: tool/debug-echo exists only in environments dev "
+        "(`environments:` of resources/a.yaml:1), not in 'prod': limit this manifest the same way, "
+        "or add 'prod' to that list"
+    )
+
+
+def test_validate_warns_about_template_syntax_in_a_file_included_as_text(tmp_path):
+    from vapiops.flows import checking
+
+    (tmp_path / "prompts").mkdir()
+    (tmp_path / "prompts" / "p.md").write_text("Call ${{ vars.hooks_url }}")
+    (tmp_path / "a.yaml").write_text(
+        "kind: assistant\nname: a\nspec:\n  firstMessage: \"${{ include('prompts/p.md') }}\"\n"
+    )
+    warnings: list = []
+    checking.validate(tmp_path, None, warnings=warnings)
+    assert [str(w) for w in warnings] == [
+        "a.yaml:1: include('prompts/p.md'): the file contains vapiops template syntax (`${{`), sent as "
+        "text; write include('prompts/p.md', render=true) to render it"
+    ]

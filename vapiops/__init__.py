@@ -1,3 +1,3 @@
 """vapiops: Terraform-style configuration management for Vapi (assistants, tools, squads, ...)."""
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, NamedTuple
 
-FORMAT_VERSION = "1.1"  # 1.1: drift is its own list (`drift`), no longer mixed into `changes`
+# 1.1: drift is its own list (`drift`), no longer mixed into `changes`; 1.2: `moved` and `imported`.
+FORMAT_VERSION = "1.2"
 SENSITIVE = "(sensitive)"
 
 # A manifest name: the part of an address after the kind.
@@ -116,6 +117,7 @@ class Reason(str, Enum):
     CANNOT_UPDATE = "cannot change in place"  # a replace: PATCH cannot make this change
     REPOINT = "repoint"  # an update that only moves references to a re-created object
     DEPOSED = "old copy left by a replace"  # a replaced object's old copy that a stopped run left
+    REQUESTED = "replace requested"  # plan/apply --replace ADDR: re-created although unchanged
 
 
 @dataclass
@@ -247,6 +249,30 @@ def step_key(phase: Phase, addr: str) -> str:
     return f"{phase.value}:{addr}"
 
 
+@dataclass(frozen=True)
+class Moved:
+    """A `moved:` entry applied to this environment's state: the object keeps its ID, no call is made."""
+
+    source: str
+    destination: str
+    id: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"from": self.source, "to": self.destination, "id": self.id}
+
+
+@dataclass(frozen=True)
+class Imported:
+    """An `import:` entry applied to this environment's state: a live object adopted under an address."""
+
+    address: str
+    id: str
+    by: str  # how it was found: `name "Support Desk"` or `id`
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"address": self.address, "id": self.id, "by": self.by}
+
+
 @dataclass
 class Plan:
     environment: str
@@ -270,6 +296,9 @@ class Plan:
     # address -> the live ID each `lookup:` document resolved to in this environment (data, not changes)
     lookups: dict[str, str] = field(default_factory=dict)
     refresh_only: bool = False  # a drift report (`plan --refresh-only`): only `drift`, nothing to apply
+    # vapiops.yaml's refactors that this plan records in state (apply), never as delete + create.
+    moved: list[Moved] = field(default_factory=list)
+    imported: list[Imported] = field(default_factory=list)
 
     @property
     def summary(self) -> dict[str, int]:
@@ -286,8 +315,8 @@ class Plan:
 
     @property
     def is_empty(self) -> bool:
-        """No change to make and no drift to report."""
-        return not self.changes and not self.drift
+        """No change to make, no drift to report and no refactor to record."""
+        return not self.changes and not self.drift and not self.moved and not self.imported
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON plan document (schemas/plan.schema.json); every renderer starts here."""
@@ -298,6 +327,8 @@ class Plan:
             "summary": self.summary,
             "changes": [c.to_dict() for c in self.changes],
             "drift": [c.to_dict() for c in self.drift],
+            "moved": [m.to_dict() for m in self.moved],
+            "imported": [i.to_dict() for i in self.imported],
             "warnings": list(self.warnings),
             "lookups": [{"address": a, "id": i} for a, i in sorted(self.lookups.items())],
         }

@@ -19,13 +19,14 @@ from vapiops.cli.options import (
     err,
     use_color,
 )
+from vapiops.cli.projectcmds import init, output, show
 from vapiops.cli.pullcmd import pull_command
 from vapiops.cli.sandboxcmd import sandbox
 from vapiops.cli.statecmds import state
 from vapiops.cli.transfer import diff_command, export_command, import_
 from vapiops.errors import VapiopsError
 from vapiops.flows import applying, checking, planfile
-from vapiops.flows.context import Context, client_for
+from vapiops.flows.context import Context, client_for, refuse_empty
 from vapiops.flows.interrupt import StopRequest, stop_on_signals
 from vapiops.flows.planning import build_plan, check_safety
 from vapiops.model import Desired, Plan
@@ -63,10 +64,13 @@ def validate(path: Path, env_name: str | None, no_color: bool, debug: bool, stri
     warning (the API will judge it), unless it looks like a typo of a known one.
     """
     warnings: list = []
+    notes: list[str] = []
     try:
-        manifests, counts = checking.validate(path, env_name, strict=strict, warnings=warnings)
+        manifests, counts = checking.validate(path, env_name, strict=strict, warnings=warnings, notes=notes)
     finally:
         _warn(warnings)
+        for note in notes:
+            err(f"note: {note}")
     err(f"Valid: {manifests} manifest{'s' if manifests != 1 else ''} ({', '.join(counts)}).")
 
 
@@ -87,6 +91,13 @@ def _print_plan(plan: Plan, fmt: str, color: bool) -> None:
 @click.option("--detailed-exitcode", is_flag=True, help="Exit 2 when there are changes, 0 when none.")
 @click.option("--target", "targets", multiple=True, metavar="ADDR", help="Only this address (repeatable).")
 @click.option(
+    "--replace",
+    "replace",
+    multiple=True,
+    metavar="ADDR",
+    help="Re-create this resource although unchanged (repeatable).",
+)
+@click.option(
     "--refresh-only", is_flag=True, help="Only report what changed on the server since the last apply."
 )
 @click.option(
@@ -106,18 +117,27 @@ def plan(
     sandbox: bool,
     out: Path | None,
     strict: bool,
+    replace: tuple[str, ...] = (),
 ) -> None:
     """Show how the live Vapi org differs from the manifests. Writes nothing remote."""
     if out is not None and refresh_only:
         raise VapiopsError("--out cannot save a --refresh-only report", hint="drop one of the two")
+    if replace and refresh_only:
+        raise VapiopsError(
+            "--replace plans a change; --refresh-only reports drift only", hint="drop one of the two"
+        )
     if out is not None:
         fsio.check_writable_file(out, "--out")  # before any request: a directory cannot hold a plan
     ctx = Context.open(path, env_name, strict=strict, sandbox=sandbox)
     desired = None if refresh_only else ctx.desired()  # validation errors before any request
     _warn(ctx.warnings)
     state = ctx.backend.load()
+    if desired is not None:
+        refuse_empty(ctx, desired, state)
     with client_for(ctx, sandbox) as client:
-        planned = build_plan(ctx, client, state, targets=targets, refresh_only=refresh_only, desired=desired)
+        planned = build_plan(
+            ctx, client, state, targets=targets, refresh_only=refresh_only, desired=desired, replace=replace
+        )
         debug_stats(debug, client)
     result = planned.plan
     for addr in planned.adopted:
@@ -130,9 +150,10 @@ def plan(
         planfile.save(
             out,
             result,
-            planfile.fingerprint(planned.desired, planned.live, state, client.derive_key),
+            planfile.fingerprint(planned.desired, planned.live, planned.state, client.derive_key),
             ctx.project.root,
             targets,
+            replace,
         )
         err(f"Saved the plan to {out}; apply exactly it with `vapiops apply {out}`.")
     if detailed_exitcode and not result.is_empty:
@@ -173,6 +194,9 @@ def _run_plan(
     if fmt == "json":
         click.echo(render_json(outcome.to_dict(ctx.env.name)), nl=False)
     summary = result.summary
+    if outcome.ok and what == DESTROY_QUESTION:
+        err(f"Destroy complete! Resources: {summary['destroy']} destroyed.")
+        return
     if outcome.ok:
         err(
             f"Apply complete! Resources: {summary['add']} added, {summary['change']} changed, "
@@ -188,6 +212,9 @@ def _run_plan(
     raise VapiopsError(
         "\n".join(lines), hint="fix the cause and run apply again: it carries on where it stopped"
     )
+
+
+DESTROY_QUESTION = "destroy every managed resource"
 
 
 def _apply_options(fn: Callable) -> Callable:
@@ -215,6 +242,13 @@ def _apply_options(fn: Callable) -> Callable:
 @common()
 @_apply_options
 @click.option("--target", "targets", multiple=True, metavar="ADDR", help="Only this address (repeatable).")
+@click.option(
+    "--replace",
+    "replace",
+    multiple=True,
+    metavar="ADDR",
+    help="Re-create this resource although unchanged (repeatable).",
+)
 @click.option("--strict", is_flag=True, help=STRICT_HELP)
 @click.option(
     "--format",
@@ -237,6 +271,7 @@ def apply(
     targets: tuple[str, ...],
     strict: bool,
     fmt: str,
+    replace: tuple[str, ...] = (),
 ) -> None:
     """Plan, show, ask, then make the changes (create, PATCH, DELETE) in dependency order.
 
@@ -244,6 +279,12 @@ def apply(
     asking, and only if neither the manifests nor the live objects changed since it was made.
     """
     saved = applying.load_saved_plan(path) if path.is_file() else None
+    if saved is not None and env_name is not None and env_name != saved.environment:
+        raise VapiopsError(
+            f"this plan was made for environment {saved.environment!r}, not {env_name!r}",
+            where=str(path),
+            hint=f"apply it with --env {saved.environment} (or without --env), or plan {env_name} anew",
+        )
     if saved is not None:
         auto_approve = True  # the plan was reviewed when it was saved
         targets = saved.targets
@@ -258,7 +299,10 @@ def apply(
         client_for(ctx, sandbox) as client,
     ):
         state = ctx.backend.load()
-        result = applying.plan_apply(ctx, client, state, targets=targets, desired=desired, saved=saved)
+        refuse_empty(ctx, desired, state)
+        result = applying.plan_apply(
+            ctx, client, state, targets=targets, desired=desired, saved=saved, replace=replace
+        )
         _run_plan(
             ctx,
             client,
@@ -290,7 +334,12 @@ def destroy(
     sandbox: bool,
     lock_timeout: float,
 ) -> None:
-    """Delete every resource in the environment's state (dependents first)."""
+    """Delete every resource in the environment's state (dependents first).
+
+    Destroy has no bulk-delete limit (deleting everything is what it is for): --force skips the
+    confirmation, as Terraform's `destroy -force` did; preventDestroy still refuses.
+    """
+    auto_approve = auto_approve or force
     ctx = Context.open(path, env_name, sandbox=sandbox)
     with (
         stop_on_signals() as stop,
@@ -308,13 +357,13 @@ def destroy(
             force=True,
             parallelism=parallelism,
             color=use_color(no_color),
-            what="destroy every managed resource",
+            what=DESTROY_QUESTION,
             stop=stop,
         )
         debug_stats(debug, client)
 
 
-for _command in (state, import_, diff_command, export_command, pull_command, sandbox):
+for _command in (state, import_, diff_command, export_command, pull_command, sandbox, init, show, output):
     cli.add_command(_command)
 
 

@@ -83,13 +83,19 @@ def debug_stats(debug: bool, client: Any) -> None:
 
 
 def confirm(what: str) -> None:
+    """Ask on the terminal; with no terminal, read one line from stdin (`echo yes | vapiops apply`)."""
+    question = f"Do you want to {what}? Only 'yes' will be accepted"
     if not sys.stdin.isatty():
-        raise VapiopsError(
-            f"{what} needs confirmation and there is no terminal to ask on", hint="pass --auto-approve"
-        )
-    answer = click.prompt(
-        f"Do you want to {what}? Only 'yes' will be accepted", default="", show_default=False, err=True
-    )
+        click.echo(f"{question}: ", err=True, nl=False)
+        line = sys.stdin.readline()
+        if not line:
+            raise VapiopsError(
+                f"{what} needs confirmation and stdin gave no answer (no terminal, nothing piped)",
+                hint="pipe `yes` into it, or pass --auto-approve",
+            )
+        answer = line
+    else:
+        answer = click.prompt(question, default="", show_default=False, err=True)
     if answer.strip() != "yes":
         raise VapiopsError(f"{what} cancelled")
 

@@ -19,11 +19,17 @@ def state() -> None:
 
 @state.command(name="list")
 @common()
-def state_list(path: Path, env_name: str | None, no_color: bool, debug: bool) -> None:
+@click.option("--json", "as_json", is_flag=True, help="One JSON array of {address, id} on stdout.")
+def state_list(path: Path, env_name: str | None, no_color: bool, debug: bool, as_json: bool) -> None:
     """List managed addresses and their IDs."""
     ctx = Context.open(path, env_name)
-    for addr, object_id in statecmds.list_resources(ctx):
+    found = statecmds.list_resources(ctx)
+    if as_json:
+        click.echo(json.dumps([{"address": addr, "id": object_id} for addr, object_id in found], indent=2))
+    for addr, object_id in [] if as_json else found:
         click.echo(f"{addr}\t{object_id}")
+    if not found:
+        err(f"No resources in the state of environment {ctx.env.name!r}.")
 
 
 @state.command(name="show")

@@ -39,6 +39,10 @@ class SavedPlan:
     def targets(self) -> tuple[str, ...]:
         return tuple(self.doc.get("targets", []))
 
+    @property
+    def replace(self) -> tuple[str, ...]:
+        return tuple(self.doc.get("replace", []))
+
 
 def load_saved_plan(path: Path) -> SavedPlan:
     """The plan file `apply FILE` was given, checked enough that using it cannot crash."""
@@ -80,9 +84,12 @@ def plan_apply(
     targets: Iterable[str],
     desired: list[Desired],
     saved: SavedPlan | None = None,
+    replace: Iterable[str] = (),
 ) -> Plan:
     """The plan apply runs (the caller holds the lock); with `saved`, only if nothing changed since it was made."""
-    planned = build_plan(ctx, client, state, targets=targets, desired=desired, locked=True)
+    if saved is not None:
+        replace = saved.replace
+    planned = build_plan(ctx, client, state, targets=targets, desired=desired, locked=True, replace=replace)
     if saved is not None:
         fresh = planfile.fingerprint(planned.desired, planned.live, state, client.derive_key)
         planfile.check_fresh(saved.doc, planned.plan, fresh, where=saved.where)
@@ -91,7 +98,7 @@ def plan_apply(
 
 def plan_destroy(ctx: Context, client: VapiClient, state: State) -> Plan:
     """The plan that deletes every managed resource (the caller holds the lock)."""
-    result = build_plan(ctx, client, state, desired=[], locked=True).plan
+    result = build_plan(ctx, client, state, desired=[], locked=True, refactors=False).plan
     # Nothing is desired here, so the planner cannot see lifecycles: read them from the manifests.
     guarded = {r.address for r in load_manifests(ctx.project) if r.lifecycle.prevent_destroy}
     result.protected = [c.address for c in result.changes if c.address in guarded]

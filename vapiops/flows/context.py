@@ -10,13 +10,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from vapiops.client import VapiClient
-from vapiops.errors import ApiError, Problem
+from vapiops.errors import ApiError, Problem, VapiopsError
 from vapiops.kinds import KINDS, Kind
 from vapiops.planning.planner import Desired
 from vapiops.project.config import Environment, Project, load_project
 from vapiops.project.manifest import load_manifests
 from vapiops.project.validate import desired_resources
-from vapiops.state import LocalBackend, StateBackend, open_backend
+from vapiops.state import LocalBackend, State, StateBackend, open_backend
 
 
 @dataclass
@@ -54,6 +54,17 @@ class Context:
         return desired_resources(
             self.project, load_manifests(self.project), self.env, strict=self.strict, warnings=self.warnings
         )
+
+
+def refuse_empty(ctx: Context, desired: list[Desired], state: State) -> None:
+    """plan/apply with no manifests and nothing in state is a wrong PATH, not "No changes"."""
+    if desired or state.resources:
+        return
+    roots = ", ".join(str(r) for r in ctx.project.resource_roots)
+    raise VapiopsError(
+        f"no manifests found under {roots} for environment {ctx.env.name!r}",
+        hint="check PATH (or `resources:` in vapiops.yaml); `vapiops init` starts a project",
+    )
 
 
 def sandbox_state_file(project: Project, env_name: str) -> Path:

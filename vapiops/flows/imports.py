@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from vapiops.errors import ApiError, VapiopsError
+from vapiops.errors import ApiError, VapiopsError, did_you_mean
 from vapiops.flows.context import Context, client_for
 from vapiops.kinds import KINDS
 from vapiops.model import Address
 from vapiops.planning.graph import is_uuid
+from vapiops.project.manifest import load_manifests
+from vapiops.project.template import in_environment
 from vapiops.state import ResourceState
 
 
@@ -28,6 +30,14 @@ def check_address(address: str) -> tuple[str, str]:
 def import_object(ctx: Context, address: str, object_id: str, *, sandbox: bool) -> None:
     """Record the live object `object_id` as `address`, after checking it exists and is not managed yet."""
     kind_name, name = check_address(address)
+    # An address with no manifest would be imported, then deleted by the next apply: refuse it.
+    declared = {r.address for r in load_manifests(ctx.project) if in_environment(r, ctx.env.name)}
+    if address not in declared:
+        raise VapiopsError(
+            f"{address}{did_you_mean(address, declared)} has no manifest in environment {ctx.env.name!r}; "
+            "the next apply would delete the imported object",
+            hint="write its manifest first, then import",
+        )
     if not is_uuid(object_id):
         # Vapi's IDs are UUIDs: anything else is a mistake (a name, a pasted URL), caught before any request.
         raise VapiopsError(

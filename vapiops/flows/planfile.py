@@ -56,9 +56,11 @@ def save(
     print_: dict[str, dict[str, str]],
     project_root: Path,
     targets: tuple[str, ...] = (),
+    replace: tuple[str, ...] = (),
 ) -> None:
     doc = {
         "targets": list(targets),
+        "replace": list(replace),
         "kind": MAGIC,
         "version": PLANFILE_VERSION,
         "vapiops_version": __version__,
@@ -108,6 +110,7 @@ def damage(doc: dict[str, Any]) -> str | None:
     plan_doc = doc.get("plan")
     fingerprints = doc.get("fingerprint")
     targets = doc.get("targets", [])
+    replace = doc.get("replace", [])
     checks = (
         (isinstance(doc.get("project_root"), str), "`project_root` must be a folder path"),
         (isinstance(plan_doc, dict), "`plan` must be the saved plan document"),
@@ -120,6 +123,10 @@ def damage(doc: dict[str, Any]) -> str | None:
         (
             isinstance(targets, list) and all(isinstance(t, str) and _is_address(t) for t in targets),
             f"`targets` must be a list of addresses (KIND/NAME), not {json.dumps(targets)[:80]}",
+        ),
+        (
+            isinstance(replace, list) and all(isinstance(t, str) and _is_address(t) for t in replace),
+            f"`replace` must be a list of addresses (KIND/NAME), not {json.dumps(replace)[:80]}",
         ),
         (
             isinstance(fingerprints, dict)

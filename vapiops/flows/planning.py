@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import logging
 import time
 from collections.abc import Callable, Iterable
@@ -10,8 +11,9 @@ from datetime import datetime, timezone
 
 from vapiops import paths, vapispec
 from vapiops.client import VapiClient
-from vapiops.errors import StateError, UnsafePlan, VapiopsError
+from vapiops.errors import StateError, UnsafePlan, VapiopsError, did_you_mean
 from vapiops.flows.context import Context, read_live
+from vapiops.flows.refactoring import apply_refactors, moved_hints
 from vapiops.kinds import Kind
 from vapiops.model import Action, Desired, Plan, Reason, name_of
 from vapiops.planning.drift import drift_report
@@ -90,6 +92,7 @@ class Planned:
     desired: list[Desired]
     live: dict[str, list[dict]]
     adopted: list[str]
+    state: State  # what the plan was made against: with `moved:`/`import:` applied (a copy unless locked)
 
 
 def build_plan(
@@ -101,27 +104,33 @@ def build_plan(
     refresh_only: bool = False,
     desired: list[Desired] | None = None,
     locked: bool = False,
+    replace: Iterable[str] = (),
+    refactors: bool = True,
 ) -> Planned:
     """Read live state (adopting what a crashed apply created) and plan.
 
-    `locked`: the caller holds the environment's state lock (apply, destroy).
+    `locked`: the caller holds the environment's state lock (apply, destroy). `replace`: addresses
+    to re-create although unchanged (--replace); each must have a manifest. `refactors`: apply
+    vapiops.yaml's `moved:`/`import:` (not for destroy, which adopts nothing).
     """
     known = set(state.resources) | ({d.address for d in desired} if desired is not None else set())
     if desired is None and not refresh_only:
         desired = ctx.desired()
         known |= {d.address for d in desired}
-    unknown = sorted(t for t in targets if t not in known)
-    if unknown:
-        raise VapiopsError(
-            f"--target {', '.join(unknown)}: no such resource in the manifests or the state",
-            hint="write KIND/NAME as `vapiops state list` or the manifests have it",
-        )
+    check_addresses("--target", targets, known, "in the manifests or the state")
+    check_addresses("--replace", replace, {d.address for d in desired or []}, "in the manifests")
     live = read_live(client)
     bind_org(ctx, state, live, persist=locked)  # before any write: refuses another org's key
     adopted = refresh(ctx.backend, state, live, locked=locked, reread=lambda: read_live(client))
     if refresh_only:
-        return Planned(drift_report(ctx.env.name, state, live), [], live, adopted)
+        return Planned(drift_report(ctx.env.name, state, live), [], live, adopted, state)
     assert desired is not None
+    if not locked:
+        # plan records nothing: the refactors are applied to a copy (apply applies them for real).
+        state = copy.deepcopy(state)
+    moved, imported = (
+        apply_refactors(ctx.project, ctx.env.name, state, live, desired) if refactors else ([], [])
+    )
     allow = ctx.project.allow_fields
 
     def update_filter(kind: Kind, body: dict) -> dict:
@@ -141,10 +150,22 @@ def build_plan(
         update_filter=update_filter,
         hash_secret=_hasher(client, state),
         unknown_fields=unknown_fields,
+        replace=replace,
     )
     # Validation's warnings (fields no schema lists, sent as written) belong in the plan a reviewer reads.
-    plan.warnings = [f"warning: {w}" for w in ctx.warnings] + plan.warnings
-    return Planned(plan, desired, live, adopted)
+    plan.warnings = [f"warning: {w}" for w in ctx.warnings] + plan.warnings + moved_hints(plan)
+    plan.moved, plan.imported = moved, imported
+    return Planned(plan, desired, live, adopted, state)
+
+
+def check_addresses(option: str, given: Iterable[str], known: set[str], where: str) -> None:
+    """Each address `option` names is one of `known`, else one error with a did-you-mean per typo."""
+    unknown = sorted(a for a in given if a not in known)
+    if unknown:
+        raise VapiopsError(
+            f"{option} {', '.join(a + did_you_mean(a, known) for a in unknown)}: no such resource {where}",
+            hint="write KIND/NAME as `vapiops state list` or the manifests have it",
+        )
 
 
 def live_orgs(live: dict[str, list[dict]]) -> set[str]:

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from vapiops.errors import StateError, VapiopsError
+from vapiops.errors import StateError, VapiopsError, did_you_mean
 from vapiops.flows.context import Context
 from vapiops.flows.imports import check_address
 from vapiops.state import State
@@ -17,12 +18,19 @@ def list_resources(ctx: Context) -> list[tuple[str, str]]:
     return [(addr, entry.id) for addr, entry in sorted(ctx.backend.load().resources.items())]
 
 
+def _not_in_state(address: str, known: Iterable[str]) -> VapiopsError:
+    return VapiopsError(
+        f"{address} is not in state{did_you_mean(address, known)}", hint="see `vapiops state list`"
+    )
+
+
 def show(ctx: Context, address: str) -> dict[str, Any]:
     """What state holds for `address` (secrets only as hashes)."""
     check_address(address)
-    entry = ctx.backend.load().resources.get(address)
+    resources = ctx.backend.load().resources
+    entry = resources.get(address)
     if entry is None:
-        raise VapiopsError(f"{address} is not in state", hint="see `vapiops state list`")
+        raise _not_in_state(address, resources)
     return {"address": address, "id": entry.id, "applied": entry.applied}
 
 
@@ -32,7 +40,7 @@ def remove(ctx: Context, address: str) -> None:
     with ctx.backend.lock(who="state rm"):
         st = ctx.backend.load()
         if st.resources.pop(address, None) is None:
-            raise VapiopsError(f"{address} is not in state", hint="see `vapiops state list`")
+            raise _not_in_state(address, st.resources)
         ctx.backend.save(st)
 
 
@@ -47,7 +55,7 @@ def move(ctx: Context, source: str, destination: str) -> None:
     with ctx.backend.lock(who="state mv"):
         st = ctx.backend.load()
         if source not in st.resources:
-            raise VapiopsError(f"{source} is not in state", hint="see `vapiops state list`")
+            raise _not_in_state(source, st.resources)
         if destination in st.resources:
             raise VapiopsError(f"{destination} is already in state")
         entry = st.resources.pop(source)

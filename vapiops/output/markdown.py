@@ -6,8 +6,8 @@ import html
 import re
 from typing import Any
 
-from vapiops.output.text import NO_CHANGES, drift_counts, no_changes_line
-from vapiops.output.values import SYMBOL, Lines, declared_lines, field_view
+from vapiops.output.text import NO_CHANGES, drift_counts, no_changes_line, plan_counts, refactor_lines
+from vapiops.output.values import SYMBOL, Lines, declared_lines, display_fields, field_view
 
 TABLE_SHARE = 1 / 3  # most of a markdown comment a summary table that must be cut may take
 _MORE_NOTE = (
@@ -29,6 +29,11 @@ def render_markdown(plan: dict[str, Any], *, limit: int = 65_000) -> str:
     warnings = _markdown_warnings(plan["warnings"], limit // 4)
     # Drift first (what happened outside vapiops), then what apply will do.
     entries = [(c, True) for c in plan["drift"]] + [(c, False) for c in plan["changes"]]
+    refactors = "".join(f"- {_code_span(line)}\n" for line in refactor_lines(plan))
+    if refactors:  # moves and imports: recorded in state, no API call
+        refactors = "Recorded in state, no API call:\n\n" + refactors + "\n"
+    if not entries and refactors:
+        return head + f"**Plan:** {plan_counts(plan)}.\n\n" + refactors + warnings
     if not entries:
         return (
             head
@@ -38,13 +43,13 @@ def render_markdown(plan: dict[str, Any], *, limit: int = 65_000) -> str:
     lines = []
     if plan["drift"]:
         lines.append(f"**Drift:** {drift_counts(plan)}.")
-    if plan["changes"]:
+    if plan["changes"] or refactors:
         s = plan["summary"]
-        summary = f"**Plan:** {s['add']} to add, {s['change']} to change, {s['destroy']} to destroy."
+        summary = f"**Plan:** {plan_counts(plan)}."
         if s["replace"]:
             summary = summary[:-1] + f" ({s['replace']} replaced)."
         lines.append(summary)
-    head += "\n".join(lines) + "\n\n" + warnings
+    head += "\n".join(lines) + "\n\n" + refactors + warnings
 
     table_head = "| Action | Resource | Fields changed |\n|---|---|---|\n"
     rows = [_table_row(change, drift) for change, drift in entries]
@@ -148,7 +153,7 @@ def _diff_body(change: dict[str, Any]) -> list[str]:
             lines.append(f"-{change['address']}" + (f" (id {change['id']})" if change["id"] else ""))
         return lines or [f" {change['reason'] or 'no field details'}"]
     lines = []
-    for field in change["fields"]:
+    for field in display_fields(change):
         lines.append(f"@@ {field['path']} @@")
         view = field_view(field)
         if isinstance(view, Lines):

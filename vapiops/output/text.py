@@ -13,6 +13,7 @@ from vapiops.output.values import (
     YELLOW,
     compact,
     declared_lines,
+    display_fields,
     field_lines,
     painter,
 )
@@ -26,6 +27,26 @@ def drift_counts(plan: dict[str, Any]) -> str:
     """'N changed, M deleted outside vapiops': the drift summary every format ends with."""
     deleted = sum(1 for c in plan["drift"] if c["action"] == "delete")
     return f"{len(plan['drift']) - deleted} changed, {deleted} deleted outside vapiops"
+
+
+def refactor_lines(plan: dict[str, Any]) -> list[str]:
+    """One line per `moved:`/`import:` entry the plan records in state (plan files of older versions have none)."""
+    lines = [f"{m['from']} has moved to {m['to']} (id {m['id']})" for m in plan.get("moved", [])]
+    lines += [
+        f"{i['address']} will be imported: the live object found by {i['by']} (id {i['id']})"
+        for i in plan.get("imported", [])
+    ]
+    return lines
+
+
+def plan_counts(plan: dict[str, Any]) -> str:
+    """'N to add, N to change, N to destroy[, N moved][, N imported]'."""
+    s = plan["summary"]
+    text = f"{s['add']} to add, {s['change']} to change, {s['destroy']} to destroy"
+    for key, word in (("moved", "moved"), ("imported", "imported")):
+        if plan.get(key):
+            text += f", {len(plan[key])} {word}"
+    return text
 
 
 def no_changes_line(plan: dict[str, Any]) -> str:
@@ -54,6 +75,10 @@ def render_text(plan: dict[str, Any], *, color: bool = False) -> str:
         ("drift", f"Objects have changed outside vapiops in environment {env} since the last apply:"),
         ("changes", f"vapiops will perform the following actions in environment {env}:"),
     )
+    refactors = refactor_lines(plan)
+    if refactors:
+        out += [f"vapiops will record these refactors in the state of environment {env} (no API call):", ""]
+        out += [f"  # {line}" for line in refactors] + [""]
     for key, intro in sections:
         if plan[key]:
             out += [intro, ""]
@@ -67,9 +92,8 @@ def render_text(plan: dict[str, Any], *, color: bool = False) -> str:
         out.append("")
     for warning in plan["warnings"]:
         out += [f"{paint('Warning:', BOLD + ';' + YELLOW)} {warning}", ""]
-    if plan["changes"]:
-        s = plan["summary"]
-        out.append(f"Plan: {s['add']} to add, {s['change']} to change, {s['destroy']} to destroy.")
+    if plan["changes"] or refactors:
+        out.append(f"Plan: {plan_counts(plan)}.")
     elif plan["drift"]:
         out.append(f"Drift: {drift_counts(plan)}.")
     else:
@@ -85,6 +109,6 @@ def _text_change(change: dict[str, Any], paint: Callable[[str, str], str], drift
     lines = [f"  # {header_comment(change, drift)}", f"{symbol} {change['address']}{ident}"]
     if action in ("create", "delete"):
         return lines + declared_lines(change, head="      ", block="          ")
-    for field in change["fields"]:
+    for field in display_fields(change):
         lines += field_lines(field, paint, indent="      ")
     return lines

@@ -9,6 +9,7 @@ from __future__ import annotations
 import difflib
 import json
 import re
+import textwrap
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -19,7 +20,8 @@ INLINE_MAX = 100  # longest value shown on one line; longer ones lose their midd
 SHORT_CONTAINER = 60  # an object/array this short stays inline; a longer one gets a pretty line diff
 FLATTEN_DEPTH = 4  # how deep a created object is spelled out as dotted paths before it is shown as JSON
 DIFF_CONTEXT = 2  # unchanged lines kept around each change in a line diff
-CLIP_CONTEXT = 20  # characters kept either side of the change in a long one-line string
+CLIP_CONTEXT = 20  # characters kept either side of the change in a long one-line string without spaces
+WRAP_WIDTH = 80  # a long one-line string is shown wrapped at words to about this width
 
 COMMENT = {
     "create": "will be created",
@@ -69,10 +71,31 @@ def compact(value: Any) -> str:
 
 
 def show(value: Any) -> str:
-    """One value on one line: compact JSON (strings quoted), except the sensitive marker."""
+    """One value on one line: compact JSON (strings quoted), except the sensitive marker.
+
+    A string is shown whole, however long: a reviewer must see the whole greeting, never one cut
+    in the middle. Other long values (only reached for short containers and scalars) are clipped.
+    """
     if value == SENSITIVE:
         return SENSITIVE
+    if isinstance(value, str):
+        return _printable(compact(value))
     return _clip(_printable(compact(value)))
+
+
+def _word_lines(text: str, width: int = WRAP_WIDTH) -> list[str]:
+    """A long one-line text wrapped at spaces into lines of about `width` (words never split)."""
+    return [
+        _printable(line)
+        for line in textwrap.wrap(text, width, break_long_words=False, break_on_hyphens=False)
+    ]
+
+
+def _word_diff(before: str, after: str) -> list[str]:
+    """Both long one-line texts whole, wrapped at words, the changed lines marked -/+."""
+    a, b = _word_lines(before), _word_lines(after)
+    lines = list(difflib.unified_diff(a, b, lineterm="", n=max(len(a), len(b))))
+    return lines[2:]
 
 
 def _is_multiline(value: Any) -> bool:
@@ -135,7 +158,10 @@ def field_view(field: dict[str, Any]) -> Inline | Lines:
         if lines:  # empty when only line endings differ: fall through to the inline form
             return Lines(lines)
     if isinstance(before, str) and isinstance(after, str) and max(len(before), len(after)) > INLINE_MAX:
-        before, after = _around_difference(before, after)
+        lines = _word_diff(before, after)
+        if lines and " " in before + after:
+            return Lines(lines)
+        before, after = _around_difference(before, after)  # one long word (a token, a URL): its ends
     return Inline(None if before is None else show(before), None if after is None else show(after))
 
 
@@ -193,6 +219,27 @@ def painter(color: bool) -> Paint:
         return f"\x1b[{code}m{text}\x1b[0m" if color else text
 
     return paint
+
+
+REPOINT_PREFIX = "repoint to "  # the reason of an update that only moves references (model.Reason.REPOINT)
+
+
+def display_fields(change: dict[str, Any]) -> list[dict[str, Any]]:
+    """The fields as a reader should see them: a repoint shows the name on both sides.
+
+    In the plan document a repoint goes from the old object's ID to the name (which then means
+    the new object); shown as is, a reader sees a UUID turn into a name. Shown: the name with the
+    old ID, then the name with "new id".
+    """
+    if not str(change.get("reason") or "").startswith(REPOINT_PREFIX):
+        return list(change["fields"])
+    out = []
+    for field in change["fields"]:
+        before, after = field["before"], field["after"]
+        if isinstance(before, str) and isinstance(after, str) and before != after:
+            field = {**field, "before": f"{after} (old id {before})", "after": f"{after} (new id)"}
+        out.append(field)
+    return out
 
 
 def field_lines(field: dict[str, Any], paint: Paint, *, indent: str) -> list[str]:

@@ -73,8 +73,10 @@ class _Planner:
         update_filter: UpdateFilter = _identity,
         hash_secret: Hasher = default_hash,
         unknown_fields: UnknownFields = _no_unknown,
+        replace: Iterable[str] = (),
     ):
         self.state = state
+        self.replace = frozenset(replace)  # --replace: re-create these although nothing changed
         self.update_filter = update_filter
         self.unknown_fields = unknown_fields
         self.hash_secret = hash_secret
@@ -159,7 +161,11 @@ class _Planner:
             prior_secrets=r.entry.secrets if r.entry is not None else {},
             hash_secret=self.hash_secret,
         )
-        if r.fields:
+        if r.address in self.replace:
+            r.action, r.reason, r.detail = Action.REPLACE, Reason.REQUESTED, "--replace"
+            if d.lifecycle.prevent_destroy:
+                r.note = "lifecycle.preventDestroy is set"
+        elif r.fields:
             forced = sorted({p[0] for p, _ in r.fields if p and p[0] in kind.replace_fields}, key=str)
             if forced:
                 r.action = Action.REPLACE
@@ -258,9 +264,13 @@ class _Planner:
         return plan
 
     def collisions(self, res: dict[str, Item]) -> Warnings:
-        """Warn when a create would duplicate a live object nobody manages (same display name)."""
-        warnings: Warnings = []
+        """Warn when a create would duplicate a live object nobody manages (same display name).
+
+        One warning per kind and name, however many creates and live objects share it (never each
+        create crosswise with each live object).
+        """
         unmanaged: dict[str, dict[str, list[str]]] = {}
+        creating: dict[tuple[str, str], list[str]] = {}
         for addr in sorted(res):
             r = res[addr]
             if r.action is not Action.CREATE or r.spec is None:
@@ -275,17 +285,24 @@ class _Planner:
                     if shown and obj_id not in self.owner:
                         index.setdefault(shown, []).append(obj_id)
                 unmanaged[r.kind.name] = index
-            for obj_id in unmanaged[r.kind.name].get(name, []):
-                warnings.append(
-                    (
-                        addr,
-                        (
-                            f"{addr}: a live {r.kind.name} named {name!r} (id {obj_id}) is not managed by vapiops; "
-                            f"this plan creates another one. To manage the existing one instead, run: "
-                            f"vapiops import {addr} {obj_id}"
-                        ),
-                    )
+            if unmanaged[r.kind.name].get(name):
+                creating.setdefault((r.kind.name, name), []).append(addr)
+        warnings: Warnings = []
+        for (kind, name), addrs in creating.items():
+            ids = unmanaged[kind][name]
+            if len(addrs) == 1 and len(ids) == 1:
+                text = (
+                    f"{addrs[0]}: a live {kind} named {name!r} (id {ids[0]}) is not managed by vapiops; "
+                    f"this plan creates another one. To manage the existing one instead, run: "
+                    f"vapiops import {addrs[0]} {ids[0]}"
                 )
+            else:
+                text = (
+                    f"{', '.join(addrs)}: {len(ids)} live {kind}(s) named {name!r} (ids {', '.join(ids)}) "
+                    f"are not managed by vapiops; this plan creates {len(addrs)} more. To manage an existing "
+                    f"one instead, run `vapiops import ADDRESS ID` with one of these addresses and IDs"
+                )
+            warnings.append((addrs[0], text))
         return warnings
 
     def mark_repoints(self, res: dict[str, Item], creates: set[str]) -> None:
@@ -359,6 +376,7 @@ def make_plan(
     update_filter: UpdateFilter = _identity,
     hash_secret: Hasher = default_hash,
     unknown_fields: UnknownFields = _no_unknown,
+    replace: Iterable[str] = (),
 ) -> Plan:
     """The plan that makes the live org match `desired` (docs/plan.md).
 
@@ -367,10 +385,16 @@ def make_plan(
     with a resource in state must be listed (ValueError otherwise: a missing listing is not "gone").
     update_filter(kind, body) trims a PATCH body to what the Update DTO accepts; hash_secret(value)
     fingerprints a secret for state; unknown_fields(kind, body) names the paths of a PATCH body that
-    Vapi's published spec does not know (they are sent, and the plan warns).
+    Vapi's published spec does not know (they are sent, and the plan warns). `replace`: addresses
+    to re-create (create, repoint dependents, delete the old one) although unchanged.
     """
     planner = _Planner(
-        state, live, update_filter=update_filter, hash_secret=hash_secret, unknown_fields=unknown_fields
+        state,
+        live,
+        update_filter=update_filter,
+        hash_secret=hash_secret,
+        unknown_fields=unknown_fields,
+        replace=replace,
     )
     return planner.plan(environment, desired, targets)
 

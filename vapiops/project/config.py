@@ -10,6 +10,7 @@ from typing import Any
 
 from vapiops import kinds, redact
 from vapiops.errors import Location, ManifestError, VapiopsError, did_you_mean
+from vapiops.project.refactors import ImportBlock, MovedBlock, read_imports, read_moved
 from vapiops.project.yamlload import describe_value, load_yaml_with_lines, read_text
 
 CONFIG_FILE = "vapiops.yaml"
@@ -22,7 +23,7 @@ BASE_URL_ENV = "VAPI_BASE_URL"
 ENV_NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")
 _VAR_NAME_PATTERN = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
-TOP_KEYS = ("resources", "state_dir", "state", "environments", "allow_fields", "strict")
+TOP_KEYS = ("resources", "state_dir", "state", "environments", "allow_fields", "strict", "moved", "import")
 # A dotted field path of allow_fields: names, each optionally followed by [] (a list's elements).
 _FIELD_PATH = re.compile(r"[A-Za-z_$][A-Za-z0-9_$-]*(\[\])?(\.[A-Za-z_$][A-Za-z0-9_$-]*(\[\])?)*")
 ENVIRONMENT_KEYS = ("api_key_env", "base_url", "vars")
@@ -84,6 +85,8 @@ class Project:
     config_file: Path | None
     state: StateConfig = field(default_factory=StateConfig)
     strict: bool = False  # properties in no schema are errors, not warnings
+    moved: tuple[MovedBlock, ...] = ()  # `moved:` renames, applied to each environment's state
+    imports: tuple[ImportBlock, ...] = ()  # `import:` adoptions of live objects, per environment
 
     def environment(self, name: str | None) -> Environment:
         """The named environment; with no name, the only one or `default`."""
@@ -107,8 +110,24 @@ class Project:
         return self.state_dir / f"{env}.json"
 
 
+def find_config_upwards(start: Path) -> Path | None:
+    """The nearest folder from `start` up that holds vapiops.yaml, as git finds .git; never above a repository's top."""
+    for folder in (start, *start.parents):
+        if (folder / CONFIG_FILE).is_file():
+            return folder
+        if (folder / ".git").exists():
+            return None
+    return None
+
+
 def load_project(root: Path | str) -> Project:
-    """Read the project at root: vapiops.yaml when present, else every manifest under root and `default`."""
+    """Read the project at root: vapiops.yaml when present, else every manifest under root and `default`.
+
+    The current directory (`.`, the default PATH) is a project's subfolder when vapiops.yaml is
+    above it: the nearest one up is used.
+    """
+    if Path(root) == Path(".") and not Path(CONFIG_FILE).is_file():
+        root = find_config_upwards(Path.cwd().resolve()) or root
     root = Path(root).expanduser().resolve()
     if root.is_file():
         raise ManifestError(
@@ -186,6 +205,7 @@ class _ConfigReader:
                     f"unknown key {key!r}{did_you_mean(key, TOP_KEYS)}",
                     hint=f"allowed: {', '.join(TOP_KEYS)}",
                 )
+        environments = self.environments(doc.get("environments"))
         return Project(
             root=self.root,
             resource_roots=self.resources(doc.get("resources", ["resources"])),
@@ -194,12 +214,17 @@ class _ConfigReader:
                 ("state_dir",),
                 "`state_dir`",
             ),
-            environments=self.environments(doc.get("environments")),
+            environments=environments,
             allow_fields=self.allow_fields(doc.get("allow_fields")),
             config_file=self.config,
             strict=self.flag(doc.get("strict", False), ("strict",), "`strict`"),
             state=self.state(doc.get("state")),
+            moved=read_moved(doc.get("moved"), self._fail, self.at),
+            imports=read_imports(doc.get("import"), self._fail, self.at, list(environments)),
         )
+
+    def _fail(self, path: tuple, message: str) -> ManifestError:
+        return self.fail(path, message)
 
     def state(self, value: Any) -> StateConfig:
         table = self.mapping(value, ("state",), "`state`")

@@ -11,7 +11,7 @@ import functools
 import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath, PureWindowsPath
+from pathlib import Path
 from typing import Any
 
 from jinja2 import StrictUndefined, TemplateSyntaxError, Undefined
@@ -21,6 +21,7 @@ from jinja2.runtime import missing
 from vapiops import paths, redact
 from vapiops.errors import Location, TemplateError
 from vapiops.project.config import Environment
+from vapiops.project.includes import read_include
 from vapiops.project.manifest import Resource
 from vapiops.project.sandboxenv import (
     BoundedSandbox,
@@ -33,6 +34,7 @@ from vapiops.project.sandboxenv import (
 )
 
 MARKER = "${"  # a string without it has no template syntax and is returned as it is
+MAX_INCLUDE_DEPTH = 8  # include(render=true) inside included files, at most this deep
 SCOPE = ("env", "vars", "secret", "include")
 _TEMPLATE_CACHE = 4096
 # secret() never reads an API key: a manifest from a pull request could otherwise print one.
@@ -137,6 +139,11 @@ class TemplateContext:
     used_secret: bool = False  # set by secret() during one render_string call
     secret_values: list[str] = field(default_factory=list)  # to scrub from error messages
     secret_names: list[str] = field(default_factory=list)  # read during one render_string call
+    # validate runs with no secret values: an unset secret() is listed here and renders a
+    # placeholder, instead of failing (plan and apply leave this None: every value is needed).
+    unset_secrets: list[str] | None = None
+    include_warnings: list[str] = field(default_factory=list)  # `${{` in a file included as text
+    _include_depth: int = 0  # include(render=true) nesting: a file including itself must stop
 
     def __post_init__(self) -> None:
         self.root = Path(self.root).resolve()
@@ -161,6 +168,10 @@ class TemplateContext:
                 hint="give the value its own environment variable",
             )
         value = os.environ.get(name)
+        if value is None and self.unset_secrets is not None:
+            if name not in self.unset_secrets:
+                self.unset_secrets.append(name)
+            value = f"unset-secret-{name}"
         if value is None:
             raise TemplateError(f"secret {name} is not set", hint=f"export {name}=...")
         self.used_secret = True
@@ -171,30 +182,33 @@ class TemplateContext:
             redact.register(value)
         return value
 
-    def include(self, name: Any) -> str:
-        """A file's text relative to the project root, unrendered; never outside it, never hidden files."""
-        if not isinstance(name, str) or not name:
-            raise TemplateError("include() takes a file path relative to the project root")
-        if (
-            PurePosixPath(name).is_absolute()
-            or PureWindowsPath(name).is_absolute()
-            or PureWindowsPath(name).drive
-        ):
-            raise TemplateError(
-                f"include({name!r}): absolute paths are not allowed; use a path relative to the project root"
-            )
-        target = (self.root / name).resolve()
-        if not target.is_relative_to(self.root):
-            raise TemplateError(f"include({name!r}): the path leads outside the project root")
-        # .env files and .git/config hold credentials a plan would print: hidden files are off limits.
-        if any(part.startswith(".") for part in target.relative_to(self.root).parts):
-            raise TemplateError(f"include({name!r}): hidden files and folders are not allowed")
-        if not target.is_file():
-            raise TemplateError(f"include({name!r}): no such file in the project")
+    def include(self, name: Any, render: Any = False) -> Any:
+        """A file's text relative to the project root; never outside it, never hidden files.
+
+        As is by default (a prompt full of Vapi's Liquid stays untouched, and a `${{` in it is
+        sent as text, with a warning); with render=true rendered in this same sandbox.
+        """
+        text = read_include(self.root, name)
+        if render is not True and render is not False:
+            raise TemplateError(f"include({name!r}, render=...) takes true or false")
+        if not render:
+            if "${{" in text or "${%" in text:
+                warning = (
+                    f"include({name!r}): the file contains vapiops template syntax (`${{{{`), sent as text; "
+                    f"write include({name!r}, render=true) to render it"
+                )
+                if warning not in self.include_warnings:
+                    self.include_warnings.append(warning)
+            return text
+        if MARKER not in text:
+            return text
+        if self._include_depth >= MAX_INCLUDE_DEPTH:
+            raise TemplateError(f"include({name!r}, render=true): nested more than {MAX_INCLUDE_DEPTH} deep")
+        self._include_depth += 1
         try:
-            return target.read_bytes().decode("utf-8-sig")
-        except UnicodeDecodeError as exc:
-            raise TemplateError(f"include({name!r}): not UTF-8 text") from exc
+            return _compile(text)(self.scope())
+        finally:
+            self._include_depth -= 1
 
 
 def render_string(text: str, ctx: TemplateContext) -> tuple[Any, bool]:
@@ -275,6 +289,7 @@ class Rendered:
     spec: dict[str, Any]  # rendered spec (overrides for env deep-merged over spec first)
     sensitive: set[tuple] = field(default_factory=set)  # spec paths whose string used secret()
     secret_names: dict[tuple, tuple[str, ...]] = field(default_factory=dict)  # path -> secret() names read
+    warnings: list[str] = field(default_factory=list)  # e.g. template syntax in a file included as text
 
 
 def merge(base: dict, override: dict) -> dict:
@@ -293,15 +308,27 @@ def in_environment(resource: Resource, env: str) -> bool:
 
 
 def render_resource(
-    resource: Resource, env: Environment, project_root: Path, key_vars: Iterable[str] = ()
+    resource: Resource,
+    env: Environment,
+    project_root: Path,
+    key_vars: Iterable[str] = (),
+    unset_secrets: list[str] | None = None,
 ) -> Rendered:
     """The resource's spec for env: spec and overrides[env] rendered, then merged; secret() paths marked.
 
     Bounded as a whole (sandboxenv.budget): a manifest that would render for longer than a few
     seconds or to more than a few million characters is a located error naming the expression.
     key_vars are the API-key variables of the project's environments, which secret() refuses.
+    With `unset_secrets` (validate), a secret() whose variable is unset is appended there and
+    renders a placeholder instead of failing.
     """
-    ctx = TemplateContext(env.name, env.vars, project_root, key_vars=DEFAULT_KEY_VARS | frozenset(key_vars))
+    ctx = TemplateContext(
+        env.name,
+        env.vars,
+        project_root,
+        key_vars=DEFAULT_KEY_VARS | frozenset(key_vars),
+        unset_secrets=unset_secrets,
+    )
     with budget():
         base: dict[tuple, tuple[str, ...]] = {}
         spec = _render_tree(
@@ -309,7 +336,7 @@ def render_resource(
         )
         override = resource.overrides.get(env.name)
         if not override:
-            return Rendered(spec, set(base), base)
+            return Rendered(spec, set(base), base, list(ctx.include_warnings))
         over: dict[tuple, tuple[str, ...]] = {}
         partial = _render_tree(
             override,
@@ -320,7 +347,7 @@ def render_resource(
         )
     kept = {p: n for p, n in base.items() if not _overridden(p, spec, partial)}
     names = {**kept, **over}
-    return Rendered(merge(spec, partial), set(names), names)
+    return Rendered(merge(spec, partial), set(names), names, list(ctx.include_warnings))
 
 
 def _suffix(path: tuple) -> str:

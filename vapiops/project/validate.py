@@ -30,16 +30,21 @@ def desired_resources(
     *,
     strict: bool = False,
     warnings: list[Problem] | None = None,
+    unset_secrets: dict[str, list[str]] | None = None,
 ) -> list[Desired]:
     """Render, name, reference-check and schema-check every resource of `env`; raise all problems at once.
 
     A property in neither Vapi's spec, the catalogue nor `allow_fields` is a warning (appended to
     `warnings`, the value sent as written), or with `strict` (or `strict: true` in vapiops.yaml) an error.
+    With `unset_secrets` (validate: no secret values needed), a secret() whose variable is unset
+    renders a placeholder and is recorded as file:line -> its names, instead of being an error.
     """
     strict = strict or project.strict
     problems: list[Problem] = []
     selected = [r for r in resources if in_environment(r, env.name)]
     names = {kind: sorted(r.name for r in selected if r.kind == kind) for kind in KINDS}
+    # Manifests `environments:` keeps out of this one: a reference to them names the limit.
+    limited = {r.address: r for r in resources if not in_environment(r, env.name)}
     out: list[Desired] = []
     key_vars = [e.api_key_env for e in project.environments.values()]
     for res in selected:
@@ -50,13 +55,20 @@ def desired_resources(
             )
             continue
         try:
-            rendered = render_resource(res, env, project.root, key_vars=key_vars)
+            missing: list[str] | None = [] if unset_secrets is not None else None
+            rendered = render_resource(res, env, project.root, key_vars=key_vars, unset_secrets=missing)
+            if missing and unset_secrets is not None:
+                noted = unset_secrets.setdefault(str(res.where), [])
+                noted.extend(n for n in missing if n not in noted)
         except TemplateError as exc:
             problems.append(Problem(exc.where or res.where, "", exc.message))
             continue
         spec = rendered.spec
+        if warnings is not None:
+            found_here = [Problem(res.where, "", text) for text in rendered.warnings]
+            warnings.extend(p for p in found_here if p not in warnings)
         sent_as_written: tuple[tuple[str, str], ...] = ()
-        found = _reference_problems(res, spec, names)
+        found = _reference_problems(res, spec, names, limited, env.name)
         if not found:
             named = _with_name(kind, spec, res.name)
             found, unknown = _schema_problems(project, res, named)
@@ -128,12 +140,26 @@ def _with_name(kind: Kind, spec: dict, name: str) -> dict:
     return {**spec, kind.name_field: name}
 
 
-def _reference_problems(res: Resource, spec: dict, names: dict[str, list[str]]) -> list[Problem]:
+def _reference_problems(
+    res: Resource, spec: dict, names: dict[str, list[str]], limited: dict[str, Resource], env: str
+) -> list[Problem]:
     """Every ID field holds a known manifest name or a Vapi ID (the real API answers 400 to a name)."""
     kind = KINDS[res.kind]
     problems = []
     for ref, path, value in kind.find_references(spec):
         if is_uuid(value) or (isinstance(value, str) and value in names[ref.target]):
+            continue
+        other = limited.get(address(ref.target, str(value)))
+        if other is not None:
+            problems.append(
+                Problem(
+                    res.location(path),
+                    paths.format_path(path),
+                    f"{other.address} exists only in environments {', '.join(other.environments or [])} "
+                    f"(`environments:` of {other.where}), not in {env!r}: limit this manifest the same "
+                    f"way, or add {env!r} to that list",
+                )
+            )
             continue
         known = names[ref.target]
         listing = ", ".join(known) if known else "none"
