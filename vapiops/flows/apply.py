@@ -14,6 +14,7 @@ from vapiops import paths
 from vapiops.client import VapiClient
 from vapiops.errors import ApiError, VapiopsError
 from vapiops.flows.interrupt import GRACE_SECONDS, Interrupted, StopRequest
+from vapiops.flows.schedule import Schedule
 from vapiops.kinds import KINDS, is_secret_path
 from vapiops.model import Phase, Plan, Step, address, name_of
 from vapiops.paths import copy_json
@@ -115,7 +116,7 @@ class Applier:
     def run(self) -> ApplyResult:
         result = ApplyResult()
         self._refresh_recorded()
-        pending = {s.key: s for s in self.plan.steps}
+        pending = Schedule(self.plan.steps)
         running: dict[Future[None], Step] = {}
         failed = False
         interrupted: BaseException | None = None  # Ctrl-C inside a call: stop, save, then re-raise
@@ -130,10 +131,8 @@ class Applier:
                         f"Stopping: waiting for {len(running)} call(s) in flight; starting no more."
                     )
                 if not failed and grace_ends is None:
-                    for step in [s for s in pending.values() if all(a in result.done for a in s.after)]:
-                        if len(running) >= self.parallelism:
-                            break
-                        del pending[step.key]
+                    while pending.has_ready() and len(running) < self.parallelism:
+                        step = pending.take()
                         running[pool.submit(self._run_step, step)] = step
                 if not running:
                     break  # nothing can start: a failure upstream, a stop, or (a planner bug) unsatisfiable order
@@ -146,6 +145,7 @@ class Applier:
                     error = fut.exception()
                     if error is None:
                         result.done.append(step.key)
+                        pending.succeeded(step.key)
                         continue
                     failed = True
                     if not isinstance(error, Exception):
@@ -156,7 +156,7 @@ class Applier:
         finally:
             self.stop.polled = False
             pool.shutdown(wait=not result.abandoned, cancel_futures=True)
-        result.skipped = sorted(pending)
+        result.skipped = sorted(pending.pending())
         result.readback = list(self.readback)
         with self._lock:
             self.store.save(self.state)  # fold the per-call journal into one snapshot
