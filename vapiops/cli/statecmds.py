@@ -7,9 +7,11 @@ from pathlib import Path
 
 import click
 
+from vapiops.cli.lazy import lazy_module
 from vapiops.cli.options import common, err
-from vapiops.flows import statecmds
-from vapiops.flows.context import Context
+
+context = lazy_module("vapiops.flows.context")
+statecmds = lazy_module("vapiops.flows.statecmds")
 
 
 @click.group()
@@ -21,7 +23,7 @@ def state() -> None:
 @common()
 def state_list(path: Path, env_name: str | None, no_color: bool, debug: bool) -> None:
     """List managed addresses and their IDs."""
-    ctx = Context.open(path, env_name)
+    ctx = context.Context.open(path, env_name)
     for addr, object_id in statecmds.list_resources(ctx):
         click.echo(f"{addr}\t{object_id}")
 
@@ -31,7 +33,7 @@ def state_list(path: Path, env_name: str | None, no_color: bool, debug: bool) ->
 @common()
 def state_show(address: str, path: Path, env_name: str | None, no_color: bool, debug: bool) -> None:
     """Show what state holds for ADDRESS (secrets only as hashes)."""
-    ctx = Context.open(path, env_name)
+    ctx = context.Context.open(path, env_name)
     click.echo(json.dumps(statecmds.show(ctx, address), indent=2))
 
 
@@ -40,7 +42,7 @@ def state_show(address: str, path: Path, env_name: str | None, no_color: bool, d
 @common()
 def state_rm(address: str, path: Path, env_name: str | None, no_color: bool, debug: bool) -> None:
     """Forget ADDRESS: the live object is left alone and no longer managed."""
-    ctx = Context.open(path, env_name)
+    ctx = context.Context.open(path, env_name)
     statecmds.remove(ctx, address)
     err(f"Removed {address} from state; the live object was not touched.")
 
@@ -53,7 +55,7 @@ def state_mv(
     source: str, destination: str, path: Path, env_name: str | None, no_color: bool, debug: bool
 ) -> None:
     """Rename SOURCE to DESTINATION in state (no delete and re-create)."""
-    ctx = Context.open(path, env_name)
+    ctx = context.Context.open(path, env_name)
     statecmds.move(ctx, source, destination)
     err(f"Moved {source} to {destination}.")
 
@@ -63,7 +65,7 @@ def state_mv(
 @common()
 def state_unlock(lock_id: str, path: Path, env_name: str | None, no_color: bool, debug: bool) -> None:
     """Release the lock LOCK_ID (printed in the lock error) of a run that is gone."""
-    ctx = Context.open(path, env_name)
+    ctx = context.Context.open(path, env_name)
     statecmds.unlock(ctx, lock_id)
     err(f"Released lock {lock_id} of {ctx.backend.describe()}.")
 
@@ -72,7 +74,7 @@ def state_unlock(lock_id: str, path: Path, env_name: str | None, no_color: bool,
 @common()
 def state_pull(path: Path, env_name: str | None, no_color: bool, debug: bool) -> None:
     """Print the environment's state as one JSON document (secrets only as hashes)."""
-    ctx = Context.open(path, env_name)
+    ctx = context.Context.open(path, env_name)
     click.echo(json.dumps(statecmds.pull(ctx), indent=2, sort_keys=True, ensure_ascii=False))
 
 
@@ -84,7 +86,7 @@ def state_push(
     file: Path, path: Path, env_name: str | None, no_color: bool, debug: bool, force: bool
 ) -> None:
     """Replace the environment's state with FILE (as `state pull` printed it)."""
-    ctx = Context.open(path, env_name)
+    ctx = context.Context.open(path, env_name)
     pushed = statecmds.push(ctx, file, force=force)
     err(
         f"Pushed {file} to {ctx.backend.describe()} ({len(pushed.resources)} resources, serial {pushed.serial})."
