@@ -74,3 +74,20 @@ def test_scheduling_is_linear_in_the_steps() -> None:
         order, pending = run_order(steps)
         assert len(order) == len(steps) and pending == []
         assert time.process_time() - started < 2.0
+
+
+def test_finished_calls_takes_every_call_that_finished_and_waits_for_none_otherwise() -> None:
+    import queue
+    from concurrent.futures import Future, ThreadPoolExecutor
+
+    from vapiops.flows.schedule import finished_calls
+
+    completed: queue.SimpleQueue[Future[None]] = queue.SimpleQueue()
+    assert finished_calls(completed, 0.01) == []
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        futures = [pool.submit(lambda: None) for _ in range(3)]
+        for future in futures:
+            future.add_done_callback(completed.put)
+    got = finished_calls(completed, 1.0)
+    assert sorted(map(id, got)) == sorted(map(id, futures))
+    assert finished_calls(completed, 0.01) == []

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import queue
 import signal
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -14,7 +15,7 @@ from vapiops import paths
 from vapiops.client import VapiClient
 from vapiops.errors import ApiError, VapiopsError
 from vapiops.flows.interrupt import GRACE_SECONDS, Interrupted, StopRequest
-from vapiops.flows.schedule import Schedule
+from vapiops.flows.schedule import Schedule, finished_calls
 from vapiops.kinds import KINDS, is_secret_path
 from vapiops.model import Phase, Plan, Step, address, name_of
 from vapiops.paths import copy_json
@@ -118,6 +119,9 @@ class Applier:
         self._refresh_recorded()
         pending = Schedule(self.plan.steps)
         running: dict[Future[None], Step] = {}
+        # Each call's future lands here when it finishes: the loop takes what finished in O(1) per
+        # call, where concurrent.futures.wait re-arms a waiter on every running future each time.
+        completed: queue.SimpleQueue[Future[None]] = queue.SimpleQueue()
         failed = False
         interrupted: BaseException | None = None  # Ctrl-C inside a call: stop, save, then re-raise
         grace_ends: float | None = None  # set once a stop is requested: in-flight calls may finish until then
@@ -133,14 +137,15 @@ class Applier:
                 if not failed and grace_ends is None:
                     while pending.has_ready() and len(running) < self.parallelism:
                         step = pending.take()
-                        running[pool.submit(self._run_step, step)] = step
+                        future = pool.submit(self._run_step, step)
+                        future.add_done_callback(completed.put)
+                        running[future] = step
                 if not running:
                     break  # nothing can start: a failure upstream, a stop, or (a planner bug) unsatisfiable order
                 if grace_ends is not None and (time.monotonic() >= grace_ends or self.stop.urgent()):
                     self._abandon(running, result)
                     break
-                finished, _ = wait(list(running), timeout=POLL_SECONDS, return_when=FIRST_COMPLETED)
-                for fut in finished:
+                for fut in finished_calls(completed, POLL_SECONDS):
                     step = running.pop(fut)
                     error = fut.exception()
                     if error is None:

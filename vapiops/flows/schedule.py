@@ -1,9 +1,11 @@
-"""Which of a plan's steps may start next: dependency counters and a ready queue, O(degree) per step."""
+"""Which of a plan's steps may start next (dependency counters, a ready queue) and which calls finished: O(degree) per step."""
 
 from __future__ import annotations
 
 import heapq
+import queue
 from collections.abc import Iterable
+from concurrent.futures import Future
 
 from vapiops.model import Step
 
@@ -65,3 +67,17 @@ class Schedule:
 
     def __bool__(self) -> bool:
         return bool(self._waiting)
+
+
+def finished_calls(completed: queue.SimpleQueue[Future[None]], timeout: float) -> list[Future[None]]:
+    """The calls that finished: waits up to `timeout` for the first, then takes every other one
+    already there."""
+    try:
+        out = [completed.get(timeout=timeout)]
+    except queue.Empty:
+        return []
+    while True:
+        try:
+            out.append(completed.get_nowait())
+        except queue.Empty:
+            return out
