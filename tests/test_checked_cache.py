@@ -100,3 +100,18 @@ def test_an_unwritable_cache_is_no_cache(tmp_path: Path, monkeypatch: pytest.Mon
     root = tmp_path / "p"
     assert validate(root, GOOD) == [[], []]
     assert validate(root, TYPO)[0]
+
+
+def test_records_of_projects_long_unused_are_pruned(tmp_path: Path) -> None:
+    import os
+    import time
+
+    cache_home = tmp_path / "xdg" / "vapiops"
+    cache_home.mkdir(parents=True)
+    gone, recent = cache_home / "checked-gone-x.txt", cache_home / "checked-recent-x.txt"
+    for path in (gone, recent):
+        path.write_text("")
+    long_ago = time.time() - 31 * 24 * 3600
+    os.utime(gone, (long_ago, long_ago))
+    validate(tmp_path / "p", GOOD)
+    assert not gone.exists() and recent.exists()

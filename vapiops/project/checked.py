@@ -10,7 +10,7 @@ import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
-from vapiops.vapispec.cache import cache_dir, spec_key
+from vapiops.vapispec.cache import cache_dir, prune_unused, spec_key
 
 
 class CheckedBodies:
@@ -31,6 +31,7 @@ class CheckedBodies:
             project = hashlib.sha256(str(root.resolve()).encode()).hexdigest()[:16]
             self.path = cache_dir() / f"checked-{project}-{_spec_key()}.txt"
             self.known = set(self.path.read_text("ascii").split())
+            os.utime(self.path)  # its last use, for prune_unused
 
     @staticmethod
     def digest(kind: str, body: dict, allow_extra: Iterable[str]) -> str:
@@ -62,6 +63,7 @@ class CheckedBodies:
                     os.unlink(temp)
                 raise
             self.known = set(self.clean)
+            prune_unused(self.path, "checked-*.txt")  # projects long gone (a deleted checkout, a temp dir)
 
 
 @functools.cache

@@ -76,8 +76,13 @@ def _store(path: Path, data: bytes) -> None:
         with contextlib.suppress(OSError):
             os.unlink(temp)
         raise
+    prune_unused(path, f"{_PREFIX}*.json")
+
+
+def prune_unused(current: Path, pattern: str) -> None:
+    """Delete the files matching `pattern` beside `current` that were not used for 30 days."""
     now = time.time()
-    for old in path.parent.glob(f"{_PREFIX}*.json"):
+    for old in current.parent.glob(pattern):
         with contextlib.suppress(OSError):
-            if old != path and now - old.stat().st_mtime > _KEEP_UNUSED_SECONDS:
+            if old != current and now - old.stat().st_mtime > _KEEP_UNUSED_SECONDS:
                 old.unlink()
