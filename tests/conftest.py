@@ -36,6 +36,15 @@ PLAN_SCHEMA: dict[str, Any] = json.loads(
 )
 
 
+@pytest.fixture(scope="session", autouse=True)
+def isolated_user_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """The run's own user cache dir (the repaired spec, remembered schema checks): tests never read
+    or write the developer's ~/.cache, and every CLI process the suite spawns shares this one."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("user-cache")))
+        yield
+
+
 @pytest.fixture
 def sandbox() -> Iterator:
     """A started SandboxServer on a free port, stopped after the test."""

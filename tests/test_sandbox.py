@@ -656,3 +656,15 @@ def test_a_patch_with_a_name_in_an_id_field_is_a_400():
         "PATCH", f"/assistant/{created['id']}", {}, {"model": {**MODEL, "toolIds": [NOT_AN_ID]}}, "org"
     )
     assert r.status == 400 and r.body["message"] == ["model.each value in toolIds must be a UUID"]
+
+
+def test_a_listing_page_is_a_copy_of_only_its_own_objects_in_order():
+    store = Store(None)
+    for n in range(5):
+        store.put("org", "tool", {"id": f"t{n}", "createdAt": f"2026-01-0{n + 1}T00:00:00.000Z", "n": n})
+    total, page = store.select(
+        "org", "tool", lambda o: o["n"] != 2, lambda o: o["createdAt"], reverse=True, start=1, limit=2
+    )
+    assert total == 4 and [o["id"] for o in page] == ["t3", "t1"]
+    page[0]["n"] = 99  # the caller's copy: the store is untouched
+    assert store.get("org", "tool", "t3")["n"] == 3

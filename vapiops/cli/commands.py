@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from vapiops import __version__, fsio
+from vapiops.cli.lazy import lazy_module
 from vapiops.cli.options import (
     EXIT_CHANGES,
     Seconds,
@@ -25,13 +26,19 @@ from vapiops.cli.sandboxcmd import sandbox
 from vapiops.cli.statecmds import state
 from vapiops.cli.transfer import diff_command, export_command, import_
 from vapiops.errors import VapiopsError
-from vapiops.flows import applying, checking, planfile
-from vapiops.flows.context import Context, client_for, refuse_empty
 from vapiops.flows.interrupt import StopRequest, stop_on_signals
-from vapiops.flows.planning import build_plan, check_safety
 from vapiops.model import Desired, Plan
 from vapiops.output import PLAN_FORMATS, render_plan, render_text
 from vapiops.output.json import render_json
+
+if TYPE_CHECKING:
+    from vapiops.flows.context import Context
+
+applying = lazy_module("vapiops.flows.applying")
+checking = lazy_module("vapiops.flows.checking")
+context = lazy_module("vapiops.flows.context")
+planfile = lazy_module("vapiops.flows.planfile")
+planning = lazy_module("vapiops.flows.planning")
 
 
 @click.group(cls=VapiopsGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -128,14 +135,14 @@ def plan(
         )
     if out is not None:
         fsio.check_writable_file(out, "--out")  # before any request: a directory cannot hold a plan
-    ctx = Context.open(path, env_name, strict=strict, sandbox=sandbox)
+    ctx = context.Context.open(path, env_name, strict=strict, sandbox=sandbox)
     desired = None if refresh_only else ctx.desired()  # validation errors before any request
     _warn(ctx.warnings)
     state = ctx.backend.load()
     if desired is not None:
-        refuse_empty(ctx, desired, state)
-    with client_for(ctx, sandbox) as client:
-        planned = build_plan(
+        context.refuse_empty(ctx, desired, state)
+    with context.client_for(ctx, sandbox) as client:
+        planned = planning.build_plan(
             ctx, client, state, targets=targets, refresh_only=refresh_only, desired=desired, replace=replace
         )
         debug_stats(debug, client)
@@ -183,7 +190,7 @@ def _run_plan(
         if fmt == "json":
             click.echo(render_json(outcome.to_dict(ctx.env.name)), nl=False)
         return
-    check_safety(result, state, force=force)
+    planning.check_safety(result, state, force=force)
     if not auto_approve:
         confirm(what)
     outcome = applying.run(
@@ -290,16 +297,16 @@ def apply(
         targets = saved.targets
         ctx = applying.open_saved_context(saved, env_name, strict=strict, sandbox=sandbox)
     else:
-        ctx = Context.open(path, env_name, strict=strict, sandbox=sandbox)
+        ctx = context.Context.open(path, env_name, strict=strict, sandbox=sandbox)
     desired = ctx.desired()
     _warn(ctx.warnings)
     with (
         stop_on_signals() as stop,
         ctx.backend.lock(who="apply", timeout=lock_timeout),
-        client_for(ctx, sandbox) as client,
+        context.client_for(ctx, sandbox) as client,
     ):
         state = ctx.backend.load()
-        refuse_empty(ctx, desired, state)
+        context.refuse_empty(ctx, desired, state)
         result = applying.plan_apply(
             ctx, client, state, targets=targets, desired=desired, saved=saved, replace=replace
         )
@@ -340,11 +347,11 @@ def destroy(
     confirmation, as Terraform's `destroy -force` did; preventDestroy still refuses.
     """
     auto_approve = auto_approve or force
-    ctx = Context.open(path, env_name, sandbox=sandbox)
+    ctx = context.Context.open(path, env_name, sandbox=sandbox)
     with (
         stop_on_signals() as stop,
         ctx.backend.lock(who="destroy", timeout=lock_timeout),
-        client_for(ctx, sandbox) as client,
+        context.client_for(ctx, sandbox) as client,
     ):
         state = ctx.backend.load()
         result = applying.plan_destroy(ctx, client, state)

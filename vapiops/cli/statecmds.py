@@ -7,9 +7,11 @@ from pathlib import Path
 
 import click
 
+from vapiops.cli.lazy import lazy_module
 from vapiops.cli.options import common, err
-from vapiops.flows import statecmds
-from vapiops.flows.context import Context
+
+context = lazy_module("vapiops.flows.context")
+statecmds = lazy_module("vapiops.flows.statecmds")
 
 
 @click.group()
@@ -22,7 +24,7 @@ def state() -> None:
 @click.option("--json", "as_json", is_flag=True, help="One JSON array of {address, id} on stdout.")
 def state_list(path: Path, env_name: str | None, no_color: bool, debug: bool, as_json: bool) -> None:
     """List managed addresses and their IDs."""
-    ctx = Context.open(path, env_name)
+    ctx = context.Context.open(path, env_name)
     found = statecmds.list_resources(ctx)
     if as_json:
         click.echo(json.dumps([{"address": addr, "id": object_id} for addr, object_id in found], indent=2))
@@ -37,7 +39,7 @@ def state_list(path: Path, env_name: str | None, no_color: bool, debug: bool, as
 @common()
 def state_show(address: str, path: Path, env_name: str | None, no_color: bool, debug: bool) -> None:
     """Show what state holds for ADDRESS (secrets only as hashes)."""
-    ctx = Context.open(path, env_name)
+    ctx = context.Context.open(path, env_name)
     click.echo(json.dumps(statecmds.show(ctx, address), indent=2))
 
 
@@ -46,7 +48,7 @@ def state_show(address: str, path: Path, env_name: str | None, no_color: bool, d
 @common()
 def state_rm(address: str, path: Path, env_name: str | None, no_color: bool, debug: bool) -> None:
     """Forget ADDRESS: the live object is left alone and no longer managed."""
-    ctx = Context.open(path, env_name)
+    ctx = context.Context.open(path, env_name)
     statecmds.remove(ctx, address)
     err(f"Removed {address} from state; the live object was not touched.")
 
@@ -59,7 +61,7 @@ def state_mv(
     source: str, destination: str, path: Path, env_name: str | None, no_color: bool, debug: bool
 ) -> None:
     """Rename SOURCE to DESTINATION in state (no delete and re-create)."""
-    ctx = Context.open(path, env_name)
+    ctx = context.Context.open(path, env_name)
     statecmds.move(ctx, source, destination)
     err(f"Moved {source} to {destination}.")
 
@@ -69,7 +71,7 @@ def state_mv(
 @common()
 def state_unlock(lock_id: str, path: Path, env_name: str | None, no_color: bool, debug: bool) -> None:
     """Release the lock LOCK_ID (printed in the lock error) of a run that is gone."""
-    ctx = Context.open(path, env_name)
+    ctx = context.Context.open(path, env_name)
     statecmds.unlock(ctx, lock_id)
     err(f"Released lock {lock_id} of {ctx.backend.describe()}.")
 
@@ -78,7 +80,7 @@ def state_unlock(lock_id: str, path: Path, env_name: str | None, no_color: bool,
 @common()
 def state_pull(path: Path, env_name: str | None, no_color: bool, debug: bool) -> None:
     """Print the environment's state as one JSON document (secrets only as hashes)."""
-    ctx = Context.open(path, env_name)
+    ctx = context.Context.open(path, env_name)
     click.echo(json.dumps(statecmds.pull(ctx), indent=2, sort_keys=True, ensure_ascii=False))
 
 
@@ -90,7 +92,7 @@ def state_push(
     file: Path, path: Path, env_name: str | None, no_color: bool, debug: bool, force: bool
 ) -> None:
     """Replace the environment's state with FILE (as `state pull` printed it)."""
-    ctx = Context.open(path, env_name)
+    ctx = context.Context.open(path, env_name)
     pushed = statecmds.push(ctx, file, force=force)
     err(
         f"Pushed {file} to {ctx.backend.describe()} ({len(pushed.resources)} resources, serial {pushed.serial})."

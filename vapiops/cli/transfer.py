@@ -7,10 +7,14 @@ from pathlib import Path
 
 import click
 
+from vapiops.cli.lazy import lazy_module
 from vapiops.cli.options import EXIT_CHANGES, common, debug_option, debug_stats, err, use_color
-from vapiops.flows import envdiff, exporting, imports
-from vapiops.flows.context import Context, client_for, read_live
 from vapiops.output import ENV_DIFF_FORMATS, render_env_diff
+
+context = lazy_module("vapiops.flows.context")
+envdiff = lazy_module("vapiops.flows.envdiff")
+exporting = lazy_module("vapiops.flows.exporting")
+imports = lazy_module("vapiops.flows.imports")
 
 
 @click.command(name="import")
@@ -23,7 +27,7 @@ def import_(
 ) -> None:
     """Adopt the live object ID into state under ADDRESS (kind/name); the next plan shows its drift."""
     imports.check_address(address)
-    ctx = Context.open(path, env_name, sandbox=sandbox)
+    ctx = context.Context.open(path, env_name, sandbox=sandbox)
     imports.import_object(ctx, address, object_id, sandbox=sandbox)
     err(f"Imported {object_id} as {address}. Run `vapiops plan` to see how it differs from the manifest.")
 
@@ -114,11 +118,11 @@ def export_command(
     placeholders, never values. Objects already managed are skipped. Without --adopt the
     `vapiops import` commands that adopt the objects are printed on stdout.
     """
-    ctx = Context.open(path, env_name, sandbox=sandbox)
+    ctx = context.Context.open(path, env_name, sandbox=sandbox)
     job = exporting.start(ctx, out)
     state = ctx.backend.load()
-    with client_for(ctx, sandbox) as client:
-        live = read_live(client)
+    with context.client_for(ctx, sandbox) as client:
+        live = context.read_live(client)
         debug_stats(debug, client)
     exporting.select(ctx, job, state, live, keep_defaults=keep_defaults)
     exported, out_dir = job.exported, job.out_dir

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import contextlib
+import queue
 import signal
 import threading
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,6 +16,7 @@ from vapiops import paths, redact
 from vapiops.client import VapiClient
 from vapiops.errors import ApiError, VapiopsError
 from vapiops.flows.interrupt import GRACE_SECONDS, Interrupted, StopRequest
+from vapiops.flows.schedule import Schedule, finished_calls
 from vapiops.kinds import KINDS, is_secret_path
 from vapiops.model import Phase, Plan, Step, address, name_of
 from vapiops.paths import copy_json
@@ -121,8 +123,11 @@ class Applier:
     def run(self) -> ApplyResult:
         result = ApplyResult()
         self._refresh_recorded()
-        pending = {s.key: s for s in self.plan.steps}
+        pending = Schedule(self.plan.steps)
         running: dict[Future[None], Step] = {}
+        # Each call's future lands here when it finishes: the loop takes what finished in O(1) per
+        # call, where concurrent.futures.wait re-arms a waiter on every running future each time.
+        completed: queue.SimpleQueue[Future[None]] = queue.SimpleQueue()
         failed = False
         interrupted: BaseException | None = None  # Ctrl-C inside a call: stop, save, then re-raise
         grace_ends: float | None = None  # set once a stop is requested: in-flight calls may finish until then
@@ -136,22 +141,22 @@ class Applier:
                         f"Stopping: waiting for {len(running)} call(s) in flight; starting no more."
                     )
                 if not failed and grace_ends is None:
-                    for step in [s for s in pending.values() if all(a in result.done for a in s.after)]:
-                        if len(running) >= self.parallelism:
-                            break
-                        del pending[step.key]
-                        running[pool.submit(self._run_step, step)] = step
+                    while pending.has_ready() and len(running) < self.parallelism:
+                        step = pending.take()
+                        future = pool.submit(self._run_step, step)
+                        future.add_done_callback(completed.put)
+                        running[future] = step
                 if not running:
                     break  # nothing can start: a failure upstream, a stop, or (a planner bug) unsatisfiable order
                 if grace_ends is not None and (time.monotonic() >= grace_ends or self.stop.urgent()):
                     self._abandon(running, result)
                     break
-                finished, _ = wait(list(running), timeout=POLL_SECONDS, return_when=FIRST_COMPLETED)
-                for fut in finished:
+                for fut in finished_calls(completed, POLL_SECONDS):
                     step = running.pop(fut)
                     error = fut.exception()
                     if error is None:
                         result.done.append(step.key)
+                        pending.succeeded(step.key)
                         continue
                     failed = True
                     if not isinstance(error, Exception):
@@ -162,7 +167,7 @@ class Applier:
         finally:
             self.stop.polled = False
             pool.shutdown(wait=not result.abandoned, cancel_futures=True)
-        result.skipped = sorted(pending)
+        result.skipped = sorted(pending.pending())
         result.readback = list(self.readback)
         with self._lock:
             self.store.save(self.state)  # fold the per-call journal into one snapshot

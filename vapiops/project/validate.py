@@ -14,6 +14,7 @@ from vapiops.errors import Problem, TemplateError, ValidationError, did_you_mean
 from vapiops.kinds import KINDS, Kind
 from vapiops.model import Desired, address
 from vapiops.planning.graph import is_uuid
+from vapiops.project.checked import CheckedBodies, for_project
 from vapiops.project.config import Environment, Project
 from vapiops.project.manifest import Resource
 from vapiops.project.template import Rendered, in_environment, render_resource
@@ -45,8 +46,10 @@ def desired_resources(
     names = {kind: sorted(r.name for r in selected if r.kind == kind) for kind in KINDS}
     # Manifests `environments:` keeps out of this one: a reference to them names the limit.
     limited = {r.address: r for r in resources if not in_environment(r, env.name)}
+    known = {kind: set(listed) for kind, listed in names.items()}  # membership in O(1), not a list scan
     out: list[Desired] = []
     key_vars = [e.api_key_env for e in project.environments.values()]
+    checked = for_project(project.root)
     for res in selected:
         kind = KINDS[res.kind]
         if res.lookup is not None:
@@ -68,13 +71,13 @@ def desired_resources(
             found_here = [Problem(res.where, "", text) for text in rendered.warnings]
             warnings.extend(p for p in found_here if p not in warnings)
         sent_as_written: tuple[tuple[str, str], ...] = ()
-        found = _reference_problems(res, spec, names, limited, env.name)
+        found = _reference_problems(res, spec, names, known, limited, env.name)
         if not found:
             named = _with_name(kind, spec, res.name)
-            found, unknown = _schema_problems(project, res, named)
+            found, unknown = _schema_problems(project, res, named, checked)
             if named is not spec and any(p.path == kind.name_field for p in found):
                 # This DTO's name is constrained (e.g. a fixed enum): leave it to the manifest.
-                found, unknown = _schema_problems(project, res, spec)
+                found, unknown = _schema_problems(project, res, spec, checked)
             else:
                 spec = named
             if strict:
@@ -94,6 +97,7 @@ def desired_resources(
                 unknown_fields=sent_as_written,
             )
         )
+    checked.save()
     if problems:
         raise ValidationError(problems)
     return out
@@ -141,13 +145,19 @@ def _with_name(kind: Kind, spec: dict, name: str) -> dict:
 
 
 def _reference_problems(
-    res: Resource, spec: dict, names: dict[str, list[str]], limited: dict[str, Resource], env: str
+    res: Resource,
+    spec: dict,
+    names: dict[str, list[str]],
+    known_names: dict[str, set[str]],
+    limited: dict[str, Resource],
+    env: str,
 ) -> list[Problem]:
-    """Every ID field holds a known manifest name or a Vapi ID (the real API answers 400 to a name)."""
+    """Every ID field holds a known manifest name or a Vapi ID (the real API answers 400 to a name).
+    `names` lists each kind's names for messages; `known_names` holds the same names as sets."""
     kind = KINDS[res.kind]
     problems = []
     for ref, path, value in kind.find_references(spec):
-        if is_uuid(value) or (isinstance(value, str) and value in names[ref.target]):
+        if (isinstance(value, str) and value in known_names[ref.target]) or is_uuid(value):
             continue
         other = limited.get(address(ref.target, str(value)))
         if other is not None:
@@ -187,13 +197,22 @@ def _reference_problems(
 STRICT_HINT = " (--strict: add it to allow_fields in vapiops.yaml if it is meant)"
 
 
-def _schema_problems(project: Project, res: Resource, spec: dict) -> tuple[list[Problem], list[Problem]]:
-    """The spec's errors, and its warnings: properties no schema lists (see desired_resources)."""
+def _schema_problems(
+    project: Project, res: Resource, spec: dict, checked: CheckedBodies
+) -> tuple[list[Problem], list[Problem]]:
+    """The spec's errors, and its warnings: properties no schema lists (see desired_resources).
+    A body found clean by an earlier run with the same spec is not checked again (project/checked.py)."""
     kind = KINDS[res.kind]
+    allow_extra = project.allow_fields.get(res.kind, ())
+    digest = checked.digest(res.kind, spec, allow_extra)
+    if checked.is_clean(digest):
+        return [], []
     body = copy.deepcopy(spec)
     for _ref, path, _value in kind.find_references(body):
         paths.set_(body, path, PLACEHOLDER_ID)
-    issues = vapispec.check(kind, body, allow_extra=project.allow_fields.get(res.kind, ()), open_world=True)
+    issues = vapispec.check(kind, body, allow_extra=allow_extra, open_world=True)
+    if not issues:
+        checked.remember(digest)
     found = [Problem(res.location(i.path), paths.format_path(i.path), i.message) for i in issues]
     return (
         [p for p, i in zip(found, issues, strict=True) if not i.warning],

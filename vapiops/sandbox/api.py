@@ -233,27 +233,30 @@ class Api:
     def _list(self, kind: Kind, query: Query, org: str) -> Response:
         limit = _limit(query)
         keep = _time_filters(query)
-        items = [obj for obj in self.store.collection(org, kind.name) if keep(obj)]
         if kind.list_shape == "array":
             # Vapi documents no order and takes no sort parameter; either must be listed completely.
-            items.sort(key=_created_order, reverse=self.list_order == "desc")
-            return Response(200, items[:limit])
+            _, items = self.store.select(
+                org, kind.name, keep, _created_order, reverse=self.list_order == "desc", start=0, limit=limit
+            )
+            return Response(200, items)
         page = _page(query)
         order = _one(query, "sortOrder") or "DESC"
         if order not in ("ASC", "DESC"):
             raise _BadRequest(["sortOrder must be one of the following values: ASC, DESC"])
-        items.sort(key=_created_order, reverse=order == "DESC")
         start = (page - 1) * limit
-        total_pages = math.ceil(len(items) / limit) if limit else 0
+        total, items = self.store.select(
+            org, kind.name, keep, _created_order, reverse=order == "DESC", start=start, limit=limit
+        )
+        total_pages = math.ceil(total / limit) if limit else 0
         metadata = {
             "itemsPerPage": limit,
-            "totalItems": len(items),
+            "totalItems": total,
             "currentPage": page,
             "totalPages": total_pages,
             "hasNextPage": page < total_pages,
             "sortOrder": order,
         }
-        return Response(200, {"results": items[start : start + limit], "metadata": metadata})
+        return Response(200, {"results": items, "metadata": metadata})
 
 
 def _unknown_path(issue: vapispec.SchemaIssue) -> paths.Path:

@@ -13,6 +13,7 @@ import tempfile
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -68,6 +69,25 @@ class Store:
     def collection(self, org: str, kind: str) -> list[dict[str, Any]]:
         with self.lock:
             return copy.deepcopy(list(self._orgs.get(org, {}).get(kind, {}).values()))
+
+    def select(
+        self,
+        org: str,
+        kind: str,
+        keep: Callable[[dict[str, Any]], bool],
+        order: Callable[[dict[str, Any]], Any],
+        *,
+        reverse: bool,
+        start: int,
+        limit: int,
+    ) -> tuple[int, list[dict[str, Any]]]:
+        """One page of a listing: (how many objects `keep` accepts, copies of those at
+        [start, start + limit) in `order`). Only the page is copied: copying every object for each
+        page made listing 10,000 objects quadratic."""
+        with self.lock:
+            found = [obj for obj in self._orgs.get(org, {}).get(kind, {}).values() if keep(obj)]
+            found.sort(key=order, reverse=reverse)
+            return len(found), copy.deepcopy(found[start : start + limit])
 
     def get(self, org: str, kind: str, id_: str) -> dict[str, Any] | None:
         with self.lock:

@@ -1,4 +1,4 @@
-"""Loading Vapi's vendored OpenAPI spec: as published, and repaired (once, then cached)."""
+"""Loading Vapi's vendored OpenAPI spec: as published, and repaired (once, then cached on disk)."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import gzip
 import json
 from importlib import resources
 
+from vapiops.vapispec.cache import cached_spec
 from vapiops.vapispec.catalogue import extend_with_catalogue
 from vapiops.vapispec.repairs import repair
 from vapiops.vapispec.walk import _components
@@ -20,8 +21,14 @@ def raw_spec() -> dict:
 
 @functools.cache
 def spec() -> dict:
-    """The spec extended with the catalogue of fields beyond it, then repaired; loaded once.
-    Shared: callers must not modify it. (The catalogue goes in first, so the repairs apply to it too.)"""
+    """The repaired spec (see build_spec), loaded once per process and cached on disk across runs
+    (vapispec/cache.py). Shared: callers must not modify it."""
+    return cached_spec(build_spec)
+
+
+def build_spec() -> dict:
+    """The spec extended with the catalogue of fields beyond it, then repaired. (The catalogue goes
+    in first, so the repairs apply to it too.)"""
     doc = raw_spec()
     doc["x-vapiops-catalogue"] = extend_with_catalogue(doc)
     return repair(doc)
