@@ -4,18 +4,17 @@ from __future__ import annotations
 
 import contextlib
 import queue
-import signal
 import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
 from typing import Any
 
 from vapiops import paths, redact
 from vapiops.client import VapiClient
 from vapiops.errors import ApiError, VapiopsError
 from vapiops.flows.interrupt import GRACE_SECONDS, Interrupted, StopRequest
+from vapiops.flows.outcome import ApplyResult, stopped_message
 from vapiops.flows.schedule import Schedule, finished_calls
 from vapiops.kinds import KINDS, is_secret_path
 from vapiops.model import Phase, Plan, Step, address, name_of
@@ -28,58 +27,12 @@ from vapiops.state import Intent, ResourceState, State, StateBackend, hash_secre
 from vapiops.timestamps import now_iso
 
 Progress = Callable[[str], None]
-APPLY_FORMAT_VERSION = "1"
 
 POLL_SECONDS = 0.1  # how often the run loop looks for a stop request while calls are in flight
 
 
-@dataclass
-class ApplyResult:
-    done: list[str] = field(default_factory=list)  # step keys that succeeded
-    failed: dict[str, str] = field(default_factory=dict)  # step key -> error message
-    skipped: list[str] = field(default_factory=list)  # step keys never started
-    # declared values a write's response did not hold as sent, in the order the calls finished
-    readback: list[ReadBack] = field(default_factory=list)
-
-    abandoned: list[str] = field(
-        default_factory=list
-    )  # step keys still in flight when a stop gave up on them
-
-    def to_dict(self, environment: str) -> dict[str, Any]:
-        """The JSON apply report (schemas/apply.schema.json)."""
-        return {
-            "format_version": APPLY_FORMAT_VERSION,
-            "environment": environment,
-            "ok": self.ok,
-            "done": list(self.done),
-            "failed": [{"step": key, "error": message} for key, message in self.failed.items()],
-            "skipped": list(self.skipped),
-            "readback": [r.to_dict() for r in self.readback],
-        }
-
-    @property
-    def ok(self) -> bool:
-        return not self.failed and not self.skipped and not self.abandoned
-
-
 class Abandoned(Exception):
     """Raised in a call's thread that a stopped run gave up on: it must write nothing more."""
-
-
-def _stopped_message(signum: int, result: ApplyResult) -> str:
-    name = signal.Signals(signum).name
-    text = (
-        f"interrupted by {name}: {len(result.done)} call(s) completed and recorded in state, "
-        f"{len(result.skipped)} not started"
-    )
-    if result.failed:
-        text += f", {len(result.failed)} failed"
-    if result.abandoned:
-        text += (
-            f", {len(result.abandoned)} abandoned in flight ({', '.join(result.abandoned)}: "
-            "a create among them is adopted by the next run)"
-        )
-    return text + ". Run `vapiops apply` again to carry on."
 
 
 class Applier:
@@ -172,7 +125,7 @@ class Applier:
         with self._lock:
             self.store.save(self.state)  # fold the per-call journal into one snapshot
         if self.stop.is_set() and self.stop.signum is not None:
-            raise Interrupted(self.stop.signum, _stopped_message(self.stop.signum, result))
+            raise Interrupted(self.stop.signum, stopped_message(self.stop.signum, result))
         if interrupted is not None:
             raise interrupted
         return result

@@ -17,10 +17,10 @@ from datetime import datetime
 from http import HTTPStatus
 from typing import Any
 
+import vapiops.sandbox.fidelity as fidelity
 from vapiops import paths, vapispec
 from vapiops.kinds import KINDS, Kind
 from vapiops.planning.graph import is_uuid
-from vapiops.sandbox import fidelity
 from vapiops.sandbox.store import Store, parse_timestamp
 
 MAX_LIMIT = (
