@@ -17,6 +17,7 @@ import json
 import os
 import re
 import socket
+import sys
 import textwrap
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -43,6 +44,12 @@ def isolated_user_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[No
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("user-cache")))
         yield
+
+
+def time_budget(seconds: float) -> float:
+    """A timing limit for this run: code runs about 3x slower under coverage's tracer (CI measures
+    coverage), and a limit meant to catch a quadratic algorithm must not fail a linear one there."""
+    return seconds * (3 if sys.gettrace() is not None else 1)
 
 
 @pytest.fixture

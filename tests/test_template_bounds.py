@@ -88,7 +88,7 @@ def test_a_template_bomb_is_a_located_error_within_seconds_and_memory(tmp_path, 
     "text, expected",
     [
         ("${% for i in range(1000) %}${{ i }},${% endfor %}", ",".join(str(i) for i in range(1000)) + ","),
-        ("${{ range(100000)|map('string')|join(',')|length }}", 588889),
+        ("${{ range(20000)|map('string')|join(',')|length }}", 108889),
         ("${{ 'x'|center(9) }}", "    x    "),
         ("${{ '{:>5}'.format(1) }}", "    1"),
         ("${{ '%05d' % 42 }}", "00042"),
