@@ -8,10 +8,15 @@ from pathlib import Path
 
 import click
 
+from vapiops.cli.lazy import lazy_module
 from vapiops.cli.options import common, debug_option, err, use_color
-from vapiops.flows import applying, scaffold, statecmds
-from vapiops.flows.context import Context
+from vapiops.flows import scaffold
 from vapiops.output import PLAN_FORMATS, render_plan
+
+# Loaded on first use, so that `vapiops --help` stays fast (docs/performance.md).
+applying = lazy_module("vapiops.flows.applying")
+statecmds = lazy_module("vapiops.flows.statecmds")
+context = lazy_module("vapiops.flows.context")
 
 # The old copy of a replaced resource, kept in state until its DELETE succeeds: not an output.
 _REPLACED = re.compile(r"\.replaced-[^/]+$")
@@ -64,7 +69,7 @@ def show(planfile: Path, fmt: str, no_color: bool, debug: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="One JSON object {address: id} on stdout.")
 def output(path: Path, env_name: str | None, no_color: bool, debug: bool, as_json: bool) -> None:
     """Every managed address with its Vapi ID: the map an application needs to place calls."""
-    ctx = Context.open(path, env_name)
+    ctx = context.Context.open(path, env_name)
     ids = {addr: obj_id for addr, obj_id in statecmds.list_resources(ctx) if not _REPLACED.search(addr)}
     if as_json:
         click.echo(json.dumps(ids, indent=2, sort_keys=True))

@@ -6,9 +6,12 @@ from pathlib import Path
 
 import click
 
+from vapiops.cli.lazy import lazy_module
 from vapiops.cli.options import EXIT_CHANGES, common, debug_stats, err
-from vapiops.flows import pull as pulling
-from vapiops.flows.context import Context, client_for
+
+# Loaded on first use, so that `vapiops --help` stays fast (docs/performance.md).
+pulling = lazy_module("vapiops.flows.pull")
+context = lazy_module("vapiops.flows.context")
 
 
 @click.command("pull")
@@ -34,9 +37,9 @@ def pull_command(
     Exits 2 when some drifted value comes from a template expression (a conflict, listed with
     file:line and the live value) and is left for you to resolve.
     """
-    ctx = Context.open(path, env_name, sandbox=sandbox)
+    ctx = context.Context.open(path, env_name, sandbox=sandbox)
     state = ctx.backend.load()
-    with client_for(ctx, sandbox) as client:
+    with context.client_for(ctx, sandbox) as client:
         result = pulling.pull(ctx, client, state, targets)
         debug_stats(debug, client)
     for note in result.notes:
