@@ -25,8 +25,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from vapiops.kinds import KINDS  # noqa: E402
-from vapiops.vapispec import schemas, spec  # noqa: E402
-from vapiops.vapispec.walk import REF_PREFIX, walk  # noqa: E402
+from vapiops.vapispec import raw_spec, schemas  # noqa: E402
+from vapiops.vapispec.readonly import reached  # noqa: E402
+from vapiops.vapispec.walk import REF_PREFIX  # noqa: E402
 
 OUT = ROOT / "vapiops" / "data" / "catalogue.json"
 SCALARS = {"str": "string", "bool": "boolean", "int": "integer", "float": "number"}
@@ -125,24 +126,16 @@ def reached_schemas(doc: dict) -> list[str]:
     roots: list[dict] = []
     for kind in KINDS.values():
         for path, method in ((kind.path, "post"), (kind.path + "/{id}", "patch")):
-            body = doc["paths"][path][method]["requestBody"]["content"]["application/json"]["schema"]
-            roots.append(body)
-    seen: list[str] = []
-    stack = roots
-    while stack:
-        for node in walk(stack.pop()):
-            ref = node.get("$ref")
-            if isinstance(ref, str) and ref.startswith(REF_PREFIX):
-                name = ref.removeprefix(REF_PREFIX)
-                if name not in seen:
-                    seen.append(name)
-                    stack.append(schemas(doc)[name])
-    return sorted(seen)
+            operation = doc["paths"].get(path, {}).get(method) or {}
+            body = ((operation.get("requestBody") or {}).get("content") or {}).get("application/json")
+            if body is not None:  # a kind vapiops only looks up, or uploads as multipart, has none
+                roots.append(body["schema"])
+    return reached(doc, roots)
 
 
 def build(wheel: Path) -> dict:
     sdk = Sdk(read_sdk(wheel))
-    doc = spec()
+    doc = raw_spec()  # the published spec, before the catalogue is merged into it
     spec_names = {norm(name): name for name in schemas(doc)}
     out: dict[str, dict] = {}
     for name in reached_schemas(doc):
