@@ -18,6 +18,7 @@ from vapiops.cli.options import (
     confirm,
     debug_stats,
     err,
+    format_option,
     use_color,
 )
 from vapiops.cli.projectcmds import init, output, show
@@ -87,14 +88,7 @@ def _print_plan(plan: Plan, fmt: str, color: bool) -> None:
 
 @cli.command()
 @common()
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(list(PLAN_FORMATS)),
-    default="text",
-    show_default=True,
-    help="Output format (json: one JSON document on stdout).",
-)
+@format_option(PLAN_FORMATS, "Output format (json: one JSON document on stdout).")
 @click.option("--detailed-exitcode", is_flag=True, help="Exit 2 when there are changes, 0 when none.")
 @click.option("--target", "targets", multiple=True, metavar="ADDR", help="Only this address (repeatable).")
 @click.option(
@@ -257,13 +251,8 @@ def _apply_options(fn: Callable) -> Callable:
     help="Re-create this resource although unchanged (repeatable).",
 )
 @click.option("--strict", is_flag=True, help=STRICT_HELP)
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["text", "json"]),
-    default="text",
-    show_default=True,
-    help="json: one JSON report on stdout (steps done/failed/skipped, read-back warnings).",
+@format_option(
+    ("text", "json"), "json: one JSON report on stdout (steps done/failed/skipped, read-back warnings)."
 )
 def apply(
     path: Path,

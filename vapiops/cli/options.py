@@ -5,10 +5,10 @@ from __future__ import annotations
 import math
 import os
 import sys
-import sys as real_sys
+import sys as real_sys  # the process streams themselves: tests replace this module's `sys` with a fake terminal
 import threading
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -173,3 +173,10 @@ def _usage_exit_code(exc: click.UsageError) -> click.UsageError:
     # exit_code is a class attribute in newer click: set it on this instance only.
     setattr(exc, "exit_code", EXIT_ERROR)  # noqa: B010
     return exc
+
+
+def format_option(formats: Iterable[str], help: str) -> Callable:
+    """`--format` (into the parameter `fmt`), text by default, choosing among a registry's formats."""
+    return click.option(
+        "--format", "fmt", type=click.Choice(list(formats)), default="text", show_default=True, help=help
+    )

@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from vapiops.cli.lazy import lazy_module
-from vapiops.cli.options import common, debug_option, err, use_color
+from vapiops.cli.options import common, debug_option, err, format_option, use_color
 from vapiops.flows import scaffold
 from vapiops.output import PLAN_FORMATS, render_plan
 
@@ -48,14 +48,7 @@ def init(directory: Path, ci: str | None, debug: bool) -> None:
 
 @click.command()
 @click.argument("planfile", type=click.Path(dir_okay=False, path_type=Path))
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(list(PLAN_FORMATS)),
-    default="text",
-    show_default=True,
-    help="Output format.",
-)
+@format_option(PLAN_FORMATS, "Output format.")
 @click.option("--no-color", is_flag=True, help="No ANSI colours (also: NO_COLOR=1).")
 @debug_option
 def show(planfile: Path, fmt: str, no_color: bool, debug: bool) -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from vapiops.cli.lazy import lazy_module
-from vapiops.cli.options import EXIT_CHANGES, common, debug_option, debug_stats, err, use_color
+from vapiops.cli.options import EXIT_CHANGES, common, debug_option, debug_stats, err, format_option, use_color
 from vapiops.output import ENV_DIFF_FORMATS, render_env_diff
 
 context = lazy_module("vapiops.flows.context")
@@ -36,14 +36,7 @@ def import_(
 @click.argument("env_a")
 @click.argument("env_b")
 @click.argument("path", required=False, default=".", type=click.Path(path_type=Path))
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(list(ENV_DIFF_FORMATS)),
-    default="text",
-    show_default=True,
-    help="Output format (json: one JSON document on stdout).",
-)
+@format_option(ENV_DIFF_FORMATS, "Output format (json: one JSON document on stdout).")
 @click.option("--detailed-exitcode", is_flag=True, help="Exit 2 when the environments differ, 0 when not.")
 @click.option(
     "--sandbox", is_flag=True, help="Read both from the in-process Vapi sandbox (data under .vapiops/)."

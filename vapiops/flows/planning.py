@@ -133,9 +133,6 @@ def build_plan(
     )
     allow = ctx.project.allow_fields
 
-    def update_filter(kind: Kind, body: dict) -> dict:
-        return vapispec.filter_to_update(kind, body, allow_extra=allow.get(kind.name, ()))
-
     def unknown_fields(kind: Kind, body: dict) -> list:
         allowed = [paths.parse_path(p) for p in allow.get(kind.name, ())]
         found = vapispec.unknown_paths(kind, body)
@@ -147,7 +144,7 @@ def build_plan(
         state,
         live,
         targets=targets,
-        update_filter=update_filter,
+        update_filter=vapispec.filter_to_update,
         hash_secret=_hasher(client, state),
         unknown_fields=unknown_fields,
         replace=replace,

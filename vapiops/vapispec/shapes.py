@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 import functools
-from collections.abc import Iterable
 from typing import Any
 
 from vapiops.kinds import Kind, get_kind
@@ -129,7 +128,7 @@ def _derived_read_only(name: str) -> frozenset[str]:
     return frozenset(responded - requested)
 
 
-def filter_to_update(kind: Kind, body: dict, allow_extra: Iterable[str] = ()) -> dict:
+def filter_to_update(kind: Kind, body: dict) -> dict:
     """A copy of body fit to PATCH: what the live API returned passes through (docs/plan.md).
 
     Taken out are only what surely must not be sent: the read-only fields (`read_only_fields`), a
@@ -138,9 +137,8 @@ def filter_to_update(kind: Kind, body: dict, allow_extra: Iterable[str] = ()) ->
     union but not to the one this object is (a tool message whose `type` changed keeps the old
     type's `blocking`: sent back, that is a 400). A key the spec knows nowhere (`model.serviceTier`)
     is the API's own and is kept: Vapi replaces nested objects wholesale, so dropping it deletes it.
-    allow_extra: kept for callers; everything not read-only passes through anyway.
+    (So `allow_fields` needs no say here: everything not read-only passes through anyway.)
     """
-    del allow_extra
     read_only = read_only_fields(kind)
     dto = _dto(kind, body, update=True)
     if dto is None:
