@@ -26,8 +26,7 @@ sys.path.insert(0, str(ROOT))
 
 from vapiops.kinds import KINDS  # noqa: E402
 from vapiops.vapispec import raw_spec, schemas  # noqa: E402
-from vapiops.vapispec.readonly import reached  # noqa: E402
-from vapiops.vapispec.walk import REF_PREFIX  # noqa: E402
+from vapiops.vapispec.walk import REF_PREFIX, reached  # noqa: E402
 
 OUT = ROOT / "vapiops" / "data" / "catalogue.json"
 SCALARS = {"str": "string", "bool": "boolean", "int": "integer", "float": "number"}

@@ -150,11 +150,12 @@ def drop_nulls(value: Any) -> Any:
 def drop_read_only(kind: Kind, spec: dict[str, Any], allow_extra: Iterable[str] = ()) -> list[str]:
     """Remove (in place) every read-only field the Create DTO does not accept; returns their dotted paths.
 
-    A read answer carries response-only fields (sent back in a create they would be a 400): those the
-    spec's responses list and its requests do not. Every other field is kept, known to the spec or
-    not, so a promotion loses nothing the live org holds; `validate` then names the unknown ones.
+    A read answer carries response-only fields (sent back in a create they would be a 400): the
+    kind's read-only fields, as the PATCH filter knows them (`vapispec.read_only_fields`). Every
+    other field is kept, known to the spec or not, so a promotion loses nothing the live org holds;
+    `validate` then names the unknown ones.
     """
-    read_only = vapispec.response_only_names() | kind.read_only
+    read_only = vapispec.read_only_fields(kind)
     found = [
         i.path
         for i in vapispec.check(kind, spec, allow_extra=allow_extra)

@@ -1,7 +1,7 @@
 """Vapi's published OpenAPI spec: loaded, repaired, compiled into validators; shapes and defaults.
 
 Public API: SchemaIssue, spec, dto_name, discriminator_values, check, accepts, filter_to_update,
-response_only_names, read_only_fields, unknown_paths,
+read_only_fields, unknown_paths,
 apply_defaults (and, for scripts and tests, raw_spec, schemas, walk, bundle, compile_validator and
 the repairs).
 """
@@ -16,7 +16,6 @@ from vapiops.vapispec.pattern_repairs import (
     repair_uncompilable_patterns,
     repair_unicode_classes,
 )
-from vapiops.vapispec.readonly import response_only_names
 from vapiops.vapispec.repairs import (
     REPAIRS,
     repair_array_enums,
@@ -56,7 +55,6 @@ __all__ = [
     "repair_placeholder_patterns",
     "repair_uncompilable_patterns",
     "repair_unicode_classes",
-    "response_only_names",
     "schemas",
     "spec",
     "unknown_paths",

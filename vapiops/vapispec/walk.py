@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 REF_PREFIX = "#/components/schemas/"
@@ -34,6 +34,21 @@ def walk(schema: Any) -> Iterator[dict]:
         for key in _SUB_MAPS:
             if isinstance(node.get(key), dict):
                 stack.extend(reversed(list(node[key].values())))
+
+
+def reached(doc: dict, roots: Iterable[dict]) -> list[str]:
+    """The names of every component schema `roots` reach through $refs, sorted."""
+    seen: set[str] = set()
+    stack = list(roots)
+    while stack:
+        for node in walk(stack.pop()):
+            ref = node.get("$ref")
+            if isinstance(ref, str) and ref.startswith(REF_PREFIX):
+                name = ref.removeprefix(REF_PREFIX)
+                if name not in seen:
+                    seen.add(name)
+                    stack.append(_components(doc)[name])
+    return sorted(seen)
 
 
 def _components(doc: dict) -> dict[str, dict]:
