@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import copy
 import logging
+import os
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 from vapiops import paths, vapispec
 from vapiops.client import VapiClient
@@ -18,7 +19,7 @@ from vapiops.kinds import Kind
 from vapiops.model import Action, Desired, Plan, Reason, name_of
 from vapiops.planning.drift import drift_report
 from vapiops.planning.planner import make_plan
-from vapiops.planning.recovery import adopt_intents, unsettled_intents
+from vapiops.planning.recovery import POST_SETTLE, adopt_intents, unsettled_intents
 from vapiops.state import ResourceState, State, StateBackend, hash_secret, secret_key
 
 log = logging.getLogger(__name__)
@@ -54,6 +55,16 @@ def refresh(
         return []
 
 
+def post_settle() -> timedelta:
+    """How long a killed run's POST may still land: POST_SETTLE, or VAPIOPS_POST_SETTLE_SECONDS
+    when set (docs/state.md). Read here, not in the pure planning code."""
+    raw = os.environ.get("VAPIOPS_POST_SETTLE_SECONDS", "")
+    try:
+        return timedelta(seconds=float(raw)) if raw.strip() else POST_SETTLE
+    except ValueError:
+        return POST_SETTLE
+
+
 def _adopt(
     backend: StateBackend,
     state: State,
@@ -61,7 +72,7 @@ def _adopt(
     reread: Callable[[], dict[str, list[dict]]] | None,
 ) -> list[str]:
     adopted = adopt_intents(state, live)
-    settled_at = unsettled_intents(state, adopted, datetime.now(timezone.utc))
+    settled_at = unsettled_intents(state, adopted, datetime.now(timezone.utc), post_settle())
     if settled_at is not None and reread is not None:
         log.warning("waiting until %s for creates an interrupted run may still have in flight", settled_at)
         time.sleep(max(0.0, (settled_at - datetime.now(timezone.utc)).total_seconds()))

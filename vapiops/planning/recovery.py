@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from datetime import datetime, timedelta
 
 from vapiops import paths
@@ -70,29 +69,22 @@ def adopt_intents(state: State, live: dict[str, list[dict]]) -> dict[str, str]:
     return adopted
 
 
-def unsettled_intents(state: State, adopted: dict[str, str], now: datetime) -> datetime | None:
+def unsettled_intents(
+    state: State, adopted: dict[str, str], now: datetime, settle: timedelta = POST_SETTLE
+) -> datetime | None:
     """When the last POST an unmatched intent may still have in flight can be taken as never landing.
 
     A run killed mid-POST leaves its request with the server, which may create the object after the
     next run has listed: "no match" then means "not yet", and dropping the intent would create the
-    address twice. So an unmatched intent younger than POST_SETTLE is not yet evidence; None when
+    address twice. So an unmatched intent younger than `settle` (POST_SETTLE) is not yet evidence; None when
     every unmatched intent is old enough (they never landed).
     """
     times = [
-        when + post_settle()
+        when + settle
         for addr, intent in state.intents.items()
         if addr not in adopted
         and not (addr in state.resources and state.resources[addr].id)
         and (when := parse_time(intent.started_at)) is not None
-        and when + post_settle() > now
+        and when + settle > now
     ]
     return max(times) if times else None
-
-
-def post_settle() -> timedelta:
-    """POST_SETTLE, or VAPIOPS_POST_SETTLE_SECONDS when set (docs/state.md)."""
-    raw = os.environ.get("VAPIOPS_POST_SETTLE_SECONDS", "")
-    try:
-        return timedelta(seconds=float(raw)) if raw.strip() else POST_SETTLE
-    except ValueError:
-        return POST_SETTLE
