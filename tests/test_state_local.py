@@ -362,3 +362,65 @@ def test_a_missing_snapshot_beside_its_journal_or_backup_is_refused_not_a_new_li
     with pytest.raises(StateError, match="state file is missing, but") as e:
         store.load()
     assert e.value.where == str(store.path) and "docs/state.md" in str(e.value.hint)
+
+
+def test_concurrent_records_share_appends_and_all_replay(tmp_path, monkeypatch):
+    """Group commit: records made while an append is under way go out together in the next one."""
+    store, state = _journaled(tmp_path)
+    real_fsync, fsyncs = os.fsync, []
+
+    def slow_fsync(fd):  # a disk that takes a while: other threads queue records meanwhile
+        fsyncs.append(fd)
+        time.sleep(0.02)
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", slow_fsync)
+
+    def one(i: int) -> None:
+        state.resources[f"tool/t{i}"] = _entry(i)
+        store.record(state, f"tool/t{i}")
+
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(2, 34)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    monkeypatch.undo()
+    assert len(fsyncs) < 32
+    lines = [json.loads(line) for line in store.journal_path.read_text().splitlines()]
+    assert [line["serial"] for line in lines] == sorted(line["serial"] for line in lines)  # in call order
+    again = LocalBackend(store.path, "dev").load()
+    assert sorted(again.resources) == sorted(f"tool/t{i}" for i in range(1, 34))
+    assert again.serial == state.serial
+
+
+def test_a_failed_group_append_fails_every_record_in_it(tmp_path, monkeypatch):
+    store, state = _journaled(tmp_path)
+    before = store.journal_path.read_bytes()
+    gate, errors = threading.Event(), []
+    real_fsync = os.fsync
+
+    def full_disk(fd):
+        gate.wait(5)  # hold the first append until the others have queued behind it
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", full_disk)
+
+    def one(i: int) -> None:
+        state.resources[f"tool/t{i}"] = _entry(i)
+        try:
+            store.record(state, f"tool/t{i}")
+        except StateError as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(2, 6)]
+    for t in threads:
+        t.start()
+    time.sleep(0.2)
+    gate.set()
+    for t in threads:
+        t.join()
+    monkeypatch.setattr(os, "fsync", real_fsync)
+    assert len(errors) == 4 and all("No space left" in str(e) for e in errors)
+    assert store.journal_path.read_bytes() == before
+    assert sorted(LocalBackend(store.path, "dev").load().resources) == ["tool/t1"]

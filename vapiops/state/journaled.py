@@ -13,7 +13,7 @@ from typing import Any
 
 from vapiops.errors import StateError
 from vapiops.state.backend import LockInfo
-from vapiops.state.model import State, intent_from_dict, resource_from_dict, typed
+from vapiops.state.model import State, intent_from_dict, record_line, resource_from_dict, typed
 from vapiops.timestamps import now_iso
 
 LOCK_POLL_SECONDS = 0.5  # a remote lock is polled over the network: gently
@@ -49,14 +49,7 @@ def decode_snapshot(data: bytes | str, environment: str, where: str) -> State:
 
 def encode_record(state: State, address: str) -> bytes:
     """One journal record: what `state` holds for `address` now, under `state.serial`."""
-    entry = state.resources.get(address)
-    intent = state.intents.get(address)
-    record = {
-        "serial": state.serial,
-        "address": address,
-        "resource": asdict(entry) if entry is not None else None,
-        "intent": asdict(intent) if intent is not None else None,
-    }
+    record = record_line(state.serial, address, state.resources.get(address), state.intents.get(address))
     return json.dumps(record, sort_keys=True, ensure_ascii=False).encode("utf-8")
 
 

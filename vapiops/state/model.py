@@ -7,10 +7,11 @@ import hmac
 import json
 import uuid
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 from vapiops.errors import StateError
+from vapiops.paths import copy_json
 
 STATE_VERSION = 1
 
@@ -56,8 +57,8 @@ class State:
             "environment": self.environment,
             "lineage": self.lineage,
             "serial": self.serial,
-            "resources": {a: asdict(r) for a, r in self.resources.items()},
-            "intents": {a: asdict(i) for a, i in self.intents.items()},
+            "resources": {a: copy_json(entry_dict(r)) for a, r in self.resources.items()},
+            "intents": {a: copy_json(intent_dict(i)) for a, i in self.intents.items()},
             "org_id": self.org_id,
         }
 
@@ -93,6 +94,35 @@ class State:
             if entry.id == id:
                 return address
         return None
+
+
+def entry_dict(r: ResourceState) -> dict[str, Any]:
+    """An entry as a JSON object; shares its values (dataclasses.asdict deep-copies them, slowly)."""
+    return {"kind": r.kind, "name": r.name, "id": r.id, "applied": r.applied, "secrets": r.secrets}
+
+
+def intent_dict(i: Intent) -> dict[str, Any]:
+    """An intent as a JSON object; shares its values."""
+    return {
+        "address": i.address,
+        "kind": i.kind,
+        "started_at": i.started_at,
+        "body": i.body,
+        "sensitive": i.sensitive,
+    }
+
+
+def record_line(
+    serial: int, address: str, entry: ResourceState | None, intent: Intent | None
+) -> dict[str, Any]:
+    """One journal record: what state holds for `address` under `serial` (encoded at once, so
+    its values are shared, not copied)."""
+    return {
+        "serial": serial,
+        "address": address,
+        "resource": entry_dict(entry) if entry is not None else None,
+        "intent": intent_dict(intent) if intent is not None else None,
+    }
 
 
 def resource_from_dict(r: dict[str, Any]) -> ResourceState:
