@@ -1,0 +1,167 @@
+"""StdlibTransport: keep-alive reuse, a connection the server closed, and each failure as the httpx error the client's retry rules expect."""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+import httpx
+import pytest
+
+from vapiops.httpconn import StdlibTransport
+
+Handler = Callable[[socket.socket, int], None]  # one accepted connection, and its number
+
+
+def _read_request(conn: socket.socket) -> bytes:
+    """The request head and its body (Content-Length), or b"" when the client closed."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = conn.recv(65536)
+        if not chunk:
+            return b""
+        data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = next(
+        (
+            int(line.split(b":")[1])
+            for line in head.split(b"\r\n")
+            if line.lower().startswith(b"content-length")
+        ),
+        0,
+    )
+    while len(body) < length:
+        body += conn.recv(65536)
+    return head + b"\r\n\r\n" + body
+
+
+def _ok(body: bytes = b'{"ok": true}', close: bool = False) -> bytes:
+    extra = b"Connection: close\r\n" if close else b""
+    return (
+        b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+        + extra
+        + b"Content-Length: "
+        + str(len(body)).encode()
+        + b"\r\n\r\n"
+        + body
+    )
+
+
+@contextmanager
+def server(handler: Handler) -> Iterator[tuple[str, list[bytes]]]:
+    """A raw TCP server on 127.0.0.1 running `handler` per connection; yields its URL and the requests seen."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    seen: list[bytes] = []
+    stop = threading.Event()
+
+    def serve() -> None:
+        number = 0
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            number += 1
+            with conn:
+                handler(_Recording(conn, seen), number)  # type: ignore[arg-type]
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}", seen
+    finally:
+        stop.set()
+        with contextlib.suppress(OSError):
+            listener.shutdown(socket.SHUT_RDWR)  # wakes the accept() (close alone does not)
+        listener.close()
+        thread.join(2)
+
+
+class _Recording:
+    def __init__(self, conn: socket.socket, seen: list[bytes]):
+        self.conn, self.seen = conn, seen
+
+    def read(self) -> bytes:
+        data = _read_request(self.conn)
+        if data:
+            self.seen.append(data)
+        return data
+
+    def sendall(self, data: bytes) -> None:
+        self.conn.sendall(data)
+
+
+def _client(url: str, timeout: float = 5.0) -> httpx.Client:
+    return httpx.Client(base_url=url, transport=StdlibTransport(), timeout=timeout)
+
+
+def test_requests_reuse_one_connection_and_send_what_httpx_built():
+    def handler(conn, number):
+        while conn.read():
+            conn.sendall(_ok(f'{{"connection": {number}}}'.encode()))
+
+    with server(handler) as (url, seen), _client(url) as client:
+        answers = [client.post("/tool", json={"name": "x"}, params={"a": "1 2"}).json() for _ in range(3)]
+    assert answers == [{"connection": 1}] * 3
+    head = seen[0].decode()
+    assert head.startswith("POST /tool?a=1+2 HTTP/1.1\r\n")
+    assert "content-type: application/json" in head.lower() and head.endswith('{"name":"x"}')
+
+
+def test_a_connection_the_server_closed_while_idle_is_replaced():
+    def handler(conn, number):
+        if conn.read():
+            conn.sendall(_ok(f'{{"connection": {number}}}'.encode()))  # then closes, without saying so
+
+    with server(handler) as (url, _), _client(url) as client:
+        first = client.get("/a").json()
+        time.sleep(0.1)  # the server's close has arrived: the idle socket is readable
+        second = client.get("/b").json()
+    assert (first, second) == ({"connection": 1}, {"connection": 2})
+
+
+def test_connection_close_is_honoured():
+    def handler(conn, number):
+        if conn.read():
+            conn.sendall(_ok(close=True))
+
+    with server(handler) as (url, seen), _client(url) as client:
+        assert [client.get("/").status_code for _ in range(2)] == [200, 200]
+    assert len(seen) == 2
+
+
+def _refused_url() -> str:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return f"http://127.0.0.1:{s.getsockname()[1]}"
+
+
+@pytest.mark.parametrize(
+    "handler, error",
+    [
+        (lambda conn, n: conn.read(), httpx.RemoteProtocolError),  # closed without an answer: may have acted
+        (
+            lambda conn, n: (conn.read(), conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 50\r\n\r\n{")),
+            httpx.RemoteProtocolError,
+        ),
+        (lambda conn, n: (conn.read(), conn.sendall(b"garbage\r\n\r\n")), httpx.RemoteProtocolError),
+        (lambda conn, n: (conn.read(), threading.Event().wait(0.6)), httpx.ReadTimeout),
+    ],
+    ids=["closed", "short-body", "not-http", "read-timeout"],
+)
+def test_failures_after_sending_are_the_httpx_errors_of_a_request_that_may_have_acted(handler, error):
+    with server(handler) as (url, _), _client(url, timeout=0.3) as client, pytest.raises(error):
+        client.post("/tool", json={})
+
+
+def test_a_refused_connection_is_a_connect_error_and_an_unknown_scheme_unsupported():
+    with _client(_refused_url()) as client, pytest.raises(httpx.ConnectError):
+        client.get("/")
+    with pytest.raises(httpx.UnsupportedProtocol):
+        StdlibTransport().handle_request(httpx.Request("GET", "ftp://127.0.0.1/x"))
