@@ -9,7 +9,7 @@ from planning_support import D, step
 from vapiops import vapispec
 from vapiops.planning.drift import drift_report
 from vapiops.planning.planner import make_plan
-from vapiops.planning.readback import read_back
+from vapiops.planning.readback import kept_as_sent, read_back
 from vapiops.planning.secrets import is_mask
 from vapiops.state import ResourceState, State
 
@@ -174,6 +174,8 @@ def test_schema_override_is_sent_only_when_the_schema_type_changes(new_schema, q
     [
         ({"a": 1}, {"a": 1.0, "filled": True}, None, []),  # numbers by value; server defaults ignored
         ({"a": 1}, {"a": 2}, None, ["x/y: a: sent 1, but the API returned 2"]),
+        ({"a": True}, {"a": 1}, None, ["x/y: a: sent true, but the API returned 1"]),  # true != 1
+        ({"a": [1, {"b": None}]}, {"a": [1, {}]}, None, []),  # null sent, absent returned: the same
         ({"m": {"b": "x"}}, {"m": {}}, None, ['x/y: m.b: sent "x", but the API dropped it']),
         ({"ids": ["p", "q"]}, {"ids": ["q", "p"]}, None, []),  # ID arrays as sets
         ({"m": {"b": 1, "live": 2}}, {"m": {"b": 1}}, {"m": {"b": 1}}, []),  # undeclared pass-through
@@ -189,3 +191,21 @@ def test_schema_override_is_sent_only_when_the_schema_type_changes(new_schema, q
 def test_read_back_reports_declared_values_the_api_changed_or_dropped(sent, returned, declared, expected):
     found = read_back("x/y", sent, returned, declared=declared, set_paths=["ids"], sensitive=[])
     assert [str(r) for r in found] == expected
+
+
+@pytest.mark.parametrize(
+    "sent, returned, kept",
+    [
+        ({"a": "x", "l": [1, {"b": None}]}, {"a": "x", "l": [1, {"b": None}], "extra": 1}, True),
+        ({"a": 1}, {"a": 1.0}, False),  # equal by value, yet left to the ownership rules
+        ({"a": True}, {"a": 1}, False),
+        ({"l": [1, 2]}, {"l": [1, 2, 3]}, False),
+        ({"l": [1, 2]}, {"l": [2, 1]}, False),
+        ({"m": {"b": 1}}, {"m": {}}, False),
+        ({"m": {"b": 1}}, {"m": None}, False),
+    ],
+)
+def test_kept_as_sent_is_exact_and_never_hides_a_difference(sent, returned, kept):
+    assert kept_as_sent(sent, returned) is kept
+    if kept:
+        assert read_back("x/y", sent, returned, declared=None) == []

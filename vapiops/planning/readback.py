@@ -53,6 +53,19 @@ def declared_part(sent: Any, declared: Any) -> Any:
     return sent
 
 
+def kept_as_sent(sent: Any, returned: Any) -> bool:
+    """Whether `returned` holds every value of `sent` exactly: same types, same values, same
+    list order, extra keys allowed. Then the ownership rules find no difference either; any other
+    case (1 sent, 1.0 returned; a reordered ID array; a masked secret) is left to `compare`."""
+    if type(sent) is not type(returned):
+        return False
+    if isinstance(sent, dict):
+        return all(k in returned and kept_as_sent(v, returned[k]) for k, v in sent.items())
+    if isinstance(sent, list):
+        return len(sent) == len(returned) and all(map(kept_as_sent, sent, returned))
+    return bool(sent == returned)
+
+
 def read_back(
     address: str,
     sent: dict[str, Any],
@@ -69,6 +82,8 @@ def read_back(
     create: its whole body is declared) every sent value counts.
     """
     body = sent if declared is None else declared_part(sent, declared)
+    if kept_as_sent(body, response):
+        return []  # the usual answer, found without the ownership walk (a tenth of its cost)
     found = compare(body, response, set_paths=set_paths, sensitive=sensitive)
     out = []
     for _, fc in found:
