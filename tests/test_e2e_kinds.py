@@ -39,7 +39,8 @@ def test_create_plan_clean_one_field_patch_replace_and_delete(sample: Sample, ru
     proj.save()
     sandbox.clear_requests()
     apply(run, proj)
-    path = f"{KINDS[sample.kind].path}/{ids[f'{sample.kind}/it']}"
+    kind = KINDS[sample.kind]
+    path = f"{kind.collection({p: sample.spec[p] for p in kind.path_params})}/{ids[f'{sample.kind}/it']}"
     assert calls(sandbox) == [("PATCH", path)]
     (patch,) = [r for r in sandbox.requests if r["method"] == "PATCH"]
     assert set(patch["body"]) <= {field, KINDS[sample.kind].discriminator}  # only the changed field
@@ -120,6 +121,80 @@ def test_a_phone_number_moves_between_squads_with_one_patch(run, sandbox, proj):
     assert calls(sandbox) == [("PATCH", f"/phone-number/{ids['phone-number/line']}")]
     assert live(sandbox, "phone-number", ids["phone-number/line"])["squadId"] == ids["squad/night"]
     clean(run, proj)
+
+
+def test_an_assistant_names_a_pronunciation_dictionary_and_vapi_gets_its_provider_id(run, sandbox, proj):
+    """The locator holds the provider's dictionary ID (resourceId), written as the manifest name; a
+    literal provider ID that names no manifest is sent as written; a provider change repoints."""
+    proj.put(
+        doc("pronunciation-dictionary", "brand", {"provider": "11labs", "name": "Brand", "rules": []}),
+        doc(
+            "assistant",
+            "voice",
+            {
+                "voice": {
+                    "provider": "11labs",
+                    "voiceId": "sarah",
+                    "pronunciationDictionaryLocators": [
+                        {"pronunciationDictionaryId": "brand"},
+                        {"pronunciationDictionaryId": "made-at-elevenlabs-0001"},
+                    ],
+                }
+            },
+        ),
+    )
+    apply(run, proj)  # one apply: the dictionary is created first, its resourceId sent
+    ids = proj.ids()
+    dictionary = live(sandbox, "pronunciation-dictionary", ids["pronunciation-dictionary/brand"])
+    assistant = live(sandbox, "assistant", ids["assistant/voice"])
+    held = [loc["pronunciationDictionaryId"] for loc in assistant["voice"]["pronunciationDictionaryLocators"]]
+    assert held == [dictionary["resourceId"], "made-at-elevenlabs-0001"]
+    assert dictionary["resourceId"] != dictionary["id"]
+    clean(run, proj)  # the live resourceId reads back as the name
+
+    proj.spec("pronunciation-dictionary/brand").update(provider="cartesia", items=[], rules=None)
+    del proj.spec("pronunciation-dictionary/brand")["rules"]
+    proj.save()
+    changes = {c["address"]: c["action"] for c in plan_json(run, proj)["changes"]}
+    assert changes["pronunciation-dictionary/brand"] == "replace"
+    apply(run, proj)
+    new = live(sandbox, "pronunciation-dictionary", proj.ids()["pronunciation-dictionary/brand"])
+    assert new["provider"] == "cartesia"
+    assistant = live(sandbox, "assistant", ids["assistant/voice"])
+    assert (
+        assistant["voice"]["pronunciationDictionaryLocators"][0]["pronunciationDictionaryId"]
+        == new["resourceId"]
+    )
+    clean(run, proj)
+
+
+@pytest.mark.parametrize("target_type", ["assistant", "squad"])
+def test_a_suite_target_is_a_name_of_the_kind_its_target_type_says(run, sandbox, proj, target_type: str):
+    scenario = {"name": "Refund", "instructions": "Ask for a refund.", "evaluations": []}
+    personality = {"name": "Calm", "assistant": {"firstMessage": "Hi."}}
+    proj.put(
+        doc(*ASSISTANT),
+        doc(*SQUAD),
+        doc("simulation-scenario", "refund", scenario),
+        doc("simulation-personality", "calm", personality),
+        doc("simulation", "sim", {"scenarioId": "refund", "personalityId": "calm"}),
+    )
+    target = {"assistant": ASSISTANT[1], "squad": SQUAD[1]}[target_type]
+    assignment = {"targetType": target_type, "targetId": target}
+    proj.put(
+        doc("simulation-suite", "nightly", {"simulationIds": ["sim"], "targetAssignments": [assignment]})
+    )
+    apply(run, proj)
+    ids = proj.ids()
+    suite = live(sandbox, "simulation-suite", ids["simulation-suite/nightly"])
+    assert suite["targetAssignments"][0]["targetId"] == ids[f"{target_type}/{target}"]
+    clean(run, proj)
+    proj.docs.clear()
+    proj.save()
+    sandbox.clear_requests()
+    apply(run, proj)
+    order = [p.split("/")[1:-1] for m, p in calls(sandbox) if m == "DELETE"]
+    assert order.index(["eval", "simulation", "suite"]) < order.index([target_type])  # dependents first
 
 
 def _dashboard_create(sandbox, key: str, kind: str, body: dict[str, Any]) -> str:
