@@ -281,3 +281,55 @@ def test_deleting_a_squad_an_unmanaged_phone_number_routes_to_warns(run, sandbox
     assert "'Bought'" in warning and number in warning and "squadId" in warning and "deletes it" in warning
     managed_only = plan_json(run, proj.put(doc("squad", "desk", SQUAD[2])))
     assert not any("still uses it" in w for w in managed_only["warnings"])
+
+
+@pytest.mark.parametrize(
+    ("spec", "secret_at"),
+    [
+        (
+            {
+                "provider": "webhook",
+                "name": "Signed hooks",
+                "authenticationPlan": {
+                    "type": "hmac",
+                    "secretKey": "hmac-secret-0001",
+                    "algorithm": "sha256",
+                },
+            },
+            ("authenticationPlan", "secretKey"),
+        ),
+        (
+            {
+                "provider": "slack-webhook",
+                "name": "Alerts",
+                "webhookUrl": "https://hooks.slack.com/T0/B0/secret01",
+            },
+            ("webhookUrl",),
+        ),
+    ],
+    ids=["webhook-hmac", "slack-webhook"],
+)
+def test_credential_secrets_come_back_masked_never_drift_and_are_still_sent(
+    run, sandbox, proj, spec, secret_at
+):
+    """The API never returns a credential's secrets: the sandbox answers them masked. A plan shows
+    no diff for them, and an update that must send the object holding one sends the manifest's value."""
+    proj.put(doc("credential", "cred", spec))
+    apply(run, proj)
+    cred_id = proj.ids()["credential/cred"]
+    secret = live_value(spec, secret_at)
+    assert live_value(live(sandbox, "credential", cred_id), secret_at) == secret  # stored in clear
+    with sandbox_client(sandbox, KEY) as c:
+        answered = c.get(f"/credential/{cred_id}").json()
+    assert live_value(answered, secret_at) != secret and secret not in json.dumps(answered)
+    clean(run, proj)  # masked live secret: no drift, no diff
+
+    if secret_at[0] == "authenticationPlan":  # a sibling change sends the plan whole, secret included
+        proj.spec("credential/cred")["authenticationPlan"]["algorithm"] = "sha512"
+        proj.save()
+        sandbox.clear_requests()
+        apply(run, proj)
+        (patch,) = [r for r in sandbox.requests if r["method"] == "PATCH"]
+        assert patch["body"]["authenticationPlan"]["secretKey"] == secret
+        assert live(sandbox, "credential", cred_id)["authenticationPlan"]["secretKey"] == secret
+        clean(run, proj)

@@ -11,6 +11,7 @@ import random
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
 from typing import Any
 from urllib.parse import quote
@@ -103,25 +104,30 @@ class VapiClient:
 
     # -- the public calls ---------------------------------------------------------------------
 
+    def _list_one(self, kind: Kind, params: dict[str, str]) -> list[dict]:
+        collection = kind.collection(params)
+
+        def fetch(query: dict[str, Any]) -> Any:
+            return self._call("GET", collection, params=query)
+
+        if kind.list_shape == "array":
+            listed = listing.list_array(kind, fetch, PAGE_SIZE)
+        else:
+            listed = listing.list_paginated(kind, fetch, PAGE_SIZE)
+        if params:
+            self._where.update(((kind.name, str(obj["id"])), params) for obj in listed)
+        return listed
+
     def list(self, kind: Kind) -> list[dict]:
         """Every live object of a kind, read to the end; ApiError rather than a partial list.
 
-        A kind with path parameters is read from each allowed value's collection, merged."""
-        found: list[dict] = []
-        for params in kind.path_param_sets():
-            collection = kind.collection(params)
-
-            def fetch(query: dict[str, Any], collection: str = collection) -> Any:
-                return self._call("GET", collection, params=query)
-
-            if kind.list_shape == "array":
-                listed = listing.list_array(kind, fetch, PAGE_SIZE)
-            else:
-                listed = listing.list_paginated(kind, fetch, PAGE_SIZE)
-            if params:
-                self._where.update(((kind.name, str(obj["id"])), params) for obj in listed)
-            found += listed
-        return found
+        A kind with path parameters is read from each allowed value's collection (in parallel, so a
+        listing costs one round trip as for other kinds), merged."""
+        sets = kind.path_param_sets()
+        if len(sets) == 1:
+            return self._list_one(kind, sets[0])
+        with ThreadPoolExecutor(max_workers=len(sets)) as pool:
+            return [obj for listed in pool.map(lambda p: self._list_one(kind, p), sets) for obj in listed]
 
     def get(self, kind: Kind, id: str) -> dict:
         path = self._item_path(kind, id)

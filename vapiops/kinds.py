@@ -42,6 +42,14 @@ SECRET_KEYS = frozenset(
         "vonageApplicationPrivateKey",
         "SecretAccessKey",
         "SessionToken",
+        # Credential DTO fields the spec says are "not returned in the API" (tests/test_registry.py
+        # walks every Create*CredentialDTO): Azure OpenAI's keys, a Slack webhook URL (the URL is the
+        # secret), AWS access key IDs, GCP's HMAC access key.
+        "openAIKey",
+        "ocpApimSubscriptionKey",
+        "webhookUrl",
+        "awsAccessKeyId",
+        "hmacAccessKey",
     }
 )
 SECRET_PATTERNS = ("**.server.headers.*",)
@@ -232,10 +240,18 @@ class Kind:
     # provider's own identifier (a pronunciation dictionary's `resourceId`), in which case a
     # reference value that names no manifest is that provider identifier, sent as written.
     referenced_by: str = "id"
+    # The API never returns this kind's secret fields (kinds.is_secret_path) in clear: responses show
+    # them masked, so plans compare them by the hash state keeps, never with the live value.
+    secrets_masked: bool = False
 
     def collection(self, params: dict[str, str] | None = None) -> str:
         """The collection path with its path parameters filled in (`path` itself when it has none)."""
         return self.path.format(**(params or {})) if self.path_params else self.path
+
+    @property
+    def collections(self) -> list[str]:
+        """Every collection path a complete listing reads (one per path parameter combination)."""
+        return [self.collection(params) for params in self.path_param_sets()]
 
     def path_param_sets(self) -> list[dict[str, str]]:
         """Every combination of allowed path parameter values ([{}] for a kind without any)."""
@@ -370,6 +386,7 @@ KINDS: dict[str, Kind] = {
             discriminator="provider",
             replace_fields=("provider",),
             external_ids=EXTERNAL_ID_FIELDS + CREDENTIAL_PROVIDER_IDS,
+            secrets_masked=True,  # "This is not returned in the API", the DTOs say of each secret
         ),
         Kind(
             name="phone-number",

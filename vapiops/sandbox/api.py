@@ -119,7 +119,9 @@ class Api:
     def handle(self, method: str, path: str, query: Query, body: Any, org: str) -> Response:
         """Answer one authenticated request for org `org`."""
         response = self._handle(method, path, query, body, org)
-        if self.mask_secrets and response.status < 300:
+        routed = self.route(path)
+        always = routed is not None and routed[0].secrets_masked  # a credential's secrets, always
+        if (self.mask_secrets or always) and response.status < 300:
             response.body = fidelity.masked(response.body)
         return response
 
