@@ -333,3 +333,77 @@ def test_credential_secrets_come_back_masked_never_drift_and_are_still_sent(
         assert patch["body"]["authenticationPlan"]["secretKey"] == secret
         assert live(sandbox, "credential", cred_id)["authenticationPlan"]["secretKey"] == secret
         clean(run, proj)
+
+
+def test_a_fresh_client_finds_a_dictionarys_provider_for_item_calls(sandbox):
+    """A plan applied by a later process has not listed: the item path's provider is found by a GET
+    per provider, then remembered; an object in no provider's collection is gone (no DELETE sent)."""
+    from vapiops.client import VapiClient
+
+    kind = KINDS["pronunciation-dictionary"]
+    with VapiClient(sandbox.url, KEY) as first:
+        made = first.create(kind, {"provider": "cartesia", "name": "Brand", "items": []})
+    (post,) = [r for r in sandbox.requests if r["method"] == "POST"]
+    assert post["path"] == "/provider/cartesia/pronunciation-dictionary" and "provider" not in post["body"]
+    sandbox.clear_requests()
+    with VapiClient(sandbox.url, KEY) as later:
+        assert (
+            later.update(kind, made["id"], {"name": "Brand 2", "provider": "cartesia"})["name"] == "Brand 2"
+        )
+        later.delete(kind, made["id"])
+        later.delete(kind, made["id"])  # gone: found in no collection
+    cartesia = f"/provider/cartesia/pronunciation-dictionary/{made['id']}"
+    assert [(r["method"], r["path"].split("/")[2], r["status"]) for r in sandbox.requests] == [
+        ("GET", "11labs", 404),
+        ("GET", "cartesia", 200),
+        ("PATCH", "cartesia", 200),
+        ("DELETE", "cartesia", 200),
+        ("DELETE", "cartesia", 404),
+    ]
+    assert sandbox.requests[2]["body"] == {"name": "Brand 2"} and sandbox.requests[2]["path"] == cartesia
+    with VapiClient(sandbox.url, KEY) as fresh:
+        sandbox.clear_requests()
+        fresh.delete(kind, made["id"])
+    assert {r["method"] for r in sandbox.requests} == {"GET"}
+
+
+@pytest.mark.parametrize("how", ["delete", "replace"])
+def test_dropping_an_assistant_an_unmanaged_phone_number_routes_to_warns(run, sandbox, proj, how: str):
+    proj.put(doc(*ASSISTANT))
+    apply(run, proj)
+    assistant_id = proj.ids()["assistant/front-desk"]
+    _dashboard_create(
+        sandbox, KEY, "phone-number", {"provider": "vapi", "name": "Bought", "assistantId": assistant_id}
+    )
+    if how == "delete":
+        proj.drop("assistant/front-desk")
+        plan = plan_json(run, proj)
+    else:
+        plan = json.loads(
+            run("plan", proj.root, "--format", "json", "--replace", "assistant/front-desk").stdout
+        )
+    (warning,) = [w for w in plan["warnings"] if w.startswith("assistant/front-desk:")]
+    assert "'Bought'" in warning and "assistantId" in warning
+
+
+def test_export_names_a_dictionary_a_live_assistant_holds_by_its_provider_id(run, sandbox, tmp_path: Path):
+    with sandbox_client(sandbox, KEY) as c:
+        made = c.post("/provider/11labs/pronunciation-dictionary", json={"name": "Brand", "rules": []}).json()
+        locators = [
+            {"pronunciationDictionaryId": made["resourceId"]},
+            {"pronunciationDictionaryId": "elsewhere-01"},
+        ]
+        voice = {"provider": "11labs", "voiceId": "sarah", "pronunciationDictionaryLocators": locators}
+        c.post("/assistant", json={"name": "Voice", "voice": voice}).raise_for_status()
+    out = tmp_path / "exported"
+    out.mkdir()
+    run("export", out, "--adopt")
+    docs = [d for p in (out / "resources").rglob("*.yaml") for d in yaml.safe_load_all(p.read_text())]
+    (dictionary,) = [d for d in docs if d["kind"] == "pronunciation-dictionary"]
+    (assistant,) = [d for d in docs if d["kind"] == "assistant"]
+    held = [
+        loc["pronunciationDictionaryId"]
+        for loc in assistant["spec"]["voice"]["pronunciationDictionaryLocators"]
+    ]
+    assert held == [dictionary["name"], "elsewhere-01"]
+    assert run("plan", out, "--detailed-exitcode", code=None).exit_code == 0  # and it plans clean
