@@ -167,6 +167,14 @@ def test_an_assistant_names_a_pronunciation_dictionary_and_vapi_gets_its_provide
     )
     clean(run, proj)
 
+    # A later apply names the existing dictionary: its resourceId is read from the live object.
+    cartesia_voice = {"provider": "cartesia", "voiceId": "sonic-voice", "pronunciationDictId": "brand"}
+    proj.put(doc("assistant", "sonic", {"voice": cartesia_voice}))
+    apply(run, proj)
+    sonic = live(sandbox, "assistant", proj.ids()["assistant/sonic"])
+    assert sonic["voice"]["pronunciationDictId"] == new["resourceId"]
+    clean(run, proj)
+
 
 @pytest.mark.parametrize("target_type", ["assistant", "squad"])
 def test_a_suite_target_is_a_name_of_the_kind_its_target_type_says(run, sandbox, proj, target_type: str):

@@ -281,3 +281,15 @@ def test_references_to_a_kind_referenced_by_another_field_than_its_id():
     voice = {"voice": {"pronunciationDictionaryLocators": [{"pronunciationDictionaryId": "brand"}]}}
     ((ref, _, value),) = KINDS["assistant"].find_references(voice)
     assert (ref.target, value) == ("pronunciation-dictionary", "brand")
+
+
+def test_the_pronunciation_dictionary_paths_are_added_once_from_the_published_provider_enum():
+    from vapiops.vapispec.wiring_repairs import PRONUNCIATION_PATH, repair_pronunciation_dictionary_paths
+
+    doc = vapispec.raw_spec()
+    assert repair_pronunciation_dictionary_paths(doc) == 2
+    assert repair_pronunciation_dictionary_paths(doc) == 0  # present already
+    provider = doc["components"]["schemas"]["CreatePronunciationDictionaryDTO"]["properties"]["provider"]
+    assert sorted(provider["enum"]) == sorted(KINDS["pronunciation-dictionary"].path_params["provider"])
+    assert PRONUNCIATION_PATH == KINDS["pronunciation-dictionary"].path
+    assert repair_pronunciation_dictionary_paths({"paths": {}, "components": {"schemas": {}}}) == 0
