@@ -72,6 +72,12 @@ SAMPLES = (
         ),
     ),
     Sample("knowledge-base", {"name": "faq", "description": "Shipping FAQ"}, change=("description", "FAQ")),
+    Sample(
+        "pronunciation-dictionary",
+        {"provider": "cartesia", "name": "Brand names", "items": [{"text": "Acme", "alias": "Ack-mee"}]},
+        change=("name", "Brand names EU"),
+        replace=("provider", "11labs"),
+    ),
 )
 
 BY_KIND = {s.kind: s for s in SAMPLES}

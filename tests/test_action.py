@@ -22,7 +22,7 @@ import httpx
 import jsonschema
 import pytest
 import yaml
-from conftest import repo_pythonpath
+from conftest import repo_pythonpath, sandbox_client
 from servers import S3_CREDENTIALS, create_bucket, s3_server
 from test_examples import (
     EXAMPLE_WORKFLOWS,
@@ -305,18 +305,19 @@ def runner(tmp_path: Path, sandbox):
 
 def seed_looked_up_objects(sandbox, secrets: dict[str, str]) -> None:
     """What the staging and prod orgs have that the example only looks up (resources/lookups/): made
-    in the dashboard, as the real orgs' are. A fresh sandbox org (dev's) has neither."""
-    from vapiops.sandbox.store import org_id_for_key
-
+    in the dashboard, as the real orgs' are. A fresh sandbox org (dev's) has neither. The credential
+    is POSTed with the org's key, as the dashboard does; a file is an upload, so it is seeded."""
     for env in ("STAGING", "PROD"):
-        org = org_id_for_key(secrets[f"VAPI_API_KEY_{env}"])
-        for kind, body in (
-            ("credential", {"provider": "twilio", "name": "Twilio Main", "accountSid": "AC" + "0" * 32}),
-            ("file", {"name": "returns-policy.md", "status": "done", "bytes": 1200}),
-        ):
-            created = "2026-01-01T00:00:00.000Z"
-            obj = {"id": str(uuid.uuid4()), "orgId": org, "createdAt": created, "updatedAt": created, **body}
-            sandbox._store.put(org, kind, obj)
+        key = secrets[f"VAPI_API_KEY_{env}"]
+        twilio = {
+            "provider": "twilio",
+            "name": "Twilio Main",
+            "accountSid": "AC" + "0" * 32,
+            "authToken": "t" * 32,
+        }
+        with sandbox_client(sandbox, key) as c:
+            c.post("/credential", json=twilio).raise_for_status()
+        sandbox.seed("file", key, {"name": "returns-policy.md", "status": "done", "bytes": 1200})
 
 
 @pytest.mark.e2e

@@ -65,7 +65,7 @@ class FakeVapi:
                 return response
         path = request.url.path
         base, _, item_id = path.rpartition("/")
-        if request.method == "GET" and path in {k.path for k in KINDS.values()}:
+        if request.method == "GET" and path in {p for k in KINDS.values() for p in k.collections}:
             return self.list(request, path)
         if request.method == "POST":
             body = json.loads(request.content)

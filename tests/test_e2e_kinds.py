@@ -39,7 +39,8 @@ def test_create_plan_clean_one_field_patch_replace_and_delete(sample: Sample, ru
     proj.save()
     sandbox.clear_requests()
     apply(run, proj)
-    path = f"{KINDS[sample.kind].path}/{ids[f'{sample.kind}/it']}"
+    kind = KINDS[sample.kind]
+    path = f"{kind.collection({p: sample.spec[p] for p in kind.path_params})}/{ids[f'{sample.kind}/it']}"
     assert calls(sandbox) == [("PATCH", path)]
     (patch,) = [r for r in sandbox.requests if r["method"] == "PATCH"]
     assert set(patch["body"]) <= {field, KINDS[sample.kind].discriminator}  # only the changed field
@@ -120,6 +121,88 @@ def test_a_phone_number_moves_between_squads_with_one_patch(run, sandbox, proj):
     assert calls(sandbox) == [("PATCH", f"/phone-number/{ids['phone-number/line']}")]
     assert live(sandbox, "phone-number", ids["phone-number/line"])["squadId"] == ids["squad/night"]
     clean(run, proj)
+
+
+def test_an_assistant_names_a_pronunciation_dictionary_and_vapi_gets_its_provider_id(run, sandbox, proj):
+    """The locator holds the provider's dictionary ID (resourceId), written as the manifest name; a
+    literal provider ID that names no manifest is sent as written; a provider change repoints."""
+    proj.put(
+        doc("pronunciation-dictionary", "brand", {"provider": "11labs", "name": "Brand", "rules": []}),
+        doc(
+            "assistant",
+            "voice",
+            {
+                "voice": {
+                    "provider": "11labs",
+                    "voiceId": "sarah",
+                    "pronunciationDictionaryLocators": [
+                        {"pronunciationDictionaryId": "brand"},
+                        {"pronunciationDictionaryId": "made-at-elevenlabs-0001"},
+                    ],
+                }
+            },
+        ),
+    )
+    apply(run, proj)  # one apply: the dictionary is created first, its resourceId sent
+    ids = proj.ids()
+    dictionary = live(sandbox, "pronunciation-dictionary", ids["pronunciation-dictionary/brand"])
+    assistant = live(sandbox, "assistant", ids["assistant/voice"])
+    held = [loc["pronunciationDictionaryId"] for loc in assistant["voice"]["pronunciationDictionaryLocators"]]
+    assert held == [dictionary["resourceId"], "made-at-elevenlabs-0001"]
+    assert dictionary["resourceId"] != dictionary["id"]
+    clean(run, proj)  # the live resourceId reads back as the name
+
+    proj.spec("pronunciation-dictionary/brand").update(provider="cartesia", items=[], rules=None)
+    del proj.spec("pronunciation-dictionary/brand")["rules"]
+    proj.save()
+    changes = {c["address"]: c["action"] for c in plan_json(run, proj)["changes"]}
+    assert changes["pronunciation-dictionary/brand"] == "replace"
+    apply(run, proj)
+    new = live(sandbox, "pronunciation-dictionary", proj.ids()["pronunciation-dictionary/brand"])
+    assert new["provider"] == "cartesia"
+    assistant = live(sandbox, "assistant", ids["assistant/voice"])
+    assert (
+        assistant["voice"]["pronunciationDictionaryLocators"][0]["pronunciationDictionaryId"]
+        == new["resourceId"]
+    )
+    clean(run, proj)
+
+    # A later apply names the existing dictionary: its resourceId is read from the live object.
+    cartesia_voice = {"provider": "cartesia", "voiceId": "sonic-voice", "pronunciationDictId": "brand"}
+    proj.put(doc("assistant", "sonic", {"voice": cartesia_voice}))
+    apply(run, proj)
+    sonic = live(sandbox, "assistant", proj.ids()["assistant/sonic"])
+    assert sonic["voice"]["pronunciationDictId"] == new["resourceId"]
+    clean(run, proj)
+
+
+@pytest.mark.parametrize("target_type", ["assistant", "squad"])
+def test_a_suite_target_is_a_name_of_the_kind_its_target_type_says(run, sandbox, proj, target_type: str):
+    scenario = {"name": "Refund", "instructions": "Ask for a refund.", "evaluations": []}
+    personality = {"name": "Calm", "assistant": {"firstMessage": "Hi."}}
+    proj.put(
+        doc(*ASSISTANT),
+        doc(*SQUAD),
+        doc("simulation-scenario", "refund", scenario),
+        doc("simulation-personality", "calm", personality),
+        doc("simulation", "sim", {"scenarioId": "refund", "personalityId": "calm"}),
+    )
+    target = {"assistant": ASSISTANT[1], "squad": SQUAD[1]}[target_type]
+    assignment = {"targetType": target_type, "targetId": target}
+    proj.put(
+        doc("simulation-suite", "nightly", {"simulationIds": ["sim"], "targetAssignments": [assignment]})
+    )
+    apply(run, proj)
+    ids = proj.ids()
+    suite = live(sandbox, "simulation-suite", ids["simulation-suite/nightly"])
+    assert suite["targetAssignments"][0]["targetId"] == ids[f"{target_type}/{target}"]
+    clean(run, proj)
+    proj.docs.clear()
+    proj.save()
+    sandbox.clear_requests()
+    apply(run, proj)
+    order = [p.split("/")[1:-1] for m, p in calls(sandbox) if m == "DELETE"]
+    assert order.index(["eval", "simulation", "suite"]) < order.index([target_type])  # dependents first
 
 
 def _dashboard_create(sandbox, key: str, kind: str, body: dict[str, Any]) -> str:
@@ -206,3 +289,129 @@ def test_deleting_a_squad_an_unmanaged_phone_number_routes_to_warns(run, sandbox
     assert "'Bought'" in warning and number in warning and "squadId" in warning and "deletes it" in warning
     managed_only = plan_json(run, proj.put(doc("squad", "desk", SQUAD[2])))
     assert not any("still uses it" in w for w in managed_only["warnings"])
+
+
+@pytest.mark.parametrize(
+    ("spec", "secret_at"),
+    [
+        (
+            {
+                "provider": "webhook",
+                "name": "Signed hooks",
+                "authenticationPlan": {
+                    "type": "hmac",
+                    "secretKey": "hmac-secret-0001",
+                    "algorithm": "sha256",
+                },
+            },
+            ("authenticationPlan", "secretKey"),
+        ),
+        (
+            {
+                "provider": "slack-webhook",
+                "name": "Alerts",
+                "webhookUrl": "https://hooks.slack.com/T0/B0/secret01",
+            },
+            ("webhookUrl",),
+        ),
+    ],
+    ids=["webhook-hmac", "slack-webhook"],
+)
+def test_credential_secrets_come_back_masked_never_drift_and_are_still_sent(
+    run, sandbox, proj, spec, secret_at
+):
+    """The API never returns a credential's secrets: the sandbox answers them masked. A plan shows
+    no diff for them, and an update that must send the object holding one sends the manifest's value."""
+    proj.put(doc("credential", "cred", spec))
+    apply(run, proj)
+    cred_id = proj.ids()["credential/cred"]
+    secret = live_value(spec, secret_at)
+    assert live_value(live(sandbox, "credential", cred_id), secret_at) == secret  # stored in clear
+    with sandbox_client(sandbox, KEY) as c:
+        answered = c.get(f"/credential/{cred_id}").json()
+    assert live_value(answered, secret_at) != secret and secret not in json.dumps(answered)
+    clean(run, proj)  # masked live secret: no drift, no diff
+
+    if secret_at[0] == "authenticationPlan":  # a sibling change sends the plan whole, secret included
+        proj.spec("credential/cred")["authenticationPlan"]["algorithm"] = "sha512"
+        proj.save()
+        sandbox.clear_requests()
+        apply(run, proj)
+        (patch,) = [r for r in sandbox.requests if r["method"] == "PATCH"]
+        assert patch["body"]["authenticationPlan"]["secretKey"] == secret
+        assert live(sandbox, "credential", cred_id)["authenticationPlan"]["secretKey"] == secret
+        clean(run, proj)
+
+
+def test_a_fresh_client_finds_a_dictionarys_provider_for_item_calls(sandbox):
+    """A plan applied by a later process has not listed: the item path's provider is found by a GET
+    per provider, then remembered; an object in no provider's collection is gone (no DELETE sent)."""
+    from vapiops.client import VapiClient
+
+    kind = KINDS["pronunciation-dictionary"]
+    with VapiClient(sandbox.url, KEY) as first:
+        made = first.create(kind, {"provider": "cartesia", "name": "Brand", "items": []})
+    (post,) = [r for r in sandbox.requests if r["method"] == "POST"]
+    assert post["path"] == "/provider/cartesia/pronunciation-dictionary" and "provider" not in post["body"]
+    sandbox.clear_requests()
+    with VapiClient(sandbox.url, KEY) as later:
+        assert (
+            later.update(kind, made["id"], {"name": "Brand 2", "provider": "cartesia"})["name"] == "Brand 2"
+        )
+        later.delete(kind, made["id"])
+        later.delete(kind, made["id"])  # gone: found in no collection
+    cartesia = f"/provider/cartesia/pronunciation-dictionary/{made['id']}"
+    assert [(r["method"], r["path"].split("/")[2], r["status"]) for r in sandbox.requests] == [
+        ("GET", "11labs", 404),
+        ("GET", "cartesia", 200),
+        ("PATCH", "cartesia", 200),
+        ("DELETE", "cartesia", 200),
+        ("DELETE", "cartesia", 404),
+    ]
+    assert sandbox.requests[2]["body"] == {"name": "Brand 2"} and sandbox.requests[2]["path"] == cartesia
+    with VapiClient(sandbox.url, KEY) as fresh:
+        sandbox.clear_requests()
+        fresh.delete(kind, made["id"])
+    assert {r["method"] for r in sandbox.requests} == {"GET"}
+
+
+@pytest.mark.parametrize("how", ["delete", "replace"])
+def test_dropping_an_assistant_an_unmanaged_phone_number_routes_to_warns(run, sandbox, proj, how: str):
+    proj.put(doc(*ASSISTANT))
+    apply(run, proj)
+    assistant_id = proj.ids()["assistant/front-desk"]
+    _dashboard_create(
+        sandbox, KEY, "phone-number", {"provider": "vapi", "name": "Bought", "assistantId": assistant_id}
+    )
+    if how == "delete":
+        proj.drop("assistant/front-desk")
+        plan = plan_json(run, proj)
+    else:
+        plan = json.loads(
+            run("plan", proj.root, "--format", "json", "--replace", "assistant/front-desk").stdout
+        )
+    (warning,) = [w for w in plan["warnings"] if w.startswith("assistant/front-desk:")]
+    assert "'Bought'" in warning and "assistantId" in warning
+
+
+def test_export_names_a_dictionary_a_live_assistant_holds_by_its_provider_id(run, sandbox, tmp_path: Path):
+    with sandbox_client(sandbox, KEY) as c:
+        made = c.post("/provider/11labs/pronunciation-dictionary", json={"name": "Brand", "rules": []}).json()
+        locators = [
+            {"pronunciationDictionaryId": made["resourceId"]},
+            {"pronunciationDictionaryId": "elsewhere-01"},
+        ]
+        voice = {"provider": "11labs", "voiceId": "sarah", "pronunciationDictionaryLocators": locators}
+        c.post("/assistant", json={"name": "Voice", "voice": voice}).raise_for_status()
+    out = tmp_path / "exported"
+    out.mkdir()
+    run("export", out, "--adopt")
+    docs = [d for p in (out / "resources").rglob("*.yaml") for d in yaml.safe_load_all(p.read_text())]
+    (dictionary,) = [d for d in docs if d["kind"] == "pronunciation-dictionary"]
+    (assistant,) = [d for d in docs if d["kind"] == "assistant"]
+    held = [
+        loc["pronunciationDictionaryId"]
+        for loc in assistant["spec"]["voice"]["pronunciationDictionaryLocators"]
+    ]
+    assert held == [dictionary["name"], "elsewhere-01"]
+    assert run("plan", out, "--detailed-exitcode", code=None).exit_code == 0  # and it plans clean

@@ -183,8 +183,113 @@ def test_the_reference_table_in_docs_is_the_registry():
     rows = set()
     for line in text.splitlines():
         cells = [c.strip() for c in line.strip().strip("|").split("|")]
-        if len(cells) == 3 and cells[2] in KINDS and cells[1].startswith("`"):
+        targets = cells[2].split(" or ") if len(cells) == 3 else []
+        if targets and all(t in KINDS for t in targets) and cells[1].startswith("`"):
             field = cells[1].split("`")[1]
             for kind in cells[0].split(", "):
                 rows.add((kind, field, cells[2]))
-    assert rows == {(k.name, r.pattern, r.target) for k in KINDS.values() for r in k.references}
+    assert rows == {(k.name, r.pattern, " or ".join(r.targets)) for k in KINDS.values() for r in k.references}
+
+
+# A credential field whose name says "secret" but is not one, with the reason.
+NOT_SECRET = {
+    "publicKey": "a public key (Langfuse's pk-lf-..., an encryption plan's): public by definition",
+}
+_SECRET_NAME = re.compile(r"(?i)(key|secret|token|password)$")
+
+
+def _credential_secret_fields() -> set[tuple[str, paths.Path]]:
+    """(DTO, concrete path) of every string field of every Create*CredentialDTO that the spec says is
+    "not returned in the API" or whose name looks secret: key, secret, token, password."""
+    schemas = vapispec.raw_spec()["components"]["schemas"]
+    found: set[tuple[str, paths.Path]] = set()
+
+    def walk(dto: str, node: object, at: paths.Path, seen: frozenset[str]) -> None:
+        if not isinstance(node, dict):
+            return
+        if "$ref" in node:
+            name = node["$ref"].removeprefix(REF_PREFIX)
+            if name not in seen:
+                walk(dto, schemas[name], at, seen | {name})
+            return
+        for key in ("allOf", "anyOf", "oneOf"):
+            for sub in node.get(key) or []:
+                walk(dto, sub, at, seen)
+        walk(dto, node.get("items"), (*at, 0), seen)
+        for prop, sub in (node.get("properties") or {}).items():
+            if not isinstance(sub, dict):
+                continue
+            hidden = "not returned in the API" in (sub.get("description") or "")
+            if sub.get("type") == "string" and (hidden or _SECRET_NAME.search(prop)):
+                found.add((dto, (*at, prop)))
+            walk(dto, sub, (*at, prop), seen)
+
+    for name in schemas:
+        if re.fullmatch(r"Create\w+CredentialDTO", name):
+            walk(name, schemas[name], (), frozenset({name}))
+    return found
+
+
+def test_every_secret_field_of_every_credential_dto_is_sensitive():
+    from vapiops.kinds import is_secret_path
+
+    fields = _credential_secret_fields()
+    assert len(fields) >= 40, "the walk found too few fields: it is broken"
+    missing = sorted(
+        f"{dto}: {paths.format_path(at)}"
+        for dto, at in fields
+        if not is_secret_path(at) and at[-1] not in NOT_SECRET
+    )
+    assert not missing, "secret credential fields kinds.SECRET_KEYS misses:\n  " + "\n  ".join(missing)
+
+
+@pytest.mark.parametrize(
+    ("field_path", "secret"),
+    [
+        ("openAIKey", True),
+        ("ocpApimSubscriptionKey", True),
+        ("webhookUrl", True),
+        ("authenticationPlan.awsAccessKeyId", True),
+        ("bucketPlan.hmacAccessKey", True),
+        ("gcpKey.privateKey", True),
+        ("publicKey", False),
+        ("gcpKey.privateKeyId", False),
+        ("bucketPlan.accessKeyId", False),
+        ("name", False),
+    ],
+)
+def test_credential_secret_fields_table(field_path: str, secret: bool):
+    from vapiops.kinds import is_secret_path
+
+    assert is_secret_path(paths.parse_path(field_path)) is secret
+
+
+@pytest.mark.parametrize(
+    ("target_type", "target"),
+    [("assistant", "assistant"), ("squad", "squad"), ("workflow", None), (None, None)],
+)
+def test_a_suite_targets_kind_is_chosen_by_its_target_type(target_type, target):
+    assignment = {"targetId": "desk"} | ({"targetType": target_type} if target_type else {})
+    found = KINDS["simulation-suite"].find_references({"targetAssignments": [assignment]})
+    assert [(ref.target, path, value) for ref, path, value in found] == (
+        [(target, ("targetAssignments", 0, "targetId"), "desk")] if target else []
+    )
+
+
+def test_references_to_a_kind_referenced_by_another_field_than_its_id():
+    assert KINDS["pronunciation-dictionary"].referenced_by == "resourceId"
+    voice = {"voice": {"pronunciationDictionaryLocators": [{"pronunciationDictionaryId": "brand"}]}}
+    ((ref, _, value),) = KINDS["assistant"].find_references(voice)
+    assert (ref.target, value) == ("pronunciation-dictionary", "brand")
+
+
+def test_the_pronunciation_dictionary_paths_are_added_once_from_the_published_provider_enum():
+    from vapiops.vapispec.wiring_repairs import PRONUNCIATION_PATH, repair_pronunciation_dictionary_paths
+
+    doc = vapispec.raw_spec()
+    assert repair_pronunciation_dictionary_paths(doc) == 2
+    assert repair_pronunciation_dictionary_paths(doc) == 0  # present already
+    provider = doc["components"]["schemas"]["CreatePronunciationDictionaryDTO"]["properties"]["provider"]
+    assert sorted(provider["enum"]) == sorted(KINDS["pronunciation-dictionary"].path_params["provider"])
+    assert PRONUNCIATION_PATH == KINDS["pronunciation-dictionary"].path
+    assert repair_pronunciation_dictionary_paths({"paths": {}, "components": {"schemas": {}}}) == 0

@@ -561,7 +561,7 @@ def test_an_internal_error_is_a_500_not_a_dropped_connection(api, sandbox, monke
     def broken(*args, **kwargs):
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(sandbox._api, "handle", broken)
+    monkeypatch.setattr(Api, "handle", broken)  # the class's public method: no private attribute
     r = api.get("/assistant")
     assert r.status_code == 500 and "boom" in r.json()["message"]
     assert sandbox.requests[-1]["status"] == 500
@@ -668,3 +668,43 @@ def test_a_listing_page_is_a_copy_of_only_its_own_objects_in_order():
     assert total == 4 and [o["id"] for o in page] == ["t3", "t1"]
     page[0]["n"] = 99  # the caller's copy: the store is untouched
     assert store.get("org", "tool", "t3")["n"] == 3
+
+
+@pytest.mark.e2e
+def test_seed_stores_a_dashboard_made_object_in_the_keys_org_unchecked():
+    with SandboxServer() as server, client(server) as c:
+        fixed = {"id": "f" * 8, "createdAt": "2026-01-01T00:00:00.000Z", "name": "faq.md", "bytes": 10}
+        seeded = server.seed("file", KEY, fixed)
+        generated = server.seed("file", KEY, {"name": "other.md"})
+        listed = {o["id"]: o for o in c.get("/file").json()}
+        assert listed[fixed["id"]] == seeded and seeded["createdAt"] == fixed["createdAt"]
+        assert seeded["orgId"] == generated["orgId"] and generated["id"] in listed
+        assert server.objects("file", "another-key") == []
+        with pytest.raises(KeyError):
+            server.seed("not-a-kind", KEY, {})
+
+
+@pytest.mark.e2e
+def test_pronunciation_dictionaries_live_under_their_providers_path_and_page():
+    with SandboxServer() as server, client(server) as c:
+        base = "/provider/{}/pronunciation-dictionary"
+        cartesia = [
+            c.post(
+                base.format("cartesia"),
+                json={"name": f"d{i}", "items": [{"text": "Acme", "alias": "Ack-mee"}]},
+            )
+            for i in range(3)
+        ]
+        assert [r.status_code for r in cartesia] == [201] * 3
+        made = cartesia[0].json()
+        assert made["provider"] == "cartesia" and made["resourceId"] and made["resourceId"] != made["id"]
+        eleven = c.post(base.format("11labs"), json={"name": "e", "rules": [{"type": "alias"}]})
+        assert eleven.status_code == 400 and "rules[0] missing required property 'string_to_replace'" in str(
+            eleven.json()["message"]
+        )
+        page = c.get(base.format("cartesia"), params={"limit": 2, "page": 2}).json()
+        assert [o["name"] for o in page["results"]] == ["d0"] and page["metadata"]["totalItems"] == 3
+        assert c.get(base.format("11labs")).json()["results"] == []
+        assert c.get(f"{base.format('11labs')}/{made['id']}").status_code == 404  # another provider's
+        assert c.get(f"{base.format('cartesia')}/{made['id']}").json() == made
+        assert c.get(base.format("playht")).status_code == 404  # no such provider

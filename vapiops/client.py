@@ -11,6 +11,7 @@ import random
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
 from typing import Any
 from urllib.parse import quote
@@ -67,6 +68,8 @@ class VapiClient:
         self.sleep = sleep
         self.stats: dict[str, int] = {}
         self._stats_lock = threading.Lock()
+        # (kind, id) -> the path parameters of its collection (Kind.path_params), as listed or created.
+        self._where: dict[tuple[str, str], dict[str, str]] = {}
         # The key lives only in the httpx client's headers (never in repr); the redaction layer
         # knows it (and every secret() value of the run) and scrubs any error message of them.
         redact.register(api_key)
@@ -103,18 +106,33 @@ class VapiClient:
 
     # -- the public calls ---------------------------------------------------------------------
 
-    def list(self, kind: Kind) -> list[dict]:
-        """Every live object of a kind, read to the end; ApiError rather than a partial list."""
+    def _list_one(self, kind: Kind, params: dict[str, str]) -> list[dict]:
+        collection = kind.collection(params)
 
-        def fetch(params: dict[str, Any]) -> Any:
-            return self._call("GET", kind.path, params=params)
+        def fetch(query: dict[str, Any]) -> Any:
+            return self._call("GET", collection, params=query)
 
         if kind.list_shape == "array":
-            return listing.list_array(kind, fetch, PAGE_SIZE)
-        return listing.list_paginated(kind, fetch, PAGE_SIZE)
+            listed = listing.list_array(kind, fetch, PAGE_SIZE)
+        else:
+            listed = listing.list_paginated(kind, fetch, PAGE_SIZE)
+        if params:
+            self._where.update(((kind.name, str(obj["id"])), params) for obj in listed)
+        return listed
+
+    def list(self, kind: Kind) -> list[dict]:
+        """Every live object of a kind, read to the end; ApiError rather than a partial list.
+
+        A kind with path parameters is read from each allowed value's collection (in parallel, so a
+        listing costs one round trip as for other kinds), merged."""
+        sets = kind.path_param_sets()
+        if len(sets) == 1:
+            return self._list_one(kind, sets[0])
+        with ThreadPoolExecutor(max_workers=len(sets)) as pool:
+            return [obj for listed in pool.map(lambda p: self._list_one(kind, p), sets) for obj in listed]
 
     def get(self, kind: Kind, id: str) -> dict:
-        path = _item_path(kind, id)
+        path = self._item_path(kind, id)
         return self._object("GET", path, self._call("GET", path))
 
     def create(
@@ -135,18 +153,41 @@ class VapiClient:
         if started is None:
             raise ValueError(f"started_at is not an ISO 8601 time: {started_at!r}")
         recover = (lambda: self._find_created(kind, started, match)) if match is not None else None
-        return self._object("POST", kind.path, self._call("POST", kind.path, body=body, recover=recover))
+        params = {name: str(body.get(name)) for name in kind.path_params}
+        sent = {k: v for k, v in body.items() if k not in kind.path_params}
+        path = kind.collection(params)
+        obj = self._object("POST", path, self._call("POST", path, body=sent, recover=recover))
+        if params:
+            self._where[(kind.name, str(obj.get("id")))] = params
+        return obj
 
     def update(self, kind: Kind, id: str, body: dict, query: dict[str, str] | None = None) -> dict:
         """PATCH with the kind's query parameters, `query` laid over them; returns the API's object."""
-        path = _item_path(kind, id)
+        path = self._item_path(kind, id)
         params = {**kind.patch_query, **(query or {})}
-        data = self._call("PATCH", path, params=params or None, body=body)
+        sent = {k: v for k, v in body.items() if k not in kind.path_params}
+        data = self._call("PATCH", path, params=params or None, body=sent)
         return self._object("PATCH", path, data)
 
     def delete(self, kind: Kind, id: str) -> None:
         """DELETE; an object already gone (404) is success: the desired outcome holds."""
-        self._call("DELETE", _item_path(kind, id), missing_ok=True)
+        if kind.path_params and (kind.name, id) not in self._where and self._locate(kind, id) is None:
+            return  # in no collection: gone already
+        self._call("DELETE", self._item_path(kind, id), missing_ok=True)
+
+    def _item_path(self, kind: Kind, id: str) -> str:
+        """The item path; for a kind with path parameters, in the collection it was listed or created
+        in, else (a plan applied by a later process) the one a GET finds it in."""
+        params = self._where.get((kind.name, id)) or self._locate(kind, id) or {}
+        return f"{kind.collection(params)}/{quote(str(id), safe='')}"
+
+    def _locate(self, kind: Kind, id: str) -> dict[str, str] | None:
+        """The path parameters of the collection holding `id` (one GET per allowed value at most)."""
+        for params in kind.path_param_sets() if kind.path_params else []:
+            if self._call("GET", f"{kind.collection(params)}/{quote(str(id), safe='')}", missing_ok=True):
+                self._where[(kind.name, id)] = params
+                return params
+        return None
 
     # -- listing (vapiops.listing proves each listing complete) ----------------------------------
 
@@ -358,10 +399,6 @@ def _retry_after(value: str | None) -> float | None:
     if not math.isfinite(seconds):
         return None
     return min(max(seconds, 0.0), MAX_RETRY_AFTER)
-
-
-def _item_path(kind: Kind, id: str) -> str:
-    return f"{kind.path}/{quote(str(id), safe='')}"
 
 
 def _deriver(api_key: str) -> Callable[[str], str]:

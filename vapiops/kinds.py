@@ -6,7 +6,8 @@ Nothing outside this module may special-case a kind by name. A new kind is one e
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import itertools
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from vapiops import paths
@@ -41,6 +42,14 @@ SECRET_KEYS = frozenset(
         "vonageApplicationPrivateKey",
         "SecretAccessKey",
         "SessionToken",
+        # Credential DTO fields the spec says are "not returned in the API" (tests/test_registry.py
+        # walks every Create*CredentialDTO): Azure OpenAI's keys, a Slack webhook URL (the URL is the
+        # secret), AWS access key IDs, GCP's HMAC access key.
+        "openAIKey",
+        "ocpApimSubscriptionKey",
+        "webhookUrl",
+        "awsAccessKeyId",
+        "hmacAccessKey",
     }
 )
 SECRET_PATTERNS = ("**.server.headers.*",)
@@ -51,7 +60,26 @@ class RefField:
     """A field holding the ID of another managed resource; manifests write its name instead."""
 
     pattern: str  # e.g. "model.toolIds[]" (an ID array) or "**.hooks[].do[].toolId" (one ID, any depth)
-    target: str  # kind name of the referenced resource
+    target: str  # kind name of the referenced resource (with target_from: the first of its kinds)
+    # The target's kind chosen by a sibling field: (sibling key, ((its value, kind name), ...)), e.g. a
+    # suite's targetAssignments[].targetId is an assistant or a squad as its `targetType` says.
+    # find_references reports each hit with `target` set to the chosen kind; an unknown value, none.
+    target_from: tuple[str, tuple[tuple[str, str], ...]] | None = None
+
+    @property
+    def targets(self) -> tuple[str, ...]:
+        """Every kind this field may reference."""
+        return tuple(k for _, k in self.target_from[1]) if self.target_from else (self.target,)
+
+    def chosen(self, obj: Any, path: paths.Path) -> RefField | None:
+        """This field as it applies at `path` of obj: itself, or (target_from) a copy whose target is
+        the kind the sibling value names; None when the sibling names no kind."""
+        if self.target_from is None:
+            return self
+        sibling, table = self.target_from
+        value = paths.get(obj, (*path[:-1], sibling))
+        kind = dict(table).get(value) if isinstance(value, str) else None
+        return replace(self, target=kind, target_from=None) if kind is not None else None
 
     @property
     def is_array(self) -> bool:
@@ -128,10 +156,14 @@ EXTERNAL_ID_FIELDS = (
     ExternalIdField("**.voiceId", "voice", _PROVIDER, vapi_id=False),
     ExternalIdField("**.personaId", "voice persona", _PROVIDER, vapi_id=False),
     ExternalIdField("**.libraryIds[]", "voice library", _PROVIDER, vapi_id=False),
-    ExternalIdField("**.pronunciationDictId", "pronunciation dictionary", _PROVIDER, vapi_id=False),
-    ExternalIdField("**.pronunciationDictionary[].*", "pronunciation dictionary", _PROVIDER, vapi_id=False),
     ExternalIdField(
-        "**.pronunciationDictionaryLocators[].*", "pronunciation dictionary", _PROVIDER, vapi_id=False
+        "**.pronunciationDictionary[].versionId", "pronunciation dictionary version", _PROVIDER, vapi_id=False
+    ),
+    ExternalIdField(
+        "**.pronunciationDictionaryLocators[].versionId",
+        "pronunciation dictionary version",
+        _PROVIDER,
+        vapi_id=False,
     ),
     ExternalIdField("**.credentials[].**", "inline provider credential", _PROVIDER, vapi_id=False),
     ExternalIdField("**.callerId", "caller ID", "a phone number, not an ID", vapi_id=False),
@@ -160,12 +192,19 @@ CREDENTIAL_PROVIDER_IDS = tuple(
     )
 )
 
-# A suite's target is an assistant or a squad as `targetType` says: a reference whose kind depends on a
-# sibling value, which RefField cannot express yet.
-SUITE_TARGET = ExternalIdField(
+# A suite's target is an assistant or a squad as its sibling `targetType` says.
+SUITE_TARGET = RefField(
     "targetAssignments[].targetId",
-    "assistant or squad (by targetType)",
-    "its kind depends on targetType: write its Vapi ID",
+    "assistant",
+    target_from=("targetType", (("assistant", "assistant"), ("squad", "squad"))),
+)
+
+# Where voices name a pronunciation dictionary: the PROVIDER's dictionary ID (the target's resourceId,
+# see Kind.referenced_by), written in manifests as the dictionary's manifest name. A value that is no
+# manifest name is a dictionary made elsewhere (at ElevenLabs, Cartesia) and is sent as written.
+PRONUNCIATION_REFERENCES = (
+    RefField("**.pronunciationDictionaryLocators[].pronunciationDictionaryId", "pronunciation-dictionary"),
+    RefField("**.pronunciationDictId", "pronunciation-dictionary"),  # a voice's own, and each locator's
 )
 
 
@@ -193,6 +232,33 @@ class Kind:
     # False: vapiops can reference live objects of this kind (a `lookup:` document) but not write
     # them; a `spec:` document of it is a validation error.
     writable: bool = True
+    # Path parameters of `path` taken from the body's top-level field of the same name, with every
+    # value the API allows: listing reads each value's collection and merges them; a create is POSTed
+    # to its body's; the parameter is not sent in bodies (the path carries it); a change is a replace.
+    path_params: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    # The live field other objects hold to reference one of this kind: "id" (the Vapi ID), or a
+    # provider's own identifier (a pronunciation dictionary's `resourceId`), in which case a
+    # reference value that names no manifest is that provider identifier, sent as written.
+    referenced_by: str = "id"
+    # The API never returns this kind's secret fields (kinds.is_secret_path) in clear: responses show
+    # them masked, so plans compare them by the hash state keeps, never with the live value.
+    secrets_masked: bool = False
+
+    def collection(self, params: dict[str, str] | None = None) -> str:
+        """The collection path with its path parameters filled in (`path` itself when it has none)."""
+        return self.path.format(**(params or {})) if self.path_params else self.path
+
+    @property
+    def collections(self) -> list[str]:
+        """Every collection path a complete listing reads (one per path parameter combination)."""
+        return [self.collection(params) for params in self.path_param_sets()]
+
+    def path_param_sets(self) -> list[dict[str, str]]:
+        """Every combination of allowed path parameter values ([{}] for a kind without any)."""
+        names = list(self.path_params)
+        return [
+            dict(zip(names, combo, strict=True)) for combo in itertools.product(*self.path_params.values())
+        ]
 
     @property
     def set_fields(self) -> tuple[str, ...]:
@@ -202,11 +268,13 @@ class Kind:
     def find_references(self, obj: Any) -> list[tuple[RefField, paths.Path, Any]]:
         """(reference field, concrete path, value) for every reference value in obj, one walk for all."""
         found = paths.find_many(obj, [r.pattern for r in self.references])
-        return [
-            (ref, path, value)
-            for ref, hits in zip(self.references, found, strict=True)
-            for path, value in hits
-        ]
+        out: list[tuple[RefField, paths.Path, Any]] = []
+        for ref, hits in zip(self.references, found, strict=True):
+            for path, value in hits:
+                chosen = ref.chosen(obj, path)
+                if chosen is not None:
+                    out.append((chosen, path, value))
+        return out
 
     def find_external_ids(self, obj: Any) -> list[tuple[ExternalIdField, paths.Path, Any]]:
         """(external ID field, concrete path, value) for every value in obj at an EXTERNAL_ID_FIELDS pattern."""
@@ -249,6 +317,7 @@ ASSISTANT_GRAPH_REFERENCES = (
     RefField("**.credentialId", "credential"),
     RefField("**.credentialIds[]", "credential"),
     RefField("**.knowledgeBases[].fileIds[]", "file"),
+    *PRONUNCIATION_REFERENCES,
 )
 
 KINDS: dict[str, Kind] = {
@@ -317,6 +386,7 @@ KINDS: dict[str, Kind] = {
             discriminator="provider",
             replace_fields=("provider",),
             external_ids=EXTERNAL_ID_FIELDS + CREDENTIAL_PROVIDER_IDS,
+            secrets_masked=True,  # "This is not returned in the API", the DTOs say of each secret
         ),
         Kind(
             name="phone-number",
@@ -377,8 +447,7 @@ KINDS: dict[str, Kind] = {
             list_shape="array",
             create_dto="CreateSimulationSuiteDTO",
             update_dto="UpdateSimulationSuiteDTO",
-            references=(RefField("simulationIds[]", "simulation"),),
-            external_ids=EXTERNAL_ID_FIELDS + (SUITE_TARGET,),
+            references=(RefField("simulationIds[]", "simulation"), SUITE_TARGET),
         ),
         Kind(
             name="file",
@@ -394,6 +463,16 @@ KINDS: dict[str, Kind] = {
             list_shape="array",
             create_dto="CreateKnowledgeBaseV2DTO",
             update_dto="UpdateKnowledgeBaseV2DTO",
+        ),
+        Kind(
+            name="pronunciation-dictionary",
+            path="/provider/{provider}/pronunciation-dictionary",  # vapispec adds it from the published
+            list_shape="paginated",  # /provider/{provider}/{resourceName} with its body DTOs
+            create_dto="CreatePronunciationDictionaryDTO",
+            update_dto="UpdatePronunciationDictionaryDTO",
+            path_params={"provider": ("11labs", "cartesia")},
+            replace_fields=("provider",),
+            referenced_by="resourceId",
         ),
     )
 }

@@ -20,7 +20,7 @@ from vapiops.kinds import KINDS, is_secret_path
 from vapiops.model import Phase, Plan, Step, address, name_of
 from vapiops.paths import copy_json
 from vapiops.planning.diff import owned_equal
-from vapiops.planning.graph import is_uuid
+from vapiops.planning.graph import is_uuid, names_literals
 from vapiops.planning.readback import ReadBack, read_back
 from vapiops.planning.recovery import deposed_address
 from vapiops.state import Intent, ResourceState, State, StateBackend, hash_secret, secret_key
@@ -71,6 +71,9 @@ class Applier:
         # IDs of replaced objects: a delete step that does not record is the old copy of a replace.
         self._replaced = {s.id for s in plan.steps if s.phase is Phase.DELETE_DEPOSED and s.id}
         self.names: dict[str, str] = {a: r.name for a, r in state.resources.items()}
+        # address -> what references to it hold when that is not its ID (Kind.referenced_by), as
+        # the create returned it or a GET found it.
+        self.referenced: dict[str, str] = {}
         self.readback: list[ReadBack] = []
 
     def run(self) -> ApplyResult:
@@ -260,6 +263,9 @@ class Applier:
                 hint=f"delete {obj_id} in org {org} if it was a mistake, and check the environment's API key",
             )
         self._record(step, obj_id, created=True, org=org if isinstance(org, str) and org else None)
+        if kind.referenced_by != "id" and isinstance(obj.get(kind.referenced_by), str):
+            with self._lock:
+                self.referenced[step.address] = obj[kind.referenced_by]
         self._read_back(step, body, obj, declared=None)
         return obj_id
 
@@ -367,23 +373,42 @@ class Applier:
                 self._writes_idle.notify_all()
 
     def _resolve(self, step: Step) -> dict[str, Any]:
-        """The step's body with every reference name swapped for that resource's current ID."""
+        """The step's body with every reference name swapped for that resource's current ID (or, for a
+        kind referenced by another field, that field's current value)."""
         body = copy_json(step.body)
-        for ref in KINDS[step.kind].references:
-            for path, value in list(paths.find(body, ref.pattern)):
-                if not isinstance(value, str) or is_uuid(value):
-                    continue
-                target = address(ref.target, value)
-                with self._lock:
-                    target_id = self.ids.get(target)
-                if target_id is None:
-                    raise VapiopsError(
-                        f"{paths.format_path(path)} refers to {target}, which has no ID yet",
-                        where=step.address,
-                        hint="this is a bug in vapiops' ordering; please report it with the plan",
-                    )
-                paths.set_(body, path, target_id)
+        for ref, path, value in KINDS[step.kind].find_references(body):
+            if not isinstance(value, str) or is_uuid(value):
+                continue
+            target = address(ref.target, value)
+            with self._lock:
+                target_id = self.ids.get(target)
+            if target_id is None and names_literals(ref.target):
+                continue  # no manifest of that name: the provider's own ID, sent as written
+            if target_id is None:
+                raise VapiopsError(
+                    f"{paths.format_path(path)} refers to {target}, which has no ID yet",
+                    where=step.address,
+                    hint="this is a bug in vapiops' ordering; please report it with the plan",
+                )
+            paths.set_(body, path, self._referenced_value(ref.target, target, target_id))
         return body
+
+    def _referenced_value(self, kind_name: str, target: str, target_id: str) -> str:
+        """What a reference to `target` holds: its ID, or its Kind.referenced_by field (one GET the
+        first time for an object this run did not create)."""
+        field = KINDS[kind_name].referenced_by
+        if field == "id":
+            return target_id
+        with self._lock:
+            known = self.referenced.get(target)
+        if known is None:
+            value = self.client.get(KINDS[kind_name], target_id).get(field)
+            if not isinstance(value, str) or not value:
+                raise VapiopsError(f"{target} has no {field} to reference it by", where=target)
+            known = value
+            with self._lock:
+                self.referenced[target] = known
+        return known
 
     def _hash_secrets(self, body: dict[str, Any], addr: str) -> tuple[dict[str, Any], list[str]]:
         """A copy of a create body fit for the state file: secret values replaced by their hashes.

@@ -302,6 +302,9 @@ def export_objects(
         ]
         for obj_id, name in choose_names(kind, objects, used[kind.name]).items():
             owner[obj_id] = (kind.name, name)
+        for o in objects if kind.referenced_by != "id" else []:
+            if isinstance(o.get(kind.referenced_by), str):  # what references to it hold
+                owner[o[kind.referenced_by]] = owner[str(o["id"])]
         todo += [(kind, o, owner[str(o["id"])][1]) for o in objects]
     secret_names: set[str] = set()
     out: list[Exported] = []

@@ -39,7 +39,7 @@ def select(
     ctx: Context, job: ExportJob, state: State, live: dict[str, list[dict[str, Any]]], *, keep_defaults: bool
 ) -> None:
     """Turn the live objects `state` does not manage into manifests (job.exported); count the others."""
-    managed = owners(state.resources)
+    managed = owners(state.resources, live)
     job.exported = exporter.export_objects(
         live,
         managed=managed,

@@ -21,7 +21,7 @@ def drift_report(environment: str, state: State, live: Live) -> Plan:
     comparison could only ever report false drift); a secret field gone from the live object is
     reported.
     """
-    owner = owners(state.resources)
+    owner = owners(state.resources, live)
     by_id = live_index(live)
     plan = Plan(environment, refresh_only=True)
     for addr in sorted(state.resources):

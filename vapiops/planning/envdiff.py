@@ -58,7 +58,7 @@ def managed_objects(
 ) -> tuple[dict[str, ManagedObject], list[str]]:
     """The live objects state manages, by address, in name space; and the state addresses whose object
     is gone (or whose kind was not listed: absent either way)."""
-    owner = owners(state.resources)
+    owner = owners(state.resources, live)
     by_id = {kind: {str(o.get("id")): o for o in objs if isinstance(o, dict)} for kind, objs in live.items()}
     found: dict[str, ManagedObject] = {}
     missing: list[str] = []

@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 from vapiops import paths
-from vapiops.kinds import Kind
+from vapiops.kinds import KINDS, Kind
 from vapiops.model import address
 from vapiops.state import ResourceState
 
@@ -35,9 +35,31 @@ def references(kind: Kind, spec: dict[str, Any]) -> list[tuple[paths.Path, str]]
 Owners = Mapping[str, tuple[str, str]]  # live ID -> (kind, manifest name) of a managed resource
 
 
-def owners(resources: Mapping[str, ResourceState]) -> dict[str, tuple[str, str]]:
-    """ID -> (kind, name) for the state entries `resources` (address -> entry)."""
-    return {e.id: (e.kind, e.name) for e in resources.values() if e.id}
+def owners(
+    resources: Mapping[str, ResourceState], live: Mapping[str, list[dict[str, Any]]] | None = None
+) -> dict[str, tuple[str, str]]:
+    """ID -> (kind, name) for the state entries `resources` (address -> entry).
+
+    With `live` (kind -> listed objects), a kind other objects reference by another field
+    (Kind.referenced_by: a pronunciation dictionary's provider ID) adds that field's value of each
+    managed live object, so references holding it translate to names like IDs do."""
+    found = {e.id: (e.kind, e.name) for e in resources.values() if e.id}
+    for kind_name, objects in (live or {}).items():
+        field = KINDS[kind_name].referenced_by if kind_name in KINDS else "id"
+        if field == "id":
+            continue
+        for obj in objects:
+            owner = found.get(str(obj.get("id"))) if isinstance(obj, dict) else None
+            value = obj.get(field) if owner is not None else None
+            if owner is not None and owner[0] == kind_name and isinstance(value, str) and value:
+                found[value] = owner
+    return found
+
+
+def names_literals(target_kind: str) -> bool:
+    """Whether a reference to this kind may hold a literal that names no manifest (the provider's own
+    ID of an object made elsewhere), sent as written: its kind is referenced by another field than id."""
+    return target_kind in KINDS and KINDS[target_kind].referenced_by != "id"
 
 
 def to_names(

@@ -22,7 +22,7 @@ from vapiops.kinds import Kind, get_kind
 from vapiops.model import ABSENT, SENSITIVE, Action, Change, Desired, FieldChange, Plan, Reason, Step
 from vapiops.paths import Path, format_path
 from vapiops.planning.diff import compare, ignore_patterns, path_key, strip_ignored
-from vapiops.planning.graph import owners, references, to_names
+from vapiops.planning.graph import names_literals, owners, references, to_names
 from vapiops.planning.item import Item
 from vapiops.planning.lookups import resolve_lookups
 from vapiops.planning.recovery import DEPOSED_MARK
@@ -81,7 +81,7 @@ class _Planner:
         self.unknown_fields = unknown_fields
         self.hash_secret = hash_secret
         # id -> (kind, name) of every managed resource: the translation between IDs and names.
-        self.owner = owners(state.resources)
+        self.owner = owners(state.resources, live)
         self.live_by_id = live_index(live)
 
     # -- values -------------------------------------------------------------------------------
@@ -201,6 +201,11 @@ class _Planner:
             if d.address in res:
                 raise ValueError(f"{d.address} is declared twice")
             res[d.address] = self.desired_res(d)
+        for item in res.values():
+            # A literal provider ID where a name may stand is no resource of this plan: no edge.
+            item.desired_refs = [
+                (p, t) for p, t in item.desired_refs if t in res or not names_literals(t.partition("/")[0])
+            ]
         plan = Plan(environment, lookups=lookups)
         for addr in sorted(self.state.resources):
             if addr in lookups:

@@ -13,7 +13,7 @@ from vapiops import paths, vapispec
 from vapiops.errors import Problem, TemplateError, ValidationError, did_you_mean
 from vapiops.kinds import KINDS, Kind
 from vapiops.model import Desired, address
-from vapiops.planning.graph import is_uuid
+from vapiops.planning.graph import is_uuid, names_literals
 from vapiops.project.checked import CheckedBodies, for_project
 from vapiops.project.config import Environment, Project
 from vapiops.project.manifest import Resource
@@ -171,6 +171,8 @@ def _reference_problems(
                 )
             )
             continue
+        if isinstance(value, str) and value and names_literals(ref.target):
+            continue  # the provider's own ID of an object made elsewhere: sent as written
         known = names[ref.target]
         listing = ", ".join(known) if known else "none"
         problems.append(

@@ -92,25 +92,36 @@ class Api:
             raise ValueError(f"allow_fields names unknown kinds: {', '.join(unknown)}")
         self.store = store
         self.allow_fields = {name: tuple(fields) for name, fields in (allow_fields or {}).items()}
-        self._by_path = {kind.path: kind for kind in KINDS.values()}
+        self._by_path = {kind.path: kind for kind in KINDS.values() if not kind.path_params}
+        # Kinds whose path holds parameters (Kind.path_params): matched by pattern, each value checked.
+        self._templated = [(kind, _path_pattern(kind.path)) for kind in KINDS.values() if kind.path_params]
         self.mask_secrets = mask_secrets  # answer secret fields as "****", as the real API may
         # kind -> dotted paths accepted and silently not stored, as the real API does with some fields
         self.ignore_fields = {k: [paths.parse_path(p) for p in v] for k, v in (ignore_fields or {}).items()}
 
-    def route(self, path: str) -> tuple[Kind, str | None] | None:
-        """(kind, id or None) for a collection or item path; None for any other path."""
+    def route(self, path: str) -> tuple[Kind, str | None, dict[str, str]] | None:
+        """(kind, id or None, path parameters) for a collection or item path; None for any other path
+        (a path parameter outside its allowed values included)."""
         path = path.rstrip("/") or "/"
         if path in self._by_path:
-            return self._by_path[path], None
+            return self._by_path[path], None, {}
         parent, _, id_ = path.rpartition("/")
         if parent in self._by_path and id_:
-            return self._by_path[parent], id_
+            return self._by_path[parent], id_, {}
+        for kind, pattern in self._templated:
+            match = pattern.match(path)
+            if match is not None:
+                params = {name: match.group(name) for name in kind.path_params}
+                if all(params[name] in allowed for name, allowed in kind.path_params.items()):
+                    return kind, match.group("_id"), params
         return None
 
     def handle(self, method: str, path: str, query: Query, body: Any, org: str) -> Response:
         """Answer one authenticated request for org `org`."""
         response = self._handle(method, path, query, body, org)
-        if self.mask_secrets and response.status < 300:
+        routed = self.route(path)
+        always = routed is not None and routed[0].secrets_masked  # a credential's secrets, always
+        if (self.mask_secrets or always) and response.status < 300:
             response.body = fidelity.masked(response.body)
         return response
 
@@ -118,13 +129,15 @@ class Api:
         routed = self.route(path)
         if routed is None:
             return error(404, f"Cannot {method} {path}")
-        kind, id_ = routed
+        kind, id_, params = routed
         try:
             with self.store.lock:  # one request at a time: a PATCH is a read-modify-write
                 if id_ is None and method == "GET":
-                    return self._list(kind, query, org)
+                    return self._list(kind, query, org, params)
                 if id_ is None and method == "POST":
-                    return self._create(kind, body, org)
+                    return self._create(kind, body, org, params)
+                if id_ is not None and not self._in_collection(kind, id_, org, params):
+                    return _not_found(kind, id_)
                 if id_ is not None and method == "GET":
                     return self._found(kind, id_, self.store.get(org, kind.name, id_))
                 if id_ is not None and method == "PATCH":
@@ -137,12 +150,23 @@ class Api:
 
     # -- writes ---------------------------------------------------------------------------------
 
-    def _create(self, kind: Kind, body: Any, org: str) -> Response:
-        body = _object_body(body)
+    def _in_collection(self, kind: Kind, id_: str, org: str, params: dict[str, str]) -> bool:
+        """An object is served only under its own path parameters' collection (else a 404)."""
+        if not params:
+            return True
+        stored = self.store.get(org, kind.name, id_)
+        return stored is None or all(stored.get(name) == value for name, value in params.items())
+
+    def _create(self, kind: Kind, body: Any, org: str, params: dict[str, str] | None = None) -> Response:
+        # The path's parameters are the object's fields (a pronunciation dictionary's provider).
+        body = {**_object_body(body), **(params or {})}
         self._validate(kind, body, update=False)
         body = self._ignored(kind, body)
         now = self.store.now()
         obj = {"id": str(uuid.uuid4()), "orgId": org, **vapispec.apply_defaults(kind, body)}
+        if kind.referenced_by != "id":
+            # The provider's own identifier of the object, in the provider's style: never a UUID.
+            obj[kind.referenced_by] = uuid.uuid4().hex[:20]
         obj.update(createdAt=now, updatedAt=now)
         self.store.put(org, kind.name, obj)
         return Response(201, obj)
@@ -230,9 +254,13 @@ class Api:
     def _found(self, kind: Kind, id_: str, obj: dict[str, Any] | None) -> Response:
         return Response(200, obj) if obj is not None else _not_found(kind, id_)
 
-    def _list(self, kind: Kind, query: Query, org: str) -> Response:
+    def _list(self, kind: Kind, query: Query, org: str, params: dict[str, str] | None = None) -> Response:
         limit = _limit(query)
-        keep = _time_filters(query)
+        timed = _time_filters(query)
+
+        def keep(obj: dict[str, Any]) -> bool:
+            return timed(obj) and all(obj.get(name) == value for name, value in (params or {}).items())
+
         if kind.list_shape == "array":
             # Vapi documents no order and takes no sort parameter; either must be listed completely.
             _, items = self.store.select(
@@ -259,6 +287,12 @@ class Api:
         return Response(200, {"results": items, "metadata": metadata})
 
 
+def _path_pattern(template: str) -> re.Pattern[str]:
+    """A collection path with `{name}` parameters as a regex matching it and its items (group `_id`)."""
+    escaped = re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>[^/]+)", re.escape(template))
+    return re.compile(f"^{escaped}(?:/(?P<_id>[^/]+))?$")
+
+
 def _unknown_path(issue: vapispec.SchemaIssue) -> paths.Path:
     if issue.path[-1:] == (issue.unknown_property,):
         return issue.path
@@ -268,7 +302,11 @@ def _unknown_path(issue: vapispec.SchemaIssue) -> paths.Path:
 def _id_problems(kind: Kind, body: dict[str, Any]) -> list[str]:
     """A name where Vapi wants an ID is a 400, worded as class-validator words it for the real API:
     "model.each value in toolIds must be a UUID", "server.credentialId must be a UUID"."""
-    places = [(path, value) for _ref, path, value in kind.find_references(body)]
+    places = [
+        (path, value)
+        for ref, path, value in kind.find_references(body)
+        if KINDS[ref.target].referenced_by == "id"  # else the provider's own ID: not a Vapi one
+    ]
     places += [(path, value) for ext, path, value in kind.find_external_ids(body) if ext.vapi_id]
     problems = []
     for path, value in places:

@@ -12,6 +12,7 @@ import copy
 import json
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -19,6 +20,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from vapiops.kinds import KINDS
 from vapiops.sandbox.api import Api, Response, error
 from vapiops.sandbox.faults import Faults
 from vapiops.sandbox.store import Store, org_id_for_key
@@ -159,6 +161,20 @@ class SandboxServer:
         """Copies of the stored objects of one kind, oldest first: one org's (by key) or every org's."""
         org = org_id_for_key(api_key) if api_key is not None else None
         return self._store.objects(kind_name, org)
+
+    def seed(self, kind_name: str, api_key: str, fields: dict[str, Any]) -> dict[str, Any]:
+        """Store an object as the dashboard made it, unchecked, and return it: for what the API cannot
+        create as a test needs it (a file, which is an upload; a fixed `id` or `createdAt`). `id`,
+        `createdAt` and `updatedAt` are generated unless `fields` gives them; `orgId` is the key's org.
+        Anything the API can create is better created with an HTTP POST, as the dashboard would."""
+        if kind_name not in KINDS:
+            raise KeyError(f"no kind {kind_name!r}")
+        org = org_id_for_key(api_key)
+        now = self._store.now()
+        obj = {"id": str(uuid.uuid4()), "createdAt": now, "updatedAt": now, **copy.deepcopy(fields)}
+        obj["orgId"] = org
+        self._store.put(org, kind_name, obj)
+        return copy.deepcopy(obj)
 
     def edit(self, kind_name: str, api_key: str, obj_id: str, changes: dict[str, Any]) -> None:
         """Set top-level keys of a stored object directly, unchecked, as the dashboard can (a field

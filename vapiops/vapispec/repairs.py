@@ -31,6 +31,7 @@ from vapiops.vapispec.wiring_repairs import (
     repair_credential_paths,
     repair_enum_beside_oneof,
     repair_missing_union_members,
+    repair_pronunciation_dictionary_paths,
 )
 
 # Marks a discriminated union made by repair_oneof (value: the discriminating property). Plain JSON
@@ -287,6 +288,7 @@ def repair_openapi_keywords(doc: dict) -> int:
 
 REPAIRS: tuple[Callable[[dict], int], ...] = (
     repair_credential_paths,  # first: the paths it adds are repaired like the published ones
+    repair_pronunciation_dictionary_paths,  # likewise
     repair_js_regex_literals,
     repair_unicode_classes,
     repair_placeholder_patterns,

@@ -103,3 +103,80 @@ def repair_credential_paths(doc: dict) -> int:
     paths[CREDENTIAL_PATH] = {"post": {"requestBody": body("Create")}, "get": {"responses": listed}}
     paths[CREDENTIAL_PATH + "/{id}"] = {"patch": {"requestBody": body("Update")}, "get": {}, "delete": {}}
     return 2
+
+
+# Vapi publishes the pronunciation dictionaries at /provider/{provider}/{resourceName} (resourceName's
+# one value: pronunciation-dictionary) with no request body schema at all (the SDK's create takes no
+# body). vapiops serves the kind at its own path, the body modelled on what each provider takes:
+# Cartesia's dictionary is a name and `items` ({text, alias}: the spec's CartesiaPronunciationDictItem);
+# ElevenLabs' a name, a description and `rules` (its own API's rule objects). `provider` is the path
+# parameter, declared in the manifest and never sent in a body (Kind.path_params).
+PROVIDER_RESOURCE_PATH = "/provider/{provider}/{resourceName}"
+PRONUNCIATION_PATH = "/provider/{provider}/pronunciation-dictionary"
+_RULE = {
+    "type": "object",
+    "description": "An ElevenLabs pronunciation rule: `alias` replaces the text with another spelling, "
+    "`phoneme` with a pronunciation in `alphabet` (ipa or cmu-arpabet).",
+    "properties": {
+        "type": {"type": "string", "enum": ["alias", "phoneme"]},
+        "string_to_replace": {"type": "string", "minLength": 1},
+        "alias": {"type": "string"},
+        "phoneme": {"type": "string"},
+        "alphabet": {"type": "string"},
+        "case_sensitive": {"type": "boolean"},
+        "word_boundaries": {"type": "boolean"},
+    },
+    "required": ["type", "string_to_replace"],
+}
+
+
+def _pronunciation_dto(providers: list[str], *, create: bool) -> dict:
+    props: dict = {
+        "name": {"type": "string", "minLength": 1, "maxLength": 100, "description": "The dictionary's name."},
+        "description": {"type": "string", "description": "ElevenLabs: the dictionary's description."},
+        "items": {
+            "type": "array",
+            "description": "Cartesia: the text-to-pronunciation mappings.",
+            "items": {"$ref": REF_PREFIX + "CartesiaPronunciationDictItem"},
+        },
+        "rules": {
+            "type": "array",
+            "description": "ElevenLabs: the pronunciation rules.",
+            "items": {"$ref": REF_PREFIX + "ElevenLabsPronunciationRule"},
+        },
+    }
+    if not create:
+        return {"type": "object", "properties": props}
+    provider = {"type": "string", "enum": providers, "description": "The provider that hosts the dictionary."}
+    return {"type": "object", "properties": {"provider": provider, **props}, "required": ["provider", "name"]}
+
+
+def repair_pronunciation_dictionary_paths(doc: dict) -> int:
+    """Add the pronunciation dictionary's body DTOs and its paths (0 if the spec has no provider
+    resources, or has the paths already)."""
+    paths = doc.setdefault("paths", {})
+    published = paths.get(PROVIDER_RESOURCE_PATH, {}).get("post")
+    if published is None or PRONUNCIATION_PATH in paths:
+        return 0
+    param = next(p for p in published.get("parameters", []) if p.get("name") == "provider")
+    providers = list(param["schema"]["enum"])
+    components = _components(doc)
+    components["ElevenLabsPronunciationRule"] = _RULE
+    components["CreatePronunciationDictionaryDTO"] = _pronunciation_dto(providers, create=True)
+    components["UpdatePronunciationDictionaryDTO"] = _pronunciation_dto(providers, create=False)
+
+    def body(name: str) -> dict:
+        return {"content": {"application/json": {"schema": {"$ref": REF_PREFIX + name}}}}
+
+    one = {"200": {"content": {"application/json": {"schema": {"$ref": REF_PREFIX + "ProviderResource"}}}}}
+    listed = paths[PROVIDER_RESOURCE_PATH].get("get", {})
+    paths[PRONUNCIATION_PATH] = {
+        "post": {"requestBody": body("CreatePronunciationDictionaryDTO")},
+        "get": listed,
+    }
+    paths[PRONUNCIATION_PATH + "/{id}"] = {
+        "patch": {"requestBody": body("UpdatePronunciationDictionaryDTO")},
+        "get": {"responses": one},
+        "delete": {},
+    }
+    return 2
