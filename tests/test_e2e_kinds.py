@@ -176,6 +176,25 @@ def test_an_assistant_names_a_pronunciation_dictionary_and_vapi_gets_its_provide
     clean(run, proj)
 
 
+def test_a_looked_up_dictionary_is_sent_and_read_back_as_its_provider_id(run, sandbox, proj):
+    """A `lookup:` of a kind referenced by another field than its ID resolves to that field (the
+    dictionary's resourceId), both in the body sent and when the live value is read back as the name."""
+    with sandbox_client(sandbox, KEY) as c:
+        made = c.post("/provider/11labs/pronunciation-dictionary", json={"name": "Brand", "rules": []}).json()
+    locators = [{"pronunciationDictionaryId": "brand"}]
+    voice = {"provider": "11labs", "voiceId": "sarah", "pronunciationDictionaryLocators": locators}
+    proj.put(
+        {"kind": "pronunciation-dictionary", "name": "brand", "lookup": {"name": "Brand"}},
+        doc("assistant", "voice", {"voice": voice}),
+    )
+    apply(run, proj)
+    assistant = live(sandbox, "assistant", proj.ids()["assistant/voice"])
+    assert assistant["voice"]["pronunciationDictionaryLocators"] == [
+        {"pronunciationDictionaryId": made["resourceId"]}
+    ]
+    clean(run, proj)  # the live resourceId reads back as the lookup's name: no perpetual diff
+
+
 @pytest.mark.parametrize("target_type", ["assistant", "squad"])
 def test_a_suite_target_is_a_name_of_the_kind_its_target_type_says(run, sandbox, proj, target_type: str):
     scenario = {"name": "Refund", "instructions": "Ask for a refund.", "evaluations": []}

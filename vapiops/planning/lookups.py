@@ -15,8 +15,9 @@ def resolve_lookups(
     owner: dict[str, tuple[str, str]],
 ) -> dict[str, str]:
     """address -> live ID of each `lookup:` document, found by its display name among the live
-    objects of its kind; none or several is an error at the document. Each found ID then reads
-    as the lookup's name (planning in name space), as a managed resource's does: `owner` learns it."""
+    objects of its kind; none or several is an error at the document. Each found ID (and, for a kind
+    referenced by another field, that field's value) then reads as the lookup's name (planning in
+    name space), as a managed resource's does: `owner` learns it."""
     found: dict[str, str] = {}
     for d in lookups:
         kind = get_kind(d.kind)
@@ -34,4 +35,7 @@ def resolve_lookups(
             )
         found[d.address] = matches[0]
         owner[matches[0]] = (kind.name, d.name)
+        by = live_by_id[kind.name][matches[0]].get(kind.referenced_by)
+        if kind.referenced_by != "id" and isinstance(by, str) and by:
+            owner[by] = (kind.name, d.name)  # what references to it hold (a dictionary's resourceId)
     return found
