@@ -434,3 +434,16 @@ def test_export_names_a_dictionary_a_live_assistant_holds_by_its_provider_id(run
     ]
     assert held == [dictionary["name"], "elsewhere-01"]
     assert run("plan", out, "--detailed-exitcode", code=None).exit_code == 0  # and it plans clean
+
+
+def test_deleting_a_dictionary_an_unmanaged_assistant_holds_by_provider_id_warns(run, sandbox, proj):
+    """An unmanaged voice locator holds the dictionary's resourceId, not its Vapi ID: still a user."""
+    proj.put(doc("pronunciation-dictionary", "brand", {"provider": "11labs", "name": "Brand", "rules": []}))
+    apply(run, proj)
+    made = live(sandbox, "pronunciation-dictionary", proj.ids()["pronunciation-dictionary/brand"])
+    locators = [{"pronunciationDictionaryId": made["resourceId"]}]
+    voice = {"provider": "11labs", "voiceId": "sarah", "pronunciationDictionaryLocators": locators}
+    _dashboard_create(sandbox, KEY, "assistant", {"name": "Dashboard voice", "voice": voice})
+    proj.drop("pronunciation-dictionary/brand")
+    (warning,) = [w for w in plan_json(run, proj)["warnings"] if "still uses it" in w]
+    assert warning.startswith("pronunciation-dictionary/brand:") and "'Dashboard voice'" in warning
