@@ -27,11 +27,11 @@ def unmanaged_referrers(
         for addr, r in items.items()
         if r.old_id and r.action in (Action.DELETE, Action.REPLACE)
     }
-    for (kind_name, old_id), addr in list(doomed.items()):
+    for (kind_name, old_id), doomed_addr in list(doomed.items()):
         by = KINDS[kind_name].referenced_by  # references to it may hold another field (a resourceId)
         value = live_by_id.get(kind_name, {}).get(old_id, {}).get(by) if by != "id" else None
         if isinstance(value, str) and value:
-            doomed[(kind_name, value)] = addr
+            doomed[(kind_name, value)] = doomed_addr
     if not doomed:
         return []
     warnings: Warnings = []
