@@ -312,7 +312,7 @@ def seed_looked_up_objects(sandbox, secrets: dict[str, str]) -> None:
         org = org_id_for_key(secrets[f"VAPI_API_KEY_{env}"])
         for kind, body in (
             ("credential", {"provider": "twilio", "name": "Twilio Main", "accountSid": "AC" + "0" * 32}),
-            ("file", {"name": "returns-policy.md", "status": "done", "bytes": 1200}),
+            ("file", {"name": "returns-policy.md", "status": "done", "bytes": 1200, "purpose": "assistant"}),
         ):
             created = "2026-01-01T00:00:00.000Z"
             obj = {"id": str(uuid.uuid4()), "orgId": org, "createdAt": created, "updatedAt": created, **body}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import email.utils
 import hashlib
 import hmac
@@ -19,7 +20,7 @@ import httpx
 
 from vapiops import __version__, listing, redact
 from vapiops.errors import ApiError
-from vapiops.kinds import Kind
+from vapiops.kinds import AttachedSet, Kind
 from vapiops.timestamps import CLOCK_SKEW, parse_time
 
 log = logging.getLogger(__name__)
@@ -104,12 +105,19 @@ class VapiClient:
     def list(self, kind: Kind) -> list[dict]:
         """Every live object of a kind, read to the end; ApiError rather than a partial list."""
 
-        def fetch(params: dict[str, Any]) -> Any:
-            return self._call("GET", kind.path, params=params)
+        found: dict[str, dict] = {}
+        for query in kind.list_queries or ({},):
 
-        if kind.list_shape == "array":
-            return listing.list_array(kind, fetch, PAGE_SIZE)
-        return listing.list_paginated(kind, fetch, PAGE_SIZE)
+            def fetch(params: dict[str, Any], query: dict[str, str] = query) -> Any:
+                return self._call("GET", kind.path, params={**query, **params})
+
+            if kind.list_shape == "array":
+                objs = listing.list_array(kind, fetch, PAGE_SIZE)
+            else:
+                objs = listing.list_paginated(kind, fetch, PAGE_SIZE)
+            for obj in objs:
+                found.setdefault(str(obj.get("id")), obj)
+        return list(found.values())
 
     def get(self, kind: Kind, id: str) -> dict:
         path = _item_path(kind, id)
@@ -134,6 +142,50 @@ class VapiClient:
             raise ValueError(f"started_at is not an ISO 8601 time: {started_at!r}")
         recover = (lambda: self._find_created(kind, started, match)) if match is not None else None
         return self._object("POST", kind.path, self._call("POST", kind.path, body=body, recover=recover))
+
+    def upload(
+        self,
+        kind: Kind,
+        form: dict[str, str],
+        file: tuple[str, bytes, str],
+        *,
+        match: Callable[[dict], bool] | None = None,
+        started_at: str | None = None,
+    ) -> dict:
+        """POST a multipart/form-data upload: `form` fields and `file` (filename, content, mimetype) as
+        the kind's upload part. Never uploads it twice, as `create`."""
+        assert kind.upload is not None, f"{kind.name} is not uploaded"
+        started = parse_time(started_at) if started_at else datetime.now(timezone.utc)
+        if started is None:
+            raise ValueError(f"started_at is not an ISO 8601 time: {started_at!r}")
+        recover = (lambda: self._find_created(kind, started, match)) if match is not None else None
+        parts = {"data": form, "files": {kind.upload.part: file}}
+        return self._object(
+            "POST", kind.path, self._call("POST", kind.path, multipart=parts, recover=recover)
+        )
+
+    def attached(self, kind: Kind, id: str, aset: AttachedSet) -> builtins.list[str]:
+        """The target IDs attached to an object (one GET), e.g. a knowledge base's file IDs."""
+        path = f"{_item_path(kind, id)}/{aset.path}"
+        data = self._call("GET", path)
+        if not isinstance(data, list) or not all(isinstance(x, dict) for x in data):
+            raise ApiError("GET", path, None, "malformed response: expected a JSON array of objects")
+        return [str(x[aset.id_field]) for x in data if x.get(aset.id_field)]
+
+    def attach(self, kind: Kind, id: str, aset: AttachedSet, target_id: str) -> None:
+        """Attach one target (POST with {id_field: target_id}); already attached is success (409).
+        After an uncertain attempt the attached set is read: attached by it means done."""
+        path = f"{_item_path(kind, id)}/{aset.path}"
+
+        def recover() -> dict | None:
+            return {} if target_id in self.attached(kind, id, aset) else None
+
+        self._call("POST", path, body={aset.id_field: target_id}, conflict_ok=True, recover=recover)
+
+    def detach(self, kind: Kind, id: str, aset: AttachedSet, target_id: str) -> None:
+        """Detach one target; already detached (404) is success."""
+        path = f"{_item_path(kind, id)}/{aset.path}/{quote(str(target_id), safe='')}"
+        self._call("DELETE", path, missing_ok=True)
 
     def update(self, kind: Kind, id: str, body: dict, query: dict[str, str] | None = None) -> dict:
         """PATCH with the kind's query parameters, `query` laid over them; returns the API's object."""
@@ -179,6 +231,8 @@ class VapiClient:
         body: dict | None = None,
         recover: Callable[[], dict | None] | None = None,
         missing_ok: bool = False,
+        conflict_ok: bool = False,
+        multipart: dict[str, Any] | None = None,
     ) -> Any:
         """Send a request, retrying what is safe to retry; return the parsed JSON body (or None).
 
@@ -189,8 +243,10 @@ class VapiClient:
         """
         attempt = 0
         while True:
-            result = self._send(method, path, params, body)
+            result = self._send(method, path, params, body, multipart)
             if missing_ok and isinstance(result, httpx.Response) and result.status_code == 404:
+                return None
+            if conflict_ok and isinstance(result, httpx.Response) and result.status_code == 409:
                 return None
             outcome = _outcome(result)
             if outcome == _OK:
@@ -224,13 +280,23 @@ class VapiClient:
                 raise self._error(method, path, result, hint=f"gave up after {attempt + 1} attempts")
             attempt += 1
 
-    def _send(self, method: str, path: str, params: dict[str, Any] | None, body: dict | None) -> Result:
+    def _send(
+        self,
+        method: str,
+        path: str,
+        params: dict[str, Any] | None,
+        body: dict | None,
+        multipart: dict[str, Any] | None = None,
+    ) -> Result:
         """One attempt, counted in `stats`; a transport failure is returned, not raised."""
         with self._stats_lock:
             self.stats[method] = self.stats.get(method, 0) + 1
         started = time.monotonic()
         try:
-            response = self._http.request(method, path, params=params, json=body)
+            if multipart is not None:
+                response = self._http.request(method, path, params=params, **multipart)
+            else:
+                response = self._http.request(method, path, params=params, json=body)
         except (httpx.HTTPError, httpx.InvalidURL) as exc:
             log.debug(
                 "%s %s -> %s after %.0f ms",

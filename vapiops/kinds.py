@@ -170,6 +170,56 @@ SUITE_TARGET = ExternalIdField(
 
 
 @dataclass(frozen=True)
+class Upload:
+    """The kind is created by a multipart/form-data upload of a local file, not a JSON body.
+
+    The manifest's `path` names a file relative to the project root (include()'s rules, at most
+    `max_bytes`); validate adds its sha256 (`hash`) and size (`size`, the field the API reports it
+    in) to the desired spec. The POST sends the content as multipart part `part` (its filename the
+    path's last component), the `form` fields as form fields (`json_form` ones JSON-encoded), nothing
+    else; a field only the Update DTO has (`name`) is PATCHed right after. Content is immutable: the
+    hash (kept in state: the API reports none) and the size are replace fields; the path itself is
+    never compared (moving the file is no change).
+    """
+
+    path: str = "path"
+    hash: str = "sha256"
+    size: str = "bytes"
+    part: str = "file"
+    filename: str = "originalName"  # the live field holding the uploaded file's name
+    form: tuple[str, ...] = ("purpose", "metadata")
+    json_form: tuple[str, ...] = ("metadata",)
+    max_bytes: int = 20 * 1024 * 1024
+
+    @property
+    def local(self) -> tuple[str, str]:
+        """Fields only vapiops knows (never sent as such, absent from the live object)."""
+        return (self.path, self.hash)
+
+    def match_body(self, body: dict[str, Any]) -> dict[str, Any]:
+        """What a live object this body uploaded looks like (before its rename): the form fields, the
+        size and the uploaded filename."""
+        keep = {k: v for k, v in body.items() if k in self.form or k == self.size}
+        path = body.get(self.path)
+        if isinstance(path, str):
+            keep[self.filename] = path.replace("\\", "/").rsplit("/", 1)[-1]
+        return keep
+
+
+@dataclass(frozen=True)
+class AttachedSet:
+    """A set of references kept through calls of their own, not the body: `field` (a list of `target`
+    names in the manifest) is never sent; `{item}/{path}` lists the attached items (their target ID at
+    `id_field`), POST `{item}/{path}` with `{id_field: ID}` attaches one, DELETE `{item}/{path}/{ID}`
+    detaches one. List endpoints do not carry it: one GET per object that declares it."""
+
+    field: str
+    target: str
+    path: str
+    id_field: str
+
+
+@dataclass(frozen=True)
 class Kind:
     name: str  # manifest `kind:` and address prefix, e.g. "assistant"
     path: str  # collection path, e.g. "/assistant"
@@ -193,6 +243,28 @@ class Kind:
     # False: vapiops can reference live objects of this kind (a `lookup:` document) but not write
     # them; a `spec:` document of it is a validation error.
     writable: bool = True
+    # The collection GET needs these query parameters: one listing per dict, merged (file: `purpose`).
+    list_queries: tuple[dict[str, str], ...] = ()
+    upload: Upload | None = None  # created by a multipart upload of a local file (file)
+    attached_sets: tuple[AttachedSet, ...] = ()  # references kept by attach/detach calls (knowledge base)
+
+    @property
+    def unsent_fields(self) -> tuple[str, ...]:
+        """Top-level spec fields vapiops keeps but never sends in a JSON body (upload, attached sets)."""
+        return (*(self.upload.local if self.upload else ()), *(a.field for a in self.attached_sets))
+
+    @property
+    def body_references(self) -> tuple[RefField, ...]:
+        """The references inside the API's body (not in an attached set): what the spec's DTOs hold."""
+        unsent = self.unsent_fields
+        return tuple(r for r in self.references if r.pattern.split(".")[0].removesuffix("[]") not in unsent)
+
+    def match_body(self, body: dict[str, Any]) -> dict[str, Any]:
+        """What the live object a create body made looks like, as far as a listing shows it: for
+        finding it after an uncertain POST or a crash."""
+        if self.upload is not None:
+            return self.upload.match_body(body)
+        return {k: v for k, v in body.items() if k not in self.unsent_fields}
 
     @property
     def set_fields(self) -> tuple[str, ...]:
@@ -386,7 +458,12 @@ KINDS: dict[str, Kind] = {
             list_shape="array",
             create_dto="CreateFileDTO",  # multipart/form-data: the upload itself
             update_dto="UpdateFileDTO",
-            writable=False,  # the multipart upload of spec.path is not built yet: reference by lookup
+            # GET /file requires `purpose`: one listing per value of CreateFileDTO.purpose's enum.
+            list_queries=tuple(
+                {"purpose": p} for p in ("assistant", "composer-attachment", "knowledge-base-v2")
+            ),
+            upload=Upload(),
+            replace_fields=("sha256", "bytes"),  # Upload.hash and Upload.size: new content, new file
         ),
         Kind(
             name="knowledge-base",
@@ -394,6 +471,8 @@ KINDS: dict[str, Kind] = {
             list_shape="array",
             create_dto="CreateKnowledgeBaseV2DTO",
             update_dto="UpdateKnowledgeBaseV2DTO",
+            references=(RefField("files[]", "file"),),
+            attached_sets=(AttachedSet("files", "file", "file", "fileId"),),
         ),
     )
 }
