@@ -45,7 +45,8 @@ def kind_schema(kind: Kind) -> dict:
             defs[name]["required"] = [r for r in required if r != kind.name_field]
             if not defs[name]["required"]:
                 del defs[name]["required"]
-    for ref in kind.references:
+    _local_fields(kind, defs)
+    for ref in kind.body_references:
         _plain_string(defs, spec_schema, ref.pattern)
     doc = {
         "$schema": DRAFT,
@@ -91,6 +92,32 @@ def kind_schema(kind: Kind) -> dict:
     }
     _cut_descriptions(doc)
     return doc
+
+
+def _local_fields(kind: Kind, defs: dict) -> None:
+    """What a manifest writes that the Create DTO lacks: attached sets, an upload's path (not its content)."""
+    root = defs.get(kind.create_dto)
+    if root is None:
+        return
+    props = root.setdefault("properties", {})
+    for aset in kind.attached_sets:
+        props[aset.field] = {
+            "type": "array",
+            "items": {"type": "string"},
+            "description": f"Names of {aset.target} manifests to keep attached (vapiops attaches and detaches them).",
+        }
+    upload = kind.upload
+    if upload is not None:
+        props.pop(upload.part, None)
+        props[upload.path] = {
+            "type": "string",
+            "description": "The file to upload, relative to the project root.",
+        }
+        update = vapispec.bundle([kind.update_dto]).get(kind.update_dto, {})
+        props.update(update.get("properties", {}))
+        for key in upload.json_form:
+            props[key] = {"type": "object", "description": "Sent JSON-encoded."}
+        root["required"] = [upload.path]
 
 
 def manifest_schema() -> dict:

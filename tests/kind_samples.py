@@ -18,6 +18,14 @@ class Sample:
     needs: tuple[tuple[str, str, dict[str, Any]], ...] = ()  # (kind, name, spec) it references
     replace: tuple[str, Any] | None = None  # (field, new value) that PATCH cannot change
     extra: dict[str, Any] = field(default_factory=dict)
+    files: dict[str, str] = field(default_factory=dict)  # project files it uploads: path -> content
+
+
+_FAQ_FILES = {
+    "files/faq.md": "# FAQ\nQ: Hours? A: 9 to 5.\n",
+    "files/faq-v2.md": "# FAQ\nQ: Hours? A: 8 to 6.\n",
+}
+_FILE = ("file", "faq", {"path": "files/faq.md", "purpose": "knowledge-base-v2"})
 
 
 _ASSISTANT = ("assistant", "front-desk", {"firstMessage": "Hello."})
@@ -78,8 +86,22 @@ SAMPLES = (
         change=("name", "Brand names EU"),
         replace=("provider", "11labs"),
     ),
+    Sample(
+        "file",
+        {"path": "files/faq.md", "purpose": "knowledge-base-v2", "name": "faq"},
+        change=("name", "faq v2"),
+        replace=("path", "files/faq-v2.md"),  # another content: a new upload
+        files=_FAQ_FILES,
+    ),
+    Sample(
+        "knowledge-base",
+        {"name": "faq", "files": ["faq"]},
+        change=("description", "FAQ"),
+        needs=(_FILE,),
+        files=_FAQ_FILES,
+    ),
 )
 
-BY_KIND = {s.kind: s for s in SAMPLES}
+BY_KIND = {s.kind: s for s in SAMPLES if not s.files}
 SQUAD = _SQUAD
 ASSISTANT = _ASSISTANT

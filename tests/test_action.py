@@ -317,7 +317,11 @@ def seed_looked_up_objects(sandbox, secrets: dict[str, str]) -> None:
         }
         with sandbox_client(sandbox, key) as c:
             c.post("/credential", json=twilio).raise_for_status()
-        sandbox.seed("file", key, {"name": "returns-policy.md", "status": "done", "bytes": 1200})
+        sandbox.seed(
+            "file",
+            key,
+            {"name": "returns-policy.md", "status": "done", "bytes": 1200, "purpose": "assistant"},
+        )
 
 
 @pytest.mark.e2e

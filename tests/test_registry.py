@@ -92,7 +92,7 @@ def _covered_by(kind: Kind, field_path: str) -> list[str]:
 def test_every_id_field_of_the_create_dto_is_a_reference_or_deliberately_external(kind: Kind):
     fields = create_dto_id_fields(kind)
     # A kind whose DTO holds no ID (a knowledge base, an eval) declares no reference either.
-    assert fields or not kind.references, "the walk found no ID field at all: it is broken"
+    assert fields or not kind.body_references, "the walk found no ID field at all: it is broken"
     missing = sorted(f for f in fields if not _covered_by(kind, f))
     assert not missing, (
         f"{kind.name}: ID fields that are neither a RefField nor in EXTERNAL_ID_FIELDS "
@@ -101,7 +101,7 @@ def test_every_id_field_of_the_create_dto_is_a_reference_or_deliberately_externa
 
 
 def test_the_walk_finds_id_fields_in_every_kind_that_has_references():
-    assert all(create_dto_id_fields(k) for k in KINDS.values() if k.references)
+    assert all(create_dto_id_fields(k) for k in KINDS.values() if k.body_references)
     assert len([k for k in KINDS.values() if create_dto_id_fields(k)]) >= 10
 
 
@@ -125,7 +125,7 @@ def test_the_walk_finds_the_fields_the_audit_named():
 def test_no_registry_entry_is_dead():
     """Every reference and external pattern matches some ID field of the spec (no stale entries)."""
     every = {(k.name, f) for k in KINDS.values() for f in create_dto_id_fields(k)}
-    entries: list[RefField | object] = [r for k in KINDS.values() for r in k.references]
+    entries: list[RefField | object] = [r for k in KINDS.values() for r in k.body_references]
     entries += list(EXTERNAL_ID_FIELDS)
     dead = sorted(
         {

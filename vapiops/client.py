@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import email.utils
 import hashlib
 import hmac
@@ -21,7 +22,7 @@ import httpx
 from vapiops import __version__, listing, redact
 from vapiops.errors import ApiError
 from vapiops.httpconn import StdlibTransport
-from vapiops.kinds import Kind
+from vapiops.kinds import AttachedSet, Kind
 from vapiops.timestamps import CLOCK_SKEW, parse_time
 
 log = logging.getLogger(__name__)
@@ -106,30 +107,35 @@ class VapiClient:
 
     # -- the public calls ---------------------------------------------------------------------
 
-    def _list_one(self, kind: Kind, params: dict[str, str]) -> list[dict]:
-        collection = kind.collection(params)
+    def _list_one(self, kind: Kind, path_params: dict[str, str], query: dict[str, str]) -> list[dict]:
+        collection = kind.collection(path_params)
 
-        def fetch(query: dict[str, Any]) -> Any:
-            return self._call("GET", collection, params=query)
+        def fetch(params: dict[str, Any]) -> Any:
+            return self._call("GET", collection, params={**query, **params})
 
         if kind.list_shape == "array":
             listed = listing.list_array(kind, fetch, PAGE_SIZE)
         else:
             listed = listing.list_paginated(kind, fetch, PAGE_SIZE)
-        if params:
-            self._where.update(((kind.name, str(obj["id"])), params) for obj in listed)
+        if path_params:
+            self._where.update(((kind.name, str(obj["id"])), path_params) for obj in listed)
         return listed
 
     def list(self, kind: Kind) -> list[dict]:
         """Every live object of a kind, read to the end; ApiError rather than a partial list.
 
-        A kind with path parameters is read from each allowed value's collection (in parallel, so a
-        listing costs one round trip as for other kinds), merged."""
-        sets = kind.path_param_sets()
-        if len(sets) == 1:
-            return self._list_one(kind, sets[0])
-        with ThreadPoolExecutor(max_workers=len(sets)) as pool:
-            return [obj for listed in pool.map(lambda p: self._list_one(kind, p), sets) for obj in listed]
+        A kind listed from several collections (path parameters) or with required queries
+        (Kind.listings) has each read in parallel, so a listing costs one round trip as for other
+        kinds, and merged."""
+        sources = kind.listings()
+        if len(sources) == 1:
+            return self._list_one(kind, *sources[0])
+        found: dict[str, dict] = {}
+        with ThreadPoolExecutor(max_workers=len(sources)) as pool:
+            for listed in pool.map(lambda s: self._list_one(kind, *s), sources):
+                for obj in listed:
+                    found.setdefault(str(obj["id"]), obj)
+        return list(found.values())
 
     def get(self, kind: Kind, id: str) -> dict:
         path = self._item_path(kind, id)
@@ -160,6 +166,50 @@ class VapiClient:
         if params:
             self._where[(kind.name, str(obj.get("id")))] = params
         return obj
+
+    def upload(
+        self,
+        kind: Kind,
+        form: dict[str, str],
+        file: tuple[str, bytes, str],
+        *,
+        match: Callable[[dict], bool] | None = None,
+        started_at: str | None = None,
+    ) -> dict:
+        """POST a multipart/form-data upload: `form` fields and `file` (filename, content, mimetype) as
+        the kind's upload part. Never uploads it twice, as `create`."""
+        assert kind.upload is not None, f"{kind.name} is not uploaded"
+        started = parse_time(started_at) if started_at else datetime.now(timezone.utc)
+        if started is None:
+            raise ValueError(f"started_at is not an ISO 8601 time: {started_at!r}")
+        recover = (lambda: self._find_created(kind, started, match)) if match is not None else None
+        parts = {"data": form, "files": {kind.upload.part: file}}
+        return self._object(
+            "POST", kind.path, self._call("POST", kind.path, multipart=parts, recover=recover)
+        )
+
+    def attached(self, kind: Kind, id: str, aset: AttachedSet) -> builtins.list[str]:
+        """The target IDs attached to an object (one GET), e.g. a knowledge base's file IDs."""
+        path = f"{self._item_path(kind, id)}/{aset.path}"
+        data = self._call("GET", path)
+        if not isinstance(data, list) or not all(isinstance(x, dict) for x in data):
+            raise ApiError("GET", path, None, "malformed response: expected a JSON array of objects")
+        return [str(x[aset.id_field]) for x in data if x.get(aset.id_field)]
+
+    def attach(self, kind: Kind, id: str, aset: AttachedSet, target_id: str) -> None:
+        """Attach one target (POST with {id_field: target_id}); already attached is success (409).
+        After an uncertain attempt the attached set is read: attached by it means done."""
+        path = f"{self._item_path(kind, id)}/{aset.path}"
+
+        def recover() -> dict | None:
+            return {} if target_id in self.attached(kind, id, aset) else None
+
+        self._call("POST", path, body={aset.id_field: target_id}, conflict_ok=True, recover=recover)
+
+    def detach(self, kind: Kind, id: str, aset: AttachedSet, target_id: str) -> None:
+        """Detach one target; already detached (404) is success."""
+        path = f"{self._item_path(kind, id)}/{aset.path}/{quote(str(target_id), safe='')}"
+        self._call("DELETE", path, missing_ok=True)
 
     def update(self, kind: Kind, id: str, body: dict, query: dict[str, str] | None = None) -> dict:
         """PATCH with the kind's query parameters, `query` laid over them; returns the API's object."""
@@ -222,6 +272,8 @@ class VapiClient:
         body: dict | None = None,
         recover: Callable[[], dict | None] | None = None,
         missing_ok: bool = False,
+        conflict_ok: bool = False,
+        multipart: dict[str, Any] | None = None,
     ) -> Any:
         """Send a request, retrying what is safe to retry; return the parsed JSON body (or None).
 
@@ -232,8 +284,10 @@ class VapiClient:
         """
         attempt = 0
         while True:
-            result = self._send(method, path, params, body)
+            result = self._send(method, path, params, body, multipart)
             if missing_ok and isinstance(result, httpx.Response) and result.status_code == 404:
+                return None
+            if conflict_ok and isinstance(result, httpx.Response) and result.status_code == 409:
                 return None
             outcome = _outcome(result)
             if outcome == _OK:
@@ -267,13 +321,23 @@ class VapiClient:
                 raise self._error(method, path, result, hint=f"gave up after {attempt + 1} attempts")
             attempt += 1
 
-    def _send(self, method: str, path: str, params: dict[str, Any] | None, body: dict | None) -> Result:
+    def _send(
+        self,
+        method: str,
+        path: str,
+        params: dict[str, Any] | None,
+        body: dict | None,
+        multipart: dict[str, Any] | None = None,
+    ) -> Result:
         """One attempt, counted in `stats`; a transport failure is returned, not raised."""
         with self._stats_lock:
             self.stats[method] = self.stats.get(method, 0) + 1
         started = time.monotonic()
         try:
-            response = self._http.request(method, path, params=params, json=body)
+            if multipart is not None:
+                response = self._http.request(method, path, params=params, **multipart)
+            else:
+                response = self._http.request(method, path, params=params, json=body)
         except (httpx.HTTPError, httpx.InvalidURL) as exc:
             log.debug(
                 "%s %s -> %s after %.0f ms",

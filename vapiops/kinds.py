@@ -209,6 +209,56 @@ PRONUNCIATION_REFERENCES = (
 
 
 @dataclass(frozen=True)
+class Upload:
+    """The kind is created by a multipart/form-data upload of a local file, not a JSON body.
+
+    The manifest's `path` names a file relative to the project root (include()'s rules, at most
+    `max_bytes`); validate adds its sha256 (`hash`) and size (`size`, the field the API reports it
+    in) to the desired spec. The POST sends the content as multipart part `part` (its filename the
+    path's last component), the `form` fields as form fields (`json_form` ones JSON-encoded), nothing
+    else; a field only the Update DTO has (`name`) is PATCHed right after. Content is immutable: the
+    hash (kept in state: the API reports none) and the size are replace fields; the path itself is
+    never compared (moving the file is no change).
+    """
+
+    path: str = "path"
+    hash: str = "sha256"
+    size: str = "bytes"
+    part: str = "file"
+    filename: str = "originalName"  # the live field holding the uploaded file's name
+    form: tuple[str, ...] = ("purpose", "metadata")
+    json_form: tuple[str, ...] = ("metadata",)
+    max_bytes: int = 20 * 1024 * 1024
+
+    @property
+    def local(self) -> tuple[str, str]:
+        """Fields only vapiops knows (never sent as such, absent from the live object)."""
+        return (self.path, self.hash)
+
+    def match_body(self, body: dict[str, Any]) -> dict[str, Any]:
+        """What a live object this body uploaded looks like (before its rename): the form fields, the
+        size and the uploaded filename."""
+        keep = {k: v for k, v in body.items() if k in self.form or k == self.size}
+        path = body.get(self.path)
+        if isinstance(path, str):
+            keep[self.filename] = path.replace("\\", "/").rsplit("/", 1)[-1]
+        return keep
+
+
+@dataclass(frozen=True)
+class AttachedSet:
+    """A set of references kept through calls of their own, not the body: `field` (a list of `target`
+    names in the manifest) is never sent; `{item}/{path}` lists the attached items (their target ID at
+    `id_field`), POST `{item}/{path}` with `{id_field: ID}` attaches one, DELETE `{item}/{path}/{ID}`
+    detaches one. List endpoints do not carry it: one GET per object that declares it."""
+
+    field: str
+    target: str
+    path: str
+    id_field: str
+
+
+@dataclass(frozen=True)
 class Kind:
     name: str  # manifest `kind:` and address prefix, e.g. "assistant"
     path: str  # collection path, e.g. "/assistant"
@@ -244,14 +294,24 @@ class Kind:
     # them masked, so plans compare them by the hash state keeps, never with the live value.
     secrets_masked: bool = False
 
+    # The collection GET needs these query parameters: one listing per dict, merged (file: `purpose`).
+    list_queries: tuple[dict[str, str], ...] = ()
+    upload: Upload | None = None  # created by a multipart upload of a local file (file)
+    attached_sets: tuple[AttachedSet, ...] = ()  # references kept by attach/detach calls (knowledge base)
+
     def collection(self, params: dict[str, str] | None = None) -> str:
         """The collection path with its path parameters filled in (`path` itself when it has none)."""
         return self.path.format(**(params or {})) if self.path_params else self.path
 
     @property
     def collections(self) -> list[str]:
-        """Every collection path a complete listing reads (one per path parameter combination)."""
-        return [self.collection(params) for params in self.path_param_sets()]
+        """The collection path of every GET a complete listing reads (see `listings`)."""
+        return [self.collection(params) for params, _ in self.listings()]
+
+    def listings(self) -> list[tuple[dict[str, str], dict[str, str]]]:
+        """(path parameters, query parameters) of every listing a complete read of this kind merges:
+        one per path parameter combination and required query (`list_queries`)."""
+        return [(p, q) for p in self.path_param_sets() for q in (self.list_queries or ({},))]
 
     def path_param_sets(self) -> list[dict[str, str]]:
         """Every combination of allowed path parameter values ([{}] for a kind without any)."""
@@ -259,6 +319,24 @@ class Kind:
         return [
             dict(zip(names, combo, strict=True)) for combo in itertools.product(*self.path_params.values())
         ]
+
+    @property
+    def unsent_fields(self) -> tuple[str, ...]:
+        """Top-level spec fields vapiops keeps but never sends in a JSON body (upload, attached sets)."""
+        return (*(self.upload.local if self.upload else ()), *(a.field for a in self.attached_sets))
+
+    @property
+    def body_references(self) -> tuple[RefField, ...]:
+        """The references inside the API's body (not in an attached set): what the spec's DTOs hold."""
+        unsent = self.unsent_fields
+        return tuple(r for r in self.references if r.pattern.split(".")[0].removesuffix("[]") not in unsent)
+
+    def match_body(self, body: dict[str, Any]) -> dict[str, Any]:
+        """What the live object a create body made looks like, as far as a listing shows it: for
+        finding it after an uncertain POST or a crash."""
+        if self.upload is not None:
+            return self.upload.match_body(body)
+        return {k: v for k, v in body.items() if k not in self.unsent_fields}
 
     @property
     def set_fields(self) -> tuple[str, ...]:
@@ -455,7 +533,12 @@ KINDS: dict[str, Kind] = {
             list_shape="array",
             create_dto="CreateFileDTO",  # multipart/form-data: the upload itself
             update_dto="UpdateFileDTO",
-            writable=False,  # the multipart upload of spec.path is not built yet: reference by lookup
+            # GET /file requires `purpose`: one listing per value of CreateFileDTO.purpose's enum.
+            list_queries=tuple(
+                {"purpose": p} for p in ("assistant", "composer-attachment", "knowledge-base-v2")
+            ),
+            upload=Upload(),
+            replace_fields=("sha256", "bytes"),  # Upload.hash and Upload.size: new content, new file
         ),
         Kind(
             name="knowledge-base",
@@ -463,6 +546,8 @@ KINDS: dict[str, Kind] = {
             list_shape="array",
             create_dto="CreateKnowledgeBaseV2DTO",
             update_dto="UpdateKnowledgeBaseV2DTO",
+            references=(RefField("files[]", "file"),),
+            attached_sets=(AttachedSet("files", "file", "file", "fileId"),),
         ),
         Kind(
             name="pronunciation-dictionary",

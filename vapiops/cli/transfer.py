@@ -136,6 +136,12 @@ def export_command(
     for e in exported:
         if e.dropped:
             err(f"{e.address}: left out read-only fields: {', '.join(e.dropped)}")
+        if e.local_file:
+            err(
+                f"warning: {e.address}: Vapi does not serve an uploaded file's content, so none was downloaded: "
+                f"put the file at {e.local_file} (relative to the project root) before `vapiops plan`; "
+                "a file of another size plans a replace"
+            )
     secrets = [name for e in exported for name in e.secrets]
     if secrets:
         err(

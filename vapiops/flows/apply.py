@@ -8,11 +8,13 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 from vapiops import paths, redact
 from vapiops.client import VapiClient
 from vapiops.errors import ApiError, VapiopsError
+from vapiops.flows import calls
 from vapiops.flows.interrupt import GRACE_SECONDS, Interrupted, StopRequest
 from vapiops.flows.outcome import ApplyResult, stopped_message
 from vapiops.flows.schedule import Schedule, finished_calls
@@ -52,8 +54,10 @@ class Applier:
         parallelism: int = 8,
         progress: Progress = lambda _line: None,
         stop: StopRequest | None = None,
+        root: Path | None = None,
     ):
         self.plan = plan
+        self.root = root if root is not None else Path.cwd()  # where an upload's path is relative to
         self.client = client
         self.store = store
         self.state = state
@@ -202,10 +206,13 @@ class Applier:
             detail = f" (id {obj_id})"
         elif step.phase.method == "PATCH":
             target = step.id or self.ids[step.address]
-            sent = self._resolve(step)
-            returned = self.client.update(kind, target, sent, step.query)
+            resolved = self._resolve(step)
+            sent = calls.json_part(kind, resolved)
+            returned = self.client.update(kind, target, sent, step.query) if sent else None
+            calls.sync_attached(self.client, kind, target, resolved)
             self._record(step, target)
-            self._read_back(step, sent, returned, declared=self.plan.applied.get(step.address, {}))
+            if returned is not None:
+                self._read_back(step, sent, returned, declared=self.plan.applied.get(step.address, {}))
             detail = ""
         else:
             assert step.id is not None, f"delete step {step.key} without an id"
@@ -237,10 +244,16 @@ class Applier:
             # even when two manifests declare identical bodies.
             with self._lock:
                 taken = set(self.ids.values())
-            return live.get("id") not in taken and owned_equal(body, live, set_paths=set_paths)
+            return live.get("id") not in taken and owned_equal(looks, live, set_paths=set_paths)
 
+        looks = kind.match_body(body)
         try:
-            obj = self.client.create(kind, body, match=is_ours, started_at=started_at)
+            if kind.upload is not None:
+                obj = calls.upload(self.client, kind, body, self.root, match=is_ours, started_at=started_at)
+            else:
+                obj = self.client.create(
+                    kind, calls.json_part(kind, body), match=is_ours, started_at=started_at
+                )
         except ApiError as exc:
             # A 4xx means Vapi created nothing (after any uncertain attempt the client looked for the
             # object first): the address keeps what it had, as if this step never started.
@@ -266,7 +279,8 @@ class Applier:
         if kind.referenced_by != "id" and isinstance(obj.get(kind.referenced_by), str):
             with self._lock:
                 self.referenced[step.address] = obj[kind.referenced_by]
-        self._read_back(step, body, obj, declared=None)
+        self._read_back(step, calls.json_part(kind, body), obj, declared=None)
+        calls.sync_attached(self.client, kind, obj_id, body, fresh=True)
         return obj_id
 
     def _read_back(

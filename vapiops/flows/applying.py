@@ -121,7 +121,14 @@ def run(
     An empty plan makes no call; state still learns what is declared now (and forgets what is gone).
     """
     result = Applier(
-        plan, client, ctx.backend, state, parallelism=parallelism, progress=progress, stop=stop
+        plan,
+        client,
+        ctx.backend,
+        state,
+        parallelism=parallelism,
+        progress=progress,
+        stop=stop,
+        root=ctx.project.root,
     ).run()
     if desired:
         locate_rejected_fields(result, plan, desired)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -103,9 +103,43 @@ def client_for(ctx: Context, sandbox: bool) -> Iterator[VapiClient]:
         server.stop()
 
 
-def read_live(client: VapiClient, kinds: Iterable[Kind] = KINDS.values()) -> dict[str, list[dict]]:
-    """Every live object of each kind, one listing per kind (read concurrently)."""
+def read_live(
+    client: VapiClient, kinds: Iterable[Kind] = KINDS.values(), attached: Collection[str] | None = None
+) -> dict[str, list[dict]]:
+    """Every live object of each kind, one listing per kind (read concurrently).
+
+    Attached sets (Kind.attached_sets) are not in listings: each is read with one GET per object,
+    concurrently, for the objects whose IDs are in `attached` (every object when None), and set as
+    that field of the object (a list of target IDs, as a reference array holds them).
+    """
     kinds = list(kinds)
     with ThreadPoolExecutor(max_workers=len(kinds) or 1) as pool:
         results = list(pool.map(client.list, kinds))
-    return {k.name: objs for k, objs in zip(kinds, results, strict=True)}
+    live = {k.name: objs for k, objs in zip(kinds, results, strict=True)}
+    reads = [
+        (kind, aset, obj)
+        for kind in kinds
+        for aset in kind.attached_sets
+        for obj in live[kind.name]
+        if attached is None or obj.get("id") in attached
+    ]
+    if reads:
+        with ThreadPoolExecutor(max_workers=min(8, len(reads))) as pool:
+            found = list(pool.map(lambda r: client.attached(r[0], str(r[2]["id"]), r[1]), reads))
+        for (_kind, aset, obj), ids in zip(reads, found, strict=True):
+            obj[aset.field] = ids
+    return live
+
+
+def attached_to_read(state: State, desired: Iterable[Desired] = ()) -> set[str]:
+    """IDs of the managed objects whose attached sets a plan compares: declared now or when last applied."""
+    declared = {d.address: d.spec for d in desired}
+    out = set()
+    for addr, entry in state.resources.items():
+        kind = KINDS.get(entry.kind)
+        if kind is None or not entry.id:
+            continue
+        for aset in kind.attached_sets:
+            if aset.field in declared.get(addr, {}) or aset.field in (entry.applied or {}):
+                out.add(entry.id)
+    return out

@@ -65,6 +65,7 @@ class Exported:
     secrets: list[str] = field(default_factory=list)  # environment variables its secret() calls read
     dropped: list[str] = field(default_factory=list)  # fields left out: read-only (the API only returns them)
     unnamed: bool = False  # no name in Vapi: the manifest ignores `name` rather than set one
+    local_file: str | None = None  # an upload's path: the content is not exported, the user puts it there
 
     @property
     def address(self) -> str:
@@ -317,11 +318,19 @@ def export_objects(
             spec = drop_defaults(kind, spec, extra)
         dropped = drop_read_only(kind, spec, extra)
         spec = _escape_all(to_names(kind, spec, owner)[0])
+        local_file = None
+        if kind.upload is not None:
+            # Vapi serves no download of what was uploaded: the manifest names where the user puts it.
+            uploaded = obj.get(kind.upload.filename) or obj.get("name") or name
+            local_file = f"files/{slugify(str(uploaded).rsplit('.', 1)[0]) or name}"
+            suffix = PurePosixPath(str(uploaded)).suffix
+            local_file += suffix if suffix.isascii() and suffix[1:].isalnum() else ""
+            spec = {kind.upload.path: local_file, **spec}
         secrets = replace_secrets(kind.name, name, spec, secret_names)
         unnamed = bool(
             kind.name_field and kind.name_field not in spec and vapispec.accepts(kind, spec, kind.name_field)
         )
-        out.append(Exported(kind.name, name, str(obj["id"]), spec, secrets, dropped, unnamed))
+        out.append(Exported(kind.name, name, str(obj["id"]), spec, secrets, dropped, unnamed, local_file))
     return sorted(out, key=lambda e: (list(KINDS).index(e.kind), e.name))
 
 

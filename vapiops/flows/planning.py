@@ -13,7 +13,7 @@ from datetime import datetime, timedelta, timezone
 from vapiops import paths, vapispec
 from vapiops.client import VapiClient
 from vapiops.errors import StateError, UnsafePlan, VapiopsError, did_you_mean
-from vapiops.flows.context import Context, read_live
+from vapiops.flows.context import Context, attached_to_read, read_live
 from vapiops.flows.refactoring import apply_refactors, moved_hints
 from vapiops.kinds import Kind
 from vapiops.model import Action, Desired, Plan, Reason, name_of
@@ -130,9 +130,12 @@ def build_plan(
         known |= {d.address for d in desired}
     check_addresses("--target", targets, known, "in the manifests or the state")
     check_addresses("--replace", replace, {d.address for d in desired or []}, "in the manifests")
-    live = read_live(client)
+    attached = attached_to_read(state, desired or ())
+    live = read_live(client, attached=attached)
     bind_org(ctx, state, live, persist=locked)  # before any write: refuses another org's key
-    adopted = refresh(ctx.backend, state, live, locked=locked, reread=lambda: read_live(client))
+    adopted = refresh(
+        ctx.backend, state, live, locked=locked, reread=lambda: read_live(client, attached=attached)
+    )
     if refresh_only:
         return Planned(drift_report(ctx.env.name, state, live), [], live, adopted, state)
     assert desired is not None

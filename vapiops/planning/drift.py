@@ -7,7 +7,7 @@ from vapiops.kinds import get_kind
 from vapiops.model import ABSENT, SENSITIVE, Action, Change, FieldChange, Plan, Reason
 from vapiops.planning.diff import compare, path_key
 from vapiops.planning.graph import owners, to_names
-from vapiops.planning.planner import Live, live_index
+from vapiops.planning.planner import Live, live_index, with_local_fields
 from vapiops.state import State
 
 
@@ -37,6 +37,7 @@ def drift_report(environment: str, state: State, live: Live) -> Plan:
             continue
         named, _ = to_names(kind, {k: v for k, v in obj.items() if k not in kind.read_only}, owner)
         applied = {k: v for k, v in (entry.applied or {}).items() if k not in kind.read_only}
+        named = with_local_fields(kind, named, applied)
         secret_paths = {paths.parse_path(k): k for k in entry.secrets}
         fields = [
             (p, FieldChange(fc.path, fc.after, fc.before, fc.sensitive))

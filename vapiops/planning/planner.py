@@ -60,6 +60,14 @@ def live_index(live: Live) -> dict[str, dict[str, dict[str, Any]]]:
     }
 
 
+def with_local_fields(kind: Kind, obj: dict[str, Any], known: dict[str, Any]) -> dict[str, Any]:
+    """A live object with what only vapiops knows about it taken from `known`: an upload's content
+    hash (the API reports none, and an uploaded file's content never changes)."""
+    if kind.upload is None or kind.upload.hash not in known or kind.upload.hash in obj:
+        return obj
+    return {**obj, kind.upload.hash: known[kind.upload.hash]}
+
+
 def _identity(kind: Kind, body: dict[str, Any]) -> dict[str, Any]:
     return body
 
@@ -115,15 +123,17 @@ class _Planner:
         tool message whose type changed keeps the old type's `blocking`: a 400 on every apply). The
         value is lent from the first source that has it, for the filtering only.
         """
+        # An attached set is no body field: apply turns it into attach/detach calls.
+        kept = {a.field: body[a.field] for a in kind.attached_sets if a.field in body}
         disc = kind.discriminator
         if disc is None or disc in body:
-            return self.update_filter(kind, body)
+            return {**self.update_filter(kind, body), **kept}
         value = next((src[disc] for src in sources if isinstance(src, dict) and disc in src), None)
         if value is None:
-            return self.update_filter(kind, body)
+            return {**self.update_filter(kind, body), **kept}
         out = self.update_filter(kind, {disc: value, **body})
         out.pop(disc, None)
-        return out
+        return {**out, **kept}
 
     # -- classification -----------------------------------------------------------------------
 
@@ -133,7 +143,9 @@ class _Planner:
         spec = {k: v for k, v in d.spec.items() if k not in kind.read_only}
         # A manifest may hold the raw UUID of a resource managed here: compare it by name too.
         r.spec, _ = to_names(kind, spec, self.owner)
-        r.ignore = ignore_patterns(d.lifecycle.ignore_changes)
+        # An upload's path is where the content comes from, not a property: its hash is compared.
+        local = (kind.upload.path,) if kind.upload is not None else ()
+        r.ignore = ignore_patterns((*d.lifecycle.ignore_changes, *local))
         r.owned = strip_ignored(r.spec, r.ignore)
         r.sensitive = sensitive_paths(r.spec, d.sensitive)
         r.desired_refs = references(kind, r.spec)
@@ -147,9 +159,11 @@ class _Planner:
                 r.spec, Redactor(r.sensitive, (), secret_values(r.spec, r.sensitive)), side="after"
             )
             return r
-        r.live_raw, r.live, r.live_refs = self.live_view(kind, obj)
         assert r.entry is not None  # a live object is found only through a state entry
         prior = {k: v for k, v in (r.entry.applied or {}).items() if k not in kind.read_only}
+        # Nothing recorded (an import): the live object is taken to hold what is declared.
+        obj = with_local_fields(kind, with_local_fields(kind, obj, prior), r.owned)
+        r.live_raw, r.live, r.live_refs = self.live_view(kind, obj)
         owned_sensitive = frozenset(p for p in r.sensitive if paths.has(r.owned, p))
         r.fields = compare(
             r.owned,

@@ -49,7 +49,7 @@ def adopt_intents(state: State, live: dict[str, list[dict]]) -> dict[str, str]:
         if (entry is not None and entry.id) or intent.kind not in KINDS or started is None:
             continue
         kind = KINDS[intent.kind]
-        body = {k: v for k, v in intent.body.items() if k not in kind.read_only}
+        body = kind.match_body({k: v for k, v in intent.body.items() if k not in kind.read_only})
         skip = [paths.parse_path(p) for p in (intent.sensitive or ())]
         candidates: list[tuple[bool, timedelta, str]] = []
         for obj in live.get(kind.name, []):

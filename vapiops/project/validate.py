@@ -18,6 +18,7 @@ from vapiops.project.checked import CheckedBodies, for_project
 from vapiops.project.config import Environment, Project
 from vapiops.project.manifest import Resource
 from vapiops.project.template import Rendered, in_environment, render_resource
+from vapiops.project.uploads import checkable, fingerprint
 from vapiops.redact import MIN_SCRUB_LENGTH
 
 # Stands in for a reference name while the spec is checked against the DTO (which wants an ID).
@@ -67,6 +68,12 @@ def desired_resources(
             problems.append(Problem(exc.where or res.where, "", exc.message))
             continue
         spec = rendered.spec
+        if kind.upload is not None:
+            spec, bad = fingerprint(kind.upload, project.root, spec)
+            if bad is not None:
+                at = (kind.upload.path,)
+                problems.append(Problem(res.location(at), kind.upload.path, bad))
+                continue
         if warnings is not None:
             found_here = [Problem(res.where, "", text) for text in rendered.warnings]
             warnings.extend(p for p in found_here if p not in warnings)
@@ -209,10 +216,12 @@ def _schema_problems(
     digest = checked.digest(res.kind, spec, allow_extra)
     if checked.is_clean(digest):
         return [], []
-    body = copy.deepcopy(spec)
+    body, later = checkable(kind, copy.deepcopy(spec))
     for _ref, path, _value in kind.find_references(body):
         paths.set_(body, path, PLACEHOLDER_ID)
     issues = vapispec.check(kind, body, allow_extra=allow_extra, open_world=True)
+    if later:
+        issues += vapispec.check(kind, later, update=True, allow_extra=allow_extra, open_world=True)
     if not issues:
         checked.remember(digest)
     found = [Problem(res.location(i.path), paths.format_path(i.path), i.message) for i in issues]

@@ -18,6 +18,7 @@ from http import HTTPStatus
 from typing import Any
 
 import vapiops.sandbox.fidelity as fidelity
+import vapiops.sandbox.uploads as uploads
 from vapiops import paths, vapispec
 from vapiops.kinds import KINDS, Kind
 from vapiops.planning.graph import is_uuid
@@ -116,6 +117,10 @@ class Api:
                     return kind, match.group("_id"), params
         return None
 
+    def routable(self, path: str) -> bool:
+        """Whether the path is one this API serves (a collection, an item, or an attached set)."""
+        return self.route(path) is not None or uploads.sub_route(self._by_path, path) is not None
+
     def handle(self, method: str, path: str, query: Query, body: Any, org: str) -> Response:
         """Answer one authenticated request for org `org`."""
         response = self._handle(method, path, query, body, org)
@@ -127,6 +132,13 @@ class Api:
 
     def _handle(self, method: str, path: str, query: Query, body: Any, org: str) -> Response:
         routed = self.route(path)
+        sub = uploads.sub_route(self._by_path, path) if routed is None else None
+        if sub is not None:
+            with self.store.lock:
+                status, payload = uploads.handle_attached(self.store, org, method, sub, body)
+            if status >= 400:
+                return error(status, payload or f"Cannot {method} {path}")
+            return Response(status, payload)
         if routed is None:
             return error(404, f"Cannot {method} {path}")
         kind, id_, params = routed
@@ -139,7 +151,9 @@ class Api:
                 if id_ is not None and not self._in_collection(kind, id_, org, params):
                     return _not_found(kind, id_)
                 if id_ is not None and method == "GET":
-                    return self._found(kind, id_, self.store.get(org, kind.name, id_))
+                    return self._found(
+                        kind, id_, self._with_attached(kind, org, self.store.get(org, kind.name, id_))
+                    )
                 if id_ is not None and method == "PATCH":
                     return self._update(kind, id_, query, body, org)
                 if id_ is not None and method == "DELETE":
@@ -158,6 +172,11 @@ class Api:
         return stored is None or all(stored.get(name) == value for name, value in params.items())
 
     def _create(self, kind: Kind, body: Any, org: str, params: dict[str, str] | None = None) -> Response:
+        if kind.upload is not None:
+            made, problems = uploads.upload(kind, body, org, self.store, self.allow_fields.get(kind.name, ()))
+            if made is None:
+                raise _BadRequest(problems)
+            return Response(201, made)
         # The path's parameters are the object's fields (a pronunciation dictionary's provider).
         body = {**_object_body(body), **(params or {})}
         self._validate(kind, body, update=False)
@@ -234,7 +253,18 @@ class Api:
             code, holders = pinned
             message = f"{kind.name} {id_} is pinned by {', '.join(holders)}; unpin it first"
             return Response(409, {"error": code, "message": message})
-        return self._found(kind, id_, self.store.remove(org, kind.name, id_))
+        removed = self.store.remove(org, kind.name, id_)
+        if removed is not None:
+            uploads.forget_links(self.store, org, kind, id_)
+        return self._found(kind, id_, removed)
+
+    def _with_attached(self, kind: Kind, org: str, obj: dict[str, Any] | None) -> dict[str, Any] | None:
+        """An object as GET of one item returns it: with its attached sets (list endpoints lack them)."""
+        if obj is None:
+            return None
+        for aset in kind.attached_sets:
+            obj[aset.field] = uploads.attached(self.store, org, kind, aset, obj["id"])
+        return obj
 
     def _validate(self, kind: Kind, body: dict[str, Any], *, update: bool) -> None:
         allowed = self.allow_fields.get(kind.name, ())
@@ -256,10 +286,13 @@ class Api:
 
     def _list(self, kind: Kind, query: Query, org: str, params: dict[str, str] | None = None) -> Response:
         limit = _limit(query)
-        timed = _time_filters(query)
+        missing = uploads.list_problems(kind, query)
+        if missing:
+            raise _BadRequest(missing)
+        in_time, only = _time_filters(query), uploads.list_filter(kind, query)
 
         def keep(obj: dict[str, Any]) -> bool:
-            return timed(obj) and all(obj.get(name) == value for name, value in (params or {}).items())
+            return in_time(obj) and all(obj.get(k) == v for k, v in {**only, **(params or {})}.items())
 
         if kind.list_shape == "array":
             # Vapi documents no order and takes no sort parameter; either must be listed completely.

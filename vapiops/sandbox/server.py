@@ -24,6 +24,7 @@ from vapiops.kinds import KINDS
 from vapiops.sandbox.api import Api, Response, error
 from vapiops.sandbox.faults import Faults
 from vapiops.sandbox.store import Store, org_id_for_key
+from vapiops.sandbox.uploads import parse_multipart
 
 HOST = "127.0.0.1"
 _METHODS = ("GET", "POST", "PATCH", "DELETE", "PUT", "HEAD", "OPTIONS")
@@ -197,7 +198,11 @@ class SandboxServer:
             name: values[-1] if len(values) == 1 else values
             for name, values in parse_qs(split.query, keep_blank_values=True).items()
         }
-        body, body_ok = _parse_json(raw_body)
+        content_type = headers.get("Content-Type") or ""
+        if content_type.startswith("multipart/form-data") and raw_body is not None:
+            body, body_ok = parse_multipart(content_type, raw_body)
+        else:
+            body, body_ok = _parse_json(raw_body)
         try:
             response = self._respond(method, path, query, body, body_ok, headers.get("Authorization"))
         except Exception as exc:  # a sandbox bug: answer 500 rather than drop the connection
@@ -229,7 +234,7 @@ class SandboxServer:
         authorization: str | None,
     ) -> Response:
         self._faults.delay()
-        if self._api.route(path) is None:
+        if not self._api.routable(path):
             return error(404, f"Cannot {method} {path}")
         org = self._org(authorization)
         if org is None:
