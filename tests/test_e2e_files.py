@@ -133,3 +133,18 @@ def test_a_computed_field_written_by_hand_is_refused(run, proj):
     (proj.root / "faq.md").write_text(FAQ)
     proj.put(doc("file", "faq", {"path": "faq.md", "sha256": "0" * 64})).save()
     assert_one_error(run("validate", proj.root, code=None), None, "`sha256` is computed by vapiops")
+
+
+@pytest.mark.parametrize("fault", ["/file", "/v2/knowledge-base/"], ids=["upload", "attach"])
+def test_a_gateway_failing_after_an_upload_or_attach_makes_no_duplicate(run, sandbox, proj, fault: str):
+    """The API acts, then a 502 reaches vapiops: the retry finds the upload (or the attachment) it
+    made instead of uploading (attaching) again, and the next plan is clean."""
+    _project(proj)
+    sandbox.inject("POST", fault, 502, after_effect=True)
+    apply(run, proj)
+    failed = [r for r in sandbox.requests if r["method"] == "POST" and r["status"] == 502]
+    assert len(failed) == 1 and failed[0]["path"].startswith(fault)  # the API acted, vapiops saw a 502
+    assert len(sandbox.objects("file", KEY)) == 1
+    kb_id = proj.ids()["knowledge-base/support"]
+    assert _attached(sandbox, kb_id) == [proj.ids()["file/faq"]]
+    clean(run, proj)
