@@ -293,3 +293,27 @@ def test_the_pronunciation_dictionary_paths_are_added_once_from_the_published_pr
     assert sorted(provider["enum"]) == sorted(KINDS["pronunciation-dictionary"].path_params["provider"])
     assert PRONUNCIATION_PATH == KINDS["pronunciation-dictionary"].path
     assert repair_pronunciation_dictionary_paths({"paths": {}, "components": {"schemas": {}}}) == 0
+
+
+def _request_schema(operation: dict) -> tuple[str, dict]:
+    (content_type, media) = next(iter(operation["requestBody"]["content"].items()))
+    return content_type, media["schema"]
+
+
+@pytest.mark.parametrize("kind", list(KINDS.values()), ids=list(KINDS))
+def test_what_the_spec_says_of_a_kind_is_what_the_registry_says(kind: Kind):
+    """The registry's spec-derived columns (path, list shape, DTO names, discriminated or not,
+    multipart or JSON) agree with the spec's operations; only what the spec cannot say is by hand."""
+    spec_paths = vapispec.spec()["paths"]
+    collection, item = spec_paths[kind.path], spec_paths[kind.path + "/{id}"]
+    listed = collection["get"]["responses"]["200"]["content"]["application/json"]["schema"]
+    assert kind.list_shape == ("array" if listed.get("type") == "array" else "paginated")
+    for operation, dto_name in ((collection["post"], kind.create_dto), (item["patch"], kind.update_dto)):
+        content_type, schema = _request_schema(operation)
+        assert (content_type == "multipart/form-data") == (
+            kind.upload is not None and operation is collection["post"]
+        )
+        if "oneOf" in schema:
+            assert kind.discriminator is not None  # one DTO per `type`/`provider`, chosen by the body
+        else:
+            assert schema["$ref"] == REF_PREFIX + dto_name
