@@ -13,7 +13,8 @@ from functools import cache
 import pytest
 
 from vapiops import paths, vapispec
-from vapiops.kinds import EXTERNAL_ID_FIELDS, KINDS, Kind, RefField
+from vapiops.capabilities import RefField
+from vapiops.kinds import EXTERNAL_ID_FIELDS, KINDS, Kind
 from vapiops.vapispec.walk import REF_PREFIX
 
 _ID_NAME = re.compile(r"(Id|Ids)$")

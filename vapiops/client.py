@@ -20,9 +20,10 @@ from urllib.parse import quote
 import httpx
 
 from vapiops import __version__, listing, redact
+from vapiops.capabilities import AttachedSet
 from vapiops.errors import ApiError
 from vapiops.httpconn import StdlibTransport
-from vapiops.kinds import AttachedSet, Kind
+from vapiops.kinds import Kind
 from vapiops.timestamps import CLOCK_SKEW, parse_time
 
 log = logging.getLogger(__name__)

@@ -7,8 +7,9 @@ import json
 from pathlib import Path
 from typing import Any
 
+from vapiops.capabilities import Upload
 from vapiops.errors import TemplateError
-from vapiops.kinds import Kind, Upload
+from vapiops.kinds import Kind
 from vapiops.project.includes import project_file
 
 

@@ -9,7 +9,8 @@ from __future__ import annotations
 from typing import Any
 
 from vapiops import paths
-from vapiops.kinds import KINDS, Kind, ServerRule, is_secret_path
+from vapiops.capabilities import ServerRule
+from vapiops.kinds import KINDS, Kind, is_secret_path
 
 MASK = "****"
 

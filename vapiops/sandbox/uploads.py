@@ -14,7 +14,8 @@ import uuid
 from typing import Any
 
 from vapiops import vapispec
-from vapiops.kinds import KINDS, AttachedSet, Kind
+from vapiops.capabilities import AttachedSet
+from vapiops.kinds import KINDS, Kind
 from vapiops.sandbox.store import Store
 
 FILE_STATUS = "done"  # uploads are processed at once here
