@@ -149,6 +149,15 @@ def writes(sandbox, *, succeeded: bool = False) -> list[dict[str, Any]]:
     return [r for r in sandbox.requests if r["method"] in WRITES and (not succeeded or r["status"] < 300)]
 
 
+def assert_nothing_sent(sandbox, command: str) -> None:
+    """A refused command sent no request; `plan` may have read (GETs only: it lists while it
+    validates, docs/performance.md), never written."""
+    if command == "plan":
+        assert [r["method"] for r in sandbox.requests if r["method"] != "GET"] == []
+    else:
+        assert sandbox.requests == []
+
+
 def sandbox_client(sandbox, key: str | None = SANDBOX_KEY, timeout: float = 5.0) -> httpx.Client:
     """An HTTP client for the sandbox's API, as the dashboard or a script would use it (key=None: no key)."""
     headers = {"Authorization": f"Bearer {key}"} if key is not None else {}

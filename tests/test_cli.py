@@ -23,6 +23,7 @@ from click.testing import CliRunner
 from conftest import (
     KEY,
     OUTSIDE_TEXT,
+    assert_nothing_sent,
     assert_one_error,
     edit,
     error_lines,
@@ -300,7 +301,7 @@ def test_broken_project_is_one_located_error_and_sends_nothing(support_project, 
     result = run(*COMMAND_ARGS[command], support_project, *extra, code=1)
     err = assert_one_error(result, where, *expected)
     assert SECRET_TEXT not in err and OUTSIDE_TEXT not in err  # refused files are never read into output
-    assert sandbox.requests == []
+    assert_nothing_sent(sandbox, command)
     # No state written, not even an empty one (the flocked lock file may stay: it holds no state).
     assert [p.name for p in support_project.glob(".vapiops/state/*.json*")] in ([], ["dev.json.lock"])
 
@@ -343,7 +344,7 @@ def test_bad_manifest_is_one_located_line_and_exit_1(base_project, run, sandbox,
     assert lines[0].startswith("Error: ") and len(lines) <= 2, result.stderr
     assert lines[-1].lstrip().startswith(where) or lines[-1].startswith(f"Error: {where}"), result.stderr
     assert "Traceback" not in result.stderr
-    assert sandbox.requests == []  # refused before any request
+    assert_nothing_sent(sandbox, command[0])  # refused before any write
     debug = run(*command, base_project, "--debug", code=1)
     assert "Traceback (most recent call last)" in debug.stderr
     assert where in debug.stderr
@@ -371,7 +372,7 @@ def test_several_problems_are_one_block_listing_each(support_project, run, sandb
         "  resources/bad.yaml",
         "  resources/worse.yaml",
     ]
-    assert sandbox.requests == []
+    assert_nothing_sent(sandbox, "plan")
 
 
 @pytest.mark.e2e
@@ -619,7 +620,7 @@ def test_debug_shows_the_traceback(support_project, run, sandbox, case):
         assert result.stderr.endswith(plain.stderr)  # the same message, after the traceback
         assert result.stdout == ""
     assert "Traceback" not in run("plan", support_project, *extra, code=1, env={"VAPIOPS_DEBUG": "0"}).stderr
-    assert sandbox.requests == []
+    assert_nothing_sent(sandbox, "plan")
 
 
 @pytest.mark.e2e

@@ -7,6 +7,8 @@ httpx.MockTransport to the real VapiClient; the table crosses orders, sizes and 
 from __future__ import annotations
 
 import random
+import threading
+import time
 from datetime import datetime, timedelta, timezone
 
 import httpx
@@ -170,3 +172,77 @@ def test_paginated_listing_is_complete_and_counted(n: int, honours_sort: bool):
 def test_paginated_listing_shorter_than_its_count_is_an_error():
     with pytest.raises(ApiError, match="the API counts 150 but its pages held 149"):
         listed(FakePaginatedApi(make_items(150), hide=1), STRUCTURED)
+
+
+class SlowArrayApi(FakeArrayApi):
+    """FakeArrayApi with `latency` seconds per request, counting how many are in flight at once."""
+
+    def __init__(self, items: list[dict], order: str, latency: float):
+        super().__init__(items, order)
+        self.latency = latency
+        self.in_flight = 0
+        self.overlapping = 0  # requests sent while another was in flight
+        self.lock = threading.Lock()
+
+    def handler(self, request: httpx.Request) -> httpx.Response:
+        with self.lock:
+            self.overlapping += self.in_flight > 0
+            self.in_flight += 1
+        try:
+            time.sleep(self.latency)
+            return super().handler(request)
+        finally:
+            with self.lock:
+                self.in_flight -= 1
+
+
+@pytest.mark.parametrize("order", ["asc", "desc"])
+def test_each_check_runs_while_the_walk_fetches_its_next_page(order: str):
+    # 1,000 items: 10 pages, each full one proven by a check. In sequence that is about 21 request
+    # times; with each check sent beside the next page, about 11.
+    api = SlowArrayApi(make_items(1000), order, latency=0.03)
+    got = listed(api)
+    assert sorted(o["id"] for o in got) == sorted(o["id"] for o in make_items(1000))
+    assert len(api.requests) <= 2 * 10 + 2
+    assert sum(1 for r in api.requests if len(r) == 3) >= 9  # limit and two bounds: no check skipped
+    assert api.overlapping >= 9
+
+
+def _scripted(answers: dict[str, object], delay: dict[str, float] | None = None):
+    """A GET /tool answering by which bounds the request carries (sorted names joined by '+')."""
+    full = [{"id": f"id-{i:03d}", "createdAt": iso(T0 + timedelta(seconds=i))} for i in range(100)]
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        shape = "+".join(sorted(k for k in request.url.params if k != "limit")) or "first"
+        time.sleep((delay or {}).get(shape, 0))
+        answer = answers.get(shape, [])
+        return httpx.Response(200, json=full if answer == "full" else answer)
+
+    return handler
+
+
+@pytest.mark.parametrize(
+    ("case", "answers", "delay", "message"),
+    [
+        # The first page's check fails slowly; the older side fails at once: the check is reported.
+        (
+            "first check before older side",
+            {"first": "full", "createdAtGt+createdAtLt": "full", "createdAtLe": {"not": "a list"}},
+            {"createdAtGt+createdAtLt": 0.1},
+            "neither oldest nor newest first",
+        ),
+        # The older side fails slowly; the newer side fails at once: the older side is reported.
+        (
+            "older side before newer side",
+            {"first": "full", "createdAtLe": {"not": "a list"}, "createdAtGe": [{"id": 1}]},
+            {"createdAtLe": 0.1},
+            "expected a JSON array",
+        ),
+    ],
+)
+def test_concurrent_listing_reports_the_error_the_sequential_order_meets_first(case, answers, delay, message):
+    client = VapiClient(
+        "https://api.example.test", "k", transport=httpx.MockTransport(_scripted(answers, delay))
+    )
+    with client, pytest.raises(ApiError, match=message):
+        client.list(TOOL)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import apply, assert_one_error, calls, doc, function_tool, run_cli, writes
+from conftest import apply, assert_nothing_sent, assert_one_error, calls, doc, function_tool, run_cli, writes
 
 from vapiops.flows.scaffold import WORKFLOWS
 
@@ -178,7 +178,7 @@ def test_plan_and_apply_with_no_manifests_and_empty_state_are_an_error(
     (tmp_path / "empty").mkdir()
     result = run(*command, tmp_path / "empty", code=1)
     assert_one_error(result, None, f"no manifests found under {tmp_path / 'empty'}", "vapiops init")
-    assert sandbox.requests == []
+    assert_nothing_sent(sandbox, command[0])
 
 
 # -- smaller things --------------------------------------------------------------------------------------

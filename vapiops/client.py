@@ -108,10 +108,18 @@ class VapiClient:
 
     # -- the public calls ---------------------------------------------------------------------
 
-    def _list_one(self, kind: Kind, path_params: dict[str, str], query: dict[str, str]) -> list[dict]:
+    def _list_one(
+        self,
+        kind: Kind,
+        path_params: dict[str, str],
+        query: dict[str, str],
+        stop: threading.Event | None = None,
+    ) -> list[dict]:
         collection = kind.collection(path_params)
 
         def fetch(params: dict[str, Any]) -> Any:
+            if stop is not None and stop.is_set():
+                raise listing.Abandoned(kind.name)
             return self._call("GET", collection, params={**query, **params})
 
         if kind.list_shape == "array":
@@ -122,18 +130,18 @@ class VapiClient:
             self._where.update(((kind.name, str(obj["id"])), path_params) for obj in listed)
         return listed
 
-    def list(self, kind: Kind) -> list[dict]:
+    def list(self, kind: Kind, stop: threading.Event | None = None) -> list[dict]:
         """Every live object of a kind, read to the end; ApiError rather than a partial list.
 
         A kind listed from several collections (path parameters) or with required queries
         (Kind.listings) has each read in parallel, so a listing costs one round trip as for other
-        kinds, and merged."""
+        kinds, and merged. Once `stop` is set, no further request is sent: listing.Abandoned instead."""
         sources = kind.listings()
         if len(sources) == 1:
-            return self._list_one(kind, *sources[0])
+            return self._list_one(kind, sources[0][0], sources[0][1], stop)
         found: dict[str, dict] = {}
         with ThreadPoolExecutor(max_workers=len(sources)) as pool:
-            for listed in pool.map(lambda s: self._list_one(kind, *s), sources):
+            for listed in pool.map(lambda s: self._list_one(kind, s[0], s[1], stop), sources):
                 for obj in listed:
                     found.setdefault(str(obj["id"]), obj)
         return list(found.values())

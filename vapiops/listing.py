@@ -14,6 +14,8 @@ proven from the `createdAt` bounds instead:
   the newest item seen upwards (`createdAtGe`): inclusive bounds, so items sharing the boundary
   timestamp are read again and deduplicated by id, until each side ends in a short page.
 
+The checks are extra requests, not extra waiting: they run beside the walks (list_array).
+
 More than `limit` items sharing one `createdAt` cannot be paged through with time bounds: an error.
 Paginated kinds (`{results, metadata}`) are read page by page in ascending `createdAt` order (new
 objects then land at the end, not in pages already read) and the count is checked against
@@ -22,7 +24,9 @@ objects then land at the end, not in pages already read) and the count is checke
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime
 from typing import Any
 
@@ -35,17 +39,69 @@ Fetch = Callable[[dict[str, Any]], Any]  # one GET of the kind's collection with
 INCOMPLETE_HINT = "the listing could not be shown to be complete, so nothing was planned or changed"
 
 
+class Abandoned(Exception):
+    """The caller stopped wanting the listing (plan read ahead, then met an invalid manifest)."""
+
+
 def list_array(kind: Kind, fetch: Fetch, limit: int) -> list[dict]:
-    """Every object of an array kind (see the module docstring for how completeness is proven)."""
+    """Every object of an array kind (see the module docstring for how completeness is proven).
+
+    The proof's requests cost no wall time of their own: the first page's check and the walks
+    downwards and upwards run at once, and each check runs while the walk fetches its next page.
+    Errors are those of the sequential order (first check, older side, newer side): a failure
+    stops only the work after it in that order, so the same listing always reports the same one.
+    """
     listing = _ArrayListing(kind, fetch, limit)
     first = listing.page({})
     if len(first) < limit:
-        return listing.items()
+        return listing.collect([first])
     oldest, newest = listing.span(first)
-    listing.check_covered(first, {"createdAtGt": oldest[1], "createdAtLt": newest[1]})
-    listing.walk(oldest, "Le")
-    listing.walk(newest, "Ge")
-    return listing.items()
+    with ThreadPoolExecutor(max_workers=_WORKERS, thread_name_prefix=f"list-{kind.name}") as pool:
+        listing.pool = pool
+        covered = _Stage(None)
+        older = _Stage(covered)
+        newer = _Stage(older)
+        check = pool.submit(
+            covered.run, listing.check_covered, first, {"createdAtGt": oldest[1], "createdAtLt": newest[1]}
+        )
+        down = pool.submit(older.run, listing.walk, oldest, "Le", older)
+        up = pool.submit(newer.run, listing.walk, newest, "Ge", newer)
+        check.result()
+        older_pages = down.result()
+        newer_pages = up.result()
+    return listing.collect([first, *older_pages, *newer_pages])
+
+
+# One walk per direction, the first page's check and one pending check per walk: never more
+# tasks than threads, so a walk waiting on its check can never starve it of a thread.
+_WORKERS = 5
+
+
+class _Stopped(Exception):
+    """An earlier stage of the listing failed: this one gives up (its own outcome is not reported)."""
+
+
+class _Stage:
+    """One part of a concurrent listing, after `before` in the sequential order errors are reported in."""
+
+    def __init__(self, before: _Stage | None):
+        self.before = before
+        self.failed = threading.Event()
+
+    def stopped(self) -> bool:
+        stage = self.before
+        while stage is not None:
+            if stage.failed.is_set():
+                return True
+            stage = stage.before
+        return False
+
+    def run(self, work: Callable[..., Any], *args: Any) -> Any:
+        try:
+            return work(*args)
+        except BaseException:
+            self.failed.set()
+            raise
 
 
 class _ArrayListing:
@@ -53,10 +109,15 @@ class _ArrayListing:
         self.kind = kind
         self.fetch = fetch
         self.limit = limit
-        self.found: dict[str, dict] = {}
+        self.pool: ThreadPoolExecutor | None = None
 
-    def items(self) -> list[dict]:
-        return list(self.found.values())
+    def collect(self, pages: list[list[dict]]) -> list[dict]:
+        """The items of `pages`, each id once (its first appearance), in the order they were read."""
+        found: dict[str, dict] = {}
+        for page in pages:
+            for item in page:
+                found.setdefault(item["id"], item)
+        return list(found.values())
 
     def page(self, bounds: dict[str, str]) -> list[dict]:
         data = self.fetch({"limit": self.limit, **bounds})
@@ -65,7 +126,6 @@ class _ArrayListing:
         for item in data:
             if not isinstance(item, dict) or not isinstance(item.get("id"), str):
                 raise _malformed(self.kind, "a listed item has no string `id`")
-            self.found.setdefault(item["id"], item)
         return data
 
     def span(self, page: list[dict]) -> tuple[tuple[datetime, str], tuple[datetime, str]]:
@@ -102,20 +162,41 @@ class _ArrayListing:
                 hint=INCOMPLETE_HINT,
             )
 
-    def walk(self, start: tuple[datetime, str], direction: str) -> None:
-        """Read beyond `start` (`Le`: older, `Ge`: newer) until a short page ends that side."""
+    def walk(self, start: tuple[datetime, str], direction: str, stage: _Stage) -> list[list[dict]]:
+        """The pages beyond `start` (`Le`: older, `Ge`: newer) until a short page ends that side.
+
+        Each full page's check runs in the pool while the next page is fetched; a failed check is
+        what the walk reports, before anything the next page showed, and the walk goes no further.
+        """
+        assert self.pool is not None
+        pages: list[list[dict]] = []
         bound = start
+        pending: Future[None] | None = None
         while True:
-            page = self.page({f"createdAt{direction}": bound[1]})
+            if stage.stopped():
+                break
+            try:
+                page = self.page({f"createdAt{direction}": bound[1]})
+            finally:
+                if pending is not None:
+                    # Sent with this page's request, so done by now or nearly; its failure comes
+                    # first, as it would in sequence.
+                    pending.result()
+                    pending = None
+            pages.append(page)
             if len(page) < self.limit:
-                return
+                break
             oldest, newest = self.span(page)
             if direction == "Le":
-                self.check_covered(page, {"createdAtGt": oldest[1], "createdAtLe": bound[1]})
-                bound = oldest
+                bounds, bound = {"createdAtGt": oldest[1], "createdAtLe": bound[1]}, oldest
             else:
-                self.check_covered(page, {"createdAtGe": bound[1], "createdAtLt": newest[1]})
-                bound = newest
+                bounds, bound = {"createdAtGe": bound[1], "createdAtLt": newest[1]}, newest
+            pending = self.pool.submit(self.check_covered, page, bounds)
+        if pending is not None:
+            pending.result()
+        if stage.stopped():
+            raise _Stopped
+        return pages
 
 
 def list_paginated(kind: Kind, fetch: Fetch, limit: int) -> list[dict]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -130,14 +131,26 @@ def plan(
     if out is not None:
         fsio.check_writable_file(out, "--out")  # before any request: a directory cannot hold a plan
     ctx = context.Context.open(path, env_name, strict=strict, sandbox=sandbox)
-    desired = None if refresh_only else ctx.desired()  # validation errors before any request
-    _warn(ctx.warnings)
-    state = ctx.backend.load()
-    if desired is not None:
-        context.refuse_empty(ctx, desired, state)
-    with context.client_for(ctx, sandbox) as client:
+    with contextlib.ExitStack() as stack:
+        # The live objects are listed (GETs only) while the manifests are validated; a validation
+        # error still ends the run before any lock or write (docs/performance.md).
+        client, listing = (None, None) if sandbox else stack.enter_context(context.reading_ahead(ctx))
+        desired = None if refresh_only else ctx.desired()
+        _warn(ctx.warnings)
+        state = ctx.backend.load()
+        if desired is not None:
+            context.refuse_empty(ctx, desired, state)
+        if client is None:
+            client = stack.enter_context(context.client_for(ctx, sandbox))
         planned = planning.build_plan(
-            ctx, client, state, targets=targets, refresh_only=refresh_only, desired=desired, replace=replace
+            ctx,
+            client,
+            state,
+            targets=targets,
+            refresh_only=refresh_only,
+            desired=desired,
+            replace=replace,
+            listing=listing,
         )
         debug_stats(debug, client)
     result = planned.plan

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import contextlib
 import os
+import threading
 from collections.abc import Collection, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 
 from vapiops.client import VapiClient
@@ -104,18 +106,36 @@ def client_for(ctx: Context, sandbox: bool) -> Iterator[VapiClient]:
 
 
 def read_live(
-    client: VapiClient, kinds: Iterable[Kind] = KINDS.values(), attached: Collection[str] | None = None
+    client: VapiClient,
+    kinds: Iterable[Kind] = KINDS.values(),
+    attached: Collection[str] | None = None,
+    stop: threading.Event | None = None,
 ) -> dict[str, list[dict]]:
-    """Every live object of each kind, one listing per kind (read concurrently).
+    """Every live object of each kind, one listing per kind (read concurrently), then their attached
+    sets (read_attached). Once `stop` is set no further list request is sent (listing.Abandoned)."""
+    kinds = list(kinds)
+    return read_attached(client, kinds, list_kinds(client, kinds, stop), attached)
+
+
+def list_kinds(
+    client: VapiClient, kinds: Iterable[Kind] = KINDS.values(), stop: threading.Event | None = None
+) -> dict[str, list[dict]]:
+    """Every live object of each kind, as its listing has it: one listing per kind, read concurrently."""
+    kinds = list(kinds)
+    with ThreadPoolExecutor(max_workers=len(kinds) or 1) as pool:
+        results = list(pool.map(lambda kind: client.list(kind, stop), kinds))
+    return {k.name: objs for k, objs in zip(kinds, results, strict=True)}
+
+
+def read_attached(
+    client: VapiClient, kinds: Iterable[Kind], live: dict[str, list[dict]], attached: Collection[str] | None
+) -> dict[str, list[dict]]:
+    """`live` with its attached sets filled in.
 
     Attached sets (Kind.attached_sets) are not in listings: each is read with one GET per object,
     concurrently, for the objects whose IDs are in `attached` (every object when None), and set as
     that field of the object (a list of target IDs, as a reference array holds them).
     """
-    kinds = list(kinds)
-    with ThreadPoolExecutor(max_workers=len(kinds) or 1) as pool:
-        results = list(pool.map(client.list, kinds))
-    live = {k.name: objs for k, objs in zip(kinds, results, strict=True)}
     reads = [
         (kind, aset, obj)
         for kind in kinds
@@ -143,3 +163,63 @@ def attached_to_read(state: State, desired: Iterable[Desired] = ()) -> set[str]:
             if aset.field in declared.get(addr, {}) or aset.field in (entry.applied or {}):
                 out.add(entry.id)
     return out
+
+
+class LiveListing:
+    """list_kinds in a background thread: plan lists (I/O) while it loads and validates (CPU).
+    The attached sets, which depend on state and manifests, are read after (read_attached).
+
+    Only GETs: a run that stops before result() (an invalid manifest) sends no write and took no
+    lock; abandon() then stops the listing before its next request. `started_at` is when the
+    listing began, the moment the live objects are known to be at least as new as.
+    """
+
+    def __init__(self, client: VapiClient):
+        self.started_at = datetime.now(timezone.utc)
+        self._stop = threading.Event()
+        self._live: dict[str, list[dict]] = {}
+        self._error: BaseException | None = None
+        # A daemon thread: an invalid manifest ends the run after the requests in flight, not the listing.
+        self._thread = threading.Thread(target=self._read, args=(client,), name="vapiops-list", daemon=True)
+        self._thread.start()
+
+    def _read(self, client: VapiClient) -> None:
+        try:
+            self._live = list_kinds(client, stop=self._stop)
+        except BaseException as exc:  # re-raised by result(), in the thread that plans
+            self._error = exc
+
+    def result(self) -> dict[str, list[dict]]:
+        """The listed objects of every kind, or the listing's error (an ApiError, as list_kinds raises it)."""
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        return self._live
+
+    def abandon(self) -> None:
+        """No further request; wait (briefly) for those in flight, so the client is not closed under them."""
+        self._stop.set()
+        self._thread.join(timeout=ABANDON_WAIT)
+
+
+ABANDON_WAIT = 2.0  # seconds: a request in flight normally ends well within this
+
+
+@contextlib.contextmanager
+def reading_ahead(ctx: Context) -> Iterator[tuple[VapiClient | None, LiveListing | None]]:
+    """The environment's client with its live listing started, for `plan` to validate meanwhile;
+    (None, None) when the key is not set (that error comes after validation's, as it always did).
+    The listing is abandoned when the block ends, whether or not it was used."""
+    try:
+        has_key = bool(ctx.env.api_key())
+    except VapiopsError:
+        has_key = False
+    if not has_key:
+        yield None, None
+        return
+    with client_for(ctx, sandbox=False) as client:
+        listing = LiveListing(client)
+        try:
+            yield client, listing
+        finally:
+            listing.abandon()

@@ -13,9 +13,9 @@ from datetime import datetime, timedelta, timezone
 from vapiops import paths, vapispec
 from vapiops.client import VapiClient
 from vapiops.errors import StateError, UnsafePlan, VapiopsError, did_you_mean
-from vapiops.flows.context import Context, attached_to_read, read_live
+from vapiops.flows.context import Context, LiveListing, attached_to_read, read_attached, read_live
 from vapiops.flows.refactoring import apply_refactors, moved_hints
-from vapiops.kinds import Kind
+from vapiops.kinds import KINDS, Kind
 from vapiops.model import Action, Desired, Plan, Reason, name_of
 from vapiops.planning.drift import drift_report
 from vapiops.planning.planner import make_plan
@@ -32,6 +32,7 @@ def refresh(
     *,
     locked: bool,
     reread: Callable[[], dict[str, list[dict]]] | None = None,
+    listed_at: datetime | None = None,
 ) -> list[str]:
     """Adopt objects a crashed apply created; returns the adopted addresses.
 
@@ -40,17 +41,19 @@ def refresh(
     holds it, since they are then that run's creates in flight, not a crash's leftovers.
     A recent unmatched intent may be a dead run's POST that has not landed yet: under `locked`
     (apply) the run waits until it must have, lists again (`reread`, updating `live`) and only
-    then drops it; a plain plan leaves such an intent for apply to settle.
+    then drops it; a plain plan leaves such an intent for apply to settle. `listed_at`: when the
+    listing of `live` began (default: now), the moment an intent is judged settled against.
     """
     if not state.intents:
         return []
+    listed_at = listed_at or datetime.now(timezone.utc)
     if locked:
-        return _adopt(backend, state, live, reread)
+        return _adopt(backend, state, live, reread, listed_at)
     try:
         with backend.lock(who="plan (adopting interrupted creates)"):
             fresh = backend.load()  # the run that held the lock may have changed state meanwhile
             state.resources, state.intents, state.serial = fresh.resources, fresh.intents, fresh.serial
-            return _adopt(backend, state, live, None)
+            return _adopt(backend, state, live, None, listed_at)
     except StateError:
         return []
 
@@ -70,9 +73,11 @@ def _adopt(
     state: State,
     live: dict[str, list[dict]],
     reread: Callable[[], dict[str, list[dict]]] | None,
+    listed_at: datetime,
 ) -> list[str]:
     adopted = adopt_intents(state, live)
-    settled_at = unsettled_intents(state, adopted, datetime.now(timezone.utc), post_settle())
+    # Judged at the listing's start, not now: a POST landing while the list was read may be missing.
+    settled_at = unsettled_intents(state, adopted, listed_at, post_settle())
     if settled_at is not None and reread is not None:
         log.warning("waiting until %s for creates an interrupted run may still have in flight", settled_at)
         time.sleep(max(0.0, (settled_at - datetime.now(timezone.utc)).total_seconds()))
@@ -117,12 +122,14 @@ def build_plan(
     locked: bool = False,
     replace: Iterable[str] = (),
     refactors: bool = True,
+    listing: LiveListing | None = None,
 ) -> Planned:
     """Read live state (adopting what a crashed apply created) and plan.
 
     `locked`: the caller holds the environment's state lock (apply, destroy). `replace`: addresses
     to re-create although unchanged (--replace); each must have a manifest. `refactors`: apply
-    vapiops.yaml's `moved:`/`import:` (not for destroy, which adopts nothing).
+    vapiops.yaml's `moved:`/`import:` (not for destroy, which adopts nothing). `listing`: the live
+    objects, already being read (plan reads them while it validates the manifests).
     """
     known = set(state.resources) | ({d.address for d in desired} if desired is not None else set())
     if desired is None and not refresh_only:
@@ -131,10 +138,21 @@ def build_plan(
     check_addresses("--target", targets, known, "in the manifests or the state")
     check_addresses("--replace", replace, {d.address for d in desired or []}, "in the manifests")
     attached = attached_to_read(state, desired or ())
-    live = read_live(client, attached=attached)
+    if listing is not None:
+        listed_at, live = (
+            listing.started_at,
+            read_attached(client, KINDS.values(), listing.result(), attached),
+        )
+    else:
+        listed_at, live = datetime.now(timezone.utc), read_live(client, attached=attached)
     bind_org(ctx, state, live, persist=locked)  # before any write: refuses another org's key
     adopted = refresh(
-        ctx.backend, state, live, locked=locked, reread=lambda: read_live(client, attached=attached)
+        ctx.backend,
+        state,
+        live,
+        locked=locked,
+        reread=lambda: read_live(client, attached=attached),
+        listed_at=listed_at,
     )
     if refresh_only:
         return Planned(drift_report(ctx.env.name, state, live), [], live, adopted, state)

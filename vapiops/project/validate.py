@@ -1,7 +1,8 @@
 """Offline checks of rendered manifests: references by name and each spec against Vapi's DTO.
 
 Turns resources into the planner's Desired values, collecting every problem of every file in one
-ValidationError, so a user fixes them all in one pass and no request is ever sent for a bad project.
+ValidationError, so a user fixes them all in one pass and nothing is ever written for a bad project
+(plan lists the live org meanwhile, GETs only: docs/performance.md).
 """
 
 from __future__ import annotations
