@@ -361,3 +361,41 @@ def test_non_utf8_manifest_is_a_problem(tmp_path):
 def test_empty_project_loads_nothing(tmp_path):
     write(tmp_path, "empty.yaml", "---\n# nothing\n")
     assert load_manifests(load_project(tmp_path)) == []
+
+
+def _real_depth(node: yaml.Node) -> int:
+    if isinstance(node, yaml.ScalarNode):
+        return 0
+    children = node.value if isinstance(node, yaml.SequenceNode) else [v for pair in node.value for v in pair]
+    return 1 + max((_real_depth(c) for c in children), default=0)
+
+
+NESTINGS = {
+    "flow": "a: " + "[" * 30 + "]" * 30 + "\n",
+    "block mappings": "".join("  " * i + f"k{i}:\n" for i in range(40)) + "  " * 40 + "v: 1\n",
+    "lists under keys at the keys' column": "a:\n- b:\n  - c:\n    - d:\n      - e\n",
+    "compact nested lists": "- " * 60 + "x\n",
+    "compact lists of mappings": "".join("  " * i + "- k:\n" for i in range(30)) + "  " * 30 + "- x\n",
+    "complex keys": "? " * 20 + "x\n",
+    "flow in block": "a:\n  b:\n    - [[{c: [1]}]]\n",
+    "documents": "a: [[1]]\n---\n" + "- " * 25 + "x\n...\n--- {a: {b: {c: 1}}}\n",
+}
+
+
+@pytest.mark.parametrize("text", NESTINGS.values(), ids=NESTINGS.keys())
+def test_the_cheap_depth_bound_is_never_below_the_real_depth(text):
+    from vapiops.project.yamlload import _DOCUMENT_MARKER, _depth_bound
+
+    real = max(_real_depth(n) for n in yaml.compose_all(text, Loader=yaml.SafeLoader) if n is not None)
+    bound = max(_depth_bound(d) for d in _DOCUMENT_MARKER.split(text))
+    assert bound >= real
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["- " * (MAX_DEPTH + 5) + "x\n", "".join("  " * i + "k:\n" for i in range(MAX_DEPTH + 5)) + "  v\n"],
+)
+def test_deep_block_nesting_is_refused_too(text):
+    with pytest.raises(ManifestError) as info:
+        load_yaml_with_lines(text, "deep.yaml")
+    assert "levels deep" in info.value.message or "invalid YAML" in info.value.message

@@ -513,3 +513,19 @@ def test_include_render_errors(tmp_path, files, call, message):
         TemplateError, match=message.replace("(", r"\(").replace(")", r"\)").replace(".", r"\.")
     ):
         render_string("${{ " + call + " }}", TemplateContext("dev", {}, tmp_path))
+
+
+@pytest.mark.parametrize(
+    ("value", "templated"),
+    [
+        ({"a": "plain", "b": [1, {"c": "{{ customer.name }}"}]}, False),
+        ({"a": [{"b": ["x", "${{ env }}"]}]}, True),
+        ({"a": "tab\t, quote ' \" and é then ${{ env }}"}, True),
+        ({"${{ env }}": "a key, never rendered: only the long way round"}, True),
+        ({"a": "$ {{ not a template }}"}, False),
+    ],
+)
+def test_a_spec_without_template_syntax_is_copied_not_walked(value, templated):
+    from vapiops.project.template import _templated
+
+    assert _templated(value) is templated

@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 Path = tuple[str | int, ...]
@@ -153,29 +154,47 @@ def find_many(value: Any, patterns: Sequence[Path | str]) -> list[list[tuple[Pat
     The registry's reference patterns start with `**`; walking a value once for all of them,
     instead of once per pattern, keeps planning 1,000 resources at its former speed.
     """
-    parsed = [parse_path(p) if isinstance(p, str) else p for p in patterns]
+    parsed, by_key = _walk_plan(tuple(patterns))
     out: list[list[tuple[Path, Any]]] = [[] for _ in parsed]
-    by_key: dict[str | int, list[tuple[int, Path]]] = {}
     for i, pat in enumerate(parsed):
-        first = pat[1] if len(pat) > 1 and pat[0] == ANY_DEPTH else None
-        if isinstance(first, str) and first not in (ANY_INDEX, ANY_KEY, ANY_DEPTH):
-            by_key.setdefault(first, []).append((i, pat[1:]))
-        else:
+        if i not in by_key.indexes:
             out[i] = list(find(value, pat))
-    if not by_key:
+    if not by_key.rests:
         return out
+    keys = by_key.rests.keys()
     stack: list[tuple[Path, Any]] = [((), value)]
     while stack:
         here, node = stack.pop()
         if isinstance(node, dict):
-            for key in node.keys() & by_key.keys():
-                for i, rest in by_key[key]:
+            for key in node.keys() & keys:
+                for i, rest in by_key.rests[key]:
                     out[i].extend(find(node, rest, here))
-        children = [
-            (here + (step,), child) for step, child in _children(node) if isinstance(child, (dict, list))
-        ]
-        stack.extend(reversed(children))
+            children = [(here + (k,), v) for k, v in node.items() if isinstance(v, (dict, list))]
+        elif isinstance(node, list):
+            children = [(here + (n,), v) for n, v in enumerate(node) if isinstance(v, (dict, list))]
+        else:
+            continue
+        children.reverse()  # popped in document order
+        stack.extend(children)
     return out
+
+
+@dataclass(frozen=True)
+class _ByKey:
+    rests: dict[str | int, list[tuple[int, Path]]]  # `**.<key>…` patterns by key: (index, the rest)
+    indexes: frozenset[int]  # the patterns found by the one walk
+
+
+@functools.lru_cache(maxsize=256)
+def _walk_plan(patterns: tuple[Path | str, ...]) -> tuple[tuple[Path, ...], _ByKey]:
+    """The patterns parsed and grouped for find_many, once per pattern set (the registry has a few)."""
+    parsed = tuple(parse_path(p) if isinstance(p, str) else p for p in patterns)
+    rests: dict[str | int, list[tuple[int, Path]]] = {}
+    for i, pat in enumerate(parsed):
+        first = pat[1] if len(pat) > 1 and pat[0] == ANY_DEPTH else None
+        if isinstance(first, str) and first not in (ANY_INDEX, ANY_KEY, ANY_DEPTH):
+            rests.setdefault(first, []).append((i, pat[1:]))
+    return parsed, _ByKey(rests, frozenset(i for group in rests.values() for i, _ in group))
 
 
 def _children(value: Any) -> Iterator[tuple[str | int, Any]]:

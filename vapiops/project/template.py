@@ -338,8 +338,10 @@ def render_resource(
     )
     with budget():
         base: dict[tuple, tuple[str, ...]] = {}
-        spec = _render_tree(
-            resource.spec, (), ctx, base, lambda p: (resource.location(p), "spec" + _suffix(p))
+        spec = (
+            _render_tree(resource.spec, (), ctx, base, lambda p: (resource.location(p), "spec" + _suffix(p)))
+            if _templated(resource.spec)
+            else paths.copy_json(resource.spec)
         )
         override = resource.overrides.get(env.name)
         if not override:
@@ -355,6 +357,13 @@ def render_resource(
     kept = {p: n for p, n in base.items() if not _overridden(p, spec, partial)}
     names = {**kept, **over}
     return Rendered(merge(spec, partial), set(names), names, list(ctx.include_warnings))
+
+
+def _templated(value: Any) -> bool:
+    """Whether any string in value may hold template syntax. repr shows `${` as written (it escapes
+    only quotes, backslashes and unprintables), so one C-speed scan spares walking the rest of the
+    project's specs path by path; a key holding `${` only sends that spec the long way."""
+    return MARKER in repr(value)
 
 
 def _suffix(path: tuple) -> str:

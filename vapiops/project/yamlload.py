@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from pathlib import Path
 from typing import Any
 
@@ -136,8 +137,31 @@ class _Builder:
         return merged
 
 
+# A document marker: `---` or `...` at column 0, then a blank or the end of the line (YAML 1.1, 9.1.3).
+_DOCUMENT_MARKER = re.compile(r"^(?:---|\.\.\.)(?=[ \t\r\n]|$)", re.M)
+# What may come before a line's first block collection: indentation and compact `- `, `? `, `: `.
+_LEAD = re.compile(r"^[ \t?:-]*", re.M)
+
+
+def _depth_bound(document: str) -> int:
+    """An upper bound on how deep one document's text can nest, from a few C-speed scans.
+
+    On one chain, every flow collection starts at its own `[` or `{`; a block collection nested in
+    another starts further right (a block list under a mapping key may share its column: hence the
+    factor 2), at a column inside its line's lead of indentation and compact markers.
+    """
+    lead = max(map(len, _LEAD.findall(document)), default=0)
+    return document.count("[") + document.count("{") + 2 * (lead + 1)
+
+
 def _check_depth(text: str, filename: str) -> None:
-    """Refuse absurd nesting before composing: libyaml's composer recurses on the C stack and crashes."""
+    """Refuse absurd nesting before composing: libyaml's composer recurses on the C stack and crashes.
+
+    The exact check walks every parse event (as long as composing itself), so it runs only for a
+    document whose cheap bound (_depth_bound) exceeds the limit: real manifests never reach it.
+    """
+    if all(_depth_bound(document) <= MAX_DEPTH for document in _DOCUMENT_MARKER.split(text)):
+        return
     depth = 0
     for event in yaml.parse(text, Loader=_Loader):
         if isinstance(event, (yaml.SequenceStartEvent, yaml.MappingStartEvent)):
