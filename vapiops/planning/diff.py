@@ -11,6 +11,7 @@ declared keys alone is what makes planning 1,000 resources cheap.
 
 from __future__ import annotations
 
+import functools
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -37,7 +38,9 @@ def _patterns(patterns: Iterable[str | Path]) -> tuple[Pattern, ...]:
     return tuple(parse_path(p) if isinstance(p, str) else tuple(p) for p in patterns)
 
 
+@functools.lru_cache(maxsize=8192)
 def _matches_any(patterns: tuple[Pattern, ...], path: Path) -> bool:
+    # Remembered: the same few patterns meet the same paths in every resource of a kind.
     return any(matches(p, path) for p in patterns)
 
 

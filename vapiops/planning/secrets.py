@@ -19,7 +19,12 @@ def is_mask(value: Any) -> bool:
     """Whether a live value is the API hiding a secret: "****", a string ending in "****"
     ("sk-1****"), or a string of asterisks only. Such a value is never written back, never
     reported as drift and never exported (docs/plan.md, Secrets)."""
-    return isinstance(value, str) and bool(value) and (value.endswith("****") or set(value) == {"*"})
+    # The first character first: a prompt of kilobytes is then never scanned whole.
+    return (
+        isinstance(value, str)
+        and bool(value)
+        and (value.endswith("****") or (value[0] == "*" and not value.strip("*")))
+    )
 
 
 def masked_paths(value: Any, at: Path = ()) -> list[Path]:
