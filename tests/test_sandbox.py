@@ -674,9 +674,10 @@ def test_a_listing_page_is_a_copy_of_only_its_own_objects_in_order():
 def test_seed_stores_a_dashboard_made_object_in_the_keys_org_unchecked():
     with SandboxServer() as server, client(server) as c:
         fixed = {"id": "f" * 8, "createdAt": "2026-01-01T00:00:00.000Z", "name": "faq.md", "bytes": 10}
+        fixed["purpose"] = "assistant"
         seeded = server.seed("file", KEY, fixed)
-        generated = server.seed("file", KEY, {"name": "other.md"})
-        listed = {o["id"]: o for o in c.get("/file").json()}
+        generated = server.seed("file", KEY, {"name": "other.md", "purpose": "assistant"})
+        listed = {o["id"]: o for o in c.get("/file", params={"purpose": "assistant"}).json()}
         assert listed[fixed["id"]] == seeded and seeded["createdAt"] == fixed["createdAt"]
         assert seeded["orgId"] == generated["orgId"] and generated["id"] in listed
         assert server.objects("file", "another-key") == []
