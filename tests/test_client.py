@@ -11,7 +11,7 @@ from email.utils import format_datetime
 import httpx
 import pytest
 
-from vapiops.client import CONNECT_RETRIES, MAX_RETRY_AFTER, PAGE_SIZE, VapiClient
+from vapiops.client import CONNECT_RETRIES, LIST_LIMIT, MAX_RETRY_AFTER, TRUSTED_PAGE, VapiClient
 from vapiops.errors import ApiError
 from vapiops.kinds import KINDS
 
@@ -84,7 +84,8 @@ class FakeVapi:
 
     def list(self, request: httpx.Request, path: str) -> httpx.Response:
         limit = int(request.url.params.get("limit", 100))
-        assert limit <= PAGE_SIZE
+        assert limit <= LIST_LIMIT
+        limit = min(limit, TRUSTED_PAGE)  # pages of 100 whatever is asked, as a capping server's
         # Newest first; ties in an order unrelated to insertion, as a database might return them.
         items = sorted(self.items.get(path, []), key=lambda o: (o["createdAt"], o["id"][::-1]), reverse=True)
         if path in (STRUCTURED.path, SCORECARD.path):
@@ -158,7 +159,7 @@ def test_array_listing_sends_limit_and_inclusive_bounds(api: FakeVapi, client: V
     oldest_first_page = min(o["createdAt"] for o in listed[:100])
     # After the first page and its check, the walk goes on from the oldest timestamp seen, inclusive.
     assert gets[2].url.params["createdAtLe"] == oldest_first_page
-    assert all(r.url.params["limit"] == "100" for r in gets)
+    assert all(r.url.params["limit"] == str(LIST_LIMIT) for r in gets)
     assert len(gets) == client.stats["GET"] == 6
 
 

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta, timezone
 import httpx
 import pytest
 
-from vapiops.client import PAGE_SIZE, VapiClient
+from vapiops.client import LIST_LIMIT, TRUSTED_PAGE, VapiClient
 from vapiops.errors import ApiError
 from vapiops.kinds import KINDS
 
@@ -44,8 +44,9 @@ class FakeArrayApi:
     """GET /tool as data: `order` is asc, desc, asc-shuffled or desc-shuffled (sorted, then each
     page shuffled), or random (no order at all); `honours_filters=False` ignores the time bounds."""
 
-    def __init__(self, items: list[dict], order: str, honours_filters: bool = True):
+    def __init__(self, items: list[dict], order: str, honours_filters: bool = True, cap: int = 1000):
         self.items = items
+        self.cap = cap  # the most one response holds, whatever `limit` asks (a capping server)
         self.order = order
         self.honours_filters = honours_filters
         self.requests: list[dict[str, str]] = []
@@ -65,7 +66,7 @@ class FakeArrayApi:
         else:
             # Ties in an order unrelated to the ids or insertion, as a database might return them.
             items.sort(key=lambda o: (o["createdAt"], o["id"][::-1]), reverse=self.order.startswith("desc"))
-        page = items[:limit]
+        page = items[: min(limit, self.cap)]
         if self.order.endswith("shuffled"):
             self.rng.shuffle(page)
         return httpx.Response(200, json=page)
@@ -77,48 +78,69 @@ def listed(api: FakeArrayApi | FakePaginatedApi, kind=TOOL) -> list[dict]:
 
 
 ORDERS = ["asc", "desc", "asc-shuffled", "desc-shuffled"]
-SIZES = [0, 1, 100, 101, 250]
+SIZES = [0, 1, 100, 101, 250, 1000, 2500]
 
 
+@pytest.mark.parametrize("cap", [1000, 100, 150], ids=["honours-1000", "caps-at-100", "caps-at-150"])
 @pytest.mark.parametrize("per_timestamp", [1, 7], ids=["distinct", "7-share-each-createdAt"])
 @pytest.mark.parametrize("n", SIZES)
 @pytest.mark.parametrize("order", ORDERS)
-def test_array_listing_is_complete_in_any_order(order: str, n: int, per_timestamp: int):
+def test_array_listing_is_complete_in_any_order(order: str, n: int, per_timestamp: int, cap: int):
+    """Whatever the order, and whether the server honours `limit` or caps pages lower unannounced
+    (at the trusted 100 or above it), the listing is complete."""
     items = make_items(n, per_timestamp)
-    api = FakeArrayApi(items, order)
+    api = FakeArrayApi(items, order, cap=cap)
     got = listed(api)
     ids = [o["id"] for o in got]
     assert len(ids) == len(set(ids)) == n
     assert set(ids) == {o["id"] for o in items}
-    # Cost: one call below a full page; else each full page and its check, and each side's end.
-    pages = -(-n // PAGE_SIZE)
-    assert len(api.requests) == 1 if n < PAGE_SIZE else len(api.requests) <= 2 * pages + 2
-    assert all(r["limit"] == str(PAGE_SIZE) for r in api.requests)
+    # Cost: one call below the trusted page; else each page of the cap, its check, and each side's end.
+    pages = -(-n // cap)
+    assert len(api.requests) == 1 if n < TRUSTED_PAGE else len(api.requests) <= 2 * pages + 3
+    assert all(r["limit"] == str(LIST_LIMIT) for r in api.requests)
+
+
+def test_a_server_honouring_the_documented_maximum_lists_2500_in_a_handful_of_calls():
+    api = FakeArrayApi(make_items(2500), "desc")
+    assert len(listed(api)) == 2500
+    # Pages of 1,000, 1,000 and 500 (newest first), a check for each full one, and the newer end.
+    assert len(api.requests) == 6
 
 
 @pytest.mark.parametrize(
-    ("case", "items", "order", "honours_filters", "message"),
+    ("case", "items", "order", "honours_filters", "cap", "message"),
     [
-        ("150 share one createdAt", make_items(150, 150), "desc", True, "share createdAt"),
+        ("150 share one createdAt", make_items(150, 150), "desc", True, 100, "share createdAt"),
+        ("1,200 share one createdAt", make_items(1200, 1200), "desc", True, 1000, "share createdAt"),
         (
             "120 of 250 share one createdAt",
             make_items(130) + make_items(120, 120),
             "asc",
             True,
+            100,
             "share createdAt",
         ),
-        ("no order at all", make_items(150), "random", True, "neither oldest nor newest first"),
-        ("time filters ignored", make_items(150), "desc", False, "neither oldest nor newest first"),
+        ("no order at all", make_items(150), "random", True, 100, "neither oldest nor newest first"),
+        ("no order, pages of 150", make_items(400), "random", True, 150, "neither oldest nor newest first"),
+        (
+            "no order, pages of 1000",
+            make_items(1500),
+            "random",
+            True,
+            1000,
+            "neither oldest nor newest first",
+        ),
+        ("time filters ignored", make_items(150), "desc", False, 100, "neither oldest nor newest first"),
     ],
 )
 def test_array_listing_that_cannot_be_proven_complete_is_an_error(
-    case, items, order, honours_filters, message
+    case, items, order, honours_filters, cap, message
 ):
     # Distinct ids where two groups are concatenated.
     for i, item in enumerate(items):
         item["id"] = f"id-{i:04d}"
     with pytest.raises(ApiError, match=message) as e:
-        listed(FakeArrayApi(items, order, honours_filters))
+        listed(FakeArrayApi(items, order, honours_filters, cap=cap))
     assert "GET /tool" in str(e.value)
     assert "nothing was planned" in str(e.value)
 
@@ -178,7 +200,7 @@ class SlowArrayApi(FakeArrayApi):
     """FakeArrayApi with `latency` seconds per request, counting how many are in flight at once."""
 
     def __init__(self, items: list[dict], order: str, latency: float):
-        super().__init__(items, order)
+        super().__init__(items, order, cap=100)  # pages of 100, whatever `limit` asks
         self.latency = latency
         self.in_flight = 0
         self.overlapping = 0  # requests sent while another was in flight
@@ -198,7 +220,7 @@ class SlowArrayApi(FakeArrayApi):
 
 @pytest.mark.parametrize("order", ["asc", "desc"])
 def test_each_check_runs_while_the_walk_fetches_its_next_page(order: str):
-    # 1,000 items: 10 pages, each full one proven by a check. In sequence that is about 21 request
+    # 1,000 items from a server capping pages at 100: 10 pages, each proven by a check. In sequence about 21 request
     # times; with each check sent beside the next page, about 11.
     api = SlowArrayApi(make_items(1000), order, latency=0.03)
     got = listed(api)

@@ -264,14 +264,14 @@ def test_changing_a_structured_outputs_schema_type_needs_schema_override(api, fl
 
 
 @pytest.mark.e2e
-def test_array_list_caps_at_100_and_pages_backwards_over_250(api, sandbox):
+def test_array_list_gives_100_by_default_at_most_1000_and_pages_backwards_over_250(api, sandbox):
     created = [api.post("/assistant", json={"name": f"a{i}"}).json()["id"] for i in range(250)]
     first = api.get("/squad").json()
     assert first == []  # kinds do not mix
     page = api.get("/assistant").json()
     assert len(page) == 100
     assert [o["id"] for o in page] == created[::-1][:100]  # newest first
-    assert len(api.get("/assistant", params={"limit": 1000}).json()) == 100  # capped silently
+    assert len(api.get("/assistant", params={"limit": 1000}).json()) == 250  # up to the documented 1000
     assert len(api.get("/assistant", params={"limit": 7}).json()) == 7
 
     # createdAtLe (what vapiops sends): each page repeats only the boundary item.
@@ -341,8 +341,9 @@ def test_paginated_kinds_page_limit_sort_and_metadata(api):
 
     asc = api.get("/structured-output", params={"sortOrder": "ASC", "limit": 3}).json()
     assert [o["id"] for o in asc["results"]] == ids[:3]
-    capped = api.get("/structured-output", params={"limit": 500}).json()
-    assert capped["metadata"]["itemsPerPage"] == 100 and len(capped["results"]) == 5
+    capped = api.get("/structured-output", params={"limit": 5000}).json()
+    assert capped["metadata"]["itemsPerPage"] == 1000 and len(capped["results"]) == 5
+    assert api.get("/structured-output").json()["metadata"]["itemsPerPage"] == 100  # the default
     assert api.get("/structured-output", params={"page": 0}).status_code == 400
     assert api.get("/structured-output", params={"sortOrder": "UP"}).status_code == 400
     filtered = api.get("/structured-output", params={"createdAtGt": walked[0]["results"][1]["createdAt"]})
@@ -709,3 +710,15 @@ def test_pronunciation_dictionaries_live_under_their_providers_path_and_page():
         assert c.get(f"{base.format('11labs')}/{made['id']}").status_code == 404  # another provider's
         assert c.get(f"{base.format('cartesia')}/{made['id']}").json() == made
         assert c.get(base.format("playht")).status_code == 404  # no such provider
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize("kind", ["assistant", "structured-output"])
+def test_a_page_cap_answers_fewer_than_limit_asks(kind: str):
+    """`--page-cap`: a server that caps pages lower than `limit` asks, without saying so."""
+    body = {"name": "a"} if kind == "assistant" else STRUCTURED_OUTPUT
+    with SandboxServer(page_cap=3) as server, client(server) as c:
+        for i in range(5):
+            c.post(KINDS[kind].path, json={**body, "name": f"x{i}"}).raise_for_status()
+        listed = c.get(KINDS[kind].path, params={"limit": 1000}).json()
+        assert len(listed if kind == "assistant" else listed["results"]) == 3

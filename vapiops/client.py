@@ -28,7 +28,11 @@ from vapiops.timestamps import CLOCK_SKEW, parse_time
 
 log = logging.getLogger(__name__)
 
-PAGE_SIZE = 100  # Vapi returns at most 100 items per list call
+# Array lists are asked for Vapi's documented maximum page; a server may cap it lower unannounced,
+# and only its documented default page (100) is trusted to be honoured (listing.py's proof). Offset-
+# paginated lists compute offsets from the limit, so they ask only for the trusted page.
+LIST_LIMIT = 1000
+TRUSTED_PAGE = 100
 MAX_RETRY_AFTER = 60.0  # a server asking for longer is capped: a run should not hang for minutes
 MAX_BACKOFF = 30.0
 KEY_HINT = "check the API key: it is read from the environment's api_key_env variable (default VAPI_API_KEY)"
@@ -123,9 +127,9 @@ class VapiClient:
             return self._call("GET", collection, params={**query, **params})
 
         if kind.list_shape == "array":
-            listed = listing.list_array(kind, fetch, PAGE_SIZE)
+            listed = listing.list_array(kind, fetch, LIST_LIMIT, TRUSTED_PAGE)
         else:
-            listed = listing.list_paginated(kind, fetch, PAGE_SIZE)
+            listed = listing.list_paginated(kind, fetch, TRUSTED_PAGE)
         if path_params:
             self._where.update(((kind.name, str(obj["id"])), path_params) for obj in listed)
         return listed

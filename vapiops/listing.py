@@ -3,23 +3,29 @@
 Vapi does not document the order of its array lists (`GET /assistant`, `/tool`, `/squad`) and they
 take no sort parameter, only `limit` and `createdAt` bounds. Trusting one order is how a 150-tool
 org once listed as 100 tools and planned 50 duplicate creates. So no order is assumed; coverage is
-proven from the `createdAt` bounds instead:
+proven from the `createdAt` bounds instead.
 
-- a page shorter than `limit` holds everything its bounds select;
+Pages are asked for with the largest `limit` the API documents (1000), but a server may cap a page
+lower without saying so. What is trusted is only this: a response holds min(cap, what its bounds
+select) items for one fixed cap of at least `trusted` (100, Vapi's documented default page). So a
+response is known to hold everything its bounds select when it is shorter than `trusted`, or
+shorter than a response already seen (the cap is at least that). Any other response is "full":
+
 - a full page is a run of the timeline from its oldest to its newest item only if the API sorts by
   `createdAt` (either way; the order inside a page does not matter). That is checked, not assumed:
   one more request for the span strictly inside (or, for a page taken beyond a bound, from its far
-  end to that bound) must return fewer than `limit` items, all of them already seen;
+  end to that bound) must come back known-complete (as above), all of it already seen;
 - the rest of the timeline is walked from the oldest item seen downwards (`createdAtLe`) and from
   the newest item seen upwards (`createdAtGe`): inclusive bounds, so items sharing the boundary
-  timestamp are read again and deduplicated by id, until each side ends in a short page.
+  timestamp are read again and deduplicated by id, until each side ends in a known-complete page.
 
-The checks are extra requests, not extra waiting: they run beside the walks (list_array).
+The checks are extra requests, not extra waiting: they run beside the walks (list_array). Against
+an API that honours `limit=1000`, 6,000 assistants list in 6 pages, 6 checks and the two ends.
 
-More than `limit` items sharing one `createdAt` cannot be paged through with time bounds: an error.
-Paginated kinds (`{results, metadata}`) are read page by page in ascending `createdAt` order (new
-objects then land at the end, not in pages already read) and the count is checked against
-`metadata.totalItems`.
+More than a page of items sharing one `createdAt` cannot be paged through with time bounds: an
+error. Paginated kinds (`{results, metadata}`) are read page by page in ascending `createdAt` order
+(new objects then land at the end, not in pages already read) with a limit the API is trusted to
+honour (offsets are computed from it), and the count is checked against `metadata.totalItems`.
 """
 
 from __future__ import annotations
@@ -43,7 +49,7 @@ class Abandoned(Exception):
     """The caller stopped wanting the listing (plan read ahead, then met an invalid manifest)."""
 
 
-def list_array(kind: Kind, fetch: Fetch, limit: int) -> list[dict]:
+def list_array(kind: Kind, fetch: Fetch, limit: int, trusted: int) -> list[dict]:
     """Every object of an array kind (see the module docstring for how completeness is proven).
 
     The proof's requests cost no wall time of their own: the first page's check and the walks
@@ -51,9 +57,9 @@ def list_array(kind: Kind, fetch: Fetch, limit: int) -> list[dict]:
     Errors are those of the sequential order (first check, older side, newer side): a failure
     stops only the work after it in that order, so the same listing always reports the same one.
     """
-    listing = _ArrayListing(kind, fetch, limit)
+    listing = _ArrayListing(kind, fetch, limit, trusted)
     first = listing.page({})
-    if len(first) < limit:
+    if listing.complete(first):
         return listing.collect([first])
     oldest, newest = listing.span(first)
     with ThreadPoolExecutor(max_workers=_WORKERS, thread_name_prefix=f"list-{kind.name}") as pool:
@@ -104,12 +110,28 @@ class _Stage:
             raise
 
 
+class _Page(list):
+    """A response's items, and whether they are known to be all that its bounds select."""
+
+    def __init__(self, items: list[dict], *, complete: bool):
+        super().__init__(items)
+        self.complete = complete
+
+
 class _ArrayListing:
-    def __init__(self, kind: Kind, fetch: Fetch, limit: int):
+    def __init__(self, kind: Kind, fetch: Fetch, limit: int, trusted: int):
         self.kind = kind
         self.fetch = fetch
         self.limit = limit
+        self.trusted = min(trusted, limit)
+        self.largest = 0  # the longest response so far: the server's cap is at least this
+        self.lock = threading.Lock()
         self.pool: ThreadPoolExecutor | None = None
+
+    @staticmethod
+    def complete(response: list[dict]) -> bool:
+        """Whether a response (as page() returned it) surely holds everything its bounds select."""
+        return isinstance(response, _Page) and response.complete
 
     def collect(self, pages: list[list[dict]]) -> list[dict]:
         """The items of `pages`, each id once (its first appearance), in the order they were read."""
@@ -120,13 +142,18 @@ class _ArrayListing:
         return list(found.values())
 
     def page(self, bounds: dict[str, str]) -> list[dict]:
+        """One response, judged as it arrives: known-complete when shorter than the trusted page or
+        than a response before it (the server's cap is at least as long); else possibly capped."""
         data = self.fetch({"limit": self.limit, **bounds})
         if not isinstance(data, list):
             raise _malformed(self.kind, "expected a JSON array")
         for item in data:
             if not isinstance(item, dict) or not isinstance(item.get("id"), str):
                 raise _malformed(self.kind, "a listed item has no string `id`")
-        return data
+        with self.lock:
+            page = _Page(data, complete=len(data) < max(self.trusted, self.largest))
+            self.largest = max(self.largest, len(data))
+        return page
 
     def span(self, page: list[dict]) -> tuple[tuple[datetime, str], tuple[datetime, str]]:
         """(oldest, newest) createdAt of a non-empty page, each as (time, the text the API gave)."""
@@ -143,7 +170,7 @@ class _ArrayListing:
                 self.kind.path,
                 None,
                 f"cannot list every {self.kind.name}: {len(page)} or more share createdAt {oldest[1]}, "
-                f"and the API pages only by createdAt ({self.limit} per call)",
+                f"and the API pages only by createdAt (at most {len(page)} per call here)",
                 hint=INCOMPLETE_HINT,
             )
         return oldest, newest
@@ -152,12 +179,12 @@ class _ArrayListing:
         """Prove that `page` holds every item within `bounds` (a span its own items delimit)."""
         inside = self.page(bounds)
         seen = {item["id"] for item in page}
-        if len(inside) >= self.limit or any(item["id"] not in seen for item in inside):
+        if not self.complete(inside) or any(item["id"] not in seen for item in inside):
             raise ApiError(
                 "GET",
                 self.kind.path,
                 None,
-                f"cannot list every {self.kind.name}: a full page of {self.limit} was not a run of "
+                f"cannot list every {self.kind.name}: a full page of {len(page)} was not a run of "
                 "consecutive createdAt values, so the API's list order is neither oldest nor newest first",
                 hint=INCOMPLETE_HINT,
             )
@@ -184,7 +211,7 @@ class _ArrayListing:
                     pending.result()
                     pending = None
             pages.append(page)
-            if len(page) < self.limit:
+            if self.complete(page):
                 break
             oldest, newest = self.span(page)
             if direction == "Le":

@@ -44,6 +44,11 @@ def _ignored_fields(
     type=click.Choice(["desc", "asc"]),
     help="Order of assistant, tool and squad lists: newest (desc, the default) or oldest (asc) first.",
 )
+@click.option(
+    "--page-cap",
+    type=click.IntRange(1, 1000),
+    help="Answer at most this many items per list call whatever `limit` asks (default 1000, the documented maximum).",
+)
 @click.option("--mask-secrets", is_flag=True, help='Answer secret fields as "****", as the real API does.')
 @click.option(
     "--ignore-field",
@@ -66,6 +71,7 @@ def sandbox(
     fault_rate: float,
     echo_errors: bool,
     list_order: str | None,
+    page_cap: int | None,
     mask_secrets: bool,
     ignore_fields: dict[str, list[str]],
     strict_real: bool,
@@ -81,6 +87,7 @@ def sandbox(
         log=err,
         echo_errors=echo_errors,
         list_order=list_order,
+        page_cap=page_cap,
         mask_secrets=mask_secrets,
         ignore_fields=ignore_fields,
         strict_real=strict_real,

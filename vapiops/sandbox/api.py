@@ -24,9 +24,8 @@ from vapiops.kinds import KINDS, Kind
 from vapiops.planning.graph import is_uuid
 from vapiops.sandbox.store import Store, parse_timestamp
 
-MAX_LIMIT = (
-    100  # the real API documents a maximum of 1000; vapiops' contract (docs/sandbox.md) is 100 per call
-)
+MAX_LIMIT = 1000  # the real API's documented maximum `limit`; above it, capped silently
+DEFAULT_LIMIT = 100  # its documented default
 _TIME_FILTERS: dict[str, Callable[[datetime, datetime], bool]] = {
     "Gt": lambda value, bound: value > bound,
     "Lt": lambda value, bound: value < bound,
@@ -84,7 +83,11 @@ class Api:
         mask_secrets: bool = False,
         ignore_fields: Mapping[str, Iterable[str]] | None = None,
         list_order: str = "desc",
+        page_cap: int = MAX_LIMIT,
     ):
+        if not 1 <= page_cap <= MAX_LIMIT:
+            raise ValueError(f"page_cap must be 1 to {MAX_LIMIT}, not {page_cap}")
+        self.page_cap = page_cap  # the most a list answers, whatever `limit` asks: as a capping server
         if list_order not in LIST_ORDERS:
             raise ValueError(f"list_order must be one of {', '.join(LIST_ORDERS)}, not {list_order!r}")
         self.list_order = list_order
@@ -285,7 +288,7 @@ class Api:
         return Response(200, obj) if obj is not None else _not_found(kind, id_)
 
     def _list(self, kind: Kind, query: Query, org: str, params: dict[str, str] | None = None) -> Response:
-        limit = _limit(query)
+        limit = min(_limit(query), self.page_cap)
         missing = uploads.list_problems(kind, query)
         if missing:
             raise _BadRequest(missing)
@@ -392,7 +395,7 @@ def _number(query: Query, name: str, default: int, minimum: int) -> int:
 
 
 def _limit(query: Query) -> int:
-    return min(_number(query, "limit", MAX_LIMIT, 0), MAX_LIMIT)  # over the maximum: capped silently
+    return min(_number(query, "limit", DEFAULT_LIMIT, 0), MAX_LIMIT)  # over the maximum: capped silently
 
 
 def _page(query: Query) -> int:

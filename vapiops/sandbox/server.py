@@ -51,10 +51,13 @@ class SandboxServer:
         ignore_fields: dict[str, list[str]] | None = None,
         echo_errors: bool = False,
         strict_real: bool = False,
+        page_cap: int | None = None,
     ):
         """strict_real: every real-API behaviour that is otherwise off (docs/sandbox.md, Strict-real):
         secrets answered masked and array lists oldest first, the order vapiops must not assume
-        away; an explicit list_order still wins. UUID checks and server rules are always on."""
+        away; an explicit list_order still wins. UUID checks and server rules are always on.
+        page_cap: the most items a list call answers whatever its `limit` (default: the documented
+        maximum, 1000), as a server capping pages lower than it says would."""
         if list_order is None:
             list_order = "asc" if strict_real else "desc"
         mask_secrets = mask_secrets or strict_real
@@ -68,6 +71,7 @@ class SandboxServer:
             mask_secrets=mask_secrets,
             ignore_fields=ignore_fields,
             list_order=list_order,
+            **({"page_cap": page_cap} if page_cap is not None else {}),
         )
         self._faults = Faults(latency_ms=latency_ms, fault_rate=fault_rate, seed=seed)
         # Like a careless server, quote the request body in every error message: shows that vapiops
