@@ -165,3 +165,61 @@ def test_a_refused_connection_is_a_connect_error_and_an_unknown_scheme_unsupport
         client.get("/")
     with pytest.raises(httpx.UnsupportedProtocol):
         StdlibTransport().handle_request(httpx.Request("GET", "ftp://127.0.0.1/x"))
+
+
+def _serve_ok(conn, _number):
+    while conn.read():
+        conn.sendall(_ok(b'{"id": "x1"}'))
+
+
+def test_the_vapi_client_sends_straight_to_the_transport_what_httpx_would_have_built():
+    """Without a transport given, VapiClient skips httpx.Client's per-call layers; the bytes sent
+    are those httpx.Client builds (a transport given explicitly goes through the client)."""
+    from vapiops.client import VapiClient
+    from vapiops.kinds import KINDS
+
+    def calls(client: VapiClient) -> None:
+        client.create(KINDS["tool"], {"type": "function", "name": "é"})
+        client.update(KINDS["tool"], "a b", {"name": "n"}, {"flag": "1"})
+        client.delete(KINDS["tool"], "x1")
+
+    with server(_serve_ok) as (url, seen):
+        with VapiClient(url + "/", "key-1234") as direct:
+            assert direct._direct is not None
+            calls(direct)
+        with VapiClient(url, "key-1234", transport=StdlibTransport()) as layered:
+            assert layered._direct is None
+            calls(layered)
+    assert seen[:3] == seen[3:]
+    assert (
+        seen[0].startswith(b"POST /tool HTTP/1.1\r\n")
+        and b"\r\nAuthorization: Bearer key-1234\r\n" in seen[0]
+    )
+    assert seen[0].endswith('{"type":"function","name":"é"}'.encode())
+    assert seen[1].startswith(b"PATCH /tool/a%20b?flag=1 HTTP/1.1\r\n")
+
+
+@pytest.mark.parametrize("variable", ["HTTP_PROXY", "ALL_PROXY"])
+def test_a_proxy_named_by_the_environment_is_used(monkeypatch, variable):
+    """httpx mounts environment proxies only on a client built without a transport: with one set,
+    the client uses httpx's own transport, and the request reaches the proxy in absolute form."""
+    from vapiops.client import VapiClient
+    from vapiops.kinds import KINDS
+
+    for name in (
+        "HTTP_PROXY",
+        "HTTPS_PROXY",
+        "ALL_PROXY",
+        "NO_PROXY",
+        "http_proxy",
+        "https_proxy",
+        "all_proxy",
+        "no_proxy",
+    ):
+        monkeypatch.delenv(name, raising=False)
+    with server(_serve_ok) as (proxy, seen):
+        monkeypatch.setenv(variable, proxy)
+        with VapiClient("http://vapi.invalid", "key-1234", max_retries=0) as client:
+            assert client._direct is None
+            assert client.create(KINDS["tool"], {"type": "function"}) == {"id": "x1"}
+    assert seen[0].startswith(b"POST http://vapi.invalid/tool HTTP/1.1\r\n")
