@@ -64,6 +64,8 @@ class LocalBackend:
         self._queue: list[_Record] = []
         self._writing = False
         self._written = threading.Condition(self.mutex)
+        # Whether the snapshot is known to exist (a record asks before each line; load() asks the disk again).
+        self._snapshot = False
 
     def exists(self) -> bool:
         return self.path.exists()
@@ -75,6 +77,7 @@ class LocalBackend:
 
     def load(self) -> State:
         """The saved state with its journal replayed; an empty State (new lineage) when there is none."""
+        self._snapshot = False
         try:
             text = self.path.read_text(encoding="utf-8")
         except FileNotFoundError:
@@ -197,10 +200,11 @@ class LocalBackend:
         (or failed), or when it is its turn to write (no thread wakes only to wait again).
         """
         with self.mutex:
-            if not self.path.exists():
+            if not self._snapshot and not self.path.exists():
                 self.file_lock.check_held()
                 self.save(state)  # a journal needs a snapshot (and its lineage) to apply to
                 return
+            self._snapshot = True
             state.serial += 1
             line = record_line(
                 state.serial, address, state.resources.get(address), state.intents.get(address)
