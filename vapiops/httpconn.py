@@ -3,9 +3,10 @@
 httpx's own transport (httpcore + h11) spends about 0.4 ms of CPU on each request in pure Python;
 an apply of 10,000 resources makes 10,000 of them. This transport sends the request httpx built
 (its headers, its body) over http.client's C-accelerated parser, keeping one pool of idle
-keep-alive connections per origin. httpx's client stays in charge of everything else: base URL,
-headers, timeouts, decoding, and the proxies taken from the environment (those URLs are mounted
-on httpx's own transport, so they never reach this one).
+keep-alive connections per origin. httpx's objects stay in charge of the rest: the request's
+headers and body, the response's decoding. VapiClient does not use this transport when the
+environment names a proxy (httpx mounts environment proxies only on a client built without a
+transport of its own), so no proxied request reaches it.
 
 Failures are raised as httpx's exceptions, so the client's retry rules see what httpcore raised:
 a connection that cannot be made is ConnectError/ConnectTimeout (the request surely never sent);
