@@ -165,3 +165,106 @@ def test_a_refused_connection_is_a_connect_error_and_an_unknown_scheme_unsupport
         client.get("/")
     with pytest.raises(httpx.UnsupportedProtocol):
         StdlibTransport().handle_request(httpx.Request("GET", "ftp://127.0.0.1/x"))
+
+
+def _serve_ok(conn, _number):
+    while conn.read():
+        conn.sendall(_ok(b'{"id": "x1"}'))
+
+
+def test_the_vapi_client_sends_straight_to_the_transport_what_httpx_would_have_built():
+    """Without a transport given, VapiClient skips httpx.Client's per-call layers; the bytes sent
+    are those httpx.Client builds (a transport given explicitly goes through the client)."""
+    from vapiops.client import VapiClient
+    from vapiops.kinds import KINDS
+
+    def calls(client: VapiClient) -> None:
+        client.create(KINDS["tool"], {"type": "function", "name": "é"})
+        client.update(KINDS["tool"], "a b", {"name": "n"}, {"flag": "1"})
+        client.delete(KINDS["tool"], "x1")
+
+    with server(_serve_ok) as (url, seen):
+        with VapiClient(url + "/", "key-1234") as direct:
+            assert direct._direct is not None
+            calls(direct)
+        with VapiClient(url, "key-1234", transport=StdlibTransport()) as layered:
+            assert layered._direct is None
+            calls(layered)
+    assert seen[:3] == seen[3:]
+    assert (
+        seen[0].startswith(b"POST /tool HTTP/1.1\r\n")
+        and b"\r\nAuthorization: Bearer key-1234\r\n" in seen[0]
+    )
+    assert seen[0].endswith('{"type":"function","name":"é"}'.encode())
+    assert seen[1].startswith(b"PATCH /tool/a%20b?flag=1 HTTP/1.1\r\n")
+
+
+@pytest.mark.parametrize("variable", ["HTTP_PROXY", "ALL_PROXY"])
+def test_a_proxy_named_by_the_environment_is_used(monkeypatch, variable):
+    """httpx mounts environment proxies only on a client built without a transport: with one set,
+    the client uses httpx's own transport, and the request reaches the proxy in absolute form."""
+    from vapiops.client import VapiClient
+    from vapiops.kinds import KINDS
+
+    for name in (
+        "HTTP_PROXY",
+        "HTTPS_PROXY",
+        "ALL_PROXY",
+        "NO_PROXY",
+        "http_proxy",
+        "https_proxy",
+        "all_proxy",
+        "no_proxy",
+    ):
+        monkeypatch.delenv(name, raising=False)
+    with server(_serve_ok) as (proxy, seen):
+        monkeypatch.setenv(variable, proxy)
+        with VapiClient("http://vapi.invalid", "key-1234", max_retries=0) as client:
+            assert client._direct is None
+            assert client.create(KINDS["tool"], {"type": "function"}) == {"id": "x1"}
+    assert seen[0].startswith(b"POST http://vapi.invalid/tool HTTP/1.1\r\n")
+
+
+@pytest.mark.parametrize(
+    "block",
+    [
+        b"Content-Type: application/json\r\nContent-Length: 2\r\n\r\n",
+        b"X-A:  spaced value \r\nx-a: second\r\nEmpty:\r\n\r\n",  # repeated names, no value
+        b"Set-Cookie: a=1\r\nX-Latin: caf\xe9\r\n\r\n",
+        b"X-Folded: one\r\n two\r\nX-After: 3\r\n\r\n",  # obsolete line folding: the email parser's way
+        b"Bad Name: x\r\nX-B: y\r\n\r\n",  # not a header name: the email parser's way
+        b"no colon here\r\n\r\n",
+        b"X-Bare-LF: 1\nX-C: 2\n\n",
+        b"\r\n",
+    ],
+)
+def test_response_headers_are_parsed_as_http_client_parses_them(block):
+    import io
+    from http.client import parse_headers
+
+    from vapiops.httpconn import _header_lines, _parse_headers
+
+    ours = _parse_headers(_header_lines(io.BytesIO(block + b"body")))
+    theirs = parse_headers(io.BytesIO(block + b"body"))
+    assert ours.items() == theirs.items()
+    assert ours.get("x-a") == theirs.get("x-a") and ours.get_all("x-a") == theirs.get_all("x-a")
+
+
+@pytest.mark.parametrize(
+    ("answer", "status", "body"),
+    [
+        (b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}", 200, b"{}"),
+        (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n", 200, b"{}"),
+        (b"HTTP/1.0 200 OK\r\n\r\n[1]", 200, b"[1]"),  # no length: the body ends with the connection
+        (b"HTTP/1.1 100 Continue\r\nX: y\r\n\r\nHTTP/1.1 201 Created\r\nContent-Length: 0\r\n\r\n", 201, b""),
+        (b"HTTP/1.1 204 No Content\r\n\r\n", 204, b""),
+    ],
+)
+def test_every_body_framing_is_read(answer, status, body):
+    def handler(conn, _number):
+        if conn.read():
+            conn.sendall(answer)
+
+    with server(handler) as (url, _), _client(url) as client:
+        response = client.get("/x")
+    assert (response.status_code, response.content) == (status, body)

@@ -92,3 +92,30 @@ def test_finished_calls_takes_every_call_that_finished_and_waits_for_none_otherw
     got = finished_calls(completed, 1.0)
     assert sorted(map(id, got)) == sorted(map(id, futures))
     assert finished_calls(completed, 0.01) == []
+
+
+def test_workers_run_each_step_once_on_at_most_size_threads_and_report_what_it_raised() -> None:
+    import threading
+
+    from vapiops.flows.schedule import Workers, finished_calls
+
+    names: set[str] = set()
+
+    def call(s: Step) -> None:
+        names.add(threading.current_thread().name)
+        time.sleep(0.01)
+        if s.address == "tool/bad":
+            raise KeyboardInterrupt  # a BaseException is reported too, not lost in the thread
+
+    workers = Workers(call, 2, "test-workers")
+    steps = [step(str(i)) for i in range(5)] + [step("bad")]
+    for s in steps:
+        workers.start(s)
+    got: list[tuple[Step, BaseException | None]] = []
+    while len(got) < len(steps):
+        got += finished_calls(workers.finished, 1.0)
+    workers.shutdown(wait=True)
+    assert sorted(s.address for s, _ in got) == sorted(s.address for s in steps)
+    assert [type(e).__name__ for s, e in got if e is not None] == ["KeyboardInterrupt"]
+    assert names <= {"test-workers_0", "test-workers_1"}
+    assert not any(t.name.startswith("test-workers") and t.is_alive() for t in threading.enumerate())

@@ -6,6 +6,7 @@ Nothing outside this module may special-case a kind by name. A new kind is one e
 
 from __future__ import annotations
 
+import functools
 import itertools
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -217,9 +218,10 @@ class Kind:
             return self.upload.match_body(body)
         return {k: v for k, v in body.items() if k not in self.unsent_fields}
 
-    @property
+    @functools.cached_property
     def set_fields(self) -> tuple[str, ...]:
-        """Patterns of arrays compared as sets: every ID array reference field."""
+        """Patterns of arrays compared as sets: every ID array reference field (asked twice per
+        API call by apply: computed once)."""
         return tuple(r.pattern[:-2] for r in self.references if r.is_array)
 
     def find_references(self, obj: Any) -> list[tuple[RefField, paths.Path, Any]]:

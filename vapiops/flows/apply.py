@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import contextlib
-import queue
 import threading
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +15,7 @@ from vapiops.errors import ApiError, VapiopsError
 from vapiops.flows import calls
 from vapiops.flows.interrupt import GRACE_SECONDS, Interrupted, StopRequest
 from vapiops.flows.outcome import ApplyResult, stopped_message
-from vapiops.flows.schedule import Schedule, finished_calls
+from vapiops.flows.schedule import Schedule, Workers, finished_calls
 from vapiops.kinds import KINDS, is_secret_path
 from vapiops.model import Phase, Plan, Step, address, name_of
 from vapiops.paths import copy_json
@@ -84,14 +82,13 @@ class Applier:
         result = ApplyResult()
         self._refresh_recorded()
         pending = Schedule(self.plan.steps)
-        running: dict[Future[None], Step] = {}
-        # Each call's future lands here when it finishes: the loop takes what finished in O(1) per
-        # call, where concurrent.futures.wait re-arms a waiter on every running future each time.
-        completed: queue.SimpleQueue[Future[None]] = queue.SimpleQueue()
+        running: dict[str, Step] = {}  # key -> step in flight
         failed = False
         interrupted: BaseException | None = None  # Ctrl-C inside a call: stop, save, then re-raise
         grace_ends: float | None = None  # set once a stop is requested: in-flight calls may finish until then
-        pool = ThreadPoolExecutor(max_workers=self.parallelism, thread_name_prefix="vapiops-apply")
+        # Each call's outcome lands on workers.finished when it ends: the loop takes what finished in
+        # O(1) per call.
+        workers = Workers(self._run_step, self.parallelism, "vapiops-apply")
         self.stop.polled = True
         try:
             while pending or running:
@@ -103,30 +100,31 @@ class Applier:
                 if not failed and grace_ends is None:
                     while pending.has_ready() and len(running) < self.parallelism:
                         step = pending.take()
-                        future = pool.submit(self._run_step, step)
-                        future.add_done_callback(completed.put)
-                        running[future] = step
+                        running[step.key] = step
+                        workers.start(step)
                 if not running:
                     break  # nothing can start: a failure upstream, a stop, or (a planner bug) unsatisfiable order
                 if grace_ends is not None and (time.monotonic() >= grace_ends or self.stop.urgent()):
-                    self._abandon(running, result)
+                    self._abandon(running, workers, result)
                     break
-                for fut in finished_calls(completed, POLL_SECONDS):
-                    step = running.pop(fut)
-                    error = fut.exception()
+                finished = finished_calls(workers.finished, POLL_SECONDS)
+                workers.done(len(finished))
+                for step, error in finished:
+                    key = step.key
+                    del running[key]
                     if error is None:
-                        result.done.append(step.key)
-                        pending.succeeded(step.key)
+                        result.done.append(key)
+                        pending.succeeded(key)
                         continue
                     failed = True
                     if not isinstance(error, Exception):
                         interrupted = interrupted or error
                     message = str(error) or type(error).__name__
-                    result.failed[step.key] = message
+                    result.failed[key] = message
                     self.progress(f"{step.address}: {step.phase.value} failed: {message}")
         finally:
             self.stop.polled = False
-            pool.shutdown(wait=not result.abandoned, cancel_futures=True)
+            workers.shutdown(wait=not result.abandoned)
         result.skipped = sorted(pending.pending())
         result.readback = list(self.readback)
         with self._lock:
@@ -137,18 +135,18 @@ class Applier:
             raise interrupted
         return result
 
-    def _abandon(self, running: dict[Future[None], Step], result: ApplyResult) -> None:
+    def _abandon(self, running: dict[str, Step], workers: Workers, result: ApplyResult) -> None:
         """Give up on calls still in flight after the grace period: from now on their threads write
         nothing (a create's intent stays recorded, so the next run adopts what its POST made)."""
         with self._lock:
             self._closed = True
             while self._writing:  # a record already under way completes (as it did under the lock)
                 self._writes_idle.wait()
-        for fut, step in running.items():
-            if fut.done() and fut.exception() is None:
+        for step, error in finished_calls(workers.finished, 0):
+            if error is None:
                 result.done.append(step.key)
-            else:
-                result.abandoned.append(step.key)
+                del running[step.key]
+        result.abandoned.extend(running)
         running.clear()
 
     def _refresh_recorded(self) -> None:

@@ -1,13 +1,17 @@
-"""Which of a plan's steps may start next (dependency counters, a ready queue) and which calls finished: O(degree) per step."""
+"""Which of a plan's steps may start next (dependency counters, a ready queue), the threads that make the calls, and which calls finished: O(degree) per step."""
 
 from __future__ import annotations
 
 import heapq
 import queue
-from collections.abc import Iterable
-from concurrent.futures import Future
+import threading
+from collections.abc import Callable, Iterable
+from typing import TypeVar
 
 from vapiops.model import Step
+
+T = TypeVar("T")
+Finished = tuple[Step, BaseException | None]  # a call that ended, and what it raised
 
 
 class Schedule:
@@ -69,7 +73,54 @@ class Schedule:
         return bool(self._waiting)
 
 
-def finished_calls(completed: queue.SimpleQueue[Future[None]], timeout: float) -> list[Future[None]]:
+class Workers:
+    """Up to `size` threads that run `call(step)` for each step given to `start`, and put
+    (step, what it raised) on `finished` when it ends; threads are started as calls need them.
+
+    What concurrent.futures did for apply, without a Future, a done-callback and a work item per
+    call: a step goes in one queue and comes out of another.
+    """
+
+    def __init__(self, call: Callable[[Step], None], size: int, name: str):
+        self._call = call
+        self._size = size
+        self._name = name
+        self._todo: queue.SimpleQueue[Step | None] = queue.SimpleQueue()
+        self.finished: queue.SimpleQueue[Finished] = queue.SimpleQueue()
+        self._threads: list[threading.Thread] = []
+        self._busy = 0  # steps given and not yet taken off `finished` by done()
+
+    def start(self, step: Step) -> None:
+        self._busy += 1
+        if self._busy > len(self._threads) and len(self._threads) < self._size:
+            thread = threading.Thread(target=self._work, name=f"{self._name}_{len(self._threads)}")
+            self._threads.append(thread)
+            thread.start()
+        self._todo.put(step)
+
+    def done(self, count: int = 1) -> None:
+        """The caller took `count` calls off `finished`: their threads are free again."""
+        self._busy -= count
+
+    def shutdown(self, wait: bool) -> None:
+        """Let every thread exit after its current call; with `wait`, until they have."""
+        for _ in self._threads:
+            self._todo.put(None)
+        if wait:
+            for thread in self._threads:
+                thread.join()
+
+    def _work(self) -> None:
+        while (step := self._todo.get()) is not None:
+            try:
+                self._call(step)
+            except BaseException as exc:  # noqa: BLE001 - the run reports every outcome
+                self.finished.put((step, exc))
+            else:
+                self.finished.put((step, None))
+
+
+def finished_calls(completed: queue.SimpleQueue[T], timeout: float) -> list[T]:
     """The calls that finished: waits up to `timeout` for the first, then takes every other one
     already there."""
     try:

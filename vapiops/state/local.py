@@ -19,6 +19,24 @@ from vapiops.state.model import State, intent_from_dict, record_line, resource_f
 
 log = logging.getLogger(__name__)
 
+# Journal lines: one reused C encoder (json.dumps with options builds a new encoder per call);
+# key order is irrelevant to the loader, and sorting every object cost more than the rest.
+_encode = json.JSONEncoder(ensure_ascii=False, separators=(", ", ": ")).encode
+
+
+class _Record:
+    """One journal line waiting for its append, and how its thread is woken (see record)."""
+
+    __slots__ = ("serial", "data", "wake", "turn", "error")
+
+    def __init__(self, serial: int, data: bytes):
+        self.serial = serial
+        self.data = data
+        self.wake = threading.Lock()
+        self.wake.acquire()  # held until the thread that settles this record releases it
+        self.turn = False  # set (before the release) when this record's thread is to write next
+        self.error: BaseException | None = None
+
 
 class LocalBackend:
     """The StateBackend of files: one environment's state file, its `.backup`, `.journal` and `.lock`.
@@ -41,14 +59,13 @@ class LocalBackend:
         self.file_lock = FileLock(self.lock_path, environment)
         self.mutex = threading.RLock()
         self.warnings: list[str] = []  # what load() recovered from (a torn last journal line)
-        # Group commit (see record): lines waiting to be appended, whether an append is under way,
-        # the highest ticket known durable, and the error of each record whose append failed.
-        self._queue: list[tuple[int, int, bytes]] = []  # (ticket, serial, line)
-        self._tickets = 0
+        # Group commit (see record): records waiting for the next append, and whether an append
+        # (or the hand-over to the record that writes next) is under way; save() waits for it.
+        self._queue: list[_Record] = []
         self._writing = False
-        self._durable = 0
-        self._failed: dict[int, BaseException] = {}
         self._written = threading.Condition(self.mutex)
+        # Whether the snapshot is known to exist (a record asks before each line; load() asks the disk again).
+        self._snapshot = False
 
     def exists(self) -> bool:
         return self.path.exists()
@@ -60,6 +77,7 @@ class LocalBackend:
 
     def load(self) -> State:
         """The saved state with its journal replayed; an empty State (new lineage) when there is none."""
+        self._snapshot = False
         try:
             text = self.path.read_text(encoding="utf-8")
         except FileNotFoundError:
@@ -178,54 +196,68 @@ class LocalBackend:
         waits until a write holding it is fsynced, by itself when no write is under way (taking
         every line queued by then along), else by the thread writing or the one after it. So the
         parallel calls of an apply share one append and one fsync, and a record still returns
-        only once durable.
+        only once durable. Each waiting thread is woken once, by name: when its line is durable
+        (or failed), or when it is its turn to write (no thread wakes only to wait again).
         """
         with self.mutex:
-            if not self.path.exists():
+            if not self._snapshot and not self.path.exists():
                 self.file_lock.check_held()
                 self.save(state)  # a journal needs a snapshot (and its lineage) to apply to
                 return
+            self._snapshot = True
             state.serial += 1
             line = record_line(
                 state.serial, address, state.resources.get(address), state.intents.get(address)
             )
-            data = (json.dumps(line, sort_keys=True, ensure_ascii=False) + "\n").encode("utf-8")
-            # Tickets, not serials, order the queue: they never repeat, whatever State objects are recorded.
-            self._tickets += 1
-            ticket = self._tickets
-            self._queue.append((ticket, state.serial, data))
-            while True:
-                if ticket in self._failed:
-                    raise self._failed.pop(ticket)
-                if ticket <= self._durable:
-                    return
-                if not self._writing:
-                    break
-                self._written.wait()
-            batch, self._queue = self._queue, []
-            self._writing = True
+            me = _Record(state.serial, (_encode(line) + "\n").encode("utf-8"))
+            if self._writing:
+                self._queue.append(me)
+            else:
+                self._writing = True
+                me.turn = True
+        if not me.turn:
+            me.wake.acquire()  # released once: our line is durable or failed, or it is our turn to write
+            if not me.turn:
+                if me.error is not None:
+                    raise me.error
+                return
+        self._write_queued(state, me)
+
+    def _write_queued(self, state: State, me: _Record) -> None:
+        """This thread's turn: append its line with every line queued by now, then wake their
+        threads and hand the next turn to the first line queued meanwhile."""
+        with self.mutex:
+            # In call order: a successor heads the queue; a first writer precedes what queued since.
+            batch = self._queue if self._queue and self._queue[0] is me else [me, *self._queue]
+            self._queue = []
         error: BaseException | None = None
         try:
             self._append(batch)
         except BaseException as exc:  # each record of the batch raises it in its own thread
             error = exc
         with self.mutex:
-            self._writing = False
-            if error is None:
-                self._durable = max(self._durable, batch[-1][0])
+            if error is not None and state.serial == batch[-1].serial:
+                state.serial = batch[0].serial - 1  # nothing recorded after them: the serials are free again
+            successor = self._queue[0] if self._queue else None
+            if successor is None:
+                self._writing = False
+                self._written.notify_all()  # a save waiting for the append may fold now
             else:
-                self._failed.update((each, error) for each, _, _ in batch)
-                if state.serial == batch[-1][1]:
-                    state.serial = batch[0][1] - 1  # nothing recorded after them: the serials are free again
-            self._written.notify_all()
-            if ticket in self._failed:
-                raise self._failed.pop(ticket)
+                successor.turn = True
+        for each in batch:
+            if each is not me:
+                each.error = error
+                each.wake.release()
+        if successor is not None:
+            successor.wake.release()
+        if error is not None:
+            raise error
 
-    def _append(self, batch: list[tuple[int, int, bytes]]) -> None:
+    def _append(self, batch: list[_Record]) -> None:
         """One fsynced append of the batch's lines (whole, or not at all), under a lock still ours."""
         self.file_lock.check_held()
         try:
-            append_whole(self.journal_path, b"".join(data for _, _, data in batch))
+            append_whole(self.journal_path, b"".join(each.data for each in batch))
         except OSError as exc:
             raise StateError(
                 f"cannot write state journal: {exc}",
