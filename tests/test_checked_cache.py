@@ -1,4 +1,4 @@
-"""Schema-check results remembered across runs (project/checked.py): only clean bodies, never stale."""
+"""Schema-check results remembered across runs and projects (project/checked.py): only clean bodies, never stale."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from vapiops import vapispec
 from vapiops.errors import ValidationError
 from vapiops.project import checked
 from vapiops.project.config import load_project
@@ -27,12 +28,12 @@ UNKNOWN = GOOD.replace("firstMessage: Hi", "firstMessage: Hi\n  zzSomethingNew: 
 @pytest.fixture(autouse=True)
 def fresh_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
-    checked.for_project.cache_clear()  # each validate below is a new run (a new process)
+    checked.shared.cache_clear()  # each validate below is a new run (a new process)
 
 
 def validate(root: Path, text: str, config: str = "") -> list:
     """One run of validate over a project holding one manifest: (problems, warnings)."""
-    checked.for_project.cache_clear()
+    checked.shared.cache_clear()
     root.mkdir(exist_ok=True)
     (root / "m.yaml").write_text(textwrap.dedent(text).lstrip())
     if config:
@@ -46,14 +47,14 @@ def validate(root: Path, text: str, config: str = "") -> list:
     return [[], [str(w) for w in warnings]]
 
 
-def remembered(root: Path) -> set[str]:
-    return checked.CheckedBodies(root).known
+def remembered() -> dict[str, int]:
+    return checked.CheckedBodies().known
 
 
 def test_a_clean_body_is_remembered_for_the_next_run(tmp_path: Path) -> None:
     root = tmp_path / "p"
     assert validate(root, GOOD) == [[], []]
-    assert len(remembered(root)) == 1
+    assert len(remembered()) == 1
     assert validate(root, GOOD) == [[], []]
     assert not any((root / p).is_file() for p in ("checked", ".cache")), "never under the project"
 
@@ -86,11 +87,29 @@ def test_allow_fields_are_part_of_the_key(tmp_path: Path) -> None:
     assert any("zzSomethingNew" in w for w in warnings)
 
 
-def test_the_record_holds_only_the_last_runs_bodies(tmp_path: Path) -> None:
-    root = tmp_path / "p"
-    for n in range(3):
-        validate(root, GOOD.replace("Hi", f"Hi {n}"))
-    assert len(remembered(root)) == 1
+def test_the_same_manifest_in_another_project_is_not_checked_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    checks: list[str] = []
+    real_check = vapispec.check
+    monkeypatch.setattr(
+        vapispec, "check", lambda kind, *a, **k: checks.append(kind.name) or real_check(kind, *a, **k)
+    )
+    assert validate(tmp_path / "checkout", GOOD) == [[], []]
+    assert validate(tmp_path / "worktree", GOOD) == [[], []]  # another path, the same body
+    assert checks == ["assistant"]
+
+
+def test_a_body_unused_for_the_keep_days_is_dropped(tmp_path: Path) -> None:
+    validate(tmp_path / "p", GOOD.replace("Hi", "old"))
+    (digest,) = remembered()
+    record = checked.CheckedBodies()
+    record.known[digest] -= checked.CheckedBodies.KEEP_DAYS  # as if last used a month ago
+    record.remember("0" * 32)
+    record.save()
+    assert set(remembered()) == {"0" * 32}
+    validate(tmp_path / "p", GOOD)  # a recent one stays
+    assert len(remembered()) == 2
 
 
 def test_an_unwritable_cache_is_no_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -108,7 +127,7 @@ def test_records_of_projects_long_unused_are_pruned(tmp_path: Path) -> None:
 
     cache_home = tmp_path / "xdg" / "vapiops"
     cache_home.mkdir(parents=True)
-    gone, recent = cache_home / "checked-gone-x.txt", cache_home / "checked-recent-x.txt"
+    gone, recent = cache_home / "checked-oldspec.txt", cache_home / "checked-recentspec.txt"
     for path in (gone, recent):
         path.write_text("")
     long_ago = time.time() - 31 * 24 * 3600

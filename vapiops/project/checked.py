@@ -1,4 +1,4 @@
-"""Bodies known to pass their DTO's schema, remembered across runs so an unchanged manifest is not re-checked."""
+"""Bodies known to pass their DTO's schema, remembered across runs (and projects) so an unchanged manifest is not re-checked."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import functools
 import hashlib
 import os
 import tempfile
+import time
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -18,20 +19,25 @@ class CheckedBodies:
     no warning. Only clean results are kept, so a hit means "nothing to report" and a body with
     any problem is always checked (and reported) again.
 
-    The file is per project (root) and per repaired spec (its cache key), in the user's cache
-    directory; it holds exactly the clean bodies of the last run (all its environments), so it
-    never grows beyond the project. Unreadable or unwritable means no cache, silently.
+    One file per repaired spec (its cache key) in the user's cache directory, shared by every
+    project: a digest is of the body itself, so the same manifest in another checkout, worktree or
+    temporary copy is not checked again either. Each digest carries the day it was last found
+    clean; one unused for KEEP_DAYS is dropped when the file is next written, so the file holds
+    about what was validated in that time. Unreadable or unwritable means no cache, silently.
     """
 
-    def __init__(self, root: Path):
+    KEEP_DAYS = 30
+
+    def __init__(self, today: int | None = None):
         self.path: Path | None = None
-        self.known: set[str] = set()
+        self.today = today if today is not None else int(time.time() // 86400)
+        self.known: dict[str, int] = {}  # digest -> the day it was last found clean
         self.clean: set[str] = set()  # clean digests seen by this process
         with contextlib.suppress(OSError, ValueError):
-            project = hashlib.sha256(str(root.resolve()).encode()).hexdigest()[:16]
-            self.path = cache_dir() / f"checked-{project}-{_spec_key()}.txt"
-            self.known = set(self.path.read_text("ascii").split())
-            os.utime(self.path)  # its last use, for prune_unused
+            self.path = cache_dir() / f"checked-{_spec_key()}.txt"
+            for line in self.path.read_text("ascii").splitlines():
+                digest, _, day = line.partition(" ")
+                self.known[digest] = int(day or 0)
 
     @staticmethod
     def digest(kind: str, body: dict, allow_extra: Iterable[str]) -> str:
@@ -49,21 +55,25 @@ class CheckedBodies:
         self.clean.add(digest)
 
     def save(self) -> None:
-        if self.path is None or self.clean == self.known:
+        """Write the file when this run found a body clean that it lacks or has not dated today
+        (so at most once a day for an unchanged project), dropping digests unused for KEEP_DAYS."""
+        if self.path is None or all(self.known.get(d) == self.today for d in self.clean):
             return
+        kept = {d: day for d, day in self.known.items() if self.today - day < self.KEEP_DAYS}
+        kept.update(dict.fromkeys(self.clean, self.today))
         with contextlib.suppress(OSError):
             self.path.parent.mkdir(parents=True, exist_ok=True)
             fd, temp = tempfile.mkstemp(dir=self.path.parent, prefix=".tmp-", suffix=".txt")
             try:
                 with os.fdopen(fd, "w", encoding="ascii") as out:
-                    out.write("\n".join(sorted(self.clean)))
+                    out.write("\n".join(f"{d} {day}" for d, day in sorted(kept.items())))
                 os.replace(temp, self.path)
             except OSError:
                 with contextlib.suppress(OSError):
                     os.unlink(temp)
                 raise
-            self.known = set(self.clean)
-            prune_unused(self.path, "checked-*.txt")  # projects long gone (a deleted checkout, a temp dir)
+            self.known = kept
+            prune_unused(self.path, "checked-*.txt")  # other specs' (versions long unused)
 
 
 @functools.cache
@@ -72,6 +82,6 @@ def _spec_key() -> str:
 
 
 @functools.cache
-def for_project(root: Path) -> CheckedBodies:
-    """One record per project root and process, shared by every environment validated in it."""
-    return CheckedBodies(root)
+def shared() -> CheckedBodies:
+    """The one record of this process, shared by every project and environment validated in it."""
+    return CheckedBodies()

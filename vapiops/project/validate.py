@@ -15,7 +15,8 @@ from vapiops.errors import Problem, TemplateError, ValidationError, did_you_mean
 from vapiops.kinds import KINDS, Kind
 from vapiops.model import Desired, address
 from vapiops.planning.graph import is_uuid, names_literals
-from vapiops.project.checked import CheckedBodies, for_project
+from vapiops.project import checked as checked_bodies
+from vapiops.project.checked import CheckedBodies
 from vapiops.project.config import Environment, Project
 from vapiops.project.manifest import Resource
 from vapiops.project.template import Rendered, in_environment, render_resource
@@ -51,7 +52,7 @@ def desired_resources(
     known = {kind: set(listed) for kind, listed in names.items()}  # membership in O(1), not a list scan
     out: list[Desired] = []
     key_vars = [e.api_key_env for e in project.environments.values()]
-    checked = for_project(project.root)
+    checked = checked_bodies.shared()
     for res in selected:
         kind = KINDS[res.kind]
         if res.lookup is not None:
