@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 from vapiops import paths
+from vapiops.capabilities import RefField
 from vapiops.kinds import KINDS, Kind
 from vapiops.model import address
 from vapiops.state import ResourceState
@@ -23,13 +24,17 @@ def is_uuid(value: Any) -> bool:
     return isinstance(value, str) and _UUID.match(value) is not None
 
 
-def references(kind: Kind, spec: dict[str, Any]) -> list[tuple[paths.Path, str]]:
-    """(path in spec, target address) for every reference value that is a manifest name, not a UUID."""
-    found: list[tuple[paths.Path, str]] = []
-    for ref, path, value in kind.find_references(spec):
+Found = list[tuple[RefField, paths.Path, Any]]  # Kind.find_references of one value
+
+
+def references(kind: Kind, spec: dict[str, Any], found: Found | None = None) -> list[tuple[paths.Path, str]]:
+    """(path in spec, target address) for every reference value that is a manifest name, not a UUID.
+    `found`: kind.find_references(spec) when the caller has it already (one walk instead of two)."""
+    out: list[tuple[paths.Path, str]] = []
+    for ref, path, value in kind.find_references(spec) if found is None else found:
         if isinstance(value, str) and value and not is_uuid(value):
-            found.append((path, address(ref.target, value)))
-    return found
+            out.append((path, address(ref.target, value)))
+    return out
 
 
 Owners = Mapping[str, tuple[str, str]]  # live ID -> (kind, manifest name) of a managed resource
@@ -63,19 +68,23 @@ def names_literals(target_kind: str) -> bool:
 
 
 def to_names(
-    kind: Kind, obj: dict[str, Any], owner: Owners
+    kind: Kind, obj: dict[str, Any], owner: Owners, found: Found | None = None
 ) -> tuple[dict[str, Any], list[tuple[paths.Path, str]]]:
     """obj with every reference ID `owner` knows, for a target of the right kind, replaced by its name.
 
     This is how live objects enter "name space", where plans and `diff` compare them with manifests.
     Returns the translated value (obj itself when nothing changes; obj is never mutated) and the
     (path, target address) of every translated reference. Other IDs stay: they point outside.
+    `found`: kind.find_references(obj), when the caller has it; translated values are written
+    into it, so it then describes the returned value.
     """
     hits: list[tuple[paths.Path, str, str]] = []  # (path, name, target address)
-    for ref, path, value in kind.find_references(obj):
+    refs = kind.find_references(obj) if found is None else found
+    for i, (ref, path, value) in enumerate(refs):
         target = owner.get(value) if isinstance(value, str) else None
         if target is not None and target[0] == ref.target:
             hits.append((path, target[1], address(ref.target, target[1])))
+            refs[i] = (ref, path, target[1])
     if not hits:
         return obj, []
     out = paths.copy_json(obj)

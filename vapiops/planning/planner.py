@@ -142,13 +142,14 @@ class _Planner:
         r = Item(d.address, kind, d.name, desired=d)
         spec = {k: v for k, v in d.spec.items() if k not in kind.read_only}
         # A manifest may hold the raw UUID of a resource managed here: compare it by name too.
-        r.spec, _ = to_names(kind, spec, self.owner)
+        found = kind.find_references(spec)  # one walk, for the translation and the references
+        r.spec, _ = to_names(kind, spec, self.owner, found)
         # An upload's path is where the content comes from, not a property: its hash is compared.
         local = (kind.upload.path,) if kind.upload is not None else ()
         r.ignore = ignore_patterns((*d.lifecycle.ignore_changes, *local))
         r.owned = strip_ignored(r.spec, r.ignore)
         r.sensitive = sensitive_paths(r.spec, d.sensitive)
-        r.desired_refs = references(kind, r.spec)
+        r.desired_refs = references(kind, r.spec, found)
         r.entry = self.state.resources.get(r.address)
         r.old_id = r.entry.id if r.entry is not None and r.entry.id else None
         obj = self.live_object(kind, r.old_id)
