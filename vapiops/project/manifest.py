@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -10,10 +11,10 @@ from typing import Any
 from vapiops import kinds, paths
 from vapiops.errors import Location, ManifestError, Problem, ValidationError, did_you_mean
 from vapiops.model import NAME_PATTERN, Lifecycle, address
+from vapiops.project import parsecache
 from vapiops.project.config import CONFIG_FILE, Project
 from vapiops.project.yamlload import (
     describe_value,
-    load_yaml_with_lines,
     read_text,
 )
 
@@ -35,7 +36,7 @@ class Resource:
     environments: tuple[str, ...] | None  # None = every environment
     overrides: dict[str, dict[str, Any]]  # env -> partial spec (raw)
     where: Location  # file (relative to the project root) and line of the document
-    lines: dict[tuple, int]  # ("spec", *path) / ("overrides", env, *path) -> line of that key/value
+    lines: Mapping[tuple, int]  # ("spec", *path) / ("overrides", env, *path) -> line of that key/value
     lookup: str | None = None  # a `lookup:` document: the live object's name, found per environment
 
     @property
@@ -86,12 +87,13 @@ def load_manifests(project: Project) -> list[Resource]:
     problems: list[Problem] = []
     resources: list[Resource] = []
     first_seen: dict[str, Location] = {}
+    parsed = parsecache.ParsedFiles(project.root)
     for path in find_manifest_files(project):
         rel = _relative(project, path)
         try:
             if not path.resolve().is_relative_to(project.root):
                 raise ManifestError("is a link to a file outside the project root; refusing to read it")
-            documents = load_yaml_with_lines(read_text(path), rel)
+            documents = parsed.load(read_text(path), rel)
         except ManifestError as exc:
             problems.append(Problem(exc.where or Location(rel), "", exc.message))
             continue
@@ -109,13 +111,14 @@ def load_manifests(project: Project) -> list[Resource]:
                 continue
             first_seen[resource.address] = resource.where
             resources.append(resource)
+    parsed.save()
     if problems:
         raise ValidationError(problems)
     return resources
 
 
 def _check_document(
-    doc: Any, lines: dict[tuple, int], file: str, project: Project, problems: list[Problem]
+    doc: Any, lines: Mapping[tuple, int], file: str, project: Project, problems: list[Problem]
 ) -> Resource | None:
     """Check one document's wrapper; append what is wrong; the Resource when nothing is."""
     where = Location(file, lines.get((), 0))
