@@ -20,6 +20,8 @@ from vapiops.cli.options import (
     debug_stats,
     err,
     format_option,
+    replace_option,
+    target_option,
     use_color,
 )
 from vapiops.cli.projectcmds import init, output, show
@@ -91,14 +93,8 @@ def _print_plan(plan: Plan, fmt: str, color: bool) -> None:
 @common()
 @format_option(PLAN_FORMATS, "Output format (json: one JSON document on stdout).")
 @click.option("--detailed-exitcode", is_flag=True, help="Exit 2 when there are changes, 0 when none.")
-@click.option("--target", "targets", multiple=True, metavar="ADDR", help="Only this address (repeatable).")
-@click.option(
-    "--replace",
-    "replace",
-    multiple=True,
-    metavar="ADDR",
-    help="Re-create this resource although unchanged (repeatable).",
-)
+@target_option()
+@replace_option()
 @click.option(
     "--refresh-only", is_flag=True, help="Only report what changed on the server since the last apply."
 )
@@ -255,14 +251,8 @@ def _apply_options(fn: Callable) -> Callable:
 @cli.command()
 @common()
 @_apply_options
-@click.option("--target", "targets", multiple=True, metavar="ADDR", help="Only this address (repeatable).")
-@click.option(
-    "--replace",
-    "replace",
-    multiple=True,
-    metavar="ADDR",
-    help="Re-create this resource although unchanged (repeatable).",
-)
+@target_option()
+@replace_option()
 @click.option("--strict", is_flag=True, help=STRICT_HELP)
 @format_option(
     ("text", "json"), "json: one JSON report on stdout (steps done/failed/skipped, read-back warnings)."

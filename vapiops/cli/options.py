@@ -180,3 +180,21 @@ def format_option(formats: Iterable[str], help: str) -> Callable:
     return click.option(
         "--format", "fmt", type=click.Choice(list(formats)), default="text", show_default=True, help=help
     )
+
+
+def target_option() -> Callable:
+    """`--target ADDR` (repeatable, into `targets`): limit the command to these addresses."""
+    return click.option(
+        "--target", "targets", multiple=True, metavar="ADDR", help="Only this address (repeatable)."
+    )
+
+
+def replace_option() -> Callable:
+    """`--replace ADDR` (repeatable, into `replace`): re-create these resources although unchanged."""
+    return click.option(
+        "--replace",
+        "replace",
+        multiple=True,
+        metavar="ADDR",
+        help="Re-create this resource although unchanged (repeatable).",
+    )

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from vapiops.cli.lazy import lazy_module
-from vapiops.cli.options import EXIT_CHANGES, common, debug_stats, err
+from vapiops.cli.options import EXIT_CHANGES, common, debug_stats, err, target_option
 
 # Loaded on first use, so that `vapiops --help` stays fast (docs/performance.md).
 pulling = lazy_module("vapiops.flows.pull")
@@ -19,7 +19,7 @@ context = lazy_module("vapiops.flows.context")
 @click.option(
     "--dry-run", is_flag=True, help="Print the diff of every file pull would change; write nothing."
 )
-@click.option("--target", "targets", multiple=True, metavar="ADDR", help="Only this address (repeatable).")
+@target_option()
 @click.option(
     "--sandbox", is_flag=True, help="Run against an in-process Vapi sandbox (data under .vapiops/)."
 )
