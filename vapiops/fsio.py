@@ -30,9 +30,10 @@ def check_writable_file(path: Path | str, what: str = "file") -> Path:
     return path
 
 
-def atomic_write(path: Path | str, data: str | bytes, *, what: str = "file") -> None:
+def atomic_write(path: Path | str, data: str | bytes, *, what: str = "file", durable: bool = True) -> None:
     """Write data to path atomically and durably: a temp file in the same directory, fsync, rename,
-    fsync of the directory. The temp file is removed on any failure; a directory is refused."""
+    fsync of the directory. The temp file is removed on any failure; a directory is refused.
+    durable=False skips the fsyncs: for a cache, which may be lost but never read half-written."""
     path = check_writable_file(path, what)
     raw = data.encode("utf-8") if isinstance(data, str) else data
     try:
@@ -43,8 +44,9 @@ def atomic_write(path: Path | str, data: str | bytes, *, what: str = "file") -> 
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(raw)
-            fh.flush()
-            os.fsync(fh.fileno())
+            if durable:
+                fh.flush()
+                os.fsync(fh.fileno())
         os.replace(tmp, path)
     except BaseException as exc:
         with contextlib.suppress(OSError):
@@ -52,7 +54,8 @@ def atomic_write(path: Path | str, data: str | bytes, *, what: str = "file") -> 
         if isinstance(exc, OSError):
             raise WriteError(f"cannot write {what} {str(path)!r}: {exc.strerror or exc}", exc.errno) from None
         raise
-    _fsync_dir(path.parent)
+    if durable:
+        _fsync_dir(path.parent)
 
 
 def _fsync_dir(directory: Path) -> None:

@@ -5,12 +5,11 @@ from __future__ import annotations
 import contextlib
 import functools
 import hashlib
-import os
-import tempfile
 import time
 from collections.abc import Iterable
 from pathlib import Path
 
+from vapiops.fsio import atomic_write
 from vapiops.vapispec.cache import cache_dir, prune_unused, spec_key
 
 
@@ -62,16 +61,8 @@ class CheckedBodies:
         kept = {d: day for d, day in self.known.items() if self.today - day < self.KEEP_DAYS}
         kept.update(dict.fromkeys(self.clean, self.today))
         with contextlib.suppress(OSError):
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            fd, temp = tempfile.mkstemp(dir=self.path.parent, prefix=".tmp-", suffix=".txt")
-            try:
-                with os.fdopen(fd, "w", encoding="ascii") as out:
-                    out.write("\n".join(f"{d} {day}" for d, day in sorted(kept.items())))
-                os.replace(temp, self.path)
-            except OSError:
-                with contextlib.suppress(OSError):
-                    os.unlink(temp)
-                raise
+            text = "\n".join(f"{d} {day}" for d, day in sorted(kept.items()))
+            atomic_write(self.path, text, what="schema-check cache", durable=False)
             self.known = kept
             prune_unused(self.path, "checked-*.txt")  # other specs' (versions long unused)
 

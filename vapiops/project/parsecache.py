@@ -6,13 +6,12 @@ import contextlib
 import functools
 import hashlib
 import json
-import os
-import tempfile
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 import vapiops
+from vapiops.fsio import atomic_write
 from vapiops.project import yamlload
 from vapiops.vapispec.cache import cache_dir, prune_unused
 
@@ -99,18 +98,8 @@ class ParsedFiles:
         if self.path is None or (not self.new and len(self.used) == len(self.known)):
             return
         with contextlib.suppress(OSError, ValueError):
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            fd, temp = tempfile.mkstemp(dir=self.path.parent, prefix=".tmp-", suffix=".json")
-            try:
-                with os.fdopen(
-                    fd, "w", encoding="utf-8"
-                ) as out:  # dumps: json.dump would not use the C encoder
-                    out.write(json.dumps(self.used, ensure_ascii=False, separators=(",", ":")))
-                os.replace(temp, self.path)
-            except (OSError, ValueError):
-                with contextlib.suppress(OSError):
-                    os.unlink(temp)
-                raise
+            text = json.dumps(self.used, ensure_ascii=False, separators=(",", ":"))
+            atomic_write(self.path, text, what="parse cache", durable=False)
             prune_unused(self.path, "parsed-*.json")  # projects long gone (a deleted checkout, a temp dir)
 
 

@@ -6,13 +6,13 @@ import contextlib
 import hashlib
 import json
 import os
-import tempfile
 import time
 from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
 
 import vapiops
+from vapiops.fsio import atomic_write
 
 # What the repaired spec is made from: Vapi's spec, the catalogue, and the code that merges and
 # repairs (hashed as source, so editing a repair never meets a stale cache, released or not).
@@ -66,16 +66,7 @@ def cached_spec(build: Callable[[], dict]) -> dict:
 
 def _store(path: Path, data: bytes) -> None:
     """Write the cache file whole (a temp file renamed into place); drop versions long unused."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".json")
-    try:
-        with os.fdopen(fd, "wb") as out:
-            out.write(data)
-        os.replace(temp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(temp)
-        raise
+    atomic_write(path, data, what="spec cache", durable=False)
     prune_unused(path, f"{_PREFIX}*.json")
 
 
