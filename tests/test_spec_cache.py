@@ -93,3 +93,9 @@ def test_long_unused_versions_are_pruned_and_recent_ones_kept(cache_home: Path) 
     os.utime(old, (long_ago, long_ago))
     cache.cached_spec(Builds())
     assert not old.exists() and recent.exists()
+
+
+def test_building_twice_in_one_process_gives_the_same_spec() -> None:
+    """Repairs change the document they are given, never data it was built from (the catalogue, a
+    schema a repair adds): else a later build, the one a cache miss makes, differs from the first."""
+    assert build_spec() == build_spec()

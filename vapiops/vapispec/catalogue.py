@@ -14,6 +14,7 @@ import json
 from importlib import resources
 from typing import Any
 
+from vapiops.paths import copy_json
 from vapiops.vapispec.walk import _components
 
 # Marks a property that came from the catalogue (value: "sdk" or "legacy"), not from Vapi's spec.
@@ -45,6 +46,8 @@ def extend_with_catalogue(doc: dict) -> int:
     for schema, prop, source, body in catalogue_fields():
         props = components.get(schema, {}).get("properties")
         if isinstance(props, dict) and prop not in props:
-            props[prop] = {**body, BEYOND_SPEC: source}
+            # A deep copy: the repairs then change this document's schema, never the catalogue's
+            # (shared by every build in the process: a second build would differ from the first).
+            props[prop] = {**copy_json(body), BEYOND_SPEC: source}
             count += 1
     return count

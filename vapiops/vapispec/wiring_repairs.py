@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 
+from vapiops.paths import copy_json
 from vapiops.vapispec.walk import REF_PREFIX, _component_nodes, _components
 
 # (a union member, the member the spec forgot beside it, the event value that selects the forgotten one):
@@ -161,7 +162,9 @@ def repair_pronunciation_dictionary_paths(doc: dict) -> int:
     param = next(p for p in published.get("parameters", []) if p.get("name") == "provider")
     providers = list(param["schema"]["enum"])
     components = _components(doc)
-    components["ElevenLabsPronunciationRule"] = _RULE
+    components["ElevenLabsPronunciationRule"] = copy_json(
+        _RULE
+    )  # later repairs change it: never the constant
     components["CreatePronunciationDictionaryDTO"] = _pronunciation_dto(providers, create=True)
     components["UpdatePronunciationDictionaryDTO"] = _pronunciation_dto(providers, create=False)
 
