@@ -91,6 +91,25 @@ def test_create_plan_clean_one_field_patch_replace_and_delete(sample: Sample, ru
 
 
 @pytest.mark.parametrize("sample", SAMPLES, ids=_ids(SAMPLES))
+def test_import_adopts_a_live_object_of_every_kind(sample: Sample, run, sandbox, proj):
+    """`vapiops import ADDRESS ID` for each new kind: forgotten by state, adopted again by ID (a
+    dictionary found under its provider's path, a file taken to hold the declared content), and the
+    next plan is clean: nothing re-created."""
+    _put_sample(proj, sample)
+    apply(run, proj)
+    ids = proj.ids()
+    for address in ids:
+        run("state", "rm", address, proj.root)
+    assert proj.ids() == {}
+    for address, obj_id in ids.items():
+        run("import", address, obj_id, proj.root)
+    assert proj.ids() == ids
+    sandbox.clear_requests()
+    clean(run, proj)
+    assert not [c for c in calls(sandbox) if c[0] != "GET"]
+
+
+@pytest.mark.parametrize("sample", SAMPLES, ids=_ids(SAMPLES))
 def test_export_round_trip(sample: Sample, run, sandbox, proj, tmp_path: Path):
     _put_sample(proj, sample)
     apply(run, proj)
