@@ -14,6 +14,7 @@ from vapiops.paths import Path
 from vapiops.vapispec.loading import schemas, spec
 from vapiops.vapispec.messages import SchemaIssue, _did_you_mean, _issues, _show
 from vapiops.vapispec.repairs import UNION_MARK
+from vapiops.vapispec.verdict import Compiler, Verdict
 from vapiops.vapispec.walk import REF_PREFIX, _json_type
 
 _PLAIN_ALL_OF = Draft7Validator.VALIDATORS["allOf"]
@@ -43,11 +44,27 @@ def compile_validator(doc: dict, schema: dict | str) -> Draft7Validator:
     return Validator({**root, "components": {"schemas": schemas(doc)}})
 
 
-@functools.cache
-def _validator(name: str) -> Draft7Validator:
+def _known(name: str) -> str:
     if name not in schemas():
         raise KeyError(f"no schema {name!r} in Vapi's spec")
-    return compile_validator(spec(), name)
+    return name
+
+
+@functools.cache
+def _validator(name: str) -> Draft7Validator:
+    return compile_validator(spec(), _known(name))
+
+
+@functools.cache
+def _compiler() -> Compiler:
+    doc = spec()
+    return Compiler(schemas(doc), lambda node: compile_validator(doc, node).is_valid)
+
+
+@functools.cache
+def _verdict(name: str) -> Verdict:
+    """The fast yes/no for a DTO (vapispec.verdict); jsonschema explains a no."""
+    return _compiler().schema({"$ref": REF_PREFIX + _known(name)})
 
 
 @functools.cache
@@ -106,6 +123,8 @@ def check(
     name = dto_name(kind, body, update=update)
     if name is None:
         return [_discriminator_issue(kind, body, update)]
+    if _verdict(name)(body):
+        return []
     allowed = frozenset(field_path(text) for text in allow_extra)
     kept: list[SchemaIssue] = []
     for error in _validator(name).iter_errors(body):
