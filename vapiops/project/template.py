@@ -212,6 +212,7 @@ class TemplateContext:
 
 
 @functools.lru_cache(maxsize=64)
+@functools.cache
 def _resolved(root: Path) -> Path:
     """root.resolve(), once per project root: a context is made per resource, and resolving walks
     every component with a system call (8% of validating 10,000 manifests)."""
@@ -329,6 +330,10 @@ def render_resource(
     With `unset_secrets` (validate), a secret() whose variable is unset is appended there and
     renders a placeholder instead of failing.
     """
+    override = resource.overrides.get(env.name)
+    templated = _templated(resource.spec)
+    if not templated and not override:
+        return Rendered(paths.copy_json(resource.spec))  # nothing to render: most manifests
     ctx = TemplateContext(
         env.name,
         env.vars,
@@ -340,10 +345,9 @@ def render_resource(
         base: dict[tuple, tuple[str, ...]] = {}
         spec = (
             _render_tree(resource.spec, (), ctx, base, lambda p: (resource.location(p), "spec" + _suffix(p)))
-            if _templated(resource.spec)
+            if templated
             else paths.copy_json(resource.spec)
         )
-        override = resource.overrides.get(env.name)
         if not override:
             return Rendered(spec, set(base), base, list(ctx.include_warnings))
         over: dict[tuple, tuple[str, ...]] = {}

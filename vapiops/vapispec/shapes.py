@@ -89,8 +89,34 @@ def _dto(kind: Kind, body: dict, update: bool) -> dict | None:
 
 def accepts(kind: Kind, body: dict, prop: str, *, update: bool = False) -> bool:
     """Does the DTO this body is checked against have the top-level property `prop`?"""
-    dto = _dto(kind, body, update)
-    return dto is not None and prop in _shape([dto], body)[0]
+    name = dto_name(kind, body, update=update)
+    if name is None:
+        return False
+    if _declared_outright(name, prop):
+        return True
+    return prop in _shape([{"$ref": REF_PREFIX + name}], body)[0]
+
+
+@functools.cache
+def _declared_outright(name: str, prop: str) -> bool:
+    """Whether DTO `name` has top-level `prop` whatever the body holds: in its own properties or a
+    plain allOf part's, not only in a union case or an anyOf alternative. Answered once per DTO,
+    it spares accepts() a walk of the DTO per body (a walk that can only add properties)."""
+
+    def declared(schema: dict, seen: frozenset[int]) -> bool:
+        schema = _target(spec(), schema)
+        kind = schema.get("type")
+        if id(schema) in seen or (
+            kind is not None and "object" not in (kind if isinstance(kind, list) else [kind])
+        ):
+            return False
+        if prop in (schema.get("properties") or {}):
+            return True
+        return any(
+            declared(part, seen | {id(schema)}) for part in schema.get("allOf") or [] if "if" not in part
+        )
+
+    return declared({"$ref": REF_PREFIX + name}, frozenset())
 
 
 def _dto_names(kind: Kind, *, update: bool) -> list[str]:
