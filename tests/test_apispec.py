@@ -456,6 +456,29 @@ def test_accepts():
     assert not vapispec.accepts(TOOL, {"type": "nope"}, "name")
 
 
+def _accepts_by_walking(kind, body, prop, update):
+    """accepts() without its per-DTO shortcuts: the DTO's shape for this body, walked."""
+    from vapiops.vapispec import shapes
+
+    name = vapispec.dto_name(kind, body, update=update)
+    return name is not None and prop in shapes._shape([{"$ref": "#/components/schemas/" + name}], body)[0]
+
+
+@pytest.mark.parametrize("kind", sorted(KINDS.values(), key=lambda k: k.name), ids=lambda k: k.name)
+def test_accepts_shortcuts_agree_with_walking_the_dto_for_every_kind_body_and_property(kind):
+    from vapiops.vapispec import shapes
+
+    bodies = [{}] + [{kind.discriminator: value} for value in vapispec.discriminator_values(kind)]
+    for update in (False, True):
+        for body in bodies:
+            name = vapispec.dto_name(kind, body, update=update)
+            props = sorted(shapes._possible(name)) if name else []
+            for prop in [*props, "name", "notAField"]:
+                assert vapispec.accepts(kind, body, prop, update=update) == _accepts_by_walking(
+                    kind, body, prop, update
+                ), (kind.name, body, prop, update)
+
+
 def test_filter_to_update_strips_read_only_fields_and_passes_everything_else_through():
     live = realistic_assistant()
     live.update(

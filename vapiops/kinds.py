@@ -226,23 +226,33 @@ class Kind:
 
     def find_references(self, obj: Any) -> list[tuple[RefField, paths.Path, Any]]:
         """(reference field, concrete path, value) for every reference value in obj, one walk for all."""
-        found = paths.find_many(obj, [r.pattern for r in self.references])
-        out: list[tuple[RefField, paths.Path, Any]] = []
-        for ref, hits in zip(self.references, found, strict=True):
-            for path, value in hits:
-                chosen = ref.chosen(obj, path)
-                if chosen is not None:
-                    out.append((chosen, path, value))
-        return out
+        return self.find_ids(obj)[0]
 
     def find_external_ids(self, obj: Any) -> list[tuple[ExternalIdField, paths.Path, Any]]:
         """(external ID field, concrete path, value) for every value in obj at an EXTERNAL_ID_FIELDS pattern."""
-        found = paths.find_many(obj, [e.pattern for e in self.external_ids])
-        return [
+        return self.find_ids(obj)[1]
+
+    def find_ids(
+        self, obj: Any
+    ) -> tuple[list[tuple[RefField, paths.Path, Any]], list[tuple[ExternalIdField, paths.Path, Any]]]:
+        """find_references and find_external_ids of obj, in one walk (validation asks both of every spec)."""
+        found = paths.find_many(obj, self._id_patterns)
+        refs: list[tuple[RefField, paths.Path, Any]] = []
+        for ref, hits in zip(self.references, found, strict=False):
+            for path, value in hits:
+                chosen = ref.chosen(obj, path)
+                if chosen is not None:
+                    refs.append((chosen, path, value))
+        external = [
             (ext, path, value)
-            for ext, hits in zip(self.external_ids, found, strict=True)
+            for ext, hits in zip(self.external_ids, found[len(self.references) :], strict=True)
             for path, value in hits
         ]
+        return refs, external
+
+    @functools.cached_property
+    def _id_patterns(self) -> tuple[paths.Path | str, ...]:
+        return tuple(r.pattern for r in self.references) + tuple(e.pattern for e in self.external_ids)
 
     def display_name(self, obj: dict) -> str | None:
         for p in self.display_name_paths:

@@ -7,7 +7,6 @@ ValidationError, so a user fixes them all in one pass and nothing is ever writte
 
 from __future__ import annotations
 
-import copy
 import json
 
 from vapiops import paths, vapispec
@@ -165,7 +164,8 @@ def _reference_problems(
     `names` lists each kind's names for messages; `known_names` holds the same names as sets."""
     kind = KINDS[res.kind]
     problems = []
-    for ref, path, value in kind.find_references(spec):
+    references, external_ids = kind.find_ids(spec)
+    for ref, path, value in references:
         if (isinstance(value, str) and value in known_names[ref.target]) or is_uuid(value):
             continue
         other = limited.get(address(ref.target, str(value)))
@@ -192,7 +192,7 @@ def _reference_problems(
                 f"is unknown) nor a Vapi ID{did_you_mean(value, known)}; known {ref.target} names: {listing}",
             )
         )
-    for ext, path, value in kind.find_external_ids(spec):
+    for ext, path, value in external_ids:
         if ext.vapi_id and not is_uuid(value):
             problems.append(
                 Problem(
@@ -218,7 +218,7 @@ def _schema_problems(
     digest = checked.digest(res.kind, spec, allow_extra)
     if checked.is_clean(digest):
         return [], []
-    body, later = checkable(kind, copy.deepcopy(spec))
+    body, later = checkable(kind, paths.copy_json(spec))
     for _ref, path, _value in kind.find_references(body):
         paths.set_(body, path, PLACEHOLDER_ID)
     issues = vapispec.check(kind, body, allow_extra=allow_extra, open_world=True)

@@ -94,6 +94,8 @@ def accepts(kind: Kind, body: dict, prop: str, *, update: bool = False) -> bool:
         return False
     if _declared_outright(name, prop):
         return True
+    if prop not in _possible(name):  # in no alternative at all
+        return False
     return prop in _shape([{"$ref": REF_PREFIX + name}], body)[0]
 
 
@@ -130,6 +132,12 @@ def _dto_names(kind: Kind, *, update: bool) -> list[str]:
 def _top_properties(schema_list: list[dict]) -> set[str]:
     props, _ = _shape(schema_list, None)  # None names no union case: every alternative counts
     return set(props)
+
+
+@functools.cache
+def _possible(name: str) -> frozenset[str]:
+    """Every top-level property DTO `name` may have, in any of its alternatives."""
+    return frozenset(_top_properties([{"$ref": REF_PREFIX + name}]))
 
 
 def read_only_fields(kind: Kind) -> frozenset[str]:
