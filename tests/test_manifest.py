@@ -172,6 +172,41 @@ def test_pure_python_loader_gives_the_same_result(monkeypatch):
     assert info.value.where == Location("d.yaml", 2)
 
 
+def _bomb() -> str:
+    levels = ["a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
+    levels += [f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 10)}]" for i in range(1, 9)]
+    return "\n".join(levels) + "\n"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "kind: tool\nname: t\nspec:\n  a: [1, {b: 2}]\n---\nx: &x {y: 1}\nz: *x\n",
+        "\n\n# c\n---\n---\nkind: assistant\nspec: {firstMessage: 'hi *there*'}\n",
+        "base: &b {provider: openai}\nx:\n  <<: *b\n  model: gpt-4.1\n",
+        "a: 1\nb:\n  c: 1\n  c: 2\n",
+        "a: &a [1, *a]\n",
+        "a: !custom 1\n",
+        "a: 1\nb: .nan\n",
+        "a: [1, 2\nc: 3\n",
+        _bomb(),
+    ],
+    ids=["aliases", "star-in-text", "merge", "duplicate", "recursive", "tag", "nan", "syntax", "bomb"],
+)
+def test_loading_without_line_maps_gives_the_same_values_and_errors(text):
+    """The cold parse of a manifest file skips per-path lines (parsecache finds them again when
+    asked) and, without a `*` in the text, alias bookkeeping: never with another outcome."""
+
+    def outcome(record_lines: bool):
+        try:
+            docs = load_yaml_with_lines(text, "f.yaml", record_lines=record_lines)
+        except ManifestError as exc:
+            return ("error", exc.message, exc.where)
+        return ("ok", [(value, lines[()]) for value, lines in docs])
+
+    assert outcome(False) == outcome(True)
+
+
 def test_did_you_mean():
     assert did_you_mean("sepc", ["kind", "name", "spec"]) == " (did you mean 'spec'?)"
     assert (

@@ -88,10 +88,11 @@ class ParsedFiles:
                 ]
                 self.used[digest] = cached
                 return docs
-        parsed = yamlload.load_yaml_with_lines(text, filename)
+        parsed = yamlload.load_yaml_with_lines(text, filename, record_lines=False)
         self.used[digest] = [[value, lines[()]] for value, lines in parsed]
         self.new = True
-        return list(parsed)
+        source = _Source(text, filename)
+        return [(value, Lines(lines[()], source, index)) for index, (value, lines) in enumerate(parsed)]
 
     def save(self) -> None:
         """Keep what this run read (when it parsed anything new, or no longer reads some file)."""

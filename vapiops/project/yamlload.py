@@ -63,9 +63,13 @@ def describe_value(value: object) -> str:
 class _Builder:
     """Turns one composed YAML document into plain values, recording the line of every path."""
 
-    def __init__(self, filename: str):
+    def __init__(self, filename: str, *, record_lines: bool = True, aliases: bool = True):
         self.filename = filename
         self.lines: dict[tuple, int] = {}
+        self.record_lines = record_lines  # else only the document's own line (see parsecache.Lines)
+        # Without an alias in the text (no `*`), no node can be visited twice: the expansion count
+        # and the cycle check below have nothing to find, and are skipped.
+        self.aliases = aliases
         self.visits = 0
         self.distinct: set[int] = set()
         self.active: set[int] = set()  # nodes being built right now: an alias to one is a cycle
@@ -74,13 +78,16 @@ class _Builder:
         return ManifestError(message, where=Location(self.filename, node.start_mark.line + 1))
 
     def build(self, node: yaml.Node, path: tuple) -> Any:
-        self.visits += 1
-        self.distinct.add(id(node))
-        if self.visits - len(self.distinct) > MAX_ALIAS_EXPANSION:
-            raise self.fail(
-                node, f"YAML aliases expand to more than {MAX_ALIAS_EXPANSION} extra nodes; refusing to load"
-            )
-        self.lines.setdefault(path, node.start_mark.line + 1)
+        if self.aliases:
+            self.visits += 1
+            self.distinct.add(id(node))
+            if self.visits - len(self.distinct) > MAX_ALIAS_EXPANSION:
+                raise self.fail(
+                    node,
+                    f"YAML aliases expand to more than {MAX_ALIAS_EXPANSION} extra nodes; refusing to load",
+                )
+        if self.record_lines or not path:
+            self.lines.setdefault(path, node.start_mark.line + 1)
         if isinstance(node, yaml.ScalarNode):
             make = _SCALAR_TAGS.get(node.tag)
             if make is None:
@@ -93,21 +100,26 @@ class _Builder:
                 raise self.fail(node, f"invalid {node.tag.removeprefix(_TAG)} value {node.value!r}") from exc
         if len(path) + 1 > MAX_DEPTH:  # only aliases get here: _check_depth saw the written nesting
             raise self.fail(node, f"YAML nested more than {MAX_DEPTH} levels deep (through aliases)")
+        if not self.aliases:
+            return self.build_collection(node, path)
         if id(node) in self.active:
             raise self.fail(node, "recursive YAML alias (a value that contains itself)")
         self.active.add(id(node))
         try:
-            if isinstance(node, yaml.SequenceNode):
-                if node.tag != _TAG + "seq":
-                    raise self.fail(node, f"unsupported YAML tag {node.tag!r} on a list")
-                return [self.build(item, path + (i,)) for i, item in enumerate(node.value)]
-            if isinstance(node, yaml.MappingNode):
-                if node.tag != _TAG + "map":
-                    raise self.fail(node, f"unsupported YAML tag {node.tag!r} on a mapping")
-                return self.build_mapping(node, path)
-            raise self.fail(node, f"unsupported YAML node {type(node).__name__}")
+            return self.build_collection(node, path)
         finally:
             self.active.discard(id(node))
+
+    def build_collection(self, node: yaml.Node, path: tuple) -> Any:
+        if isinstance(node, yaml.SequenceNode):
+            if node.tag != _TAG + "seq":
+                raise self.fail(node, f"unsupported YAML tag {node.tag!r} on a list")
+            return [self.build(item, path + (i,)) for i, item in enumerate(node.value)]
+        if isinstance(node, yaml.MappingNode):
+            if node.tag != _TAG + "map":
+                raise self.fail(node, f"unsupported YAML tag {node.tag!r} on a mapping")
+            return self.build_mapping(node, path)
+        raise self.fail(node, f"unsupported YAML node {type(node).__name__}")
 
     def build_mapping(self, node: yaml.MappingNode, path: tuple) -> dict[str, Any]:
         merged: dict[str, Any] = {}
@@ -131,7 +143,8 @@ class _Builder:
             if key in seen:
                 raise self.fail(key_node, f"duplicate key {key!r} (first at line {seen[key]}); keep only one")
             seen[key] = line
-            self.lines[path + (key,)] = line  # the key's line, not its value's, locates the field
+            if self.record_lines:
+                self.lines[path + (key,)] = line  # the key's line, not its value's, locates the field
             explicit[key] = self.build(value_node, path + (key,))
         merged.update(explicit)
         return merged
@@ -175,18 +188,22 @@ def _check_depth(text: str, filename: str) -> None:
             depth -= 1
 
 
-def load_yaml_with_lines(text: str, filename: str) -> list[tuple[Any, dict[tuple, int]]]:
+def load_yaml_with_lines(
+    text: str, filename: str, *, record_lines: bool = True
+) -> list[tuple[Any, dict[tuple, int]]]:
     """Parse every document of a YAML text into (plain value, {path: line}); errors are located.
 
     Only JSON-compatible values come out (str, int, float, bool, None, list, dict with str keys).
-    Empty documents are left out.
+    Empty documents are left out. Without `record_lines` the map holds only the document's own
+    line (`()`): the same values and errors, for a caller that finds lines again when asked.
     Raises ManifestError with Location(filename, line) at the first problem.
     """
     out: list[tuple[Any, dict[tuple, int]]] = []
+    aliases = "*" in text  # an alias is written `*name`; without one no node is reached twice
     try:
         _check_depth(text, filename)
         for root in yaml.compose_all(text, Loader=_Loader):
-            builder = _Builder(filename)
+            builder = _Builder(filename, record_lines=record_lines, aliases=aliases)
             value = builder.build(root, ())
             if value is not None:  # an empty document (`---` alone, or only comments) holds nothing
                 out.append((value, builder.lines))
