@@ -8,8 +8,10 @@ ValidationError, so a user fixes them all in one pass and nothing is ever writte
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from vapiops import paths, vapispec
+from vapiops.capabilities import ExternalIdField, RefField
 from vapiops.errors import Problem, TemplateError, ValidationError, did_you_mean
 from vapiops.kinds import KINDS, Kind
 from vapiops.model import Desired, address
@@ -79,13 +81,14 @@ def desired_resources(
             found_here = [Problem(res.where, "", text) for text in rendered.warnings]
             warnings.extend(p for p in found_here if p not in warnings)
         sent_as_written: tuple[tuple[str, str], ...] = ()
-        found = _reference_problems(res, spec, names, known, limited, env.name)
+        ids = kind.find_ids(spec)  # one walk, for the reference check and the schema check
+        found = _reference_problems(res, ids, names, known, limited, env.name)
         if not found:
             named = _with_name(kind, spec, res.name)
-            found, unknown = _schema_problems(project, res, named, checked)
+            found, unknown = _schema_problems(project, res, named, ids[0], checked)
             if named is not spec and any(p.path == kind.name_field for p in found):
                 # This DTO's name is constrained (e.g. a fixed enum): leave it to the manifest.
-                found, unknown = _schema_problems(project, res, spec, checked)
+                found, unknown = _schema_problems(project, res, spec, ids[0], checked)
             else:
                 spec = named
             if strict:
@@ -154,17 +157,17 @@ def _with_name(kind: Kind, spec: dict, name: str) -> dict:
 
 def _reference_problems(
     res: Resource,
-    spec: dict,
+    ids: tuple[list[tuple[RefField, paths.Path, Any]], list[tuple[ExternalIdField, paths.Path, Any]]],
     names: dict[str, list[str]],
     known_names: dict[str, set[str]],
     limited: dict[str, Resource],
     env: str,
 ) -> list[Problem]:
     """Every ID field holds a known manifest name or a Vapi ID (the real API answers 400 to a name).
-    `names` lists each kind's names for messages; `known_names` holds the same names as sets."""
-    kind = KINDS[res.kind]
+    `ids`: Kind.find_ids of the spec. `names` lists each kind's names for messages; `known_names`
+    holds the same names as sets."""
     problems = []
-    references, external_ids = kind.find_ids(spec)
+    references, external_ids = ids
     for ref, path, value in references:
         if (isinstance(value, str) and value in known_names[ref.target]) or is_uuid(value):
             continue
@@ -209,18 +212,25 @@ STRICT_HINT = " (--strict: add it to allow_fields in vapiops.yaml if it is meant
 
 
 def _schema_problems(
-    project: Project, res: Resource, spec: dict, checked: CheckedBodies
+    project: Project,
+    res: Resource,
+    spec: dict,
+    references: list[tuple[RefField, paths.Path, Any]],
+    checked: CheckedBodies,
 ) -> tuple[list[Problem], list[Problem]]:
     """The spec's errors, and its warnings: properties no schema lists (see desired_resources).
-    A body found clean by an earlier run with the same spec is not checked again (project/checked.py)."""
+    `references`: Kind.find_references of the spec (a name where the DTO wants an ID stands in as
+    PLACEHOLDER_ID). A body found clean by an earlier run with the same spec is not checked again
+    (project/checked.py)."""
     kind = KINDS[res.kind]
     allow_extra = project.allow_fields.get(res.kind, ())
     digest = checked.digest(res.kind, spec, allow_extra)
     if checked.is_clean(digest):
         return [], []
     body, later = checkable(kind, paths.copy_json(spec))
-    for _ref, path, _value in kind.find_references(body):
-        paths.set_(body, path, PLACEHOLDER_ID)
+    for _ref, path, _value in references:
+        if path[0] in body:  # not a field checkable() leaves out of the body
+            paths.set_(body, path, PLACEHOLDER_ID)
     issues = vapispec.check(kind, body, allow_extra=allow_extra, open_world=True)
     if later:
         issues += vapispec.check(kind, later, update=True, allow_extra=allow_extra, open_world=True)
