@@ -10,6 +10,7 @@ REF_PREFIX = "#/components/schemas/"
 _SUB_LISTS = ("allOf", "anyOf", "oneOf")
 _SUB_ONE = ("items", "not", "if", "then", "else", "additionalProperties", "contains", "propertyNames")
 _SUB_MAPS = ("properties", "patternProperties", "$defs", "definitions")
+_SUB_KEYS = frozenset(_SUB_LISTS + _SUB_ONE + _SUB_MAPS)
 
 
 def walk(schema: Any) -> Iterator[dict]:
@@ -25,6 +26,8 @@ def walk(schema: Any) -> Iterator[dict]:
         if not isinstance(node, dict):
             continue
         yield node
+        if _SUB_KEYS.isdisjoint(node):  # most nodes are leaves: one C-speed test, not fifteen lookups
+            continue
         for key in _SUB_LISTS:
             if isinstance(node.get(key), list):
                 stack.extend(reversed(node[key]))
