@@ -243,11 +243,13 @@ class Compiler:
         return fits
 
     def _number(self, schema: dict) -> Verdict:
+        # Each written as "not <jsonschema's failure test>": NaN (YAML's .nan) fails no comparison,
+        # so jsonschema accepts it at any bound, and `nan >= bound` would reject it.
         bounds = [
-            (schema.get("minimum"), lambda value, bound: value >= bound),
-            (schema.get("maximum"), lambda value, bound: value <= bound),
-            (schema.get("exclusiveMinimum"), lambda value, bound: value > bound),
-            (schema.get("exclusiveMaximum"), lambda value, bound: value < bound),
+            (schema.get("minimum"), lambda value, bound: not value < bound),
+            (schema.get("maximum"), lambda value, bound: not value > bound),
+            (schema.get("exclusiveMinimum"), lambda value, bound: not value <= bound),
+            (schema.get("exclusiveMaximum"), lambda value, bound: not value >= bound),
         ]
         present = [(bound, holds) for bound, holds in bounds if bound is not None]
         if not present:
