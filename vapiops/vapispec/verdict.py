@@ -1,7 +1,7 @@
 """A fast yes/no to "does this body fit this DTO?": the DTO's schema compiled once into closures.
 
 jsonschema stays the judge. A body this verdict accepts is one jsonschema finds no error in (the
-two are compared on every DTO Vapi's spec has, tests/test_verdict.py); a body it rejects is
+two are compared on every request DTO of every kind, tests/test_verdict.py); a body it rejects is
 checked again by jsonschema, which says what is wrong. Most bodies are valid, so most bodies
 never pay jsonschema's cost (about 300 µs for an assistant; this verdict, about 25 µs).
 
