@@ -1,7 +1,7 @@
 """A fast yes/no to "does this body fit this DTO?": the DTO's schema compiled once into closures.
 
 jsonschema stays the judge. A body this verdict accepts is one jsonschema finds no error in (the
-two are compared on every DTO Vapi's spec has, tests/test_verdict.py); a body it rejects is
+two are compared on every request DTO of every kind, tests/test_verdict.py); a body it rejects is
 checked again by jsonschema, which says what is wrong. Most bodies are valid, so most bodies
 never pay jsonschema's cost (about 300 µs for an assistant; this verdict, about 25 µs).
 
@@ -243,11 +243,13 @@ class Compiler:
         return fits
 
     def _number(self, schema: dict) -> Verdict:
+        # Each written as "not <jsonschema's failure test>": NaN (YAML's .nan) fails no comparison,
+        # so jsonschema accepts it at any bound, and `nan >= bound` would reject it.
         bounds = [
-            (schema.get("minimum"), lambda value, bound: value >= bound),
-            (schema.get("maximum"), lambda value, bound: value <= bound),
-            (schema.get("exclusiveMinimum"), lambda value, bound: value > bound),
-            (schema.get("exclusiveMaximum"), lambda value, bound: value < bound),
+            (schema.get("minimum"), lambda value, bound: not value < bound),
+            (schema.get("maximum"), lambda value, bound: not value > bound),
+            (schema.get("exclusiveMinimum"), lambda value, bound: not value <= bound),
+            (schema.get("exclusiveMaximum"), lambda value, bound: not value >= bound),
         ]
         present = [(bound, holds) for bound, holds in bounds if bound is not None]
         if not present:
