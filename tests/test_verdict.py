@@ -499,6 +499,12 @@ KEYWORD_TABLE: list[tuple[str, Any, Any, bool]] = [
     ("union: an unknown value", _ref("Shape"), {"kind": "hexagon"}, False),
     ("union: no value", _ref("Shape"), {"radius": 1}, False),
     ("union: not an object", _ref("Shape"), "circle", False),
+    (
+        "union without a type: a non-object meets plain allOf (every case holds vacuously)",
+        {k: v for k, v in COMPONENTS["Shape"].items() if k != "type"},
+        "circle",
+        True,
+    ),
 ]
 
 
