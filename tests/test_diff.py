@@ -505,3 +505,26 @@ def test_the_walks_shortcuts_give_the_plan_of_the_full_rules(
 
     assert changes(()) == expected
     assert changes([("unrelated",)]) == expected
+
+
+@pytest.mark.parametrize(
+    "given",
+    [
+        ("model.toolIds[]", "voice.*"),
+        ["model.toolIds[]", "voice.*"],
+        (("model", "toolIds", "[]"), ("voice", "*")),
+        (["model", "toolIds", 0], "voice.*"),  # unhashable inside: parsed without the cache
+    ],
+)
+def test_ignore_patterns_read_alike_whatever_form_they_come_in(given):
+    assert ignore_patterns(given) == (("model", "toolIds"), ("voice", "*"))
+    found = compare({"model": {"toolIds": ["a"]}, "voice": {"id": "x"}, "n": 1}, {"n": 2}, ignore=given)
+    assert [p for p, _ in found] == [("n",)]
+    assert (
+        compare(
+            {"l": ["a", "b"]},
+            {"l": ["b", "a"]},
+            set_paths=given + ("l",) if isinstance(given, tuple) else [*given, "l"],
+        )
+        == []
+    )

@@ -172,7 +172,10 @@ def find_many(value: Any, patterns: Sequence[Path | str]) -> list[list[tuple[Pat
             for k, v in node.items():
                 if k in rests:
                     for i, rest in rests[k]:
-                        out[i].extend(find(node, rest, here))
+                        if len(rest) == 1:  # `**.key`: the value itself (find() would take two calls)
+                            out[i].append((here + (k,), v))
+                        else:
+                            out[i].extend(find(node, rest, here))
                 if isinstance(v, (dict, list)):
                     children.append((here + (k,), v))
         else:

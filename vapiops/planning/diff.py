@@ -35,14 +35,21 @@ def path_key(path: Path) -> tuple[tuple[int, Any], ...]:
 
 
 def _patterns(patterns: Iterable[str | Path]) -> tuple[Pattern, ...]:
-    if type(patterns) is tuple and all(type(p) is str for p in patterns):
-        return _parsed(patterns)  # a kind's set_fields: parsed once, not once per resource
+    if type(patterns) is tuple:
+        try:
+            return _parsed(patterns)  # a kind's set_fields: parsed once, not once per resource
+        except TypeError:  # unhashable (a list inside)
+            pass
+    return _parse_all(patterns)
+
+
+def _parse_all(patterns: Iterable[str | Path]) -> tuple[Pattern, ...]:
     return tuple(parse_path(p) if isinstance(p, str) else tuple(p) for p in patterns)
 
 
-@functools.lru_cache(maxsize=256)
-def _parsed(patterns: tuple[str, ...]) -> tuple[Pattern, ...]:
-    return tuple(parse_path(p) for p in patterns)
+@functools.lru_cache(maxsize=1024)
+def _parsed(patterns: tuple[str | Path, ...]) -> tuple[Pattern, ...]:
+    return _parse_all(patterns)
 
 
 @functools.lru_cache(maxsize=8192)
@@ -60,8 +67,22 @@ def ignore_patterns(patterns: Iterable[str | Path]) -> tuple[Pattern, ...]:
     A pattern ending in a list index (`model.toolIds[]`, `tools[2]`) is taken to mean the whole
     list: dropping single elements would shift the positions the rest of the list is compared by.
     """
+    if type(patterns) is tuple:
+        try:
+            return _ignore_patterns(patterns)  # the same few per project, asked of every resource
+        except TypeError:  # unhashable (a list inside)
+            pass
+    return _wholes(_parse_all(patterns))
+
+
+@functools.lru_cache(maxsize=1024)
+def _ignore_patterns(patterns: tuple[str | Path, ...]) -> tuple[Pattern, ...]:
+    return _wholes(_parse_all(patterns))
+
+
+def _wholes(patterns: tuple[Pattern, ...]) -> tuple[Pattern, ...]:
     out = []
-    for p in _patterns(patterns):
+    for p in patterns:
         while p and (isinstance(p[-1], int) or p[-1] == "[]"):
             p = p[:-1]
         if p:
