@@ -149,6 +149,7 @@ _DEEP = ("**.toolIds[]", "**.assistantId", "**.destinations[].assistantId", "mod
             "n": [[{"toolIds": ["z"]}]],
             "assistantId": {"assistantId": 1},
         },
+        {"model": {"toolIds": "not a list"}, "toolIds": {"0": "x"}},
         [{"assistantId": "top"}, [{"toolIds": ["t"]}]],
         "a string",
         None,

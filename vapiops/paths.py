@@ -172,8 +172,13 @@ def find_many(value: Any, patterns: Sequence[Path | str]) -> list[list[tuple[Pat
             for k, v in node.items():
                 if k in rests:
                     for i, rest in rests[k]:
-                        if len(rest) == 1:  # `**.key`: the value itself (find() would take two calls)
+                        # The registry's two common shapes without find()'s call per step and element.
+                        if len(rest) == 1:  # `**.key`: the value itself
                             out[i].append((here + (k,), v))
+                        elif len(rest) == 2 and rest[1] == ANY_INDEX:  # `**.key[]`: each element
+                            if isinstance(v, list):
+                                at = here + (k,)
+                                out[i].extend((at + (n,), e) for n, e in enumerate(v))
                         else:
                             out[i].extend(find(node, rest, here))
                 if isinstance(v, (dict, list)):
