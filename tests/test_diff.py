@@ -314,6 +314,19 @@ def test_hash_secrets_replaces_values_by_hash_and_returns_them():
     assert SECRET not in default_hash(SECRET)
 
 
+def test_hash_secrets_hashes_an_outer_secret_whole_and_shares_the_rest():
+    value = {"credentials": {"apiKey": {"token": SECRET}}, "model": {"messages": [{"content": "c"}]}}
+    out, hashes = hash_secrets(
+        value, [("credentials", "apiKey", "token"), ("credentials", "apiKey"), ("gone",)]
+    )
+    digest = default_hash({"token": SECRET})
+    assert out == {"credentials": {"apiKey": digest}, "model": {"messages": [{"content": "c"}]}}
+    assert hashes == {"credentials.apiKey": digest}
+    assert value["credentials"]["apiKey"] == {"token": SECRET}
+    assert out["model"] is value["model"]
+    assert hash_secrets(value, []) == (value, {})
+
+
 # -- owned_equal ---------------------------------------------------------------------------------
 
 
@@ -420,3 +433,98 @@ def test_overlay_never_aliases_its_inputs():
 def test_compare_returns_paths_alongside_changes():
     pairs = compare({"a": {"b.c": 1}}, {"a": {"b.c": 2}})
     assert pairs == [(("a", "b.c"), fc("a.b.c", 2, 1))]
+
+
+# -- the walk's fast paths ----------------------------------------------------------------------
+
+# (desired, live, prior, sensitive, prior secrets, expected changes). Every row is planned twice:
+# as planning does, and with an unrelated skipped path, which turns the walk's shortcuts for equal
+# scalars off (they would be wrong where a path compares specially). Both must give `expected`.
+_HASHED = default_hash("old")
+FAST_PATH_CASES = [
+    ({"a": "x"}, {"a": "x"}, None, (), {}, []),
+    ({"a": True}, {"a": 1}, None, (), {}, [fc("a", 1, True)]),
+    ({"a": 1}, {"a": True}, None, (), {}, [fc("a", True, 1)]),
+    ({"a": False}, {"a": 0}, None, (), {}, [fc("a", 0, False)]),
+    ({"a": True}, {"a": True}, None, (), {}, []),
+    ({"a": 1}, {"a": 1.0}, None, (), {}, []),
+    ({"a": 1.5}, {"a": 1.5}, None, (), {}, []),
+    ({"a": "1"}, {"a": 1}, None, (), {}, [fc("a", 1, "1")]),
+    ({"a": "x"}, {"a": "****"}, None, (), {}, []),  # masked: nothing can be known
+    ({"a": "****"}, {"a": "****"}, None, (), {}, []),
+    ({"a": []}, {}, None, (), {}, []),
+    ({"a": []}, {"a": None}, None, (), {}, []),
+    ({"a": None}, {}, None, (), {}, []),
+    ({"a": {}}, {}, None, (), {}, []),
+    ({"a": [1, "x", True]}, {"a": [1.0, "x", True]}, None, (), {}, []),
+    ({"a": [True, "x"]}, {"a": [1, "x"]}, None, (), {}, [fc("a[0]", 1, True)]),
+    ({"m": {"t": 0.5, "n": "a"}}, {"m": {"t": 0.5, "n": "b", "x": 1}}, None, (), {}, [fc("m.n", "b", "a")]),
+    # A secret equal to live still changes when its hash differs from the one state holds.
+    (
+        {"apiKey": "k"},
+        {"apiKey": "k"},
+        None,
+        [("apiKey",)],
+        {"apiKey": _HASHED},
+        [fc("apiKey", SENSITIVE, SENSITIVE, True)],
+    ),
+    ({"apiKey": "old"}, {"apiKey": "****"}, None, [("apiKey",)], {"apiKey": _HASHED}, []),
+    ({"apiKey": "k", "n": "a"}, {"apiKey": "k", "n": "a"}, None, [("apiKey",)], {}, []),
+    (
+        {"apiKey": "k", "n": "a"},
+        {"apiKey": "j", "n": "b"},
+        None,
+        [("apiKey",)],
+        {},
+        [fc("apiKey", SENSITIVE, SENSITIVE, True), fc("n", "b", "a")],
+    ),
+    # Removals: what prior declared and desired no longer does, where live still has it.
+    (
+        {"b": {}},
+        {"a": 1, "b": {"c": 1}},
+        {"a": 1, "b": {"c": 1}},
+        (),
+        {},
+        [fc("a", 1, ABSENT), fc("b.c", 1, ABSENT)],
+    ),
+    ({"l": [{}]}, {"l": [{"x": 1}]}, {"l": [{"x": 1}]}, (), {}, [fc("l[0].x", 1, ABSENT)]),
+    ({"a": {"b": 1}}, {"a": {"b": 1}}, {"a": 1}, (), {}, []),
+    ({"a": "x"}, {"a": "x", "z": 2}, {"a": "x", "z": 1}, (), {}, [fc("z", 2, ABSENT)]),
+    ({"a": "x"}, {"a": "x"}, {"a": "x", "z": 1}, (), {}, []),
+    ({"l": [1]}, {"l": [1, 2]}, {"l": [1, {"x": 1}]}, (), {}, [fc("l", [1, 2], [1])]),
+]
+
+
+@pytest.mark.parametrize(("desired", "live", "prior", "sensitive", "secrets", "expected"), FAST_PATH_CASES)
+def test_the_walks_shortcuts_give_the_plan_of_the_full_rules(
+    desired, live, prior, sensitive, secrets, expected
+):
+    def changes(skip):
+        found = compare(desired, live, prior, sensitive=sensitive, prior_secrets=secrets, skip=skip)
+        return [c for _, c in found]
+
+    assert changes(()) == expected
+    assert changes([("unrelated",)]) == expected
+
+
+@pytest.mark.parametrize(
+    "given",
+    [
+        ("model.toolIds[]", "voice.*"),
+        ["model.toolIds[]", "voice.*"],
+        (("model", "toolIds", "[]"), ("voice", "*")),
+        (["model", "toolIds", 0], "voice.*"),  # unhashable inside: parsed without the cache
+    ],
+)
+def test_ignore_patterns_read_alike_whatever_form_they_come_in(given):
+    assert ignore_patterns(given) == (("model", "toolIds"), ("voice", "*"))
+    found = compare({"model": {"toolIds": ["a"]}, "voice": {"id": "x"}, "n": 1}, {"n": 2}, ignore=given)
+    assert [p for p, _ in found] == [("n",)]
+    assert (
+        compare(
+            {"l": ["a", "b"]},
+            {"l": ["b", "a"]},
+            set_paths=given + ("l",) if isinstance(given, tuple) else [*given, "l"],
+        )
+        == []
+    )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from vapiops.kinds import KINDS
-from vapiops.planning.graph import is_uuid, references, strongly_connected, topo_order
+from vapiops.planning.graph import is_uuid, references, strongly_connected, to_names, topo_order
 
 UUID = "3f2b6c1e-8a4d-4c2b-9e7f-1a2b3c4d5e6f"
 
@@ -98,3 +98,20 @@ def test_topo_order_includes_nodes_named_only_by_edges():
 def test_topo_order_raises_on_a_cycle_naming_its_nodes():
     with pytest.raises(ValueError, match="a, b"):
         topo_order(["a", "b", "c"], [("a", "b"), ("b", "a"), ("c", "a")])
+
+
+def test_to_names_translates_managed_ids_and_copies_only_the_paths_it_changes():
+    other = "11111111-2222-3333-4444-555555555555"
+    obj = {
+        "model": {"toolIds": [UUID, other], "messages": [{"role": "system", "content": "long"}]},
+        "voice": {"voiceId": "v"},
+    }
+    out, refs = to_names(KINDS["assistant"], obj, {UUID: ("tool", "lookup")})
+    assert out == {
+        "model": {"toolIds": ["lookup", other], "messages": [{"role": "system", "content": "long"}]},
+        "voice": {"voiceId": "v"},
+    }
+    assert refs == [(("model", "toolIds", 0), "tool/lookup")]
+    assert obj["model"]["toolIds"] == [UUID, other]  # never mutated
+    assert out["voice"] is obj["voice"] and out["model"]["messages"] is obj["model"]["messages"]
+    assert to_names(KINDS["assistant"], obj, {})[0] is obj  # nothing to translate: obj itself

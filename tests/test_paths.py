@@ -101,3 +101,60 @@ def test_copy_json_is_deep():
 def test_path_syntax_is_checked(text, problem):
     found = paths.path_syntax_error(text)
     assert found is None if problem is None else problem in (found or ""), found
+
+
+@pytest.mark.parametrize(
+    ("value", "changes", "expected"),
+    [
+        ({"a": 1}, [], {"a": 1}),
+        ({"a": 1, "b": {"c": 2}}, [(("a",), "x")], {"a": "x", "b": {"c": 2}}),
+        ({"a": {"b": [1, {"c": 2}]}}, [(("a", "b", 1, "c"), 3)], {"a": {"b": [1, {"c": 3}]}}),
+        (
+            {"a": {"b": ["i", "j"], "k": "v"}},
+            [(("a", "b", 0), "x"), (("a", "b", 1), "y"), (("a", "k"), "w")],
+            {"a": {"b": ["x", "y"], "k": "w"}},
+        ),
+        ([{"a": 1}, {"a": 2}], [((1, "a"), 9)], [{"a": 1}, {"a": 9}]),
+    ],
+)
+def test_with_values_sets_paths_and_leaves_the_original_alone(value, changes, expected):
+    before = paths.copy_json(value)
+    out = paths.with_values(value, changes)
+    assert out == expected
+    assert value == before
+    assert (out is value) == (not changes)
+
+
+def test_with_values_shares_what_no_path_touches():
+    value = {"model": {"toolIds": ["x"], "messages": [{"content": "long"}]}, "voice": {"id": "v"}}
+    out = paths.with_values(value, [(("model", "toolIds", 0), "name")])
+    assert out["voice"] is value["voice"]
+    assert out["model"]["messages"] is value["model"]["messages"]
+    assert out["model"] is not value["model"] and out["model"]["toolIds"] is not value["model"]["toolIds"]
+
+
+_DEEP = ("**.toolIds[]", "**.assistantId", "**.destinations[].assistantId", "model.toolIds[0]", "**")
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        {
+            "model": {"toolIds": ["a", "b"]},
+            "assistantId": "x",
+            "members": [{"assistantId": "y", "toolIds": []}],
+        },
+        {
+            "destinations": [{"assistantId": "d"}, "s"],
+            "n": [[{"toolIds": ["z"]}]],
+            "assistantId": {"assistantId": 1},
+        },
+        {"model": {"toolIds": "not a list"}, "toolIds": {"0": "x"}},
+        [{"assistantId": "top"}, [{"toolIds": ["t"]}]],
+        "a string",
+        None,
+        {},
+    ],
+)
+def test_find_many_finds_what_find_finds_pattern_by_pattern(value):
+    assert paths.find_many(value, _DEEP) == [list(paths.find(value, p)) for p in _DEEP]

@@ -43,8 +43,9 @@ class Address(NamedTuple):
 
 
 def address(kind: str, name: str) -> str:
-    """The address string of a resource."""
-    return str(Address(kind, name))
+    """The address string of a resource: str(Address(kind, name)), without building one (planning
+    asks this of every reference of every resource)."""
+    return f"{kind}/{name}"
 
 
 def name_of(addr: str) -> str:

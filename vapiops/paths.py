@@ -161,21 +161,35 @@ def find_many(value: Any, patterns: Sequence[Path | str]) -> list[list[tuple[Pat
             out[i] = list(find(value, pat))
     if not by_key.rests:
         return out
-    keys = by_key.rests.keys()
-    stack: list[tuple[Path, Any]] = [((), value)]
+    rests = by_key.rests
+    stack: list[tuple[Path, Any]] = [((), value)] if isinstance(value, (dict, list)) else []
     while stack:
         here, node = stack.pop()
+        children: list[tuple[Path, Any]] = []
+        # One pass over a node's items finds both its matches and its children: this runs over every
+        # object and list of every spec and live object a plan reads.
         if isinstance(node, dict):
-            for key in node.keys() & keys:
-                for i, rest in by_key.rests[key]:
-                    out[i].extend(find(node, rest, here))
-            children = [(here + (k,), v) for k, v in node.items() if isinstance(v, (dict, list))]
-        elif isinstance(node, list):
-            children = [(here + (n,), v) for n, v in enumerate(node) if isinstance(v, (dict, list))]
+            for k, v in node.items():
+                if k in rests:
+                    for i, rest in rests[k]:
+                        # The registry's two common shapes without find()'s call per step and element.
+                        if len(rest) == 1:  # `**.key`: the value itself
+                            out[i].append((here + (k,), v))
+                        elif len(rest) == 2 and rest[1] == ANY_INDEX:  # `**.key[]`: each element
+                            if isinstance(v, list):
+                                at = here + (k,)
+                                out[i].extend((at + (n,), e) for n, e in enumerate(v))
+                        else:
+                            out[i].extend(find(node, rest, here))
+                if isinstance(v, (dict, list)):
+                    children.append((here + (k,), v))
         else:
-            continue
-        children.reverse()  # popped in document order
-        stack.extend(children)
+            for n, v in enumerate(node):
+                if isinstance(v, (dict, list)):
+                    children.append((here + (n,), v))
+        if children:
+            children.reverse()  # popped in document order
+            stack.extend(children)
     return out
 
 
@@ -211,6 +225,35 @@ def copy_json(value: Any) -> Any:
     if isinstance(value, list):
         return [copy_json(v) for v in value]
     return value
+
+
+def with_values(value: Any, changes: Sequence[tuple[Path, Any]]) -> Any:
+    """value with each (path, new) of `changes` set, copying only the containers on those paths.
+
+    Every other subtree is shared with value, which is never mutated: a caller that changes the
+    result in place must copy it first. Each path must exist in value (as find() reports paths).
+    Much cheaper than copy_json + set_ when a few leaves of a large object change (the reference
+    IDs of a live object translated to names).
+    """
+    if not changes:
+        return value
+    root = _shallow(value)
+    fresh = {id(root)}  # containers copied here (alive in the result, so their ids stay unique)
+    for path, new in changes:
+        node = root
+        for step in path[:-1]:
+            child = node[step]
+            if id(child) not in fresh:
+                child = _shallow(child)
+                fresh.add(id(child))
+                node[step] = child
+            node = child
+        node[path[-1]] = new
+    return root
+
+
+def _shallow(value: Any) -> Any:
+    return dict(value) if isinstance(value, dict) else list(value)
 
 
 _MISSING = object()

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import functools
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from vapiops.model import ABSENT, SENSITIVE, FieldChange
@@ -35,7 +35,21 @@ def path_key(path: Path) -> tuple[tuple[int, Any], ...]:
 
 
 def _patterns(patterns: Iterable[str | Path]) -> tuple[Pattern, ...]:
+    if type(patterns) is tuple:
+        try:
+            return _parsed(patterns)  # a kind's set_fields: parsed once, not once per resource
+        except TypeError:  # unhashable (a list inside)
+            pass
+    return _parse_all(patterns)
+
+
+def _parse_all(patterns: Iterable[str | Path]) -> tuple[Pattern, ...]:
     return tuple(parse_path(p) if isinstance(p, str) else tuple(p) for p in patterns)
+
+
+@functools.lru_cache(maxsize=1024)
+def _parsed(patterns: tuple[str | Path, ...]) -> tuple[Pattern, ...]:
+    return _parse_all(patterns)
 
 
 @functools.lru_cache(maxsize=8192)
@@ -53,8 +67,22 @@ def ignore_patterns(patterns: Iterable[str | Path]) -> tuple[Pattern, ...]:
     A pattern ending in a list index (`model.toolIds[]`, `tools[2]`) is taken to mean the whole
     list: dropping single elements would shift the positions the rest of the list is compared by.
     """
+    if type(patterns) is tuple:
+        try:
+            return _ignore_patterns(patterns)  # the same few per project, asked of every resource
+        except TypeError:  # unhashable (a list inside)
+            pass
+    return _wholes(_parse_all(patterns))
+
+
+@functools.lru_cache(maxsize=1024)
+def _ignore_patterns(patterns: tuple[str | Path, ...]) -> tuple[Pattern, ...]:
+    return _wholes(_parse_all(patterns))
+
+
+def _wholes(patterns: tuple[Pattern, ...]) -> tuple[Pattern, ...]:
     out = []
-    for p in _patterns(patterns):
+    for p in patterns:
         while p and (isinstance(p[-1], int) or p[-1] == "[]"):
             p = p[:-1]
         if p:
@@ -112,6 +140,10 @@ def _missing(value: Any) -> bool:
     return value is ABSENT or value is None
 
 
+# Scalars of one of these types that are == are equal by scalar_equal too (same type: no True vs 1).
+_SCALARS = frozenset({str, int, float, bool})
+
+
 class _Walk:
     """One comparison: collects (path, before, after, sensitive) of every owned difference."""
 
@@ -123,7 +155,7 @@ class _Walk:
         prior_secrets: Mapping[str, str],
         hash_secret: Hasher,
         skip: Iterable[Path],
-        redact: Redactor | None = None,
+        redact: Callable[[], Redactor] | None = None,
         stop_early: bool = False,
     ):
         self.set_pats = _patterns(set_paths)
@@ -131,11 +163,18 @@ class _Walk:
         self.prior_secrets = prior_secrets
         self.hash_secret = hash_secret
         self.skip = frozenset(tuple(p) for p in skip)
-        self.redact = redact
+        # Built at the first difference: most resources of a no-op plan have none to redact.
+        self.make_redact = redact
+        self.redact: Redactor | None = None
         self.stop_early = stop_early
+        # Equal scalars of one type are skipped without a call (most of a no-op plan's leaves); only
+        # where no path is compared specially, since a sensitive path compares by hash, not by value.
+        self.fast = not self.sensitive and not self.skip
         self.out: list[tuple[Path, Any, Any, bool]] = []
 
     def _emit(self, path: Path, before: Any, after: Any) -> None:
+        if self.redact is None and self.make_redact is not None:
+            self.redact = self.make_redact()
         if self.redact is not None:
             before, after = self.redact(before, path), self.redact(after, path)
         secret = before is SENSITIVE or after is SENSITIVE
@@ -148,11 +187,13 @@ class _Walk:
         """Record where desired `d` differs from `live` under the ownership rules (docs/plan.md)."""
         if self.stop_early and self.out:
             return
-        if path in self.skip:
+        if self.skip and path in self.skip:
             return
-        if path in self.sensitive:
+        if self.sensitive and path in self.sensitive:
             self._secret(d, live, path)
             return
+        if type(d) is type(live) and type(d) in _SCALARS and d == live:
+            return  # equal either way, masked or not
         if is_mask(live):
             return  # the API hides this value: nothing can be known about it, so nothing differs
         if d is None:  # a declared null equals an absent field
@@ -164,8 +205,12 @@ class _Walk:
                 # Over the desired keys only; an absent object is compared as an empty one, so a
                 # new nested object shows each declared field, and `{}` is no change.
                 inner = live if isinstance(live, dict) else {}
+                fast = self.fast
                 for k, v in d.items():
-                    self.compare(v, inner.get(k, ABSENT), path + (k,))
+                    lv = inner.get(k, ABSENT)
+                    if fast and type(v) is type(lv) and type(v) in _SCALARS and v == lv:
+                        continue
+                    self.compare(v, lv, path + (k,))
             else:
                 self._emit(path, live, d)
             return
@@ -180,7 +225,10 @@ class _Walk:
             elif len(d) != len(live):
                 self._emit(path, live, d)
             else:
+                fast = self.fast
                 for i, (dv, lv) in enumerate(zip(d, live, strict=True)):
+                    if fast and type(dv) is type(lv) and type(dv) in _SCALARS and dv == lv:
+                        continue
                     self.compare(dv, lv, path + (i,))
             return
         if not scalar_equal(d, live):
@@ -199,22 +247,36 @@ class _Walk:
 
     def removed(self, prior: Any, d: Any, live: Any, path: Path) -> None:
         """Record paths declared in prior, no longer declared, that the live object still has."""
-        if path in self.skip:
+        if self.skip and path in self.skip:
             return
         if isinstance(prior, dict) and isinstance(d, dict):
             for k, pv in prior.items():
-                p = path + (k,)
                 if k in d:
-                    self.removed(pv, d[k], _child(live, k), p)
-                elif p not in self.skip and not _missing(_child(live, k)):
+                    dv = d[k]
+                    # Only where both are objects or both lists can anything below be removed.
+                    if _both_containers(pv, dv):
+                        self.removed(pv, dv, _child(live, k), path + (k,))
+                    continue
+                p = path + (k,)
+                if not (self.skip and p in self.skip) and not _missing(_child(live, k)):
                     self._emit(p, _child(live, k), ABSENT)
         elif isinstance(prior, list) and isinstance(d, list) and len(prior) == len(d):
             for i, (pv, dv) in enumerate(zip(prior, d, strict=True)):
-                self.removed(pv, dv, _child(live, i), path + (i,))
+                if _both_containers(pv, dv):
+                    self.removed(pv, dv, _child(live, i), path + (i,))
+
+
+def _both_containers(a: Any, b: Any) -> bool:
+    return (isinstance(a, dict) and isinstance(b, dict)) or (isinstance(a, list) and isinstance(b, list))
 
 
 def _child(value: Any, step: str | int) -> Any:
-    return get(value, (step,), ABSENT)
+    """get(value, (step,), ABSENT), without the loop: called for every key a prior declared."""
+    if isinstance(step, str):
+        return value.get(step, ABSENT) if isinstance(value, dict) else ABSENT
+    if isinstance(value, list) and 0 <= step < len(value):
+        return value[step]
+    return ABSENT
 
 
 def compare(
@@ -237,14 +299,13 @@ def compare(
         sensitive = [p for p in sensitive if has(desired, tuple(p))]
     sensitive = frozenset(tuple(p) for p in sensitive)
     prior_secrets = dict(prior_secrets or {})
-    redact = Redactor(sensitive, prior_secrets, secret_values(desired, sensitive))
     walk = _Walk(
         set_paths=set_paths,
         sensitive=sensitive,
         prior_secrets=prior_secrets,
         hash_secret=hash_secret,
         skip=skip,
-        redact=redact,
+        redact=lambda: Redactor(sensitive, prior_secrets, secret_values(desired, sensitive)),
     )
     walk.compare(desired, live, ())
     changed = [p for p, *_ in walk.out]

@@ -73,7 +73,8 @@ def to_names(
     """obj with every reference ID `owner` knows, for a target of the right kind, replaced by its name.
 
     This is how live objects enter "name space", where plans and `diff` compare them with manifests.
-    Returns the translated value (obj itself when nothing changes; obj is never mutated) and the
+    Returns the translated value (obj itself when nothing changes; obj is never mutated; only the
+    objects and lists on a translated path are copied, the rest is shared with obj) and the
     (path, target address) of every translated reference. Other IDs stay: they point outside.
     `found`: kind.find_references(obj), when the caller has it; translated values are written
     into it, so it then describes the returned value.
@@ -87,9 +88,7 @@ def to_names(
             refs[i] = (ref, path, target[1])
     if not hits:
         return obj, []
-    out = paths.copy_json(obj)
-    for path, name, _ in hits:
-        paths.set_(out, path, name)
+    out = paths.with_values(obj, [(path, name) for path, name, _ in hits])
     return out, [(path, target) for path, _, target in hits]
 
 

@@ -10,7 +10,7 @@ from typing import Any
 
 from vapiops import kinds
 from vapiops.model import ABSENT, SENSITIVE
-from vapiops.paths import Path, copy_json, format_path, get, has
+from vapiops.paths import Path, format_path, get, has, with_values
 
 Hasher = Callable[[Any], str]
 
@@ -74,25 +74,29 @@ def _find_secrets(value: Any, at: Path, found: set[Path]) -> None:
         p = at + (k,)
         if is_secret(p):
             found.add(p)
-        else:
+        elif isinstance(v, (dict, list)):  # a scalar has nothing below it: no call
             _find_secrets(v, p, found)
 
 
 def hash_secrets(
     value: dict[str, Any], sensitive: Iterable[Path], hash_secret: Hasher = default_hash
 ) -> tuple[dict[str, Any], dict[str, str]]:
-    """A copy of value with every sensitive path's value replaced by its hash, and {dotted path: hash}."""
-    out = copy_json(value)
+    """value with every sensitive path's value replaced by its hash, and {dotted path: hash}.
+
+    Only the objects and lists on a sensitive path are copied; the rest is shared with value (value
+    itself when nothing is sensitive), which is never mutated: a caller that keeps the result and
+    may change it copies it (apply copies what it records in state).
+    """
+    digests: list[tuple[Path, str]] = []
     hashes: dict[str, str] = {}
     # Outer paths first, so a secret nested in a secret object is hashed as part of its parent.
     for p in sorted(sensitive, key=len):
-        if not p or not has(out, p):
+        if not p or not has(value, p) or any(p[: len(q)] == q for q, _ in digests):
             continue
         digest = hash_secret(get(value, p))
-        parent = get(out, p[:-1])
-        parent[p[-1]] = digest
+        digests.append((p, digest))
         hashes[format_path(p)] = digest
-    return out, hashes
+    return with_values(value, digests), hashes
 
 
 def secret_values(value: Any, sensitive: Iterable[Path]) -> frozenset[str]:
