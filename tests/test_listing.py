@@ -196,6 +196,69 @@ def test_paginated_listing_shorter_than_its_count_is_an_error():
         listed(FakePaginatedApi(make_items(150), hide=1), STRUCTURED)
 
 
+class ChangingPaginatedApi(FakePaginatedApi):
+    """FakePaginatedApi that answers every page with page 1 (`ignores_page`), or whose org gains
+    `grows` newer objects right after page 1 is served; `latency` seconds per request."""
+
+    def __init__(
+        self, items: list[dict], *, ignores_page: bool = False, grows: int = 0, latency: float = 0.0
+    ):
+        super().__init__(items)
+        self.ignores_page = ignores_page
+        self.grows = grows
+        self.latency = latency
+        self.in_flight = 0
+        self.most_in_flight = 0
+        self.lock = threading.Lock()
+
+    def handler(self, request: httpx.Request) -> httpx.Response:
+        with self.lock:
+            self.in_flight += 1
+            self.most_in_flight = max(self.most_in_flight, self.in_flight)
+        try:
+            time.sleep(self.latency)
+            if self.ignores_page:
+                request = httpx.Request("GET", request.url.copy_set_param("page", "1"))
+            with self.lock:
+                response = super().handler(request)
+                if self.grows and len(self.requests) == 1:
+                    later = T0 + timedelta(days=1)
+                    self.items = self.items + [
+                        {"id": f"new-{i}", "createdAt": iso(later + timedelta(seconds=i))}
+                        for i in range(self.grows)
+                    ]
+            return response
+        finally:
+            with self.lock:
+                self.in_flight -= 1
+
+
+def test_paginated_pages_after_the_first_are_asked_for_at_once():
+    api = ChangingPaginatedApi(make_items(1000), latency=0.05)
+    started = time.monotonic()
+    got = listed(api, STRUCTURED)
+    took = time.monotonic() - started
+    assert len({o["id"] for o in got}) == 1000
+    assert api.most_in_flight > 1
+    assert took < 10 * 0.05 * 0.7, f"10 pages took {took:.2f} s: read one by one?"
+
+
+def test_paginated_server_ignoring_page_is_an_error_after_a_bounded_number_of_requests():
+    from vapiops.listing import _PAGE_WORKERS
+
+    api = ChangingPaginatedApi(make_items(5000), ignores_page=True)
+    with pytest.raises(ApiError, match="page 2 repeats earlier items"):
+        listed(api, STRUCTURED)
+    assert len(api.requests) <= 1 + _PAGE_WORKERS + 1  # page 1, one batch in flight, not 49 pages
+
+
+def test_paginated_objects_created_while_listing_are_read_beyond_the_announced_pages():
+    api = ChangingPaginatedApi(make_items(250), grows=170)
+    got = listed(api, STRUCTURED)
+    assert len({o["id"] for o in got}) == 420  # 3 pages announced, 5 read
+    assert sorted(int(r["page"]) for r in api.requests) == [1, 2, 3, 4, 5]
+
+
 class SlowArrayApi(FakeArrayApi):
     """FakeArrayApi with `latency` seconds per request, counting how many are in flight at once."""
 

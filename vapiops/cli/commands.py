@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import gc
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -366,6 +367,14 @@ for _command in (state, import_, diff_command, export_command, pull_command, san
     cli.add_command(_command)
 
 
+# A command builds one large, long-lived, acyclic set of values (manifests, state, live objects):
+# at Python's default thresholds the cycle collector re-scans all of it again and again as it grows
+# (~15% of validating 10,000 manifests). Collecting young objects every 50,000 allocations instead
+# of 700 keeps cycles collected (an exception's traceback, say) at a cost linear in the work.
+GC_THRESHOLDS = (50_000, 20, 10)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Console entry point."""
+    gc.set_threshold(*GC_THRESHOLDS)
     cli.main(args=argv, prog_name="vapiops")

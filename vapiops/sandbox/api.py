@@ -294,8 +294,10 @@ class Api:
             raise _BadRequest(missing)
         in_time, only = _time_filters(query), uploads.list_filter(kind, query)
 
+        equal = {**only, **(params or {})}.items()
+
         def keep(obj: dict[str, Any]) -> bool:
-            return in_time(obj) and all(obj.get(k) == v for k, v in {**only, **(params or {})}.items())
+            return in_time(obj) and all(obj.get(k) == v for k, v in equal)
 
         if kind.list_shape == "array":
             # Vapi documents no order and takes no sort parameter; either must be listed completely.

@@ -6,7 +6,7 @@ clever and still fast enough. Callers hold `store.lock` across a read-modify-wri
 
 from __future__ import annotations
 
-import copy
+import functools
 import json
 import os
 import tempfile
@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from vapiops.errors import VapiopsError
+from vapiops.paths import copy_json
 from vapiops.timestamps import parse_time
 
 DATA_VERSION = 1
@@ -37,8 +38,10 @@ def format_ms(ms: int) -> str:
     return f"{stamp}.{ms % 1000:03d}Z"
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def parse_timestamp(text: str) -> datetime:
-    """An ISO 8601 timestamp as an aware datetime; ValueError if malformed (a 400 for the caller)."""
+    """An ISO 8601 timestamp as an aware datetime; ValueError if malformed (a 400 for the caller).
+    Remembered: a listing with time bounds compares every stored object's createdAt per request."""
     value = parse_time(text)
     if value is None:
         raise ValueError(f"not an ISO 8601 timestamp: {text!r}")
@@ -68,7 +71,7 @@ class Store:
 
     def collection(self, org: str, kind: str) -> list[dict[str, Any]]:
         with self.lock:
-            return copy.deepcopy(list(self._orgs.get(org, {}).get(kind, {}).values()))
+            return copy_json(list(self._orgs.get(org, {}).get(kind, {}).values()))
 
     def select(
         self,
@@ -87,16 +90,16 @@ class Store:
         with self.lock:
             found = [obj for obj in self._orgs.get(org, {}).get(kind, {}).values() if keep(obj)]
             found.sort(key=order, reverse=reverse)
-            return len(found), copy.deepcopy(found[start : start + limit])
+            return len(found), copy_json(found[start : start + limit])
 
     def get(self, org: str, kind: str, id_: str) -> dict[str, Any] | None:
         with self.lock:
             obj = self._orgs.get(org, {}).get(kind, {}).get(id_)
-            return copy.deepcopy(obj) if obj is not None else None
+            return copy_json(obj) if obj is not None else None
 
     def put(self, org: str, kind: str, obj: dict[str, Any]) -> None:
         with self.lock:
-            self._orgs.setdefault(org, {}).setdefault(kind, {})[obj["id"]] = copy.deepcopy(obj)
+            self._orgs.setdefault(org, {}).setdefault(kind, {})[obj["id"]] = copy_json(obj)
             self._save()
 
     def remove(self, org: str, kind: str, id_: str) -> dict[str, Any] | None:
@@ -111,7 +114,7 @@ class Store:
         with self.lock:
             orgs = [org] if org is not None else list(self._orgs)
             found = [obj for o in orgs for obj in self._orgs.get(o, {}).get(kind, {}).values()]
-            return copy.deepcopy(sorted(found, key=lambda o: (o.get("createdAt", ""), o.get("id", ""))))
+            return copy_json(sorted(found, key=lambda o: (o.get("createdAt", ""), o.get("id", ""))))
 
     def _load(self, path: Path) -> None:
         try:
