@@ -122,3 +122,22 @@ def test_case(path: Path) -> None:
     run(got, state, org)
     again = plan(case, state, org.live())
     assert again.changes == [] and again.steps == [] and again.warnings == [] and again.forget == []
+
+
+@pytest.mark.parametrize("path", CASES, ids=[p.stem for p in CASES])
+def test_references_found_by_validation_give_the_same_plan(path: Path) -> None:
+    """Validation hands the planner the references it found (Desired.references), sparing a walk:
+    every case must plan exactly as when the planner finds them itself."""
+    case = json.loads(path.read_text(encoding="utf-8"))
+    found = desired_of(case)
+    for d in found:
+        d.references = KINDS[d.kind].find_references(d.spec)
+    given = make_plan(
+        "dev",
+        found,
+        state_of(case),
+        copy.deepcopy(case["live"]),
+        targets=case.get("targets", ()),
+        update_filter=update_filter,
+    )
+    assert repr(given) == repr(plan(case, state_of(case), copy.deepcopy(case["live"])))

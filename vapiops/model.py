@@ -95,6 +95,9 @@ class Desired:
     # if the API rejects one, the apply error can point at where it is written.
     unknown_fields: tuple[tuple[str, str], ...] = ()
     lookup: str | None = None  # a `lookup:` document: never written, found by this live name
+    # Kind.find_references(spec) when validation found them already (the planner's walk is spared);
+    # None: not known, the planner finds them.
+    references: list[tuple[Any, tuple, Any]] | None = field(default=None, compare=False, repr=False)
 
     @property
     def address(self) -> str:

@@ -142,7 +142,12 @@ class _Planner:
         r = Item(d.address, kind, d.name, desired=d)
         spec = {k: v for k, v in d.spec.items() if k not in kind.read_only}
         # A manifest may hold the raw UUID of a resource managed here: compare it by name too.
-        found = kind.find_references(spec)  # one walk, for the translation and the references
+        # One walk, for the translation and the references: validation's, when it made it.
+        found = (
+            kind.find_references(spec)
+            if d.references is None
+            else [hit for hit in d.references if hit[1][0] not in kind.read_only]
+        )
         r.spec, _ = to_names(kind, spec, self.owner, found)
         # An upload's path is where the content comes from, not a property: its hash is compared.
         local = (kind.upload.path,) if kind.upload is not None else ()

@@ -106,6 +106,7 @@ def desired_resources(
                 sensitive=frozenset(rendered.sensitive),
                 where=str(res.where),
                 unknown_fields=sent_as_written,
+                references=ids[0],
             )
         )
     checked.save()
