@@ -59,3 +59,30 @@ def test_a_missing_module_is_an_import_error() -> None:
 
     with pytest.raises(ImportError):
         lazy_module("vapiops.no_such_module")
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize(
+    ("model", "loaded"),
+    [("gpt-4o", "loaded: "), (12, "loaded: jsonschema referencing")],
+    ids=["valid: no jsonschema", "invalid: jsonschema explains"],
+)
+def test_validating_a_valid_project_never_loads_jsonschema(
+    tmp_path: Path, model: object, loaded: str
+) -> None:
+    """The compiled verdict accepts a valid body alone; jsonschema is loaded only to explain a
+    rejected one (docs/performance.md)."""
+    (tmp_path / "resources").mkdir()
+    (tmp_path / "resources" / "a.yaml").write_text(
+        f"kind: assistant\nname: a\nspec:\n  model: {{provider: openai, model: {model}}}\n", encoding="utf-8"
+    )
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "XDG_CACHE_HOME": str(tmp_path / "cache")}
+    out = subprocess.run(
+        [sys.executable, "-c", PROBE.format(heavy=["jsonschema", "referencing"]), "validate", str(tmp_path)],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    assert out.stdout.splitlines()[-1] == loaded

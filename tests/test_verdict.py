@@ -526,6 +526,7 @@ def test_delegated_keywords_are_every_draft7_keyword_not_compiled() -> None:
     """A keyword added to jsonschema's Draft 7 and not compiled is delegated, never ignored."""
     from vapiops.vapispec import verdict
 
+    assert verdict.DRAFT7_KEYWORDS == set(Draft7Validator.VALIDATORS)
     assert verdict._DELEGATED | verdict._COMPILED >= set(Draft7Validator.VALIDATORS)
     assert {"uniqueItems", "patternProperties", "propertyNames", "dependencies"} <= verdict._DELEGATED
 

@@ -6,14 +6,15 @@ import json
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
-
-from jsonschema.exceptions import ValidationError as JsonSchemaError  # type: ignore[import-untyped]
+from typing import TYPE_CHECKING, Any
 
 from vapiops.errors import did_you_mean
 from vapiops.kinds import is_secret_path
 from vapiops.paths import Path
 from vapiops.vapispec.walk import REF_PREFIX, _json_type
+
+if TYPE_CHECKING:
+    from jsonschema.exceptions import ValidationError as JsonSchemaError  # type: ignore[import-untyped]
 
 
 @dataclass(frozen=True)

@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Iterable, Iterator
-from typing import Any
-
-from jsonschema import Draft7Validator, validators  # type: ignore[import-untyped]
-from jsonschema.exceptions import ValidationError as JsonSchemaError  # type: ignore[import-untyped]
+from typing import TYPE_CHECKING, Any
 
 from vapiops.kinds import Kind
 from vapiops.paths import Path
@@ -17,7 +14,9 @@ from vapiops.vapispec.repairs import UNION_MARK
 from vapiops.vapispec.verdict import Compiler, Verdict
 from vapiops.vapispec.walk import REF_PREFIX, _json_type
 
-_PLAIN_ALL_OF = Draft7Validator.VALIDATORS["allOf"]
+if TYPE_CHECKING:
+    from jsonschema import Draft7Validator  # type: ignore[import-untyped]
+    from jsonschema.exceptions import ValidationError as JsonSchemaError  # type: ignore[import-untyped]
 
 
 def _all_of(validator: Any, parts: list, instance: Any, schema: dict) -> Iterator[JsonSchemaError]:
@@ -26,7 +25,7 @@ def _all_of(validator: Any, parts: list, instance: Any, schema: dict) -> Iterato
     (the same verdict as plain JSON Schema, at less than half the cost: most of a body is unions)."""
     prop = schema.get(UNION_MARK)
     if prop is None or not isinstance(instance, dict):
-        yield from _PLAIN_ALL_OF(validator, parts, instance, schema)
+        yield from _validator_class().PLAIN_ALL_OF(validator, parts, instance, schema)
         return
     value = instance.get(prop, _NO_VALUE)
     for index, case in enumerate(parts):
@@ -35,13 +34,23 @@ def _all_of(validator: Any, parts: list, instance: Any, schema: dict) -> Iterato
 
 
 _NO_VALUE = object()
-Validator = validators.extend(Draft7Validator, {"allOf": _all_of})
+
+
+@functools.cache
+def _validator_class() -> Any:
+    """Draft 7 with our allOf. Imported on first use: a body the compiled verdict accepts never
+    needs jsonschema, so a valid project is validated without loading it."""
+    from jsonschema import Draft7Validator, validators
+
+    cls = validators.extend(Draft7Validator, {"allOf": _all_of})
+    cls.PLAIN_ALL_OF = Draft7Validator.VALIDATORS["allOf"]
+    return cls
 
 
 def compile_validator(doc: dict, schema: dict | str) -> Draft7Validator:
     """A validator for a component (by name) or any schema whose $refs point into doc's components."""
     root = {"$ref": REF_PREFIX + schema} if isinstance(schema, str) else {"allOf": [schema]}
-    return Validator({**root, "components": {"schemas": schemas(doc)}})
+    return _validator_class()({**root, "components": {"schemas": schemas(doc)}})
 
 
 def _known(name: str) -> str:

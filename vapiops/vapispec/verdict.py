@@ -19,8 +19,6 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from jsonschema import Draft7Validator  # type: ignore[import-untyped]
-
 from vapiops.vapispec.repairs import UNION_MARK
 from vapiops.vapispec.walk import REF_PREFIX
 
@@ -31,8 +29,16 @@ _COMPILED = frozenset(
     minLength maxLength minimum maximum exclusiveMinimum exclusiveMaximum pattern allOf anyOf
     oneOf not if then else format""".split()
 )
+# Draft 7's keywords (jsonschema's Draft7Validator.VALIDATORS, compared in tests), written out so
+# that checking a valid project never imports jsonschema.
+DRAFT7_KEYWORDS = frozenset(
+    """$ref additionalItems additionalProperties allOf anyOf const contains dependencies enum
+    exclusiveMaximum exclusiveMinimum format if items maxItems maxLength maxProperties maximum
+    minItems minLength minProperties minimum multipleOf not oneOf pattern patternProperties
+    properties propertyNames required type uniqueItems""".split()
+)
 # Draft 7 keywords the compiler leaves to jsonschema (none is in Vapi's spec today).
-_DELEGATED = frozenset(Draft7Validator.VALIDATORS) - _COMPILED
+_DELEGATED = DRAFT7_KEYWORDS - _COMPILED
 
 
 def _is_number(value: Any) -> bool:
