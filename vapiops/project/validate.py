@@ -230,7 +230,7 @@ def _schema_problems(
         return [], []
     body, later = checkable(kind, paths.copy_json(spec))
     for _ref, path, _value in references:
-        if path[0] in body:  # not a field checkable() leaves out of the body
+        if paths.has(body, path):  # not in a field checkable() leaves out of the body or encodes
             paths.set_(body, path, PLACEHOLDER_ID)
     issues = vapispec.check(kind, body, allow_extra=allow_extra, open_world=True)
     if later:
