@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import math
+import operator
 import re
 import uuid
 from collections.abc import Callable, Iterable, Mapping
@@ -27,10 +28,10 @@ from vapiops.sandbox.store import Store, parse_timestamp
 MAX_LIMIT = 1000  # the real API's documented maximum `limit`; above it, capped silently
 DEFAULT_LIMIT = 100  # its documented default
 _TIME_FILTERS: dict[str, Callable[[datetime, datetime], bool]] = {
-    "Gt": lambda value, bound: value > bound,
-    "Lt": lambda value, bound: value < bound,
-    "Ge": lambda value, bound: value >= bound,
-    "Le": lambda value, bound: value <= bound,
+    "Gt": operator.gt,
+    "Lt": operator.lt,
+    "Ge": operator.ge,
+    "Le": operator.le,
 }
 
 Query = dict[str, Any]  # parameter -> str, or list[str] when repeated
@@ -294,10 +295,15 @@ class Api:
             raise _BadRequest(missing)
         in_time, only = _time_filters(query), uploads.list_filter(kind, query)
 
-        equal = {**only, **(params or {})}.items()
+        equal = tuple({**only, **(params or {})}.items())
 
         def keep(obj: dict[str, Any]) -> bool:
-            return in_time(obj) and all(obj.get(k) == v for k, v in equal)
+            if not in_time(obj):
+                return False
+            for key, value in equal:
+                if obj.get(key) != value:
+                    return False
+            return True
 
         if kind.list_shape == "array":
             # Vapi documents no order and takes no sort parameter; either must be listed completely.
@@ -420,9 +426,11 @@ def _time_filters(query: Query) -> Callable[[dict[str, Any]], bool]:
             tests.append((field_name, compare, bound))
 
     def keep(obj: dict[str, Any]) -> bool:
-        return all(
-            field_name in obj and compare(parse_timestamp(obj[field_name]), bound)
-            for field_name, compare, bound in tests
-        )
+        # A plain loop (no generator): every listing request runs this over every stored object.
+        for field_name, compare, bound in tests:
+            text = obj.get(field_name)
+            if text is None or not compare(parse_timestamp(text), bound):
+                return False
+        return True
 
     return keep

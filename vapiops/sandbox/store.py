@@ -7,6 +7,7 @@ clever and still fast enough. Callers hold `store.lock` across a read-modify-wri
 from __future__ import annotations
 
 import functools
+import heapq
 import json
 import os
 import tempfile
@@ -89,8 +90,10 @@ class Store:
         page made listing 10,000 objects quadratic."""
         with self.lock:
             found = [obj for obj in self._orgs.get(org, {}).get(kind, {}).values() if keep(obj)]
-            found.sort(key=order, reverse=reverse)
-            return len(found), copy_json(found[start : start + limit])
+            # Only the first start + limit in order are needed: a heap selects them without
+            # sorting every match (the same items, in the same order, as sorted(...)[:n]).
+            pick = heapq.nlargest if reverse else heapq.nsmallest
+            return len(found), copy_json(pick(start + limit, found, key=order)[start:])
 
     def get(self, org: str, kind: str, id_: str) -> dict[str, Any] | None:
         with self.lock:
