@@ -206,12 +206,16 @@ def test_an_assistant_names_a_pronunciation_dictionary_and_vapi_gets_its_provide
     )
     clean(run, proj)
 
-    # A later apply names the existing dictionary: its resourceId is read from the live object.
+    # A later apply names the existing dictionary: its resourceId is the one the plan listed,
+    # never read with a GET of the dictionary.
     cartesia_voice = {"provider": "cartesia", "voiceId": "sonic-voice", "pronunciationDictId": "brand"}
     proj.put(doc("assistant", "sonic", {"voice": cartesia_voice}))
+    sandbox.clear_requests()
     apply(run, proj)
     sonic = live(sandbox, "assistant", proj.ids()["assistant/sonic"])
     assert sonic["voice"]["pronunciationDictId"] == new["resourceId"]
+    item_gets = [r for r in sandbox.requests if r["method"] == "GET" and new["id"] in r["path"]]
+    assert item_gets == []
     clean(run, proj)
 
 

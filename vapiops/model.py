@@ -299,6 +299,8 @@ class Plan:
     unpreservable: list[str] = field(default_factory=list)
     # address -> the live ID each `lookup:` document resolved to in this environment (data, not changes)
     lookups: dict[str, str] = field(default_factory=dict)
+    # address -> what references to it hold when that is not its ID (Kind.referenced_by), as listed
+    referenced: dict[str, str] = field(default_factory=dict)
     refresh_only: bool = False  # a drift report (`plan --refresh-only`): only `drift`, nothing to apply
     # vapiops.yaml's refactors that this plan records in state (apply), never as delete + create.
     moved: list[Moved] = field(default_factory=list)

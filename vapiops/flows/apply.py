@@ -73,9 +73,9 @@ class Applier:
         # IDs of replaced objects: a delete step that does not record is the old copy of a replace.
         self._replaced = {s.id for s in plan.steps if s.phase is Phase.DELETE_DEPOSED and s.id}
         self.names: dict[str, str] = {a: r.name for a, r in state.resources.items()}
-        # address -> what references to it hold when that is not its ID (Kind.referenced_by), as
-        # the create returned it or a GET found it.
-        self.referenced: dict[str, str] = {}
+        # address -> what references to it hold when that is not its ID (Kind.referenced_by): as
+        # the plan's listing showed it, or as this run's create returned it.
+        self.referenced: dict[str, str] = dict(plan.referenced)
         self.readback: list[ReadBack] = []
 
     def run(self) -> ApplyResult:
@@ -406,20 +406,15 @@ class Applier:
         return body
 
     def _referenced_value(self, kind_name: str, target: str, target_id: str) -> str:
-        """What a reference to `target` holds: its ID, or its Kind.referenced_by field (one GET the
-        first time for an object this run did not create)."""
+        """What a reference to `target` holds: its ID, or its Kind.referenced_by field (as the plan's
+        listing or this run's create gave it: never a GET per target)."""
         field = KINDS[kind_name].referenced_by
         if field == "id":
             return target_id
         with self._lock:
             known = self.referenced.get(target)
         if known is None:
-            value = self.client.get(KINDS[kind_name], target_id).get(field)
-            if not isinstance(value, str) or not value:
-                raise VapiopsError(f"{target} has no {field} to reference it by", where=target)
-            known = value
-            with self._lock:
-                self.referenced[target] = known
+            raise VapiopsError(f"{target} has no {field} to reference it by", where=target)
         return known
 
     def _hash_secrets(self, body: dict[str, Any], addr: str) -> tuple[dict[str, Any], list[str]]:

@@ -49,16 +49,31 @@ def owners(
     (Kind.referenced_by: a pronunciation dictionary's provider ID) adds that field's value of each
     managed live object, so references holding it translate to names like IDs do."""
     found = {e.id: (e.kind, e.name) for e in resources.values() if e.id}
-    for kind_name, objects in (live or {}).items():
+    for owner, value in _referenced_by(found, live or {}):
+        found[value] = owner
+    return found
+
+
+def referenced_values(owner: Owners, live: Mapping[str, list[dict[str, Any]]]) -> dict[str, str]:
+    """Address -> what references to it hold, for each live object `owner` names whose kind is
+    referenced by another field than its ID (Kind.referenced_by: a dictionary's resourceId)."""
+    return {address(*who): value for who, value in _referenced_by(owner, live)}
+
+
+def _referenced_by(
+    owner: Owners, live: Mapping[str, list[dict[str, Any]]]
+) -> Iterator[tuple[tuple[str, str], str]]:
+    """((kind, name), value of its Kind.referenced_by field) of each owned live object of a kind
+    referenced by another field than id."""
+    for kind_name, objects in live.items():
         field = KINDS[kind_name].referenced_by if kind_name in KINDS else "id"
         if field == "id":
             continue
         for obj in objects:
-            owner = found.get(str(obj.get("id"))) if isinstance(obj, dict) else None
-            value = obj.get(field) if owner is not None else None
-            if owner is not None and owner[0] == kind_name and isinstance(value, str) and value:
-                found[value] = owner
-    return found
+            who = owner.get(str(obj.get("id"))) if isinstance(obj, dict) else None
+            value = obj.get(field) if who is not None else None
+            if who is not None and who[0] == kind_name and isinstance(value, str) and value:
+                yield who, value
 
 
 def names_literals(target_kind: str) -> bool:

@@ -22,7 +22,7 @@ from vapiops.kinds import Kind, get_kind
 from vapiops.model import ABSENT, SENSITIVE, Action, Change, Desired, FieldChange, Plan, Reason, Step
 from vapiops.paths import Path, format_path
 from vapiops.planning.diff import compare, ignore_patterns, path_key, strip_ignored
-from vapiops.planning.graph import names_literals, owners, references, to_names
+from vapiops.planning.graph import names_literals, owners, referenced_values, references, to_names
 from vapiops.planning.item import Item
 from vapiops.planning.lookups import resolve_lookups
 from vapiops.planning.recovery import DEPOSED_MARK
@@ -90,6 +90,7 @@ class _Planner:
         self.hash_secret = hash_secret
         # id -> (kind, name) of every managed resource: the translation between IDs and names.
         self.owner = owners(state.resources, live)
+        self.live = live
         self.live_by_id = live_index(live)
 
     # -- values -------------------------------------------------------------------------------
@@ -226,7 +227,8 @@ class _Planner:
             item.desired_refs = [
                 (p, t) for p, t in item.desired_refs if t in res or not names_literals(t.partition("/")[0])
             ]
-        plan = Plan(environment, lookups=lookups)
+        # After the lookups, which `owner` learns too: what references to each target hold.
+        plan = Plan(environment, lookups=lookups, referenced=referenced_values(self.owner, self.live))
         for addr in sorted(self.state.resources):
             if addr in lookups:
                 plan.forget.append(addr)  # once managed, now only looked up: never deleted
