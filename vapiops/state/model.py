@@ -7,7 +7,7 @@ import hmac
 import json
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from vapiops.errors import StateError
@@ -57,8 +57,8 @@ class State:
             "environment": self.environment,
             "lineage": self.lineage,
             "serial": self.serial,
-            "resources": {a: copy_json(entry_dict(r)) for a, r in self.resources.items()},
-            "intents": {a: copy_json(intent_dict(i)) for a, i in self.intents.items()},
+            "resources": {a: copy_json(fields_dict(r)) for a, r in self.resources.items()},
+            "intents": {a: copy_json(fields_dict(i)) for a, i in self.intents.items()},
             "org_id": self.org_id,
         }
 
@@ -96,20 +96,10 @@ class State:
         return None
 
 
-def entry_dict(r: ResourceState) -> dict[str, Any]:
-    """An entry as a JSON object; shares its values (dataclasses.asdict deep-copies them, slowly)."""
-    return {"kind": r.kind, "name": r.name, "id": r.id, "applied": r.applied, "secrets": r.secrets}
-
-
-def intent_dict(i: Intent) -> dict[str, Any]:
-    """An intent as a JSON object; shares its values."""
-    return {
-        "address": i.address,
-        "kind": i.kind,
-        "started_at": i.started_at,
-        "body": i.body,
-        "sensitive": i.sensitive,
-    }
+def fields_dict(record: ResourceState | Intent) -> dict[str, Any]:
+    """An entry or intent as a JSON object, every dataclass field of it; shares its values
+    (dataclasses.asdict deep-copies them, slowly)."""
+    return {name: getattr(record, name) for name in _FIELD_NAMES[type(record)]}
 
 
 def record_line(
@@ -120,8 +110,8 @@ def record_line(
     return {
         "serial": serial,
         "address": address,
-        "resource": entry_dict(entry) if entry is not None else None,
-        "intent": intent_dict(intent) if intent is not None else None,
+        "resource": fields_dict(entry) if entry is not None else None,
+        "intent": fields_dict(intent) if intent is not None else None,
     }
 
 
@@ -170,3 +160,6 @@ def hash_secret(value: Any, salt: str) -> str:
     text = json.dumps(value, sort_keys=True)
     digest = hmac.new(salt.encode("utf-8"), text.encode("utf-8"), hashlib.sha256).hexdigest()
     return f"hmac-sha256:{digest}"
+
+
+_FIELD_NAMES = {cls: tuple(f.name for f in fields(cls)) for cls in (ResourceState, Intent)}
