@@ -227,10 +227,6 @@ def _mapped(
     message = str(exc) or type(exc).__name__
     if isinstance(exc, (socket.timeout, TimeoutError)):
         return timeout(message, request=request)
-    if isinstance(
-        exc, (http.client.RemoteDisconnected, http.client.IncompleteRead, http.client.BadStatusLine)
-    ):
-        return httpx.RemoteProtocolError(message, request=request)
-    if isinstance(exc, http.client.HTTPException):
+    if isinstance(exc, http.client.HTTPException):  # RemoteDisconnected, IncompleteRead, BadStatusLine, ...
         return httpx.RemoteProtocolError(message, request=request)
     return other(message, request=request)

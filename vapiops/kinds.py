@@ -138,6 +138,11 @@ PRONUNCIATION_REFERENCES = (
 )
 
 
+# What Kind.find_ids finds in one value: (field, concrete path, value) of each reference, and of each external ID.
+FoundReferences = list[tuple[RefField, paths.Path, Any]]
+FoundExternalIds = list[tuple[ExternalIdField, paths.Path, Any]]
+
+
 @dataclass(frozen=True)
 class Kind:
     name: str  # manifest `kind:` and address prefix, e.g. "assistant"
@@ -224,20 +229,18 @@ class Kind:
         API call by apply: computed once)."""
         return tuple(r.pattern[:-2] for r in self.references if r.is_array)
 
-    def find_references(self, obj: Any) -> list[tuple[RefField, paths.Path, Any]]:
+    def find_references(self, obj: Any) -> FoundReferences:
         """(reference field, concrete path, value) for every reference value in obj, one walk for all."""
         return self.find_ids(obj)[0]
 
-    def find_external_ids(self, obj: Any) -> list[tuple[ExternalIdField, paths.Path, Any]]:
+    def find_external_ids(self, obj: Any) -> FoundExternalIds:
         """(external ID field, concrete path, value) for every value in obj at an EXTERNAL_ID_FIELDS pattern."""
         return self.find_ids(obj)[1]
 
-    def find_ids(
-        self, obj: Any
-    ) -> tuple[list[tuple[RefField, paths.Path, Any]], list[tuple[ExternalIdField, paths.Path, Any]]]:
+    def find_ids(self, obj: Any) -> tuple[FoundReferences, FoundExternalIds]:
         """find_references and find_external_ids of obj, in one walk (validation asks both of every spec)."""
         found = paths.find_many(obj, self._id_patterns)
-        refs: list[tuple[RefField, paths.Path, Any]] = []
+        refs: FoundReferences = []
         for ref, hits in zip(self.references, found, strict=False):
             for path, value in hits:
                 chosen = ref.chosen(obj, path)

@@ -149,9 +149,7 @@ class _ArrayListing:
         data = self.fetch({"limit": self.limit, **bounds})
         if not isinstance(data, list):
             raise _malformed(self.kind, "expected a JSON array")
-        for item in data:
-            if not isinstance(item, dict) or not isinstance(item.get("id"), str):
-                raise _malformed(self.kind, "a listed item has no string `id`")
+        _check_items(self.kind, data)
         with self.lock:
             page = _Page(data, complete=len(data) < max(self.trusted, self.largest))
             self.largest = max(self.largest, len(data))
@@ -301,10 +299,9 @@ class _Pages:
         if not isinstance(data, dict) or not isinstance(data.get("results"), list):
             raise _malformed(kind, "expected an object with a `results` array")
         results = data["results"]
+        _check_items(kind, results)
         new = 0
         for item in results:
-            if not isinstance(item, dict) or not isinstance(item.get("id"), str):
-                raise _malformed(kind, "a listed item has no string `id`")
             if item["id"] not in self.found:
                 self.found[item["id"]] = item
                 new += 1
@@ -341,6 +338,13 @@ class _Pages:
                 hint=f"{INCOMPLETE_HINT}; run the command again",
             )
         return list(self.found.values())
+
+
+def _check_items(kind: Kind, items: list[Any]) -> None:
+    """Every listed item is an object with a string `id` (what dedupes and adopts them)."""
+    for item in items:
+        if not isinstance(item, dict) or not isinstance(item.get("id"), str):
+            raise _malformed(kind, "a listed item has no string `id`")
 
 
 def _malformed(kind: Kind, what: str) -> ApiError:

@@ -11,8 +11,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 from vapiops import paths
-from vapiops.capabilities import RefField
-from vapiops.kinds import KINDS, Kind
+from vapiops.kinds import KINDS, FoundReferences, Kind
 from vapiops.model import address
 from vapiops.state import ResourceState
 
@@ -24,10 +23,9 @@ def is_uuid(value: Any) -> bool:
     return isinstance(value, str) and _UUID.match(value) is not None
 
 
-Found = list[tuple[RefField, paths.Path, Any]]  # Kind.find_references of one value
-
-
-def references(kind: Kind, spec: dict[str, Any], found: Found | None = None) -> list[tuple[paths.Path, str]]:
+def references(
+    kind: Kind, spec: dict[str, Any], found: FoundReferences | None = None
+) -> list[tuple[paths.Path, str]]:
     """(path in spec, target address) for every reference value that is a manifest name, not a UUID.
     `found`: kind.find_references(spec) when the caller has it already (one walk instead of two)."""
     out: list[tuple[paths.Path, str]] = []
@@ -83,7 +81,7 @@ def names_literals(target_kind: str) -> bool:
 
 
 def to_names(
-    kind: Kind, obj: dict[str, Any], owner: Owners, found: Found | None = None
+    kind: Kind, obj: dict[str, Any], owner: Owners, found: FoundReferences | None = None
 ) -> tuple[dict[str, Any], list[tuple[paths.Path, str]]]:
     """obj with every reference ID `owner` knows, for a target of the right kind, replaced by its name.
 

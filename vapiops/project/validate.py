@@ -8,12 +8,10 @@ ValidationError, so a user fixes them all in one pass and nothing is ever writte
 from __future__ import annotations
 
 import json
-from typing import Any
 
 from vapiops import paths, vapispec
-from vapiops.capabilities import ExternalIdField, RefField
 from vapiops.errors import Problem, TemplateError, ValidationError, did_you_mean
-from vapiops.kinds import KINDS, Kind
+from vapiops.kinds import KINDS, FoundExternalIds, FoundReferences, Kind
 from vapiops.model import Desired, address
 from vapiops.planning.graph import is_uuid, names_literals
 from vapiops.project import checked as checked_bodies
@@ -158,7 +156,7 @@ def _with_name(kind: Kind, spec: dict, name: str) -> dict:
 
 def _reference_problems(
     res: Resource,
-    ids: tuple[list[tuple[RefField, paths.Path, Any]], list[tuple[ExternalIdField, paths.Path, Any]]],
+    ids: tuple[FoundReferences, FoundExternalIds],
     names: dict[str, list[str]],
     known_names: dict[str, set[str]],
     limited: dict[str, Resource],
@@ -216,7 +214,7 @@ def _schema_problems(
     project: Project,
     res: Resource,
     spec: dict,
-    references: list[tuple[RefField, paths.Path, Any]],
+    references: FoundReferences,
     checked: CheckedBodies,
 ) -> tuple[list[Problem], list[Problem]]:
     """The spec's errors, and its warnings: properties no schema lists (see desired_resources).
