@@ -10,6 +10,7 @@ unless asked for, nothing on stdout, and no request at all. Tests that need no s
 from __future__ import annotations
 
 import functools
+import gc
 import json
 import os
 import subprocess
@@ -799,3 +800,18 @@ def test_python_m_vapiops_version_and_an_error(support_project):
     assert broken.stderr.count("\n") == 1 and "Traceback" not in broken.stderr
     usage = python_m("plan", "--format", "yaml", cwd=support_project)
     assert usage.returncode == 1 and "Usage: vapiops plan" in usage.stderr and usage.stdout == ""
+
+
+def test_the_cli_collects_young_objects_every_50000_allocations_not_700(monkeypatch):
+    """A command's loaded project is not re-scanned by the cycle collector as it grows
+    (docs/performance.md); cycles are still collected."""
+    from vapiops.cli.commands import GC_THRESHOLDS, main
+
+    before = gc.get_threshold()
+    monkeypatch.setattr("vapiops.cli.commands.cli.main", lambda **_: None)
+    try:
+        main(["--version"])
+        assert gc.get_threshold() == GC_THRESHOLDS
+        assert GC_THRESHOLDS[0] == 50_000 and gc.isenabled()
+    finally:
+        gc.set_threshold(*before)
